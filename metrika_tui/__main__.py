@@ -1,0 +1,3 @@
+from metrika_tui.cli import main
+
+raise SystemExit(main())

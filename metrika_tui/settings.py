@@ -1,0 +1,179 @@
+"""Typed settings from, in rising priority: defaults, the config file, the environment, flags.
+
+Every value is checked here, once, and a bad one raises `SettingsError` naming the
+setting and where it came from, so no command ever starts half-configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from metrika_tui import locations
+
+DEFAULT_API_URL = "https://api-metrika.yandex.net"
+
+
+class SettingsError(ValueError):
+    """A setting has a value we cannot use; the message names it and its source."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db_path: Path = field(default_factory=locations.default_db)
+    api_url: str = DEFAULT_API_URL
+    interval_minutes: int = 60
+    timezone: str = "Europe/Moscow"
+    workers: int = 6
+    per_token_jobs: int = 3  # running jobs per account, across every process
+    per_token_requests: int = 3  # requests in flight per token, this process
+    max_rps: float = 30.0  # requests a second, this process
+    report_budget: int = 200  # report requests per token per report_window_seconds
+    report_window_seconds: int = 300
+    backfill_days: int = 90  # first sync of a counter reads this far back
+    lookback_days: int = 3  # later syncs re-read the last days: they are not final
+    max_attempts: int = 5
+    lease_seconds: int = 120
+    request_timeout: float = 30.0
+    log_file: Path = field(default_factory=locations.default_log_file)
+    log_format: str = "text"  # or "json"
+    keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> key(s)
+    demo: bool = False
+
+    @property
+    def interval(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.interval_minutes)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+# name in Settings -> (environment variable, config file section.key)
+_SOURCES: dict[str, tuple[str | None, str | None]] = {
+    "db_path": ("METRIKA_DB", "database.path"),
+    "api_url": ("METRIKA_API_URL", "api.url"),
+    "interval_minutes": ("METRIKA_SYNC_INTERVAL_MINUTES", "sync.interval_minutes"),
+    "timezone": ("APP_TIMEZONE", "sync.timezone"),
+    "workers": ("METRIKA_WORKERS", "sync.workers"),
+    "per_token_jobs": ("METRIKA_PER_TOKEN_JOBS", "sync.per_token_jobs"),
+    "per_token_requests": ("METRIKA_PER_TOKEN_REQUESTS", "api.per_token_requests"),
+    "max_rps": ("METRIKA_MAX_RPS", "api.max_rps"),
+    "report_budget": ("METRIKA_REPORT_BUDGET", "api.report_budget"),
+    "report_window_seconds": (None, "api.report_window_seconds"),
+    "backfill_days": ("METRIKA_BACKFILL_DAYS", "sync.backfill_days"),
+    "lookback_days": ("METRIKA_LOOKBACK_DAYS", "sync.lookback_days"),
+    "max_attempts": ("METRIKA_MAX_ATTEMPTS", "sync.max_attempts"),
+    "lease_seconds": ("METRIKA_LEASE_SECONDS", "sync.lease_seconds"),
+    "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
+    "log_file": ("METRIKA_LOG_FILE", "log.file"),
+    "log_format": ("METRIKA_LOG_FORMAT", "log.format"),
+}
+
+_POSITIVE_INT = {
+    "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
+    "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds",
+}  # fmt: skip
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """Turn a raw value into the setting's type, or say clearly why not."""
+    where = f"{name.replace('_', '-')} (from {source})"
+    try:
+        if name in _POSITIVE_INT or name == "lookback_days":
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            value = int(str(raw).strip())
+            if value < (0 if name == "lookback_days" else 1):
+                raise SettingsError(f"{where} must be a whole number above zero, not {raw!r}")
+            return value
+        if name in {"max_rps", "request_timeout"}:
+            value = float(str(raw).strip())
+            if not value > 0 or value == float("inf"):
+                raise SettingsError(f"{where} must be a number above zero, not {raw!r}")
+            return value
+    except ValueError as exc:
+        if isinstance(exc, SettingsError):
+            raise
+        raise SettingsError(f"{where} must be a whole number, not {raw!r}") from None
+    if name in {"db_path", "log_file"}:
+        if not str(raw).strip():
+            raise SettingsError(f"{where} is empty")
+        return Path(str(raw)).expanduser()
+    if name == "timezone":
+        try:
+            ZoneInfo(str(raw))
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)")
+        return str(raw)
+    if name == "api_url":
+        url = str(raw).rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise SettingsError(f"{where} must start with http:// or https://, not {raw!r}")
+        return url
+    if name == "log_format":
+        if raw not in ("text", "json"):
+            raise SettingsError(f"{where} must be 'text' or 'json', not {raw!r}")
+        return raw
+    return raw
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The config file as a dict; a missing file is an empty config, a broken one an error."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_path: Path | None = None,
+) -> Settings:
+    """Build Settings from every source; flags whose value is None are treated as unset."""
+    environ = os.environ if environ is None else environ
+    config_path = config_path or locations.config_file()
+    config = read_config_file(config_path)
+    values: dict[str, Any] = {}
+    for name, (env_name, key) in _SOURCES.items():
+        if key is not None and (raw := _lookup(config, key)) is not None:
+            values[name] = _coerce(name, raw, f"{config_path} [{key}]")
+        if env_name is not None and environ.get(env_name, "").strip():
+            values[name] = _coerce(name, environ[env_name], f"${env_name}")
+        if flags and flags.get(name) is not None:
+            values[name] = _coerce(name, flags[name], f"--{name.replace('_', '-')}")
+    keys = config.get("keys", {})
+    if not isinstance(keys, Mapping) or not all(isinstance(v, str) for v in keys.values()):
+        raise SettingsError(f"config file {config_path} [keys]: each entry must be a key string")
+    values["keys"] = dict(keys)
+    if flags and flags.get("demo"):
+        values["demo"] = True
+        if not (flags.get("db_path") or environ.get("METRIKA_DB", "").strip()):
+            values["db_path"] = locations.demo_db()
+    return Settings(**values)
