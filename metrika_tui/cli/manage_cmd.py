@@ -1,0 +1,151 @@
+"""`metrika-tui accounts ...` and `metrika-tui counters ...`: what is synced.
+
+A token is read from standard input, a prompt without echo, or METRIKA_TOKEN, never from
+an argument (argv is visible to every user of the machine), and is shown masked only.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+
+from metrika_tui.cli import EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.session import run_with_engine
+from metrika_tui.cli.style import Style
+from metrika_tui.engine import accounts as ops
+from metrika_tui.settings import Settings
+from metrika_tui.timefmt import ago
+from metrika_tui.tokens import Token
+
+
+def run_manage(settings: Settings, args) -> int:
+    handler = _HANDLERS[(args.command, args.action)]
+    if (args.command, args.action) == ("accounts", "add"):
+        token = read_token()  # before opening anything: a bad token input changes nothing
+
+        return run_with_engine(settings, lambda engine: handler(engine, args, token))
+    return run_with_engine(settings, lambda engine: handler(engine, args))
+
+
+def read_token() -> Token:
+    """The token from METRIKA_TOKEN, else piped stdin, else a prompt without echo."""
+    raw = os.environ.get("METRIKA_TOKEN", "")
+    if not raw.strip():
+        if sys.stdin is None or sys.stdin.closed:
+            raise CommandError("no token: pipe it on stdin or set METRIKA_TOKEN", EXIT_USAGE)
+        if sys.stdin.isatty():
+            raw = getpass.getpass("OAuth token (input hidden): ")
+        else:
+            raw = sys.stdin.readline()
+    try:
+        return Token(raw)
+    except ValueError as exc:
+        raise CommandError(f"not a usable token: {exc}", EXIT_USAGE) from None
+
+
+async def _accounts_add(engine, args, token: Token) -> int:
+    from metrika_tui.metrika.errors import AuthError, MetrikaError
+
+    try:
+        account, found = await ops.add_account(
+            engine, token, user_id=args.user_id, discover=not args.no_discover
+        )
+    except AuthError as exc:
+        raise CommandError(f"the API refused this token ({token.masked}): {exc}") from None
+    except MetrikaError as exc:
+        raise CommandError(f"could not check the token against the API: {exc}") from None
+    print(f"Account {account.id} added: user {account.user_id}, login {account.login}, token {account.token_masked}")
+    if not args.no_discover:
+        print(f"  {found} counter(s) discovered; run 'metrika-tui sync' to fetch their statistics")
+    return EXIT_OK
+
+
+async def _accounts_list(engine, args) -> int:
+    snapshot = await engine.snapshot()
+    if args.json:
+        print(json.dumps([ops.account_as_dict(a) for a in snapshot.accounts], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not snapshot.accounts:
+        print("No accounts. Add one with: metrika-tui accounts add   (or try: metrika-tui --demo)")
+        return EXIT_OK
+    style = Style.detect()
+    print(f"{'ID':>4}  {'USER':<18} {'LOGIN':<22} {'TOKEN':<12} {'STATUS':<8} COUNTERS")
+    for a in snapshot.accounts:
+        status = style.paint("revoked", "red") if a.revoked else style.paint("active ", "green")
+        print(f"{a.id:>4}  {a.user_id:<18.18} {a.login:<22.22} {a.token_masked:<12} {status:<8} {a.counters}")
+    return EXIT_OK
+
+
+async def _accounts_revoke(engine, args) -> int:
+    account = await ops.revoke_account(engine, args.account_id)
+    if account is None:
+        raise CommandError(f"unknown account id {args.account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
+    print(f"Account {account.id} ({account.user_id}) revoked: its counters are no longer synced")
+    return EXIT_OK
+
+
+async def _counters_discover(engine, args) -> int:
+    from metrika_tui.metrika.errors import MetrikaError
+
+    snapshot = await engine.snapshot()
+    accounts = [a for a in snapshot.accounts if args.account_id in (None, a.id)]
+    if args.account_id is not None and not accounts:
+        raise CommandError(f"unknown account id {args.account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
+    failures = 0
+    for account in accounts:
+        if account.revoked:
+            print(f"Account {account.id} ({account.user_id}): revoked, skipped")
+            continue
+        try:
+            found, new = await ops.discover(engine, account.id)
+        except MetrikaError as exc:
+            failures += 1
+            print(f"Account {account.id} ({account.user_id}): discovery failed: {exc}", file=sys.stderr)
+            continue
+        print(f"Account {account.id} ({account.user_id}): {found} counter(s), {new} new")
+    return 1 if failures else EXIT_OK
+
+
+async def _counters_list(engine, args) -> int:
+    snapshot = await engine.snapshot()
+    rows = [c for c in snapshot.counters if args.account_id in (None, c.account_id)]
+    if args.json:
+        print(json.dumps([ops.counter_as_dict(c) for c in rows], indent=2, ensure_ascii=False))
+        return EXIT_OK
+    if not rows:
+        print("No counters. Discover them with: metrika-tui counters discover")
+        return EXIT_OK
+    style = Style.detect()
+    now = snapshot.taken_at
+    print(f"{'COUNTER':>10}  {'ACCOUNT':>7}  {'NAME':<28} {'SITE':<26} {'STATE':<10} LAST SYNC")
+    for c in rows:
+        state = style.paint(f"{c.state.label:<10}", "dim" if not c.active else "bold")
+        print(f"{c.counter_id:>10}  {c.account_id:>7}  {c.name:<28.28} {c.site:<26.26} {state} {ago(c.last_fetched_at, now)}")
+    return EXIT_OK
+
+
+async def _counters_toggle(engine, args) -> int:
+    active = args.action == "enable"
+    snapshot = await engine.snapshot()
+    known = {c.counter_id for c in snapshot.counters}
+    unknown = [cid for cid in args.counter_ids if cid not in known]
+    if unknown:  # nothing changes unless every id is right
+        listed = ", ".join(map(str, unknown))
+        raise CommandError(f"unknown counter id(s): {listed} (see 'metrika-tui counters list')", EXIT_USAGE)
+    for cid in args.counter_ids:
+        await engine.set_counter_active(cid, active)
+        print(f"Counter {cid} {'enabled' if active else 'disabled'}")
+    return EXIT_OK
+
+
+_HANDLERS = {
+    ("accounts", "add"): _accounts_add,
+    ("accounts", "list"): _accounts_list,
+    ("accounts", "revoke"): _accounts_revoke,
+    ("counters", "discover"): _counters_discover,
+    ("counters", "list"): _counters_list,
+    ("counters", "enable"): _counters_toggle,
+    ("counters", "disable"): _counters_toggle,
+}

@@ -1,0 +1,134 @@
+"""`metrika-tui sync`: the old `analytics:sync`, but it waits for the data, not just the queue."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.session import run_with_engine
+from metrika_tui.cli.style import Style
+from metrika_tui.engine.events import Event, Kind
+from metrika_tui.settings import Settings
+
+
+def run_sync(settings: Settings, args) -> int:
+    return run_with_engine(settings, lambda engine: _sync(engine, args))
+
+
+async def _sync(engine, args) -> int:
+    style = Style.detect()
+    out = sys.stdout
+    started = time.monotonic()
+    snapshot = await engine.snapshot()
+    _check_ids(snapshot, args.account_id, args.counter_id)
+
+    print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
+    plan = await engine.plan(
+        force=args.force, account_id=args.account_id, counter_id=args.counter_id, trigger="sync"
+    )
+    names = {c.counter_id: c.name for c in snapshot.counters}
+    print(f"Found {len(plan.accounts)} active account(s)", file=out)
+    for account in plan.accounts:
+        print(f"\nAccount: {account.account_id} (User: {account.user_id})", file=out)
+        total = len(account.queued) + len(account.skipped_recent) + len(account.already_live)
+        print(f"  Found {total} counter(s)", file=out)
+        for cid in account.queued:
+            print(f"  {style.mark('✅', '+')} Counter {cid} {names.get(cid, '')}: queued for sync", file=out)
+        for cid in account.already_live:
+            print(f"  {style.mark('📥', '=')} Counter {cid} {names.get(cid, '')}: already queued", file=out)
+        for cid in account.skipped_recent:
+            print(f"  {style.mark('⏭️ ', '-')} Counter {cid} {names.get(cid, '')}: recently synced, skipping", file=out)
+
+    wanted = set(plan.queued) | set(plan.already_live)
+    outcomes = []
+    if wanted and not args.no_wait:
+        print(file=out)
+        with _Progress(engine, len(wanted), style, out):
+            outcomes = await engine.run_until_idle(wanted)
+
+    failed = [o for o in outcomes if not o.ok]
+    print(f"\n{style.rule(35)}", file=out)
+    print("Sync Summary:", file=out)
+    print(f"  Total counters: {len(plan.queued) + len(plan.skipped_recent) + len(plan.already_live)}", file=out)
+    print(f"  Queued: {len(plan.queued)}", file=out)
+    if plan.already_live:
+        print(f"  Already queued: {len(plan.already_live)}", file=out)
+    print(f"  Skipped (recently synced): {len(plan.skipped_recent)}", file=out)
+    if args.no_wait:
+        print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
+    else:
+        print(f"  Synced: {sum(o.ok for o in outcomes)}", file=out)
+        print(f"  Failed: {len(failed)}", file=out)
+        for o in failed:
+            print(f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {o.error}", file=out)
+    print(style.rule(35), file=out)
+    elapsed = time.monotonic() - started
+    if failed:
+        print(f"{style.mark('⚠️  ', '')}Sync finished with {len(failed)} failure(s) in {elapsed:.2f}s", file=out)
+        return EXIT_FAILED
+    print(f"{style.mark('✅ ', '')}Sync completed in {elapsed:.2f}s", file=out)
+    return EXIT_OK
+
+
+def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None:
+    """Unknown ids are usage errors (exit 2), said before anything is queued."""
+    accounts = {a.id: a for a in snapshot.accounts}
+    if account_id is not None and account_id not in accounts:
+        known = ", ".join(str(a) for a in sorted(accounts)) or "none yet"
+        raise CommandError(f"unknown account id {account_id} (known: {known})", EXIT_USAGE)
+    if counter_id is not None:
+        counter = next((c for c in snapshot.counters if c.counter_id == counter_id), None)
+        if counter is None:
+            raise CommandError(
+                f"unknown counter id {counter_id} (see 'metrika-tui counters list')", EXIT_USAGE
+            )
+        if account_id is not None and counter.account_id != account_id:
+            raise CommandError(
+                f"counter {counter_id} belongs to account {counter.account_id}, not {account_id}",
+                EXIT_USAGE,
+            )
+
+
+class _Progress:
+    """One live line on a terminal; one line per finished counter elsewhere (cron logs)."""
+
+    def __init__(self, engine, total: int, style: Style, out) -> None:
+        self.engine, self.total, self.style, self.out = engine, total, style, out
+        self.done = self.failed = 0
+        self._unsubscribe = None
+
+    def __enter__(self):
+        self._unsubscribe = self.engine.bus.subscribe(self._on_event)
+        self._draw()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        if self.style.rich:
+            print(file=self.out)
+
+    def _on_event(self, event: Event) -> None:
+        if event.kind is Kind.DONE:
+            self.done += 1
+        elif event.kind is Kind.FAILED:
+            self.failed += 1
+        elif event.kind is not Kind.RETRYING and event.kind is not Kind.DEFERRED:
+            return
+        if self.style.rich:
+            self._draw()
+        else:
+            print(f"  {event.kind.value}: counter {event.counter_id}: {event.message}", file=self.out)
+
+    def _draw(self) -> None:
+        if not self.style.rich:
+            return
+        finished = self.done + self.failed
+        width = 30
+        filled = width * finished // max(self.total, 1)
+        bar = "█" * filled + "░" * (width - filled)
+        self.out.write(
+            f"\r  {bar} {finished}/{self.total}  ✅ {self.done}  ❌ {self.failed}   "
+        )
+        self.out.flush()

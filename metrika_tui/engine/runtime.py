@@ -1,0 +1,158 @@
+"""The long-running engine: store, client, worker pool, scheduler, and other processes' events.
+
+The console and the headless daemon both run exactly this; they differ only in what
+they show. No Textual here (the daemon must not load it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from metrika_tui.engine.events import ORIGIN, Event, Kind
+from metrika_tui.engine.ports import Clock
+from metrika_tui.engine.scheduler import Scheduler
+from metrika_tui.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: how often other processes' events are read from the shared event log
+FOLLOW_PERIOD = 0.5
+
+
+class Runtime:
+    """One process's share of the sync: plans its slots, works the queue, sees everyone's events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        schedule: bool = True,
+        workers: bool = True,
+        engine=None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self._schedule = schedule
+        self._workers = workers
+        self.engine = engine
+        self.scheduler: Scheduler | None = None
+        self._listeners: list[Callable[[Event], None]] = []
+        self._follower: asyncio.Task | None = None
+        self._last_foreign_id: int | None = None
+        self._started = False
+
+    # -- what the console reads ------------------------------------------------------------
+    @property
+    def describe_db(self) -> str:
+        return ("demo: " if self.settings.demo else "") + str(self.settings.db_path)
+
+    @property
+    def scheduler_state(self) -> str:
+        return self.scheduler.state if self.scheduler else "off"
+
+    @property
+    def next_scheduled_sync_at(self) -> dt.datetime | None:
+        return self.scheduler.next_run_at if self.scheduler else None
+
+    def pause_scheduler(self) -> None:
+        if self.scheduler:
+            self.scheduler.pause()
+
+    def resume_scheduler(self) -> None:
+        if self.scheduler:
+            self.scheduler.resume()
+
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
+        """Every event: this process's as they happen, other processes' within a second."""
+        self._listeners.append(callback)
+        unsubscribe_own = self.engine.bus.subscribe(callback) if self.engine else None
+
+        def unsubscribe() -> None:
+            if callback in self._listeners:
+                self._listeners.remove(callback)
+            if unsubscribe_own:
+                unsubscribe_own()
+
+        return unsubscribe
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the engine (if not given), start workers and the scheduler, catch up on start."""
+        from metrika_tui.demo import seed_demo
+        from metrika_tui.engine.service import Engine
+
+        if self.engine is None:
+            self.engine = await Engine.open(self.settings, clock=self.clock)
+            for callback in self._listeners:
+                self.engine.bus.subscribe(callback)
+            await seed_demo(self.engine)
+        self._started = True
+        self._last_foreign_id = await self.engine.last_event_id()
+        self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
+        if self._workers:
+            await self.engine.start_workers(self.settings.workers)
+        if self._schedule:
+            self.scheduler = Scheduler(self.engine, clock=self.clock)
+            self.scheduler.start()
+            # catch up at once: whatever is due now should not wait for the next slot
+            result = await self.engine.plan(trigger="startup")
+            self.engine.bus.emit(
+                Kind.PLANNED,
+                f"start-up pass: queued {len(result.queued)} due counter(s),"
+                f" {len(result.skipped_recent)} in sync; next pass {self.scheduler._next_text()}",
+            )
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop planning, let running jobs finish within `grace`, give back the other leases."""
+        if not self._started:
+            return
+        self._started = False
+        if self.scheduler:
+            await self.scheduler.stop()
+        if self._follower:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+        if self.engine:
+            with contextlib.suppress(Exception):
+                await self.engine.stop_workers(grace)
+            await self.engine.close()
+
+    async def reload(self, settings: Settings) -> None:
+        """Apply new settings (SIGHUP): a new interval or zone reschedules; workers resize."""
+        old = self.settings
+        self.settings = settings
+        self.engine.settings = settings
+        if self.scheduler and (old.interval_minutes, old.timezone) != (
+            settings.interval_minutes, settings.timezone,
+        ):  # fmt: skip
+            await self.scheduler.stop()
+            self.scheduler = Scheduler(self.engine, clock=self.clock)
+            self.scheduler.start()
+        if self._workers and settings.workers != old.workers:
+            await self.engine.stop_workers(grace=30.0)
+            await self.engine.start_workers(settings.workers)
+        self.engine.bus.emit(Kind.INFO, "configuration reloaded")
+
+    async def _follow(self) -> None:
+        """Relay other processes' events (from the shared event log) to our listeners."""
+        while True:
+            await asyncio.sleep(FOLLOW_PERIOD)
+            try:
+                events = await self.engine.events_since(self._last_foreign_id)
+            except Exception:
+                log.debug("reading the shared event log failed", exc_info=True)
+                continue
+            for event in events:
+                self._last_foreign_id = max(self._last_foreign_id or 0, event.id or 0)
+                if event.origin == ORIGIN:
+                    continue
+                for callback in list(self._listeners):
+                    try:
+                        callback(event)
+                    except Exception:
+                        log.exception("event listener failed")

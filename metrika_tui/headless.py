@@ -1,0 +1,147 @@
+"""`metrika-tui --headless`: the scheduler and worker pool with no UI, under plain asyncio.
+
+For servers, systemd, supervisor and containers. One line per event on stdout and in the
+log file (text, or JSON for collectors). SIGTERM/SIGINT stop planning, let running jobs
+finish within a grace period and give back the rest; SIGHUP reloads the configuration.
+Textual is never imported on this path (a test checks it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.settings import Settings, SettingsError
+
+#: how long running jobs may take to finish after SIGTERM before their leases are given back
+STOP_GRACE_SECONDS = 20.0
+
+
+def format_event(event: Event, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(
+            {
+                "ts": event.ts.isoformat(),
+                "level": event.level.value,
+                "kind": event.kind.value,
+                "message": event.message,
+                "account_id": event.account_id,
+                "counter_id": event.counter_id,
+                "job_id": event.job_id,
+                "origin": event.origin,
+                **({"data": event.data} if event.data else {}),
+            },
+            ensure_ascii=False,
+            default=str,
+        )
+    return event.line()
+
+
+class EventWriter:
+    """Writes each event to stdout and appends it to the log file, line-buffered."""
+
+    def __init__(self, settings: Settings, stdout: TextIO | None = None) -> None:
+        self.fmt = settings.log_format
+        self.stdout = stdout or sys.stdout
+        path = Path(settings.log_file)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.file: TextIO | None = path.open("a", buffering=1, encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"log-file {path}: cannot append ({exc.strerror})") from None
+
+    def __call__(self, event: Event) -> None:
+        if event.level is Level.DEBUG:
+            return
+        line = format_event(event, self.fmt)
+        print(line, file=self.stdout, flush=True)
+        if self.file:
+            self.file.write(line + "\n")
+
+    def close(self) -> None:
+        if self.file:
+            self.file.close()
+            self.file = None
+
+
+def run_headless(
+    settings: Settings, *, once: bool = False, reload: Callable[[], Settings] | None = None
+) -> int:
+    """Run the daemon (or one pass). `reload` re-reads the settings on SIGHUP."""
+    from metrika_tui.demo import demo_simulator
+
+    with demo_simulator(settings) as resolved:
+        if once:
+            return asyncio.run(_run_once(resolved))
+        return asyncio.run(_run_daemon(resolved, reload or (lambda: settings)))
+
+
+async def _run_daemon(settings: Settings, reload: Callable[[], Settings]) -> int:
+    from metrika_tui.engine.runtime import Runtime
+
+    writer = EventWriter(settings)
+    runtime = Runtime(settings)
+    runtime.subscribe(writer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    reloads: list[asyncio.Task] = []
+
+    def on_stop(signame: str) -> None:
+        if not stop.is_set():
+            writer(Event(Kind.INFO, f"{signame}: stopping; running jobs get {STOP_GRACE_SECONDS:.0f}s"))
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_stop, sig.name)
+    loop.add_signal_handler(signal.SIGHUP, lambda: reloads.append(loop.create_task(_reload(runtime, reload))))
+    try:
+        await runtime.start()
+        writer(Event(Kind.INFO, f"daemon started: {settings.workers} workers, every "
+                                f"{settings.interval_minutes} min ({settings.timezone}), db {runtime.describe_db}"))  # fmt: skip
+        await stop.wait()
+    finally:
+        await runtime.stop(grace=STOP_GRACE_SECONDS)
+        writer(Event(Kind.INFO, "daemon stopped"))
+        writer.close()
+    return 0
+
+
+async def _reload(runtime, reload: Callable[[], Settings]) -> None:
+    current = runtime.settings
+    try:
+        fresh = reload()
+    except SettingsError as exc:
+        runtime.engine.bus.emit(Kind.ERROR, f"reload refused, keeping the old settings: {exc}",
+                                level=Level.ERROR)  # fmt: skip
+        return
+    if fresh.db_path != current.db_path:
+        runtime.engine.bus.emit(Kind.WARNING, "reload: a new database path needs a restart; kept the old one",
+                                level=Level.WARNING)  # fmt: skip
+    # the database and the demo's simulator stay; everything else may change
+    await runtime.reload(fresh.replace(db_path=current.db_path, api_url=current.api_url if current.demo else fresh.api_url))
+
+
+async def _run_once(settings: Settings) -> int:
+    """`--headless --once`: plan one pass, work it to completion, exit 0 or 1 (for cron)."""
+    from metrika_tui.engine.runtime import Runtime
+
+    writer = EventWriter(settings)
+    runtime = Runtime(settings, schedule=False, workers=False)
+    runtime.subscribe(writer)
+    try:
+        await runtime.start()
+        plan = await runtime.engine.plan(trigger="once")
+        outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live))
+        failed = [o for o in outcomes if not o.ok]
+        writer(Event(Kind.INFO, f"pass complete: {len(outcomes) - len(failed)} synced, {len(failed)} failed,"
+                                f" {len(plan.skipped_recent)} already in sync"))  # fmt: skip
+        return 1 if failed else 0
+    finally:
+        await runtime.stop(grace=STOP_GRACE_SECONDS)
+        writer.close()

@@ -1,0 +1,30 @@
+"""Short relative times ("5m ago", "in 55m") shared by the commands and the console."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def span(delta: dt.timedelta) -> str:
+    """A compact, rounded-down duration: 45s, 5m, 3h 20m, 2d 4h."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def ago(moment: dt.datetime | None, now: dt.datetime) -> str:
+    return "never" if moment is None else f"{span(now - moment)} ago"
+
+
+def until(moment: dt.datetime | None, now: dt.datetime) -> str:
+    if moment is None:
+        return "—"
+    return "now" if moment <= now else f"in {span(moment - now)}"
