@@ -1,0 +1,279 @@
+"""The one way `metrika_tui` talks to Yandex Metrika.
+
+`MetrikaClient` knows the URLs, the Authorization header and the answers' shapes; it
+returns models and raises only the taxonomy in `errors`. It keeps under the quotas by
+itself (see `limits`), retries what is worth retrying (see `retry`), and never lets the
+token into a log line, an exception or a repr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from metrika_tui.metrika import parse
+from metrika_tui.metrika.errors import MetrikaError, QuotaError, TransientError
+from metrika_tui.metrika.limits import (
+    RatePacer,
+    ReportBudget,
+    RequestMeter,
+    TokenGates,
+    UtcClock,
+    WallClock,
+)
+from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
+from metrika_tui.metrika.stats import ClientStats, StatsKeeper
+from metrika_tui.models import DAILY_METRICS, Counter, Report
+from metrika_tui.settings import DEFAULT_API_URL, Settings
+from metrika_tui.tokens import Token
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+COUNTERS_PATH = "/management/v1/counters"
+COUNTER_PATH = "/management/v1/counter/{id}"
+REPORT_PATH = "/stat/v1/data"
+
+#: the server sees a request a little after we pace it; keep this share of the rate spare
+RATE_SAFETY = 0.9
+
+
+class MetrikaClient:
+    """Async Metrika API client; implements `metrika_tui.engine.ports.MetrikaApi`.
+
+    One instance per process: it owns the connection pool and the quota keeping, which
+    only work if every request goes through the same object.
+    """
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_API_URL,
+        *,
+        per_token_requests: int = 3,
+        max_rps: float = 30.0,
+        report_budget: int = 200,
+        report_window_seconds: float = 300,
+        max_budget_wait: float = 3.0,
+        timeout: float = 30.0,
+        retry: RetryPolicy = RetryPolicy(),
+        report_page_size: int = 10_000,
+        counters_page_size: int = 1000,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: WallClock | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._clock = clock or UtcClock()
+        self._retry = retry
+        self._on_retry = on_retry
+        self._report_page_size = report_page_size
+        self._counters_page_size = counters_page_size
+        self._gates = TokenGates(per_token_requests)
+        self._pacer = RatePacer(max_rps * RATE_SAFETY)
+        window = dt.timedelta(seconds=report_window_seconds)
+        self._budget = ReportBudget(
+            report_budget,
+            window,
+            max_wait=max_budget_wait,
+            margin=min(dt.timedelta(seconds=1), window * 0.05),
+            clock=self._clock,
+        )
+        self._meter = RequestMeter()
+        self._stats = StatsKeeper()
+        pool = max(16, 4 * per_token_requests, int(max_rps * 2))
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            headers={"Accept": "application/json", "User-Agent": "metrika-tui"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> MetrikaClient:
+        options: dict[str, Any] = dict(
+            base_url=settings.api_url,
+            per_token_requests=settings.per_token_requests,
+            max_rps=settings.max_rps,
+            report_budget=settings.report_budget,
+            report_window_seconds=settings.report_window_seconds,
+            timeout=settings.request_timeout,
+        )
+        options.update(overrides)
+        return cls(**options)
+
+    def __repr__(self) -> str:
+        return f"MetrikaClient({self.base_url!r})"
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> MetrikaClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- the calls the engine makes ------------------------------------------------------
+
+    async def list_counters(self, token: Token) -> list[Counter]:
+        """Every counter the token can see: pages by the 1-based offset until `rows`."""
+        counters: list[Counter] = []
+        offset, size = 1, self._counters_page_size
+        while True:
+            page = await self._get_json(
+                token, COUNTERS_PATH, {"per_page": size, "offset": offset}, "rows", "counters"
+            )
+            items = page["counters"]
+            counters.extend(parse.parse_counter(item) for item in items)
+            offset += size
+            if offset > _whole(page["rows"], "rows") or not items:
+                return counters
+
+    async def get_counter(self, token: Token, counter_id: int) -> Counter:
+        page = await self._get_json(token, COUNTER_PATH.format(id=int(counter_id)), {}, "counter")
+        return parse.parse_counter(page["counter"])
+
+    async def daily_report(
+        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date
+    ) -> Report:
+        """Daily figures (rows: DailyStat) for the window, every page read."""
+        params = {"dimensions": "ym:s:date", "metrics": ",".join(DAILY_METRICS), "sort": "ym:s:date"}
+        return await self._report(token, counter_id, date1, date2, params, parse.parse_daily_rows)
+
+    async def monthly_users(
+        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date
+    ) -> Report:
+        """Users at month grain (rows: MonthUsers), for every month the window touches."""
+        params = {"dimensions": "ym:s:startOfMonth", "metrics": "ym:s:users", "sort": "ym:s:startOfMonth"}
+        # whole months (a month's users are not a sum of days), but never past today
+        today = self._clock.now().astimezone(dt.UTC).date()
+        first, last = date1.replace(day=1), max(date2, min(_month_end(date2), today))
+        return await self._report(token, counter_id, first, last, params, parse.parse_month_rows)
+
+    def stats(self) -> ClientStats:
+        """Figures for the console header: rate, in flight, retries, quota headroom."""
+        headroom = {token: self._budget.headroom(token) for token in self._budget.tokens()}
+        return self._stats.snapshot(
+            requests_per_second=self._meter.per_second(),
+            requests_total=self._meter.total,
+            in_flight=self._gates.in_flight(),
+            report_headroom=headroom,
+        )
+
+    # -- paging, retries, limits -----------------------------------------------------------
+
+    async def _report(
+        self,
+        token: Token,
+        counter_id: int,
+        date1: dt.date,
+        date2: dt.date,
+        params: Mapping[str, str],
+        parse_rows: Callable[[Mapping[str, Any]], list[T]],
+    ) -> Report:
+        """Page through `/stat/v1/data` with the 1-based offset until `total_rows`."""
+        rows: list[T] = []
+        pages: list[dict] = []
+        sampled = False
+        offset, limit, total = 1, self._report_page_size, 0
+        while True:
+            query = {
+                "ids": int(counter_id), "date1": date1.isoformat(), "date2": date2.isoformat(),
+                "accuracy": "full", "limit": limit, "offset": offset, **params,
+            }  # fmt: skip
+            page = await self._get_json(token, REPORT_PATH, query, "data", "total_rows", report=True)
+            pages.append(dict(page))
+            rows.extend(parse_rows(page))
+            sampled = sampled or bool(page.get("sampled"))
+            total = _whole(page["total_rows"], "total_rows")
+            offset += limit
+            if offset > total or not page["data"]:
+                return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total)
+
+    async def _get_json(
+        self, token: Token, path: str, params: Mapping[str, Any], *keys: str, report: bool = False
+    ) -> Mapping[str, Any]:
+        """GET with retries; the decoded answer, checked to hold `keys`."""
+        async for attempt in retrying(self._retry, self._note_retry):
+            with attempt:
+                payload = await self._send(token, path, params, report=report)
+                return parse.expect_mapping(payload, *keys)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _note_retry(self, exc: MetrikaError, attempt: int, wait: float) -> None:
+        self._stats.retried(exc)
+        if self._on_retry is not None:
+            self._on_retry(exc, attempt, wait)
+
+    async def _send(
+        self, token: Token, path: str, params: Mapping[str, Any], *, report: bool
+    ) -> Any:
+        """One request inside every limit: the token's gate, the report budget, the pace."""
+        async with self._gates.hold(token):
+            await self._pacer.wait()
+            if report and await self._spend_budget(token):
+                await self._pacer.wait()  # we slept for the budget: book a fresh slot
+            self._meter.mark()
+            started = time.monotonic()
+            try:
+                response = await self._http.get(
+                    path, params=params, headers={"Authorization": f"OAuth {token.reveal()}"}
+                )
+            except httpx.TimeoutException as exc:
+                raise TransientError(f"no answer in time ({type(exc).__name__})", error_type="timeout") from None
+            except httpx.TransportError as exc:
+                raise TransientError(f"connection trouble ({type(exc).__name__})", error_type="connection") from None
+        log.debug(
+            "GET %s -> %d in %.0f ms (token %s)",
+            path, response.status_code, 1000 * (time.monotonic() - started), token,
+        )  # fmt: skip
+        return self._decode(response, report=report)
+
+    async def _spend_budget(self, token: Token) -> bool:
+        """Take one report request from the token's budget; True if that meant waiting."""
+        try:
+            return await self._budget.acquire(token) > 0
+        except QuotaError as exc:
+            self._stats.quota(exc)
+            raise
+
+    def _decode(self, response: httpx.Response, *, report: bool) -> Any:
+        if response.is_success:
+            payload = parse.decode_json(response.content)
+            if payload is None:
+                raise parse.MalformedAnswer(f"HTTP {response.status_code} with a body that is not JSON")
+            return payload
+        window = self._budget.window if report else None
+        error = parse.error_from_response(
+            response.status_code,
+            response.content,
+            now=self._clock.now(),
+            retry_after=response.headers.get("Retry-After"),
+            report_window=window,
+        )
+        if isinstance(error, QuotaError):
+            self._stats.quota(error)
+        raise error
+
+
+def _whole(value: Any, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise parse.MalformedAnswer(f"`{name}` is not a number: {value!r}") from None
+
+
+def _month_end(day: dt.date) -> dt.date:
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
+__all__ = ["ClientStats", "MetrikaClient", "RetryPolicy"]

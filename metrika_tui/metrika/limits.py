@@ -1,0 +1,194 @@
+"""Staying under Metrika's quotas by ourselves, instead of learning them from 429s.
+
+Three limits, each its own small object:
+- `RatePacer`: requests a second for the whole process, spaced evenly (the server counts
+  per rolling second, so a burst of 30 at once and 30 more a second later can trip it).
+- `TokenGates`: requests in flight per token (a semaphore each).
+- `ReportBudget`: report requests per token per window, a sliding window of grants.
+
+Waiting is by reservation: a caller books the next free slot and sleeps until then, so
+concurrent callers never race for the same slot and no loop polls the clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Protocol
+
+from metrika_tui.metrika.errors import QuotaError
+from metrika_tui.tokens import Token
+
+Sleep = Callable[[float], Awaitable[None]]
+
+#: error_type of the QuotaError raised when our own report budget for a token is spent
+REPORT_BUDGET = "report_budget"
+
+
+class WallClock(Protocol):
+    """Now, in UTC (`metrika_tui.engine.ports.Clock` fits)."""
+
+    def now(self) -> dt.datetime: ...
+
+
+class UtcClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+
+class RatePacer:
+    """At most `rate` requests a second, evenly spaced, for everyone sharing this pacer."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be above zero")
+        self.interval = (1.0 + 1e-9) / rate  # a hair over: float sums never fit rate+1 in 1 s
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next_free = float("-inf")
+
+    def reserve(self) -> float:
+        """Book the next slot; return how long to wait for it (0 when free now)."""
+        now = self._monotonic()
+        slot = max(now, self._next_free)
+        self._next_free = slot + self.interval
+        return slot - now
+
+    async def wait(self) -> None:
+        delay = self.reserve()
+        if delay > 0:
+            await self._sleep(delay)
+
+
+class TokenGates:
+    """A semaphore of `limit` per token; counts what is in flight for the stats."""
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("at least one request per token must be allowed")
+        self.limit = limit
+        self._gates: dict[Token, asyncio.Semaphore] = {}
+        self._in_flight: dict[Token, int] = {}
+
+    @asynccontextmanager
+    async def hold(self, token: Token) -> AsyncIterator[None]:
+        gate = self._gates.setdefault(token, asyncio.Semaphore(self.limit))
+        async with gate:
+            self._in_flight[token] = self._in_flight.get(token, 0) + 1
+            try:
+                yield
+            finally:
+                self._in_flight[token] -= 1
+
+    def in_flight(self, token: Token | None = None) -> int:
+        if token is not None:
+            return self._in_flight.get(token, 0)
+        return sum(self._in_flight.values())
+
+
+class ReportBudget:
+    """At most `budget` report requests per token in any `window` (sliding), with a margin.
+
+    When a token's budget is spent, a caller whose slot frees within `max_wait` waits for
+    it; a longer wait raises `QuotaError(retry_at=...)` so the engine can defer the job and
+    serve other accounts meanwhile. `margin` widens the window a little so the server, which
+    sees a request a little after we book it (pacing, network), never counts one too many.
+    """
+
+    def __init__(
+        self,
+        budget: int,
+        window: dt.timedelta,
+        *,
+        max_wait: float = 3.0,
+        margin: dt.timedelta = dt.timedelta(seconds=1),
+        clock: WallClock | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        if budget < 1:
+            raise ValueError("the report budget must allow at least one request")
+        self.budget = budget
+        self.window = window
+        self.max_wait = max_wait
+        self.margin = margin
+        self._clock = clock or UtcClock()
+        self._sleep = sleep
+        self._grants: dict[Token, deque[dt.datetime]] = {}
+
+    def _live(self, token: Token, now: dt.datetime) -> deque[dt.datetime]:
+        grants = self._grants.setdefault(token, deque())
+        horizon = now - self.window - self.margin
+        while grants and grants[0] <= horizon:
+            grants.popleft()
+        return grants
+
+    def reserve(self, token: Token) -> float:
+        """Book a report request for `token`: seconds to wait, or QuotaError if too long."""
+        now = self._clock.now()
+        grants = self._live(token, now)
+        if len(grants) < self.budget:
+            grants.append(now)
+            return 0.0
+        free_at = grants[0] + self.window + self.margin
+        wait = (free_at - now).total_seconds()
+        if wait > self.max_wait:
+            raise QuotaError(
+                f"report budget of {self.budget} requests per "
+                f"{self.window.total_seconds():g} s is spent for this token",
+                status=None,
+                error_type=REPORT_BUDGET,
+                retry_after=wait,
+                retry_at=free_at,
+            )
+        grants.popleft()
+        grants.append(free_at)
+        return wait
+
+    async def acquire(self, token: Token) -> float:
+        """Take a report request for `token`, waiting if that is short; the seconds waited."""
+        wait = self.reserve(token)
+        if wait > 0:
+            await self._sleep(wait)
+        return wait
+
+    def headroom(self, token: Token) -> float:
+        """Share of the budget still free for `token` right now, 0..1."""
+        used = len(self._live(token, self._clock.now()))
+        return max(0.0, 1.0 - used / self.budget)
+
+    def tokens(self) -> Iterator[Token]:
+        return iter(list(self._grants))
+
+
+class RequestMeter:
+    """Counts requests sent, for the console header: rate over the last `span` seconds."""
+
+    def __init__(self, span: float = 10.0, *, monotonic: Callable[[], float] = time.monotonic):
+        self.span = span
+        self._monotonic = monotonic
+        self._sent: deque[float] = deque()
+        self.total = 0
+
+    def mark(self) -> None:
+        self.total += 1
+        self._sent.append(self._monotonic())
+        self._trim()
+
+    def _trim(self) -> None:
+        horizon = self._monotonic() - self.span
+        while self._sent and self._sent[0] < horizon:
+            self._sent.popleft()
+
+    def per_second(self) -> float:
+        self._trim()
+        return len(self._sent) / self.span

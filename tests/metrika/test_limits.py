@@ -1,0 +1,121 @@
+"""The quota keepers, driven by a fake clock: no real waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from metrika_tui.metrika.errors import QuotaError
+from metrika_tui.metrika.limits import REPORT_BUDGET, RatePacer, ReportBudget, RequestMeter, TokenGates
+from metrika_tui.tokens import Token
+
+SECRET = "y0_AgAAAAsecretsecretsecret42"
+
+
+class FakeTime:
+    """Monotonic seconds and a UTC wall clock that move only when told to (or slept on)."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.slept: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def now(self) -> dt.datetime:
+        return dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=self.t)
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_pacer_spaces_a_burst_evenly_at_the_rate():
+    clock = FakeTime()
+    pacer = RatePacer(20.0, monotonic=clock.monotonic)
+    waits = [pacer.reserve() for _ in range(40)]
+    assert waits[0] == 0
+    assert waits == pytest.approx([i * 0.05 for i in range(40)])
+    clock.t = 10.0  # after a quiet spell the next request goes at once: no debt carried over
+    assert pacer.reserve() == 0
+
+
+def test_pacer_never_lets_more_than_rate_into_a_rolling_second():
+    clock = FakeTime()
+    pacer = RatePacer(30.0, monotonic=clock.monotonic)
+    send_times = []
+    for step in range(200):
+        clock.t = step * 0.004  # callers arrive in a stampede, 250 a second
+        send_times.append(clock.t + pacer.reserve())
+    for start in send_times:
+        assert sum(start <= t < start + 1.0 for t in send_times) <= 30
+
+
+async def test_token_gate_holds_at_most_the_limit_per_token_and_tokens_are_independent():
+    gates = TokenGates(3)
+    a, b = Token(SECRET), Token(SECRET + "b")
+    peak = {a: 0, b: 0}
+    release = asyncio.Event()
+
+    async def one(token: Token) -> None:
+        async with gates.hold(token):
+            peak[token] = max(peak[token], gates.in_flight(token))
+            await release.wait()
+
+    tasks = [asyncio.create_task(one(t)) for t in (a, b) for _ in range(5)]
+    await asyncio.sleep(0)
+    assert gates.in_flight(a) == 3 and gates.in_flight(b) == 3 and gates.in_flight() == 6
+    release.set()
+    await asyncio.gather(*tasks)
+    assert peak == {a: 3, b: 3} and gates.in_flight() == 0
+
+
+async def test_budget_waits_when_the_slot_is_near_and_defers_when_it_is_far():
+    clock = FakeTime()
+    budget = ReportBudget(3, dt.timedelta(seconds=300), max_wait=5, margin=dt.timedelta(0),
+                          clock=clock, sleep=clock.sleep)  # fmt: skip
+    token = Token(SECRET)
+    for _ in range(3):
+        assert await budget.acquire(token) == 0
+    assert budget.headroom(token) == 0.0
+
+    clock.t = 10.0
+    with pytest.raises(QuotaError) as caught:
+        await budget.acquire(token)
+    error = caught.value
+    assert error.error_type == REPORT_BUDGET and not error.short and error.status is None
+    assert error.retry_at == clock.now() + dt.timedelta(seconds=290)
+    assert SECRET not in str(error) and SECRET not in repr(error)
+
+    clock.t = 297.0  # the oldest grant frees in 3 s: short, so wait for it
+    assert await budget.acquire(token) == pytest.approx(3.0)
+    assert clock.slept == [pytest.approx(3.0)]
+
+
+def test_budget_is_a_sliding_window_per_token():
+    clock = FakeTime()
+    budget = ReportBudget(2, dt.timedelta(seconds=60), max_wait=0, margin=dt.timedelta(seconds=1),
+                          clock=clock)  # fmt: skip
+    a, b = Token(SECRET), Token(SECRET + "b")
+    budget.reserve(a)
+    clock.t = 30
+    budget.reserve(a)
+    assert budget.reserve(b) == 0  # another token has its own budget
+    clock.t = 60.5  # inside the margin: still spent
+    with pytest.raises(QuotaError):
+        budget.reserve(a)
+    clock.t = 61.0  # the first grant left the window (60 s + 1 s margin)
+    assert budget.headroom(a) == 0.5
+    assert budget.reserve(a) == 0
+
+
+def test_meter_reports_the_rate_over_its_span():
+    clock = FakeTime()
+    meter = RequestMeter(10.0, monotonic=clock.monotonic)
+    for step in range(50):
+        clock.t = step * 0.1
+        meter.mark()
+    assert meter.total == 50 and meter.per_second() == 5.0
+    clock.t = 14.45  # only the requests of the last 10 s count
+    assert meter.per_second() == pytest.approx(0.5)
