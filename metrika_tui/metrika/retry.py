@@ -37,8 +37,8 @@ class RetryPolicy:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    if isinstance(exc, QuotaError):
-        return exc.short
+    if isinstance(exc, QuotaError):  # a quota answer that names no quota: assume a short one
+        return exc.short or (exc.status is not None and exc.error_type is None and exc.retry_at is None)
     return isinstance(exc, TransientError)
 
 
