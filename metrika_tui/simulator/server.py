@@ -1,0 +1,177 @@
+"""The simulator as one object: the app, its live state, and ways to serve it.
+
+`Simulator(world, config).app` is an ASGI app (mount it with httpx.ASGITransport for fast
+tests); `serve_in_thread()` / `serve()` put it on real loopback HTTP with uvicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from metrika_tui.simulator.config import FaultConfig, SimulatorConfig
+from metrika_tui.simulator.gate import ApiGate
+from metrika_tui.simulator.stats import SimStats, mask
+from metrika_tui.simulator.world import World
+
+CONTROL_PREFIX = "/simulator"
+
+
+class SimulatorApp(Starlette):
+    """Starlette for the /simulator control routes; every other path goes to the API gate."""
+
+    def __init__(self, gate: ApiGate, routes: list[Route]) -> None:
+        super().__init__(routes=routes)
+        self.gate = gate
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+            await self.gate(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
+class Simulator:
+    """A Metrika API stand-in over a World, with the real quotas, latency and faults."""
+
+    def __init__(self, world: World, config: SimulatorConfig | None = None) -> None:
+        self.world = world
+        self.config = config or SimulatorConfig()
+        self.stats = SimStats(label=self._label)
+        self._gate = ApiGate(world, self.config, self.stats)
+        self.app = SimulatorApp(self._gate, self._control_routes())
+
+    def _label(self, token: str) -> str:
+        account = self.world.account(token)
+        return account.login if account is not None else mask(token)
+
+    # control -----------------------------------------------------------------------------
+
+    def revoke(self, token: str) -> None:
+        """From now on the token answers 403 invalid_token, like a token the user revoked."""
+        self._gate.revoked.add(token)
+
+    def restore(self, token: str) -> None:
+        self._gate.revoked.discard(token)
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        self._gate.trouble.set_faults(faults)
+
+    @property
+    def faults(self) -> FaultConfig:
+        return self._gate.trouble.faults
+
+    @property
+    def quotas(self):
+        """The quota keeper (in-flight counts, report budget used), for tests and benchmarks."""
+        return self._gate.quotas
+
+    def _control_routes(self) -> list[Route]:
+        async def stats(_request: Request) -> JSONResponse:
+            return JSONResponse(self.stats.snapshot())
+
+        def token_action(action, done: str):
+            async def endpoint(request: Request) -> JSONResponse:
+                token = await _token_in(request)
+                if isinstance(token, JSONResponse):
+                    return token
+                action(token)
+                return JSONResponse({done: self._label(token)})
+
+            return endpoint
+
+        async def faults(request: Request) -> JSONResponse:
+            try:
+                self.set_faults(FaultConfig.from_dict(await request.json()))
+            except (ValueError, TypeError) as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+            return JSONResponse(self.faults.to_dict())
+
+        async def reset_stats(_request: Request) -> JSONResponse:
+            self.stats.reset()
+            return JSONResponse({"reset": True})
+
+        p = CONTROL_PREFIX
+        return [
+            Route(f"{p}/stats", stats, methods=["GET"]),
+            Route(f"{p}/revoke", token_action(self.revoke, "revoked"), methods=["POST"]),
+            Route(f"{p}/restore", token_action(self.restore, "restored"), methods=["POST"]),
+            Route(f"{p}/faults", faults, methods=["POST"]),
+            Route(f"{p}/reset-stats", reset_stats, methods=["POST"]),
+        ]
+
+    # serving -----------------------------------------------------------------------------
+
+    def _server(self, host: str, port: int) -> uvicorn.Server:
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="warning", lifespan="off")
+        return uvicorn.Server(config)
+
+    @contextlib.asynccontextmanager
+    async def serve(self, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+        """Serve on loopback as a task of the running loop; yields the base URL once listening."""
+        server = self._server(host, port)
+        task = asyncio.create_task(server.serve())
+        try:
+            while not server.started:
+                if task.done():
+                    task.result()  # raises why it could not start
+                    raise RuntimeError("the simulator stopped before it started listening")
+                await asyncio.sleep(0.005)
+            yield _base_url(server)
+        finally:
+            server.should_exit = True
+            await task
+
+    @contextlib.contextmanager
+    def serve_in_thread(self, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+        """Serve on loopback from a background thread; yields the base URL once listening."""
+        server = self._server(host, port)
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(server.serve())
+            except BaseException as error:  # surfaced to the caller below
+                failure.append(error)
+
+        thread = threading.Thread(target=run, name="metrika-simulator", daemon=True)
+        thread.start()
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the simulator could not start") from (failure[0] if failure else None)
+            thread.join(0.005)
+        try:
+            yield _base_url(server)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+
+def _base_url(server: uvicorn.Server) -> str:
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}"
+
+
+async def _token_in(request: Request) -> str | JSONResponse:
+    try:
+        body = await request.json()
+        token = body["token"]
+        if not isinstance(token, str) or not token:
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"error": 'send JSON {"token": "<token>"}'}, status_code=400)
+    return token
+
+
+def run_forever(host: str, port: int, world: World, config: SimulatorConfig | None = None) -> None:
+    """Serve until interrupted (the `metrika-tui simulator` command)."""
+    Simulator(world, config)._server(host, port).run()

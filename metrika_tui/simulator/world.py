@@ -1,0 +1,196 @@
+"""The simulated Metrika world: accounts (tokens), their counters, and every counter's figures.
+
+Nothing per day is stored: figures come from `traffic` as pure functions of the seed, so the
+answers are the same in every run and a world of 100,000 counters costs only its index.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from metrika_tui.models import Counter, DailyStat
+from metrika_tui.simulator import names
+from metrika_tui.simulator.clock import Clock, SystemClock
+from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_SEED, demo_counters
+from metrika_tui.simulator.hashing import mix
+from metrika_tui.simulator.traffic import TrafficProfile, full_day, make_profile, new_users, partial_day, period_users
+
+#: generated counters were created between these days (all safely in the past)
+_CREATED_FROM = dt.date(2016, 1, 1).toordinal()
+_CREATED_SPAN = dt.date(2026, 1, 31).toordinal() - _CREATED_FROM
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A token and the login owning it. `counter_ids` is a range in generated worlds."""
+
+    token: str
+    login: str
+    counter_ids: Sequence[int]
+
+
+class World:
+    """Accounts, counters and figures. Build one with `generate()` or `demo()`."""
+
+    def __init__(
+        self,
+        seed: int,
+        accounts: list[Account],
+        make_counter: Callable[[Account, int], Counter],
+        locate: Callable[[int], Account | None],
+        clock: Clock | None = None,
+    ) -> None:
+        self.seed = seed
+        self.accounts = accounts
+        self.tokens = [a.token for a in accounts]
+        self.clock: Clock = clock or SystemClock()
+        self._by_token = {a.token: a for a in accounts}
+        self._make_counter = make_counter
+        self._locate = locate
+        self._counter = lru_cache(maxsize=65536)(self._build_counter)
+        self._profile = lru_cache(maxsize=65536)(self._build_profile)
+
+    # construction -------------------------------------------------------------------------
+
+    @classmethod
+    def generate(
+        cls,
+        seed: int = 0,
+        accounts: int = 5,
+        counters_per_account: int = 10,
+        *,
+        first_counter_id: int | None = None,
+        moscow_share: float = 0.85,
+        clock: Clock | None = None,
+    ) -> World:
+        """A world of `accounts` tokens with `counters_per_account` counters each."""
+        if accounts < 1 or counters_per_account < 1:
+            raise ValueError("a world needs at least one account with one counter")
+        first = first_counter_id or 20_000_000 + mix(seed, 1) % 40 * 1_000_000
+        per = counters_per_account
+        people = [
+            Account(
+                token=f"y0_sim{seed}_{i:05d}_{mix(seed, i, 2) & 0xFFFFFFFF:08x}",
+                login=names.login(i, mix(seed, i, 3)),
+                counter_ids=range(first + i * per, first + (i + 1) * per),
+            )
+            for i in range(accounts)
+        ]
+
+        def make_counter(account: Account, counter_id: int) -> Counter:
+            key = mix(seed, counter_id, 4)
+            name, site = names.counter_name_and_site(key)
+            tz = names.time_zone(key, moscow_share)
+            created = dt.datetime.combine(
+                dt.date.fromordinal(_CREATED_FROM + mix(key, 5) % _CREATED_SPAN),
+                dt.time(mix(key, 6) % 24, mix(key, 7) % 60, mix(key, 8) % 60),
+                tzinfo=zone(tz),
+            )
+            return Counter(counter_id, name, site, tz, "Active", account.login, "own", created.isoformat())
+
+        def locate(counter_id: int) -> Account | None:
+            index, _ = divmod(counter_id - first, per)
+            return people[index] if counter_id >= first and index < len(people) else None
+
+        return cls(seed, people, make_counter, locate, clock)
+
+    @classmethod
+    def demo(cls, clock: Clock | None = None) -> World:
+        """The small fixed world `--demo` shows: three accounts, 4-6 counters each."""
+        counters = {c.id: c for token in DEMO_ACCOUNTS for c in demo_counters(token)}
+        people = [
+            Account(token, login, tuple(cid for cid, *_ in rows)) for token, (login, rows) in DEMO_ACCOUNTS.items()
+        ]
+        owners = {cid: a for a in people for cid in a.counter_ids}
+        return cls(DEMO_SEED, people, lambda _account, cid: counters[cid], owners.get, clock)
+
+    # lookups -------------------------------------------------------------------------------
+
+    def account(self, token: str) -> Account | None:
+        return self._by_token.get(token)
+
+    def owner(self, counter_id: int) -> Account | None:
+        return self._locate(counter_id)
+
+    def counter(self, counter_id: int) -> Counter | None:
+        return self._counter(counter_id)
+
+    def counters_of(self, token: str) -> list[Counter]:
+        account = self._by_token.get(token)
+        if account is None:
+            raise KeyError("no account has this token")
+        return [self._counter(cid) for cid in account.counter_ids]
+
+    def counter_count(self) -> int:
+        return sum(len(a.counter_ids) for a in self.accounts)
+
+    def _build_counter(self, counter_id: int) -> Counter | None:
+        account = self._locate(counter_id)
+        return None if account is None else self._make_counter(account, counter_id)
+
+    def _build_profile(self, counter_id: int) -> TrafficProfile:
+        counter = self._require(counter_id)
+        return make_profile(self.seed, counter_id, dt.date.fromisoformat(counter.create_time[:10]))
+
+    def _require(self, counter_id: int) -> Counter:
+        counter = self._counter(counter_id)
+        if counter is None:
+            raise KeyError(f"no counter {counter_id} in this world")
+        return counter
+
+    # figures -------------------------------------------------------------------------------
+
+    def local_now(self, counter_id: int, now: dt.datetime | None = None) -> dt.datetime:
+        """The wall clock in the counter's own time zone (its reports' dates are local)."""
+        return (now or self.clock.now()).astimezone(zone(self._require(counter_id).time_zone))
+
+    def daily(self, counter_id: int, day: dt.date, now: dt.datetime | None = None) -> DailyStat:
+        """The figures the API shows for one local day; zeros for a day without visits.
+
+        Today is partial (scaled by the part of the day gone), the future is empty.
+        """
+        local = self.local_now(counter_id, now)
+        today = local.date()
+        if day > today:
+            return DailyStat(day, 0, 0, 0, 0.0, 0.0)
+        full = full_day(self._profile(counter_id), day)
+        if day < today:
+            return full
+        elapsed = local.hour * 3600 + local.minute * 60 + local.second
+        return partial_day(full, elapsed / 86400)
+
+    def days(
+        self, counter_id: int, first: dt.date, last: dt.date, now: dt.datetime | None = None
+    ) -> list[DailyStat]:
+        """Every day of the window, days without visits included (as zeros)."""
+        now = now or self.clock.now()
+        return [self.daily(counter_id, first + dt.timedelta(n), now) for n in range((last - first).days + 1)]
+
+    def period_users(
+        self, counter_id: int, first: dt.date, last: dt.date, now: dt.datetime | None = None
+    ) -> int:
+        """Distinct users over the window, as the API counts them at a coarser grain."""
+        return self.users_of_days(counter_id, self.days(counter_id, first, last, now))
+
+    def users_of_days(self, counter_id: int, days: list[DailyStat]) -> int:
+        """Distinct users over the given consecutive days (see `period_users`)."""
+        return period_users(self._profile(counter_id), days)
+
+    def month_users(self, counter_id: int, month_first_day: dt.date, now: dt.datetime | None = None) -> int:
+        """Users of the whole month at month grain: below the sum of its days' users."""
+        first = month_first_day.replace(day=1)
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        return self.period_users(counter_id, first, following - dt.timedelta(days=1), now)
+
+    def new_users(self, counter_id: int, day: DailyStat) -> int:
+        """First-time users of that day (a share of its users)."""
+        return new_users(self._profile(counter_id), day)
