@@ -1,0 +1,83 @@
+"""The Textual app: wiring only. The runtime comes in; screens, bridge and keys are put together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.tui.commands import ConsoleCommands
+from metrika_tui.tui.operations import ConsoleOperations
+from metrika_tui.tui.screens.main_screen import MainScreen
+
+log = logging.getLogger(__name__)
+
+
+class MetrikaApp(App[int]):
+    """`runtime` provides: engine, start(), stop(), pause/resume_scheduler(), scheduler_state,
+    next_scheduled_sync_at, settings, describe_db (and optionally subscribe(callback))."""
+
+    TITLE = "metrika-tui"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("ctrl+p", "command_palette", "Palette", id="command-palette", priority=True, show=False),
+    ]
+
+    def __init__(
+        self,
+        runtime: Any,
+        *,
+        read_only: bool = False,
+        keys: Mapping[str, str] | None = None,
+        bridge_options: Mapping[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.runtime = runtime
+        self.read_only = read_only
+        self.keys = dict(runtime.settings.keys if keys is None else keys)
+        self.operations = ConsoleOperations(runtime, read_only=read_only)
+        self.main_screen = MainScreen(runtime, self.operations, self.keys, bridge_options=bridge_options)
+        self._stopped = False
+        self.set_keymap(self.keys)
+
+    def on_mount(self) -> None:
+        self.push_screen(self.main_screen)  # pushed (not the default screen) so its CSS_PATH loads
+        if self.read_only:
+            self.sub_title = "read-only"
+        self._start_runtime()
+
+    @work(exclusive=True, group="runtime")
+    async def _start_runtime(self) -> None:
+        try:
+            await self.runtime.start()
+        except Exception as exc:  # show it; the user can still read and quit
+            log.exception("the engine did not start")
+            self.main_screen.bridge.receive(Event(Kind.ERROR, f"the engine did not start: {exc}", level=Level.ERROR))
+            self.notify(f"the engine did not start: {exc}", severity="error", timeout=30)
+            return
+        self.main_screen.bridge.mark_dirty()
+
+    async def action_quit(self) -> None:
+        """Quit cleanly: stop planning, let workers finish or give their leases back."""
+        self.notify("stopping: workers finish or give their jobs back…", timeout=30)
+        await self.stop_runtime()
+        self.exit(0)
+
+    async def stop_runtime(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            await self.runtime.stop()
+        except Exception:
+            log.exception("stopping the engine failed")
+
+    async def on_unmount(self) -> None:
+        """The terminal went away (SSH drop, ctrl+q): still give the leases back."""
+        await self.stop_runtime()

@@ -1,0 +1,137 @@
+"""The one bridge from the engine to the console: events in, coalesced Textual messages out.
+
+Engine events arrive synchronously from the event bus (and, through the runtime, from
+other processes on the same database). The callback only appends to a buffer and marks
+the view dirty: it never touches a widget. A short timer then delivers the buffered
+events as one `EngineEvents` message and, when anything changed, pulls one
+`engine.snapshot()` and delivers it as `SnapshotArrived`, so a burst of a thousand updates
+becomes one table reconcile. A slow timer marks the view dirty anyway, so "5m ago" ages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.timer import Timer
+
+from metrika_tui.engine.events import Event
+
+log = logging.getLogger(__name__)
+
+#: how often buffered events are delivered and a dirty view re-read (seconds)
+FLUSH_INTERVAL = 0.2
+#: how often the view is re-read with no event at all, so relative times age
+AGEING_INTERVAL = 10.0
+#: events kept while the UI is busy; older ones are still in the log file and the store
+BUFFER_LIMIT = 5_000
+
+
+class EngineEvents(Message):
+    """Engine events since the last delivery, oldest first."""
+
+    def __init__(self, events: tuple[Event, ...], dropped: int = 0) -> None:
+        super().__init__()
+        self.events = events
+        self.dropped = dropped
+
+
+class SnapshotArrived(Message):
+    """A fresh `EngineSnapshot`: everything the main screen shows, taken at one moment."""
+
+    def __init__(self, snapshot: Any) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+class SnapshotFailed(Message):
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+
+class EngineBridge:
+    """Subscribes to the runtime's events and feeds `target` coalesced messages."""
+
+    def __init__(
+        self,
+        runtime: Any,
+        target: MessagePump,
+        *,
+        flush_interval: float = FLUSH_INTERVAL,
+        ageing_interval: float = AGEING_INTERVAL,
+    ) -> None:
+        self.runtime = runtime
+        self.target = target
+        self.flush_interval = flush_interval
+        self.ageing_interval = ageing_interval
+        self._buffer: deque[Event] = deque(maxlen=BUFFER_LIMIT)
+        self._received = 0
+        self._delivered = 0
+        self._dirty = True
+        self._fetching = False
+        self._unsubscribe: Callable[[], None] | None = None
+        self._timers: list[Timer] = []
+        self.snapshots_taken = 0
+
+    # -- wiring ----------------------------------------------------------------------------
+    def subscribe(self) -> None:
+        """Listen before the runtime starts, so no event of the start-up is missed."""
+        subscribe = getattr(self.runtime, "subscribe", None)
+        if subscribe is None:  # a bare engine-holder: its own bus only
+            subscribe = self.runtime.engine.bus.subscribe
+        self._unsubscribe = subscribe(self.receive)
+
+    def start(self) -> None:
+        self._timers = [
+            self.target.set_interval(self.flush_interval, self.flush, name="bridge-flush"),
+            self.target.set_interval(self.ageing_interval, self.mark_dirty, name="bridge-ageing"),
+        ]
+
+    def close(self) -> None:
+        for timer in self._timers:
+            timer.stop()
+        self._timers = []
+        if self._unsubscribe:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    # -- the engine side: cheap, never touches a widget ------------------------------------
+    def receive(self, event: Event) -> None:
+        self._buffer.append(event)
+        self._received += 1
+        self._dirty = True
+
+    def mark_dirty(self) -> None:
+        """Re-read the engine at the next flush (after an action, or to age the times)."""
+        self._dirty = True
+
+    # -- the UI side -------------------------------------------------------------------------
+    async def flush(self) -> None:
+        """Deliver buffered events as one message, and one fresh snapshot if anything changed."""
+        if self._buffer:
+            events = tuple(self._buffer)
+            self._buffer.clear()
+            dropped = self._received - self._delivered - len(events)
+            self._delivered = self._received
+            self.target.post_message(EngineEvents(events, dropped))
+        if self._dirty and not self._fetching and getattr(self.runtime, "engine", None) is not None:
+            self._dirty = False
+            self._fetching = True
+            self.target.run_worker(self._fetch(), group="bridge-snapshot", exit_on_error=False)
+
+    async def _fetch(self) -> None:
+        try:
+            snapshot = await self.runtime.engine.snapshot()
+        except Exception as exc:  # the UI shows it; the engine keeps going
+            log.debug("snapshot failed", exc_info=True)
+            self.target.post_message(SnapshotFailed(exc))
+        else:
+            self.snapshots_taken += 1
+            self.target.post_message(SnapshotArrived(snapshot))
+        finally:
+            self._fetching = False

@@ -1,0 +1,77 @@
+"""What the console's keys do to the engine, as plain async calls returning words for the user.
+
+Widgets and screens never call the engine themselves: an action handler runs one of
+these in a Textual worker and shows the answer as a notification. `--read-only` is
+enforced here, once, so no key can slip past it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Refused(Exception):
+    """The action is not allowed here (read-only); the message says why, for the user."""
+
+
+class ConsoleOperations:
+    def __init__(self, runtime: Any, *, read_only: bool = False) -> None:
+        self.runtime = runtime
+        self.read_only = read_only
+
+    @property
+    def engine(self) -> Any:
+        engine = self.runtime.engine
+        if engine is None:
+            raise Refused("the engine is still starting; try again in a moment")
+        return engine
+
+    def guard(self, what: str) -> None:
+        if self.read_only:
+            raise Refused(f"read-only console: {what} refused (start without --read-only to act)")
+
+    async def force_sync(self, counter_id: int) -> str:
+        self.guard("force sync")
+        result = await self.engine.force_sync(counter_id)
+        if counter_id in result.queued:
+            return f"counter {counter_id} queued ahead of the rest"
+        if counter_id in result.already_live:
+            return f"counter {counter_id} is already queued or syncing"
+        return f"counter {counter_id} was not queued (disabled, or its account is revoked)"
+
+    async def set_active(self, counter_id: int, active: bool) -> str:
+        self.guard("enable" if active else "disable")
+        await self.engine.set_counter_active(counter_id, active)
+        return f"counter {counter_id} " + ("enabled: planned again" if active else "disabled: never planned")
+
+    async def sync_due(self) -> str:
+        self.guard("sync due")
+        result = await self.engine.plan(trigger="manual")
+        return (f"queued {len(result.queued)} due counter(s); {len(result.skipped_recent)} in sync,"
+                f" {len(result.already_live)} already queued")  # fmt: skip
+
+    async def force_sync_all(self) -> str:
+        self.guard("force sync all")
+        result = await self.engine.plan(force=True, trigger="manual")
+        return f"queued {len(result.queued)} counter(s); {len(result.already_live)} were already queued"
+
+    async def retry_failed(self, counter_id: int | None = None) -> str:
+        self.guard("retry")
+        count = await self.engine.retry_failed(counter_id)
+        if counter_id is not None:
+            return f"counter {counter_id} requeued" if count else f"counter {counter_id} had no failed job"
+        return f"requeued {count} failed job(s)" if count else "no failed jobs to retry"
+
+    def toggle_scheduler(self) -> str:
+        self.guard("pause/resume the scheduler")
+        if self.runtime.scheduler_state == "paused":
+            self.runtime.resume_scheduler()
+            return "scheduler resumed"
+        self.runtime.pause_scheduler()
+        return "scheduler paused: no new passes are planned (running jobs go on)"
+
+    async def counter_detail(self, counter_id: int) -> Any:
+        return await self.engine.counter_detail(counter_id)
+
+    async def failed_jobs(self) -> list[Any]:
+        return await self.engine.failed_jobs()

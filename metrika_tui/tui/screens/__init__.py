@@ -1,0 +1,1 @@
+"""The console's screens: main (table, details, log), failed jobs, help, confirmation."""

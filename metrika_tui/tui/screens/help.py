@@ -1,0 +1,46 @@
+"""`?`: every key, with the user's remapping applied, and what it does."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from metrika_tui.tui.commands import ACTIONS, APP_KEYS, effective_key
+
+
+def help_rows(keymap: Mapping[str, str], read_only: bool) -> list[tuple[str, str, str]]:
+    """(key, binding id, what it does) for every action; read-only marks what is refused."""
+    rows = []
+    for action in ACTIONS:
+        words = action.help + (" (refused: read-only)" if read_only and action.changes_data else "")
+        rows.append((effective_key(action.id, action.key, keymap), action.id, words))
+    rows += [(effective_key(bid, key, keymap), bid, words) for bid, key, words in APP_KEYS]
+    return [(key.replace("question_mark", "?").replace("slash", "/"), bid, words) for key, bid, words in rows]
+
+
+class HelpScreen(ModalScreen[None]):
+    CSS_PATH = "help.tcss"
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help-close")]
+
+    def __init__(self, keymap: Mapping[str, str], *, read_only: bool = False) -> None:
+        super().__init__()
+        self.keymap = keymap
+        self.read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help-box"):
+            yield Static("[b]Keys[/b]  (remap any of them in the config file: [keys] <binding id> = \"key\")")
+            yield DataTable(id="help-keys", cursor_type="row")
+            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED")
+            yield Static("Esc, q or ? closes this help.", id="help-close-hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#help-keys", DataTable)
+        table.add_columns("Key", "Binding id", "What it does")
+        table.add_rows(help_rows(self.keymap, self.read_only))
+        table.focus()

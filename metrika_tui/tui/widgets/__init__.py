@@ -1,0 +1,1 @@
+"""The console's widgets: each shows state it is given and does no I/O."""

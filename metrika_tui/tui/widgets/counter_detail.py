@@ -1,0 +1,85 @@
+"""The detail pane for the selected counter: attempts and errors, 90 days of visits, months.
+
+It is handed a `CounterDetail` (loaded by the screen in a worker) and only shows it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Label, Sparkline, Static
+
+from metrika_tui.timefmt import span
+from metrika_tui.tui.counter_rows import short_error
+from metrika_tui.tui.css import tcss_next_to
+from metrika_tui.tui.theme_styles import state_text
+
+MAX_ATTEMPTS_SHOWN = 20
+
+
+def visits_series(daily: list[Any], today: dt.date, days: int = 90) -> list[float]:
+    """Visits per day for the last `days` days, a gap-free series (missing days are 0)."""
+    by_day = {row.date: row.visits for row in daily}
+    start = today - dt.timedelta(days=days - 1)
+    return [float(by_day.get(start + dt.timedelta(days=n), 0)) for n in range(days)]
+
+
+def attempt_row(attempt: Any, tz: ZoneInfo) -> tuple[str, str, str, str]:
+    started = attempt.started_at.astimezone(tz).strftime("%m-%d %H:%M")
+    took = span(attempt.finished_at - attempt.started_at) if attempt.finished_at else "…"
+    outcome = "✓ ok" if attempt.ok else ("✗ " + short_error(attempt.error, 60) if attempt.finished_at else "⟳")
+    return started, took, str(attempt.rows if attempt.rows is not None else ""), outcome
+
+
+class CounterDetailPane(VerticalScroll):
+    """Empty until a counter is selected; then its history and figures."""
+
+    DEFAULT_CSS = tcss_next_to(__file__)
+    BORDER_TITLE = "Details"
+
+    def __init__(self, *, tz: ZoneInfo, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tz = tz
+        self.counter_id: int | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Select a counter to see its history.", id="detail-title")
+        yield Label("Visits, last 90 days", classes="detail-heading")
+        yield Sparkline([], id="detail-visits")
+        yield Static("", id="detail-visits-range")
+        yield Label("Months", classes="detail-heading")
+        yield DataTable(id="detail-months", cursor_type="none", show_cursor=False)
+        yield Label("Attempts", classes="detail-heading")
+        yield DataTable(id="detail-attempts", cursor_type="none", show_cursor=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-months", DataTable).add_columns("Month", "Visits", "Users", "Views", "Bounce")
+        self.query_one("#detail-attempts", DataTable).add_columns("Started", "Took", "Rows", "Outcome")
+
+    def show(self, detail: Any, today: dt.date) -> None:
+        status = detail.status
+        self.counter_id = status.counter_id
+        self.border_title = f"Details · {status.counter_id}"
+        title = Text.assemble((f"{status.name}", "bold"), f"  {status.site}\n",
+                              f"{state_text(status.state)} · account {status.account_login or status.account_user_id}")  # fmt: skip
+        if status.last_error:
+            title.append(f"\nlast error: {status.last_error}")
+        self.query_one("#detail-title", Static).update(title)
+        series = visits_series(list(detail.daily), today)
+        self.query_one("#detail-visits", Sparkline).data = series
+        self.query_one("#detail-visits-range", Static).update(
+            f"max {int(max(series, default=0))}/day · total {int(sum(series))}" if any(series) else "no data yet"
+        )
+        months = self.query_one("#detail-months", DataTable)
+        months.clear()  # a small, unfocused table of a different counter: nothing to keep
+        for m in detail.monthly:
+            months.add_row(f"{m.month:%Y-%m}", str(m.visits), str(m.users), str(m.pageviews), f"{m.bounce_rate:.1f}%")
+        attempts = self.query_one("#detail-attempts", DataTable)
+        attempts.clear()
+        for attempt in list(detail.attempts)[:MAX_ATTEMPTS_SHOWN]:
+            attempts.add_row(*attempt_row(attempt, self.tz))

@@ -1,0 +1,348 @@
+"""An in-memory engine and runtime with the `Engine` facade's shape, for driving the console.
+
+States come from `engine.status.derive_state` (the real rule), events go over a real
+`EventBus`, and time comes from a fixed clock, so the screen is the same on every run.
+Jobs move only when a test says so (`start_queued()`, `run_until_idle()`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metrika_tui.engine.events import EventBus, Kind, Level
+from metrika_tui.engine.status import CounterStatus, derive_state, next_due, summarize
+from metrika_tui.models import DailyStat, MonthlyStat, month_start
+from metrika_tui.settings import Settings
+
+T0 = dt.datetime(2025, 3, 14, 9, 30, tzinfo=dt.UTC)
+
+
+class FixedClock:
+    def __init__(self, now: dt.datetime = T0) -> None:
+        self._now = now
+
+    def now(self) -> dt.datetime:
+        return self._now
+
+    def advance(self, **delta: float) -> None:
+        self._now += dt.timedelta(**delta)
+
+
+# -- the contract's data shapes --------------------------------------------------------------
+@dataclass(frozen=True)
+class AccountInfo:
+    id: int
+    user_id: str
+    login: str
+    token_masked: str
+    revoked: bool
+    counters: int
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    account_id: int
+    user_id: str
+    queued: list[int]
+    skipped_recent: list[int]
+    already_live: list[int]
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    accounts: list[AccountPlan]
+    slot_taken: bool = True
+
+    @property
+    def queued(self) -> list[int]:
+        return [c for a in self.accounts for c in a.queued]
+
+    @property
+    def skipped_recent(self) -> list[int]:
+        return [c for a in self.accounts for c in a.skipped_recent]
+
+    @property
+    def already_live(self) -> list[int]:
+        return [c for a in self.accounts for c in a.already_live]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    ok: bool
+    error: str | None
+    rows: int | None
+
+
+@dataclass(frozen=True)
+class CounterDetail:
+    status: CounterStatus
+    attempts: list[Attempt]
+    daily: list[DailyStat]
+    monthly: list[MonthlyStat]
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    counter_id: int
+    account_id: int
+    name: str
+    error: str
+    attempts: int
+    failed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    counters: tuple[CounterStatus, ...]
+    accounts: tuple[AccountInfo, ...]
+    summary: object
+    next_scheduled_sync_at: dt.datetime | None
+    scheduler_state: str
+    workers_busy: int
+    workers_total: int
+    queue_depth: int
+    requests_per_second: float
+    quota_headroom: float
+    taken_at: dt.datetime
+
+
+# -- the world ---------------------------------------------------------------------------------
+@dataclass
+class FakeAccount:
+    id: int
+    user_id: str
+    login: str
+    revoked: bool = False
+
+
+@dataclass
+class FakeCounter:
+    id: int
+    account_id: int
+    name: str
+    site: str
+    active: bool = True
+    last_fetched_at: dt.datetime | None = None
+    last_attempt_at: dt.datetime | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    job: str | None = None  # "queued" | "running"
+    history: list[Attempt] = field(default_factory=list)
+
+
+class FakeEngine:
+    def __init__(self, settings: Settings, clock: FixedClock) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.bus = EventBus()
+        self.accounts: dict[int, FakeAccount] = {}
+        self.counters: dict[int, FakeCounter] = {}
+        self.fail_next: dict[int, str] = {}  # counter id -> the error its next job fails with
+        self.workers_total = settings.workers
+        self.snapshot_calls = 0
+
+    # -- building a world --------------------------------------------------------------------
+    def add_account(self, account_id: int, login: str, *, revoked: bool = False) -> None:
+        self.accounts[account_id] = FakeAccount(account_id, f"{1000 + account_id}", login, revoked)
+
+    def add_counter(self, counter_id: int, account_id: int, name: str, **fields) -> FakeCounter:
+        counter = FakeCounter(counter_id, account_id, name, f"{name.lower().replace(' ', '-')}.example", **fields)
+        self.counters[counter_id] = counter
+        return counter
+
+    def _status(self, c: FakeCounter) -> CounterStatus:
+        account = self.accounts[c.account_id]
+        now, interval = self.clock.now(), self.settings.interval
+        state = derive_state(active=c.active, revoked=account.revoked, job_status=c.job,
+                             last_fetched_at=c.last_fetched_at, last_error=c.last_error, now=now,
+                             interval=interval)  # fmt: skip
+        return CounterStatus(
+            account_id=account.id, account_user_id=account.user_id, account_login=account.login,
+            account_revoked=account.revoked, counter_id=c.id, name=c.name, site=c.site, active=c.active,
+            state=state, last_fetched_at=c.last_fetched_at, last_attempt_at=c.last_attempt_at,
+            next_due_at=next_due(c.last_fetched_at, interval), attempts=c.attempts, last_error=c.last_error,
+        )  # fmt: skip
+
+    # -- the facade ----------------------------------------------------------------------------
+    async def snapshot(self) -> EngineSnapshot:
+        self.snapshot_calls += 1
+        now = self.clock.now()
+        ordered = sorted(self.counters.values(), key=lambda c: (c.account_id, c.id))
+        rows = tuple(self._status(c) for c in ordered)
+        per_account = {a: sum(1 for c in ordered if c.account_id == a) for a in self.accounts}
+        accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id])
+                         for a in sorted(self.accounts.values(), key=lambda a: a.id))  # fmt: skip
+        jobs = [c.job for c in ordered if c.job]
+        return EngineSnapshot(
+            counters=rows, accounts=accounts,
+            summary=summarize(rows, now=now, interval=self.settings.interval),
+            next_scheduled_sync_at=None, scheduler_state="running",
+            workers_busy=jobs.count("running"), workers_total=self.workers_total,
+            queue_depth=len(jobs), requests_per_second=2.5, quota_headroom=0.87, taken_at=now,
+        )  # fmt: skip
+
+    def _plannable(self, c: FakeCounter) -> bool:
+        return c.active and not self.accounts[c.account_id].revoked
+
+    def _enqueue(self, c: FakeCounter, why: str) -> None:
+        c.job = "queued"
+        self.bus.emit(Kind.QUEUED, f"queued ({why})", counter_id=c.id, account_id=c.account_id, ts=self.clock.now())
+
+    async def plan(self, *, force=False, account_id=None, counter_id=None, trigger="manual", priority=0,
+                   slot=None) -> PlanResult:  # fmt: skip
+        plans = []
+        for account in self.accounts.values():
+            if account_id is not None and account.id != account_id:
+                continue
+            queued, recent, live = [], [], []
+            for c in (c for c in self.counters.values() if c.account_id == account.id):
+                if (counter_id is not None and c.id != counter_id) or not self._plannable(c):
+                    continue
+                if c.job:
+                    live.append(c.id)
+                elif not force and c.last_fetched_at and self.clock.now() - c.last_fetched_at < self.settings.interval:
+                    recent.append(c.id)
+                else:
+                    self._enqueue(c, trigger)
+                    queued.append(c.id)
+            plans.append(AccountPlan(account.id, account.user_id, queued, recent, live))
+        return PlanResult(plans)
+
+    async def force_sync(self, counter_id: int) -> PlanResult:
+        return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=10)
+
+    async def set_counter_active(self, counter_id: int, active: bool) -> None:
+        c = self.counters[counter_id]
+        c.active = active
+        if not active and c.job == "queued":
+            c.job = None
+        self.bus.emit(Kind.INFO, "enabled" if active else "disabled", counter_id=counter_id, ts=self.clock.now())
+
+    async def retry_failed(self, counter_id: int | None = None) -> int:
+        failed = [c for c in self.counters.values() if c.last_error and not c.job and self._plannable(c)
+                  and (counter_id is None or c.id == counter_id)]  # fmt: skip
+        for c in failed:
+            self._enqueue(c, "retry")
+        return len(failed)
+
+    async def failed_jobs(self) -> list[FailedJob]:
+        return [FailedJob(c.id, c.account_id, c.name, c.last_error, c.attempts, c.last_attempt_at or self.clock.now())
+                for c in sorted(self.counters.values(), key=lambda c: c.id) if c.last_error and not c.job]  # fmt: skip
+
+    async def counter_detail(self, counter_id: int) -> CounterDetail:
+        c = self.counters[counter_id]
+        today = self.clock.now().date()
+        daily = [DailyStat(today - dt.timedelta(days=n), visits=100 + (counter_id * 7 + n * 13) % 90,
+                           users=80, pageviews=300, bounce_rate=20.0, avg_visit_duration=60.0)
+                 for n in range(90) if c.last_fetched_at]  # fmt: skip
+        months = sorted({month_start(d.date) for d in daily})
+        monthly = [MonthlyStat(m, visits=sum(d.visits for d in daily if month_start(d.date) == m), users=900,
+                               pageviews=3000, bounce_rate=20.0, avg_visit_duration=60.0) for m in months]  # fmt: skip
+        return CounterDetail(self._status(c), list(reversed(c.history)), daily, monthly)
+
+    async def start_workers(self, n: int | None = None) -> None:
+        pass
+
+    async def stop_workers(self, grace: float = 10.0) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    # -- moving jobs (what workers would do) -----------------------------------------------------
+    def start_queued(self) -> list[int]:
+        started = [c for c in self.counters.values() if c.job == "queued"]
+        for c in started:
+            c.job = "running"
+            self.bus.emit(Kind.STARTED, "started", counter_id=c.id, account_id=c.account_id, ts=self.clock.now())
+        return [c.id for c in started]
+
+    async def run_until_idle(self, counter_ids: set[int] | None = None) -> list[int]:
+        self.start_queued()
+        done = []
+        for c in self.counters.values():
+            if c.job != "running" or (counter_ids is not None and c.id not in counter_ids):
+                continue
+            now = self.clock.now()
+            c.job, c.last_attempt_at = None, now
+            c.attempts += 1
+            if (error := self.fail_next.pop(c.id, None)) is not None:
+                c.last_error = error
+                c.history.append(Attempt(now, now, False, error, None))
+                self.bus.emit(Kind.FAILED, f"failed: {error}", level=Level.ERROR, counter_id=c.id, ts=now)
+            else:
+                c.last_error, c.last_fetched_at, c.attempts = None, now, 0
+                c.history.append(Attempt(now, now, True, None, 90))
+                self.bus.emit(Kind.DONE, "done: 90 rows in 120 ms", counter_id=c.id, ts=now)
+            done.append(c.id)
+        return done
+
+
+class FakeRuntime:
+    """The `Runtime` shape the console takes: an engine, start/stop, the scheduler's state."""
+
+    def __init__(self, engine: FakeEngine) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.describe_db = "demo: /tmp/demo.db"
+        self.paused = False
+        self.started = False
+        self.stopped = False
+
+    def subscribe(self, callback):
+        return self.engine.bus.subscribe(callback)
+
+    async def start(self) -> None:
+        self.started = True
+        self.engine.bus.emit(Kind.INFO, "console started", ts=self.engine.clock.now())
+
+    async def stop(self, grace: float = 10.0) -> None:
+        self.stopped = True
+
+    def pause_scheduler(self) -> None:
+        self.paused = True
+
+    def resume_scheduler(self) -> None:
+        self.paused = False
+
+    @property
+    def scheduler_state(self) -> str:
+        return "paused" if self.paused else "running"
+
+    @property
+    def next_scheduled_sync_at(self) -> dt.datetime | None:
+        return None if self.paused else self.engine.clock.now().replace(minute=0) + dt.timedelta(hours=1)
+
+
+def demo_world(*, accounts: int = 2, per_account: int = 6, clock: FixedClock | None = None,
+               settings: Settings | None = None) -> FakeRuntime:  # fmt: skip
+    """A small, fixed world with every state: ok, overdue, pending, failed, disabled, revoked."""
+    clock = clock or FixedClock()
+    settings = settings or Settings(db_path=Path("/tmp/demo.db"), timezone="Europe/Moscow", workers=4)
+    engine = FakeEngine(settings, clock)
+    now = clock.now()
+    counter_id = 1000
+    for a in range(1, accounts + 1):
+        engine.add_account(a, ["alice", "bob", "carol", "dave"][(a - 1) % 4] + ("" if a <= 4 else str(a)),
+                           revoked=(a == 3))  # fmt: skip
+        for n in range(per_account):
+            counter_id += 1
+            kind = n % 6
+            c = engine.add_counter(counter_id, a, f"Site {counter_id}")
+            if kind in (0, 1):
+                c.last_fetched_at = now - dt.timedelta(minutes=5 + 10 * n)  # OK
+            elif kind == 2:
+                c.last_fetched_at = now - dt.timedelta(hours=3)  # OVERDUE
+            elif kind == 4:
+                c.last_fetched_at = now - dt.timedelta(hours=2)
+                c.last_attempt_at, c.attempts = now - dt.timedelta(minutes=7), 5
+                c.last_error = "400 Bad Request: wrong parameter 'metrics'"  # FAILED
+                c.history.append(Attempt(c.last_attempt_at, c.last_attempt_at, False, c.last_error, None))
+            elif kind == 5:
+                c.active = False  # DISABLED
+            # kind 3: never synced, PENDING
+    return FakeRuntime(engine)
