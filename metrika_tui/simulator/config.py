@@ -98,3 +98,10 @@ class SimulatorConfig:
             faults=FaultConfig(backend_error=0.01, timeout=0.005, drop_connection=0.005, slow_seconds=1.5),
             seed=7,
         )
+
+    @classmethod
+    def from_cli(cls, *, latency_ms: float = 0.0, fault_rate: float = 0.0, seed: int = 0) -> SimulatorConfig:
+        """`metrika-tui simulator --latency-ms N --fault-rate R`: a long-tailed latency around N ms,
+        and R of the answers spoiled, spread evenly over every kind of fault."""
+        latency = LatencyConfig(kind="lognormal", median_ms=latency_ms) if latency_ms > 0 else LatencyConfig()
+        return cls(latency=latency, faults=FaultConfig.uniform(fault_rate), seed=seed)

@@ -20,7 +20,8 @@ _WORKDAYS = (1.0, 1.04, 1.03, 1.0, 0.93)
 #: the reference day growth is measured from (figures there equal the base)
 _GROWTH_ORIGIN = dt.date(2024, 1, 1).toordinal()
 _RAMP_DAYS = 45
-_OUTAGE_SHARE = 0.004  # days the tracking code is broken: no visits at all
+#: share of days the tracking code is broken: no visits at all (the API then has no row)
+OUTAGE_SHARE = 0.004
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +41,12 @@ class TrafficProfile:
     bounce_rate: float
     visit_duration: float
     loyalty: float  # share of a period's daily users who came back on another day
+    outage_share: float = OUTAGE_SHARE
 
 
-def make_profile(seed: int, counter_id: int, first_day: dt.date) -> TrafficProfile:
+def make_profile(
+    seed: int, counter_id: int, first_day: dt.date, outage_share: float = OUTAGE_SHARE
+) -> TrafficProfile:
     key = mix(seed, counter_id)
     office = unit(key, 2) < 0.55
     return TrafficProfile(
@@ -59,11 +63,12 @@ def make_profile(seed: int, counter_id: int, first_day: dt.date) -> TrafficProfi
         bounce_rate=between(8.0, 55.0, key, 10),
         visit_duration=between(35.0, 420.0, key, 11),
         loyalty=between(0.12, 0.45, key, 12),
+        outage_share=outage_share,
     )
 
 
 def _visits(p: TrafficProfile, ordinal: int, weekday: int, day_of_year: int) -> int:
-    if ordinal < p.first_day or unit(p.key, ordinal, 13) < _OUTAGE_SHARE:
+    if ordinal < p.first_day or unit(p.key, ordinal, 13) < p.outage_share:
         return 0
     rhythm = _WORKDAYS[weekday] if weekday < 5 else p.weekend * (1.0 if weekday == 5 else 1.05)
     growth = math.exp(p.growth * (ordinal - _GROWTH_ORIGIN) / 365.0)

@@ -17,7 +17,7 @@ from metrika_tui.simulator import names
 from metrika_tui.simulator.clock import Clock, SystemClock
 from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_SEED, demo_counters
 from metrika_tui.simulator.hashing import mix
-from metrika_tui.simulator.traffic import TrafficProfile, full_day, make_profile, new_users, partial_day, period_users
+from metrika_tui.simulator.traffic import OUTAGE_SHARE, TrafficProfile, full_day, make_profile, new_users, partial_day, period_users
 
 #: generated counters were created between these days (all safely in the past)
 _CREATED_FROM = dt.date(2016, 1, 1).toordinal()
@@ -48,8 +48,10 @@ class World:
         make_counter: Callable[[Account, int], Counter],
         locate: Callable[[int], Account | None],
         clock: Clock | None = None,
+        outage_share: float = OUTAGE_SHARE,
     ) -> None:
         self.seed = seed
+        self.outage_share = outage_share
         self.accounts = accounts
         self.tokens = [a.token for a in accounts]
         self.clock: Clock = clock or SystemClock()
@@ -70,9 +72,13 @@ class World:
         *,
         first_counter_id: int | None = None,
         moscow_share: float = 0.85,
+        outage_share: float = OUTAGE_SHARE,
         clock: Clock | None = None,
     ) -> World:
-        """A world of `accounts` tokens with `counters_per_account` counters each."""
+        """A world of `accounts` tokens with `counters_per_account` counters each.
+
+        `outage_share`: days without any visit (broken tracking code); 0 gives every day a row.
+        """
         if accounts < 1 or counters_per_account < 1:
             raise ValueError("a world needs at least one account with one counter")
         first = first_counter_id or 20_000_000 + mix(seed, 1) % 40 * 1_000_000
@@ -101,7 +107,7 @@ class World:
             index, _ = divmod(counter_id - first, per)
             return people[index] if counter_id >= first and index < len(people) else None
 
-        return cls(seed, people, make_counter, locate, clock)
+        return cls(seed, people, make_counter, locate, clock, outage_share)
 
     @classmethod
     def demo(cls, clock: Clock | None = None) -> World:
@@ -139,7 +145,8 @@ class World:
 
     def _build_profile(self, counter_id: int) -> TrafficProfile:
         counter = self._require(counter_id)
-        return make_profile(self.seed, counter_id, dt.date.fromisoformat(counter.create_time[:10]))
+        created = dt.date.fromisoformat(counter.create_time[:10])
+        return make_profile(self.seed, counter_id, created, self.outage_share)
 
     def _require(self, counter_id: int) -> Counter:
         counter = self._counter(counter_id)

@@ -149,3 +149,18 @@ def test_today_follows_the_counters_time_zone():
     late_utc = dt.datetime(2026, 3, 10, 20, 0, tzinfo=dt.UTC)  # already the 11th in Novosibirsk
     assert w.local_now(vladivostok_like.id, late_utc).date() == dt.date(2026, 3, 11)
     assert w.daily(vladivostok_like.id, dt.date(2026, 3, 11), late_utc).visits > 0
+
+
+def test_outage_days_have_no_visits_and_can_be_switched_off():
+    first = dt.date(2024, 1, 1)
+    noisy = World.generate(seed=2, accounts=2, counters_per_account=5)
+    steady = World.generate(seed=2, accounts=2, counters_per_account=5, outage_share=0.0)
+    pairs = [
+        (noisy.daily(cid, first + DAY * n, NOW), steady.daily(cid, first + DAY * n, NOW))
+        for cid in (cid for a in noisy.accounts for cid in a.counter_ids)
+        for n in range(365)
+    ]
+    live = [(a, b) for a, b in pairs if b.visits]
+    outages = [a for a, b in live if not a.visits]
+    assert 0 < len(outages) < 0.02 * len(live)  # a few days a year
+    assert all(a == b for a, b in live if a.visits)  # otherwise the same figures

@@ -1,0 +1,38 @@
+"""Fixtures for driving the console on the fake engine, fast: a short bridge flush."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from metrika_tui.tui.app import MetrikaApp
+
+from .fake_engine import FakeRuntime, demo_world
+
+FAST_BRIDGE = {"flush_interval": 0.02, "ageing_interval": 60.0}
+
+
+def make_app(runtime: FakeRuntime, **kwargs) -> MetrikaApp:
+    return MetrikaApp(runtime, bridge_options=FAST_BRIDGE, **kwargs)
+
+
+def screen_text(app: MetrikaApp) -> str:
+    """What the terminal shows right now, as plain text lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def wait_for(pilot, condition: Callable[[], bool], what: str, limit: float = 3.0) -> None:
+    """Let the app run until `condition` holds (bounded, so a broken console fails, not hangs)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        await pilot.pause(0.02)
+
+
+@pytest.fixture
+def runtime() -> FakeRuntime:
+    return demo_world()
