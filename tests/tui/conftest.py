@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -36,3 +37,16 @@ async def wait_for(pilot, condition: Callable[[], bool], what: str, limit: float
 @pytest.fixture
 def runtime() -> FakeRuntime:
     return demo_world()
+
+
+@contextlib.asynccontextmanager
+async def console(runtime: FakeRuntime, size=(160, 45), **kwargs) -> AsyncIterator[tuple[MetrikaApp, object]]:
+    """The running console, after its first snapshot is on screen."""
+    from metrika_tui.tui.widgets.counter_table import CounterTable
+
+    app = make_app(runtime, **kwargs)
+    async with app.run_test(size=size) as pilot:
+        table = app.main_screen.query_one(CounterTable)
+        await wait_for(pilot, lambda: runtime.started and (table.row_count > 0 or not runtime.engine.counters),
+                       "the first snapshot")  # fmt: skip
+        yield app, pilot

@@ -8,7 +8,7 @@ from metrika_tui.engine.status import CounterState
 from metrika_tui.tui.widgets.counter_table import CounterTable
 from metrika_tui.tui.widgets.log_pane import LogPane
 
-from .conftest import make_app, screen_text, wait_for
+from .conftest import console, make_app, screen_text, wait_for
 from .fake_engine import demo_world
 
 SIZE = (160, 45)
@@ -23,11 +23,6 @@ def state_of(app, counter_id: int) -> str | None:
     return words[1] if words else None
 
 
-async def ready(pilot) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: table(app).row_count > 0 and app.runtime.started, "the first snapshot")
-
-
 async def select(pilot, counter_id: int) -> None:
     t = table(pilot.app)
     t.move_cursor(row=t.get_row_index(str(counter_id)), animate=False)
@@ -39,9 +34,7 @@ def notices(app) -> list[str]:
 
 
 async def test_the_main_screen_shows_states_summary_and_header(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         text = screen_text(app)
         assert "✗ FAILED" in text and "– DISABLED" in text and "○ PENDING" in text and "! OVERDUE" in text
         summary = (await runtime.engine.snapshot()).summary
@@ -53,9 +46,7 @@ async def test_the_main_screen_shows_states_summary_and_header(runtime):
 
 async def test_force_sync_shows_queued_then_syncing_then_ok(runtime):
     engine = runtime.engine
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await select(pilot, 1003)  # overdue
         await pilot.press("f")
         await wait_for(pilot, lambda: state_of(app, 1003) == "◷ QUEUED", "1003 queued")
@@ -68,9 +59,7 @@ async def test_force_sync_shows_queued_then_syncing_then_ok(runtime):
 
 
 async def test_disable_greys_the_row_and_it_is_never_planned(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await select(pilot, 1003)
         await pilot.press("d")
         await wait_for(pilot, lambda: state_of(app, 1003) == "– DISABLED", "1003 disabled")
@@ -84,9 +73,7 @@ async def test_disable_greys_the_row_and_it_is_never_planned(runtime):
 
 
 async def test_filter_narrows_the_rows_and_escape_goes_back(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("slash", *"failed")
         await wait_for(pilot, lambda: table(app).row_count == 2, "two failed rows")
         assert set(table(app).shown_ids) == {1005, 1011}
@@ -99,18 +86,14 @@ async def test_filter_narrows_the_rows_and_escape_goes_back(runtime):
 
 
 async def test_retry_failed_requeues_the_failed_jobs(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("r")
         await wait_for(pilot, lambda: state_of(app, 1005) == state_of(app, 1011) == "◷ QUEUED", "retried")
         assert any("requeued 2 failed job(s)" in n for n in notices(app))
 
 
 async def test_failed_view_retries_one_then_all(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("F")
         await wait_for(pilot, lambda: "Failed jobs: 2" in screen_text(app), "the failed list")
         assert "wrong parameter 'metrics'" in screen_text(app)
@@ -124,9 +107,7 @@ async def test_failed_view_retries_one_then_all(runtime):
 
 
 async def test_force_all_asks_first(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("S")
         await wait_for(pilot, lambda: "Force-sync all 12 counters" in screen_text(app), "the question")
         await pilot.press("n")
@@ -140,9 +121,7 @@ async def test_force_all_asks_first(runtime):
 
 
 async def test_read_only_refuses_every_action_with_a_message(runtime):
-    app = make_app(runtime, read_only=True)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime, read_only=True) as (app, pilot):
         await select(pilot, 1003)
         for key in ("f", "d", "s", "S", "r", "p"):
             await pilot.press(key)
@@ -153,9 +132,7 @@ async def test_read_only_refuses_every_action_with_a_message(runtime):
 
 
 async def test_pause_resume_the_scheduler_shows_in_the_header(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("p")
         await wait_for(pilot, lambda: "scheduler paused" in screen_text(app), "paused in the header")
         assert runtime.paused and "next —" in screen_text(app)
@@ -164,9 +141,7 @@ async def test_pause_resume_the_scheduler_shows_in_the_header(runtime):
 
 
 async def test_log_toggle_follow_and_level(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         log = app.main_screen.query_one(LogPane)
         await pilot.press("l")
         assert not log.display
@@ -180,18 +155,14 @@ async def test_log_toggle_follow_and_level(runtime):
 
 
 async def test_copy_puts_the_selected_row_on_the_clipboard(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await select(pilot, 1005)
         await pilot.press("c")
         assert app.clipboard.splitlines()[1].startswith("1005\t✗ FAILED\tSite 1005")
 
 
 async def test_sort_key_and_header_click_reorder_keeping_the_selection(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await select(pilot, 1011)
         await pilot.press("o")  # account -> attempts? no: the next column after "account"
         t = table(app)
@@ -206,9 +177,7 @@ async def test_sort_key_and_header_click_reorder_keeping_the_selection(runtime):
 
 
 async def test_help_lists_every_key_with_the_users_remapping(runtime):
-    app = make_app(runtime, keys={"force-sync": "x"})
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime, keys={"force-sync": "x"}) as (app, pilot):
         await select(pilot, 1003)
         await pilot.press("x")
         await wait_for(pilot, lambda: state_of(app, 1003) == "◷ QUEUED", "remapped key works")
@@ -222,9 +191,7 @@ async def test_help_lists_every_key_with_the_users_remapping(runtime):
 
 
 async def test_palette_runs_an_action_by_name(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("ctrl+p", *"retry failed")
         await pilot.pause(0.3)
         await pilot.press("enter")
@@ -232,9 +199,7 @@ async def test_palette_runs_an_action_by_name(runtime):
 
 
 async def test_detail_pane_shows_the_selected_counter(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await select(pilot, 1005)
         wanted = ("Details · 1005", "wrong parameter", "2025-03", "✗ 400 Bad Request")
         await wait_for(pilot, lambda: all(w in screen_text(app) for w in wanted), "details of 1005, drawn")
@@ -242,9 +207,7 @@ async def test_detail_pane_shows_the_selected_counter(runtime):
 
 
 async def test_narrow_terminal_hides_details_until_asked(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await ready(pilot)
+    async with console(runtime, size=(80, 24)) as (app, pilot):
         assert "Details" not in screen_text(app)
         await pilot.press("i")
         await wait_for(pilot, lambda: "Details" in screen_text(app), "details instead of the table")
@@ -260,9 +223,7 @@ async def test_empty_database_greets_with_what_to_do():
 
 
 async def test_quit_stops_the_runtime(runtime):
-    app = make_app(runtime)
-    async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
+    async with console(runtime) as (app, pilot):
         await pilot.press("q")
         await pilot.pause()
     assert runtime.stopped
