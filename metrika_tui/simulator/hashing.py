@@ -41,6 +41,17 @@ def wobble(*parts: int) -> float:
     return ((h >> 11) * _INV_2_53) + (_splitmix(h) >> 11) * _INV_2_53 - 1.0
 
 
+def splitmix(x: int) -> int:
+    """The next well-spread 64-bit value after x (to draw more from one hash)."""
+    return _splitmix(x)
+
+
+def fields16(h: int) -> tuple[float, float, float, float]:
+    """Four uniforms in [0, 1) from one 64-bit hash, 16 bits each: plenty for daily noise."""
+    return ((h & 0xFFFF) / 65536.0, ((h >> 16) & 0xFFFF) / 65536.0,
+            ((h >> 32) & 0xFFFF) / 65536.0, (h >> 48) / 65536.0)  # fmt: skip
+
+
 def text_key(text: str) -> int:
     """A stable integer for a string (Python's hash() is salted per process)."""
     h = 0

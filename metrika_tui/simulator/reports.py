@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from metrika_tui.models import DailyStat
 from metrika_tui.simulator.params import DIMENSIONS, ReportQuery, check_window, resolve_date
 from metrika_tui.simulator.world import World
 
@@ -79,12 +80,12 @@ def _period_label(start: dt.date, grain: str) -> dt.date:
     return start
 
 
-def figures(world: World, ids: tuple[int, ...], first: dt.date, last: dt.date, now: dt.datetime) -> Figures:
-    """All counters' figures over one period (users counted once per counter over the period)."""
+def figures(world: World, days_by_counter: dict[int, list[DailyStat]], first: int = 0, stop: int | None = None) -> Figures:
+    """All counters' figures over days[first:stop] (users counted once per counter over them)."""
     visits = users = pageviews = new = 0
     bounce = duration = 0.0
-    for cid in ids:
-        days = world.days(cid, first, last, now)
+    for cid, all_days in days_by_counter.items():
+        days = all_days[first:stop]
         users += days[0].users if len(days) == 1 else world.users_of_days(cid, days)
         for d in days:
             if d.visits:
@@ -94,6 +95,19 @@ def figures(world: World, ids: tuple[int, ...], first: dt.date, last: dt.date, n
                 bounce += d.bounce_rate * d.visits
                 duration += d.avg_visit_duration * d.visits
     return Figures(visits, users, pageviews, new, bounce, duration)
+
+
+def _per_period(
+    world: World, q: ReportQuery, date1: dt.date, date2: dt.date, grain: str, now: dt.datetime
+) -> tuple[Figures, list[tuple[dt.date, dt.date, Figures]]]:
+    """The whole window's figures and each period's, every day computed once."""
+    days = {cid: world.days(cid, date1, date2, now) for cid in q.ids}
+    whole = figures(world, days)
+    periods = []
+    for start, end in period_starts(date1, date2, grain):
+        first, stop = (start - date1).days, (end - date1).days + 1
+        periods.append((start, end, figures(world, days, first, stop)))
+    return whole, periods
 
 
 def _window(world: World, q: ReportQuery, now: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -127,12 +141,11 @@ def _envelope(q: ReportQuery, date1: dt.date, date2: dt.date, whole: Figures, da
 def data_report(world: World, q: ReportQuery, now: dt.datetime, data_lag: int) -> dict:
     """`/stat/v1/data`: one row per period with visits, sorted, then one page of them."""
     date1, date2 = _window(world, q, now)
-    whole = figures(world, q.ids, date1, date2, now)
+    grain = DIMENSIONS[q.dimensions[0]] if q.dimensions else "day"
+    whole, periods = _per_period(world, q, date1, date2, grain, now)
     rows: list[tuple[str, list[float]]] = []
     if q.dimensions:
-        grain = DIMENSIONS[q.dimensions[0]]
-        for start, end in period_starts(date1, date2, grain):
-            f = whole if (start, end) == (date1, date2) else figures(world, q.ids, start, end, now)
+        for start, _end, f in periods:
             if f.visits:
                 rows.append((_period_label(start, grain).isoformat(), [f.value(m) for m in q.metrics]))
     elif whole.visits:
@@ -154,10 +167,8 @@ def data_report(world: World, q: ReportQuery, now: dt.datetime, data_lag: int) -
 def bytime_report(world: World, q: ReportQuery, now: dt.datetime, data_lag: int) -> dict:
     """`/stat/v1/data/bytime`: one row whose metrics are a list per metric, a value per period."""
     date1, date2 = _window(world, q, now)
-    periods = period_starts(date1, date2, q.group)
-    per_period = [figures(world, q.ids, start, end, now) for start, end in periods]
-    whole = per_period[0] if len(per_period) == 1 else figures(world, q.ids, date1, date2, now)
-    series = [[f.value(m) for f in per_period] for m in q.metrics]
+    whole, periods = _per_period(world, q, date1, date2, q.group, now)
+    series = [[f.value(m) for _start, _end, f in periods] for m in q.metrics]
     answer = _envelope(q, date1, date2, whole, data_lag, q.group)
     has_rows = whole.visits > 0 and q.offset == 1
     answer["data"] = [{"dimensions": [], "metrics": series}] if has_rows else []
@@ -165,7 +176,7 @@ def bytime_report(world: World, q: ReportQuery, now: dt.datetime, data_lag: int)
     answer["totals"] = series
     answer["min"] = series
     answer["max"] = series
-    answer["time_intervals"] = [[start.isoformat(), end.isoformat()] for start, end in periods]
+    answer["time_intervals"] = [[start.isoformat(), end.isoformat()] for start, end, _f in periods]
     return answer
 
 

@@ -13,13 +13,15 @@ import math
 from dataclasses import dataclass
 
 from metrika_tui.models import DailyStat
-from metrika_tui.simulator.hashing import between, mix, unit, wobble
+from metrika_tui.simulator.hashing import between, fields16, mix, splitmix, unit, wobble
 
 #: multipliers Monday..Friday; Saturday and Sunday come from the profile
 _WORKDAYS = (1.0, 1.04, 1.03, 1.0, 0.93)
 #: the reference day growth is measured from (figures there equal the base)
 _GROWTH_ORIGIN = dt.date(2024, 1, 1).toordinal()
 _RAMP_DAYS = 45
+#: ordinal of 31 December of the year before, by year (day of year = ordinal - this)
+_YEAR_START = {year: dt.date(year, 1, 1).toordinal() - 1 for year in range(2000, 2101)}
 #: share of days the tracking code is broken: no visits at all (the API then has no row)
 OUTAGE_SHARE = 0.004
 
@@ -67,29 +69,36 @@ def make_profile(
     )
 
 
-def _visits(p: TrafficProfile, ordinal: int, weekday: int, day_of_year: int) -> int:
-    if ordinal < p.first_day or unit(p.key, ordinal, 13) < p.outage_share:
-        return 0
+def full_day(p: TrafficProfile, day: dt.date) -> DailyStat:
+    """The day's final figures (what the API shows once the day is over).
+
+    Three hashes of (counter, day) give the twelve 16-bit draws a day needs: this runs for
+    every day of every report, so it is kept to a handful of integer operations.
+    """
+    ordinal = day.toordinal()
+    h = mix(p.key, ordinal)
+    a1, a2, b1, b2 = fields16(h)
+    h = splitmix(h)
+    c1, c2, d1, d2 = fields16(h)
+    e1, e2, outage, _ = fields16(splitmix(h))
+    if ordinal < p.first_day or outage < p.outage_share:
+        return DailyStat(day, 0, 0, 0, 0.0, 0.0)
+    weekday = day.weekday()
     rhythm = _WORKDAYS[weekday] if weekday < 5 else p.weekend * (1.0 if weekday == 5 else 1.05)
     growth = math.exp(p.growth * (ordinal - _GROWTH_ORIGIN) / 365.0)
+    day_of_year = ordinal - (_YEAR_START.get(day.year) or dt.date(day.year, 1, 1).toordinal() - 1)
     season = 1.0 + p.season * math.cos(2 * math.pi * (day_of_year - 30) / 365.0)
     holidays = 0.6 if day_of_year <= 8 else 1.0
     age = ordinal - p.first_day
     ramp = 0.25 + 0.75 * age / _RAMP_DAYS if age < _RAMP_DAYS else 1.0
-    noise = 1.0 + p.noise * wobble(p.key, ordinal, 14)
-    return int(p.base_visits * rhythm * growth * season * holidays * ramp * noise + 0.5)
-
-
-def full_day(p: TrafficProfile, day: dt.date) -> DailyStat:
-    """The day's final figures (what the API shows once the day is over)."""
-    ordinal = day.toordinal()
-    visits = _visits(p, ordinal, day.weekday(), day.timetuple().tm_yday)
+    noise = 1.0 + p.noise * (a1 + a2 - 1.0)
+    visits = int(p.base_visits * rhythm * growth * season * holidays * ramp * noise + 0.5)
     if visits == 0:
         return DailyStat(day, 0, 0, 0, 0.0, 0.0)
-    users = min(visits, max(1, round(visits * (p.users_per_visit + 0.03 * wobble(p.key, ordinal, 15)))))
-    depth = p.page_depth * (1.0 + 0.08 * wobble(p.key, ordinal, 16))
-    bounce = p.bounce_rate * (1.0 + 0.1 * wobble(p.key, ordinal, 17))
-    duration = p.visit_duration * (1.0 + 0.15 * wobble(p.key, ordinal, 18))
+    users = min(visits, max(1, round(visits * (p.users_per_visit + 0.03 * (b1 + b2 - 1.0)))))
+    depth = p.page_depth * (1.0 + 0.08 * (c1 + c2 - 1.0))
+    bounce = p.bounce_rate * (1.0 + 0.1 * (d1 + d2 - 1.0))
+    duration = p.visit_duration * (1.0 + 0.15 * (e1 + e2 - 1.0))
     return DailyStat(
         date=day,
         visits=visits,

@@ -127,3 +127,13 @@ async def test_stats_count_what_happened(client, sim, world):
     assert ALPHA not in str(snap)
     await client.post("/simulator/reset-stats")
     assert sim.stats.requests == 0 and sim.stats.snapshot()["tokens"] == {}
+
+
+def test_config_from_the_command_line():
+    from metrika_tui.simulator import SimulatorConfig
+
+    quiet = SimulatorConfig.from_cli()
+    assert quiet.latency.median_ms == 0 and sum(quiet.faults.rates().values()) == 0
+    busy = SimulatorConfig.from_cli(latency_ms=80, fault_rate=0.1)
+    assert (busy.latency.kind, busy.latency.median_ms) == ("lognormal", 80)
+    assert sum(busy.faults.rates().values()) == pytest.approx(0.1)

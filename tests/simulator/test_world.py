@@ -164,3 +164,19 @@ def test_outage_days_have_no_visits_and_can_be_switched_off():
     outages = [a for a, b in live if not a.visits]
     assert 0 < len(outages) < 0.02 * len(live)  # a few days a year
     assert all(a == b for a, b in live if a.visits)  # otherwise the same figures
+
+
+def test_the_simulator_leans_on_nothing_of_metrika_tui_but_the_models():
+    import ast
+    from pathlib import Path
+
+    import metrika_tui.simulator as package
+
+    for source in Path(package.__file__).parent.glob("*.py"):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
+                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            for name in names:
+                if name.startswith("metrika_tui"):
+                    assert name == "metrika_tui.models" or name.startswith("metrika_tui.simulator"), (source.name, name)
