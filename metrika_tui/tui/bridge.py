@@ -64,12 +64,13 @@ class EngineBridge:
         *,
         flush_interval: float = FLUSH_INTERVAL,
         ageing_interval: float = AGEING_INTERVAL,
+        buffer_limit: int = BUFFER_LIMIT,
     ) -> None:
         self.runtime = runtime
         self.target = target
         self.flush_interval = flush_interval
         self.ageing_interval = ageing_interval
-        self._buffer: deque[Event] = deque(maxlen=BUFFER_LIMIT)
+        self._buffer: deque[Event] = deque(maxlen=buffer_limit)
         self._received = 0
         self._delivered = 0
         self._dirty = True

@@ -15,8 +15,8 @@ from .fake_engine import FakeRuntime, demo_world
 FAST_BRIDGE = {"flush_interval": 0.02, "ageing_interval": 60.0}
 
 
-def make_app(runtime: FakeRuntime, **kwargs) -> MetrikaApp:
-    return MetrikaApp(runtime, bridge_options=FAST_BRIDGE, **kwargs)
+def make_app(runtime: FakeRuntime, *, bridge_options=None, **kwargs) -> MetrikaApp:
+    return MetrikaApp(runtime, bridge_options={**FAST_BRIDGE, **(bridge_options or {})}, **kwargs)
 
 
 def screen_text(app: MetrikaApp) -> str:

@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
-from metrika_tui.engine.events import Kind, Level
+from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.tui.bridge import EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
 from metrika_tui.tui.commands import ACTIONS, screen_bindings
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, row_as_text
@@ -95,6 +95,9 @@ class MainScreen(Screen[None]):
     # -- news from the engine ----------------------------------------------------------------
     def on_engine_events(self, message: EngineEvents) -> None:
         log = self.query_one(LogPane)
+        if message.dropped:
+            log.add_events([Event(Kind.WARNING, f"{message.dropped} events skipped while the console was busy"
+                                  " (all of them are in the log file)", level=Level.WARNING)])  # fmt: skip
         log.add_events(message.events)
         detail = self.query_one(CounterDetailPane)
         if any(e.kind in _DETAIL_KINDS and e.counter_id == detail.counter_id for e in message.events):
