@@ -67,3 +67,13 @@ async def test_clipboard_text_is_a_header_and_the_full_row():
     assert header.split("\t")[:2] == ["Counter", "State"]
     assert row.split("\t")[0] == "1005"
     assert row.endswith("400 Bad Request: wrong parameter 'metrics'")
+
+
+def test_every_action_in_the_registry_has_a_handler_and_a_unique_id_and_key():
+    from metrika_tui.tui.commands import ACTIONS, APP_KEYS
+    from metrika_tui.tui.screens.main_screen import MainScreen
+
+    assert all(callable(getattr(MainScreen, f"action_{a.action}", None)) for a in ACTIONS)
+    ids = [a.id for a in ACTIONS] + [bid for bid, _, _ in APP_KEYS]
+    keys = [a.key for a in ACTIONS] + [key for _, key, _ in APP_KEYS]
+    assert len(set(ids)) == len(ids) and len(set(keys)) == len(keys)

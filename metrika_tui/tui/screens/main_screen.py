@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Input
 
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.tui.bridge import EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
-from metrika_tui.tui.commands import ACTIONS, screen_bindings
+from metrika_tui.tui.commands import screen_bindings
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, row_as_text
 from metrika_tui.tui.operations import ConsoleOperations, Refused
 from metrika_tui.tui.screens.confirm import ConfirmScreen
@@ -145,15 +145,14 @@ class MainScreen(Screen[None]):
     @work(exclusive=True, group="detail")
     async def _load_detail(self) -> None:
         counter = self.query_one(CounterTable).selected_counter
-        if counter is None or self.runtime.engine is None:
+        if counter is None or self.snapshot is None:
             return
         try:
             detail = await self.operations.counter_detail(counter.counter_id)
         except Exception as exc:  # a vanished counter, a busy database: say so, keep going
             self.notify(f"details of {counter.counter_id}: {exc}", severity="warning")
             return
-        today = (self.snapshot.taken_at if self.snapshot else counter.last_attempt_at).astimezone(self.tz).date()
-        self.query_one(CounterDetailPane).show(detail, today)
+        self.query_one(CounterDetailPane).show(detail, self.snapshot.taken_at.astimezone(self.tz).date())
 
     # -- actions -----------------------------------------------------------------------------
     @work(group="actions")
@@ -272,11 +271,7 @@ class MainScreen(Screen[None]):
         self.toggle_class("-detail-toggled")
 
     def action_copy_row(self) -> None:
-        if (counter := self._selected_or_say()) is not None:
-            now = self.snapshot.taken_at if self.snapshot else counter.last_attempt_at
-            self.app.copy_to_clipboard(row_as_text(counter, now))
+        if (counter := self._selected_or_say()) is not None and self.snapshot is not None:
+            self.app.copy_to_clipboard(row_as_text(counter, self.snapshot.taken_at))
             self.notify(f"counter {counter.counter_id} copied to the clipboard")
 
-
-assert {a.action for a in ACTIONS} <= {name[7:] for name in dir(MainScreen) if name.startswith("action_")}, \
-    "every console action needs its action_ method"  # fmt: skip
