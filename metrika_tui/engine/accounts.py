@@ -1,0 +1,71 @@
+"""Managing what is synced: accounts (tokens) and their counters."""
+
+from __future__ import annotations
+
+from metrika_tui.engine.events import Kind
+from metrika_tui.engine.status import CounterStatus
+from metrika_tui.tokens import Token
+
+
+async def add_account(engine, token: Token, *, user_id: str | None, discover: bool = True):
+    """Check the token against the API, store the account, and (by default) its counters.
+
+    Returns (account, counters found). Raises the client's MetrikaError when the API
+    refuses the token, before anything is written.
+    """
+    counters = await engine.client.list_counters(token)
+    login = next((c.owner_login for c in counters if c.owner_login), "") or "unknown"
+    account = await engine.store.add_account(
+        user_id=user_id or login, login=login, token=token, now=engine.clock.now()
+    )
+    found = 0
+    if discover:
+        found, _ = await engine.store.upsert_counters(account.id, counters, now=engine.clock.now())
+    engine.bus.emit(Kind.INFO, f"account {account.id} ({account.user_id}) added with {found} counter(s)",
+                    account_id=account.id)  # fmt: skip
+    return account, found
+
+
+async def discover(engine, account_id: int) -> tuple[int, int]:
+    """Pull the account's counters (all pages) into the store; returns (found, new)."""
+    account = next(a for a in await engine.store.accounts() if a.id == account_id)
+    counters = await engine.client.list_counters(account.token)
+    found, new = await engine.store.upsert_counters(account_id, counters, now=engine.clock.now())
+    engine.bus.emit(Kind.INFO, f"discovered {found} counter(s), {new} new", account_id=account_id)
+    return found, new
+
+
+async def revoke_account(engine, account_id: int):
+    """Stop syncing an account by hand; returns the account, or None for an unknown id."""
+    if not await engine.store.revoke_account(account_id, reason="revoked by the user", now=engine.clock.now()):
+        return None
+    engine.bus.emit(Kind.REVOKED, "revoked by the user", account_id=account_id)
+    return next(a for a in await engine.store.accounts() if a.id == account_id)
+
+
+def account_as_dict(account) -> dict:
+    return {
+        "id": account.id,
+        "user_id": account.user_id,
+        "login": account.login,
+        "token": account.token_masked,
+        "revoked": account.revoked,
+        "counters": account.counters,
+    }
+
+
+def counter_as_dict(counter: CounterStatus) -> dict:
+    def iso(moment):
+        return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+    return {
+        "counter_id": counter.counter_id,
+        "account_id": counter.account_id,
+        "name": counter.name,
+        "site": counter.site,
+        "active": counter.active,
+        "state": counter.state.value,
+        "last_fetched_at": iso(counter.last_fetched_at),
+        "next_due_at": iso(counter.next_due_at),
+        "last_error": counter.last_error,
+    }

@@ -1,0 +1,287 @@
+"""The engine facade: what the commands, the daemon and the console call (see contract.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from dataclasses import dataclass, field
+
+from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
+from metrika_tui.engine.job import JobResult, current_job
+from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
+from metrika_tui.engine.recorder import EventRecorder
+from metrika_tui.engine.status import CounterStatus, Summary, derive_state, next_due, summarize
+from metrika_tui.engine.worker import WorkerPool
+from metrika_tui.models import DailyStat, MonthlyStat
+from metrika_tui.settings import Settings
+from metrika_tui.store import ClaimedJob, CounterRow, JobRecord, Store
+
+#: a forced sync jumps the line
+FORCE_PRIORITY = 10
+#: `run_until_idle` stops waiting for jobs deferred further than this (a quota resets tomorrow)
+MAX_WAIT_FOR_DEFERRED = dt.timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    account_id: int
+    user_id: str
+    queued: list[int] = field(default_factory=list)
+    skipped_recent: list[int] = field(default_factory=list)
+    already_live: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    accounts: list[AccountPlan]
+    slot_taken: bool = True
+
+    @property
+    def queued(self) -> list[int]:
+        return [c for a in self.accounts for c in a.queued]
+
+    @property
+    def skipped_recent(self) -> list[int]:
+        return [c for a in self.accounts for c in a.skipped_recent]
+
+    @property
+    def already_live(self) -> list[int]:
+        return [c for a in self.accounts for c in a.already_live]
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    counter_id: int
+    account_id: int
+    ok: bool
+    error: str | None
+    rows: int
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: int
+    user_id: str
+    login: str
+    token_masked: str
+    revoked: bool
+    counters: int
+    revoked_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CounterDetail:
+    status: CounterStatus
+    attempts: list[JobRecord]
+    daily: list[DailyStat]
+    monthly: list[MonthlyStat]
+
+
+@dataclass(frozen=True)
+class EngineSnapshot:
+    counters: tuple[CounterStatus, ...]
+    accounts: tuple[AccountInfo, ...]
+    summary: Summary
+    next_scheduled_sync_at: dt.datetime | None
+    scheduler_state: str
+    workers_busy: int
+    workers_total: int
+    queue_depth: int
+    requests_per_second: float
+    quota_headroom: float
+    taken_at: dt.datetime
+
+
+class Engine:
+    """Store + client + worker pool + events, with the operations users ask for."""
+
+    def __init__(self, settings: Settings, store: Store, client: MetrikaApi, *, clock: Clock | None = None,
+                 bus: EventBus | None = None, owns_client: bool = True) -> None:  # fmt: skip
+        self.settings = settings
+        self.store = store
+        self.client = client
+        self.clock = clock or SystemClock()
+        self.bus = bus or EventBus()
+        self._owns_client = owns_client
+        self.recorder = EventRecorder(store)
+        self.bus.subscribe(self.recorder)
+        self.pool = WorkerPool(store=store, client=client, settings=lambda: self.settings, clock=self.clock,
+                               bus=self.bus, on_result=self._on_result)  # fmt: skip
+        self._results: dict[int, JobResult] = {}
+        self._finished = asyncio.Event()
+        #: set by the runtime when a scheduler runs in this process
+        self.next_scheduled_sync_at: dt.datetime | None = None
+        self.scheduler_state = "off"
+
+    @classmethod
+    async def open(cls, settings: Settings, *, client: MetrikaApi | None = None, clock: Clock | None = None,
+                   bus: EventBus | None = None) -> Engine:  # fmt: skip
+        store = await Store.open(settings.db_path)
+        owns = client is None
+        if client is None:
+            from metrika_tui.metrika import MetrikaClient
+
+            bus = bus or EventBus()
+            client = MetrikaClient.from_settings(settings, on_retry=_retry_reporter(bus))
+        engine = cls(settings, store, client, clock=clock, bus=bus, owns_client=owns)
+        engine.recorder.start()
+        return engine
+
+    async def close(self) -> None:
+        await self.pool.stop(grace=10.0)
+        await self.recorder.stop()
+        if self._owns_client and hasattr(self.client, "aclose"):
+            await self.client.aclose()
+        await self.store.close()
+
+    # -- planning ------------------------------------------------------------------------
+    async def plan(self, *, force: bool = False, account_id: int | None = None, counter_id: int | None = None,
+                   trigger: str = "manual", priority: int = 0, slot: dt.datetime | None = None) -> PlanResult:  # fmt: skip
+        rows = await self.store.plan_jobs(
+            now=self.clock.now(), interval=self.settings.interval, force=force, account_id=account_id,
+            counter_id=counter_id, trigger=trigger, priority=priority, origin=ORIGIN,
+            slot=("sync", slot.astimezone(dt.UTC).isoformat()) if slot else None,
+        )  # fmt: skip
+        if not rows.slot_taken:
+            return PlanResult([], slot_taken=False)
+        users = {a.id: a.user_id for a in await self.store.accounts()}
+        plans: dict[int, AccountPlan] = {}
+        for outcome, pairs in (("queued", rows.queued), ("skipped_recent", rows.skipped_recent),
+                               ("already_live", rows.already_live)):  # fmt: skip
+            for cid, aid in pairs:
+                plan = plans.setdefault(aid, AccountPlan(aid, users.get(aid, "?")))
+                getattr(plan, outcome).append(cid)
+        for cid, aid in rows.queued:
+            self.bus.emit(Kind.QUEUED, f"queued ({trigger})", level=Level.DEBUG, counter_id=cid, account_id=aid)
+        if rows.queued or trigger != "schedule":
+            self.bus.emit(Kind.PLANNED, f"{trigger}: queued {len(rows.queued)}, {len(rows.skipped_recent)} in sync,"
+                          f" {len(rows.already_live)} already queued")  # fmt: skip
+        self.pool.wake()
+        return PlanResult([plans[a] for a in sorted(plans)])
+
+    async def force_sync(self, counter_id: int) -> PlanResult:
+        return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=FORCE_PRIORITY)
+
+    async def set_counter_active(self, counter_id: int, active: bool) -> None:
+        if not await self.store.set_counter_active(counter_id, active):
+            raise KeyError(counter_id)
+        self.bus.emit(Kind.INFO, "enabled" if active else "disabled: it will not be planned",
+                      counter_id=counter_id)  # fmt: skip
+
+    async def retry_failed(self, counter_id: int | None = None) -> int:
+        n = await self.store.requeue_failed(self.clock.now(), counter_id)
+        if n:
+            self.bus.emit(Kind.QUEUED, f"retrying {n} failed counter(s)", counter_id=counter_id)
+            self.pool.wake()
+        return n
+
+    # -- workers -------------------------------------------------------------------------
+    async def start_workers(self, n: int | None = None) -> None:
+        if self.pool.size == 0:
+            self.pool.start(n or self.settings.workers)
+
+    async def stop_workers(self, grace: float = 10.0) -> None:
+        await self.pool.stop(grace)
+
+    def _on_result(self, job: ClaimedJob, result: JobResult) -> None:
+        self._results[job.counter_id] = result
+        self._finished.set()
+
+    async def run_until_idle(self, counter_ids: set[int] | None = None) -> list[JobOutcome]:
+        """Work the queue until none of these counters has a live job (or only far-deferred ones)."""
+        started = self.clock.now()
+        await self.start_workers()
+        while True:
+            rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
+            live = [r for r in rows if r.job_status]
+            if not live or await self._only_far_deferred({r.id for r in live}):
+                break
+            self._finished.clear()
+            try:
+                await asyncio.wait_for(self._finished.wait(), 0.5)
+            except TimeoutError:
+                pass
+        return [self._outcome(r, started) for r in rows]
+
+    async def _only_far_deferred(self, live: set[int]) -> bool:
+        soonest = await self.store.next_run_after()
+        running = await self.store.running_per_account(self.clock.now())
+        return not running and soonest is not None and soonest - self.clock.now() > MAX_WAIT_FOR_DEFERRED
+
+    def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
+        result = self._results.get(row.id)
+        rows = result.rows if result else 0
+        if row.account_revoked:
+            return JobOutcome(row.id, row.account_id, False, "account revoked: token rejected", rows)
+        if row.job_status:
+            return JobOutcome(row.id, row.account_id, False, "still queued: " + (result.error if result else "waiting"), rows)
+        ok = row.last_error is None and row.last_fetched_at is not None and row.last_fetched_at >= since
+        return JobOutcome(row.id, row.account_id, ok, None if ok else (row.last_error or "not synced"), rows)
+
+    # -- what users look at --------------------------------------------------------------
+    def _status(self, row: CounterRow, now: dt.datetime) -> CounterStatus:
+        return CounterStatus(
+            account_id=row.account_id, account_user_id=row.account_user_id, account_login=row.account_login,
+            account_revoked=row.account_revoked, counter_id=row.id, name=row.name, site=row.site,
+            active=row.active,
+            state=derive_state(active=row.active, revoked=row.account_revoked, job_status=row.job_status,
+                               last_fetched_at=row.last_fetched_at, last_error=row.last_error, now=now,
+                               interval=self.settings.interval),
+            last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
+            next_due_at=next_due(row.last_fetched_at, self.settings.interval), attempts=row.job_attempts,
+            last_error=row.last_error, time_zone=row.time_zone,
+        )  # fmt: skip
+
+    async def snapshot(self) -> EngineSnapshot:
+        now = self.clock.now()
+        counters = tuple(self._status(r, now) for r in await self.store.counter_rows())
+        accounts = tuple(
+            AccountInfo(a.id, a.user_id, a.login, a.token_masked, a.revoked, a.counters, a.revoked_reason)
+            for a in await self.store.accounts()
+        )
+        stats = self.client.stats() if hasattr(self.client, "stats") else None
+        return EngineSnapshot(
+            counters=counters, accounts=accounts,
+            summary=summarize(counters, now=now, interval=self.settings.interval),
+            next_scheduled_sync_at=self.next_scheduled_sync_at, scheduler_state=self.scheduler_state,
+            workers_busy=self.pool.busy, workers_total=self.pool.size,
+            queue_depth=sum(1 for c in counters if c.state.value in ("queued", "syncing")),
+            requests_per_second=stats.requests_per_second if stats else 0.0,
+            quota_headroom=stats.worst_headroom if stats else 1.0, taken_at=now,
+        )  # fmt: skip
+
+    async def counter_detail(self, counter_id: int) -> CounterDetail:
+        rows = await self.store.counter_rows(counter_id)
+        if not rows:
+            raise KeyError(counter_id)
+        now = self.clock.now()
+        since = now.date() - dt.timedelta(days=90)
+        return CounterDetail(
+            status=self._status(rows[0], now),
+            attempts=await self.store.job_history(counter_id),
+            daily=await self.store.daily_stats(counter_id, since),
+            monthly=await self.store.monthly_stats(counter_id),
+        )
+
+    async def failed_jobs(self) -> list[JobRecord]:
+        return await self.store.failed_jobs()
+
+    async def events_since(self, last_id: int | None) -> list[Event]:
+        await self.recorder.flush()
+        return await self.store.events_since(last_id)
+
+    async def last_event_id(self) -> int:
+        await self.recorder.flush()
+        return await self.store.last_event_id()
+
+
+def _retry_reporter(bus: EventBus):
+    """The client's in-process retries, told as events of the counter being fetched."""
+
+    def on_retry(exc, attempt: int, wait: float) -> None:
+        job = current_job.get()
+        bus.emit(Kind.RETRYING, f"{exc}; retry {attempt} in {wait:.1f}s", level=Level.WARNING,
+                 counter_id=job.counter_id if job else None, account_id=job.account_id if job else None,
+                 job_id=job.id if job else None)  # fmt: skip
+
+    return on_retry

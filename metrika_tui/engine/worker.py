@@ -1,0 +1,121 @@
+"""The worker pool: N asyncio tasks that claim jobs from the durable queue and run them.
+
+Workers hold a lease while they run a job and renew it; on stop, running jobs get a grace
+period to finish, then are cancelled and their leases handed back, so nothing is left
+half-written and another process can take the job at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from metrika_tui.engine.events import ORIGIN, EventBus, Kind, Level
+from metrika_tui.engine.job import JobResult, run_job
+from metrika_tui.engine.ports import Clock, MetrikaApi
+from metrika_tui.settings import Settings
+from metrika_tui.store import ClaimedJob, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+#: an idle worker looks at the queue this often (other processes plan too; leases expire)
+IDLE_POLL_SECONDS = 1.0
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: MetrikaApi,
+        settings: Callable[[], Settings],
+        clock: Clock,
+        bus: EventBus,
+        on_result: Callable[[ClaimedJob, JobResult], None] | None = None,
+    ) -> None:
+        self.store, self.client, self._settings, self.clock, self.bus = store, client, settings, clock, bus
+        self.on_result = on_result
+        self._tasks: list[asyncio.Task] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.busy = 0
+
+    @property
+    def size(self) -> int:
+        return len(self._tasks)
+
+    def start(self, n: int) -> None:
+        self._stopping = False
+        for i in range(len(self._tasks), len(self._tasks) + n):
+            owner = f"{ORIGIN}:w{i}"
+            self._tasks.append(asyncio.get_running_loop().create_task(self._work(owner), name=owner))
+
+    def wake(self) -> None:
+        """New jobs were queued here: idle workers look now instead of at their next poll."""
+        self._wake.set()
+
+    async def stop(self, grace: float) -> None:
+        """Let running jobs finish within `grace` seconds, then cancel (leases are given back)."""
+        self._stopping = True
+        self._wake.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _work(self, owner: str) -> None:
+        while not self._stopping:
+            settings = self._settings()
+            try:
+                job = await self.store.claim_next_job(
+                    owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs
+                )
+            except StoreError as exc:
+                self.bus.emit(Kind.ERROR, f"claiming a job failed: {exc}", level=Level.ERROR)
+                await self._idle(5 * IDLE_POLL_SECONDS)
+                continue
+            if job is None:
+                await self._idle(IDLE_POLL_SECONDS)
+                continue
+            await self._run(job, settings)
+
+    async def _idle(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _run(self, job: ClaimedJob, settings: Settings) -> None:
+        self.busy += 1
+        renewer = asyncio.get_running_loop().create_task(self._renew(job, settings.lease_seconds))
+        try:
+            result = await run_job(job, store=self.store, client=self.client, settings=settings,
+                                   clock=self.clock, bus=self.bus)  # fmt: skip
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release_job(job, now=self.clock.now()))
+            self.bus.emit(Kind.INFO, "stopped mid-job; lease given back", counter_id=job.counter_id,
+                          job_id=job.id)  # fmt: skip
+            raise
+        except StoreError as exc:  # the database failed us (disk full...): the lease will expire
+            self.bus.emit(Kind.ERROR, f"could not save the result: {exc}", level=Level.ERROR,
+                          counter_id=job.counter_id, job_id=job.id)  # fmt: skip
+            result = JobResult(False, "lost", error=str(exc))
+        finally:
+            renewer.cancel()
+            self.busy -= 1
+        if self.on_result:
+            self.on_result(job, result)
+
+    async def _renew(self, job: ClaimedJob, lease_seconds: float) -> None:
+        """Keep the lease alive while a slow job runs (every third of the lease)."""
+        while True:
+            await asyncio.sleep(lease_seconds / 3)
+            with contextlib.suppress(StoreError):
+                if not await self.store.renew_lease(job, self.clock.now(), lease_seconds):
+                    log.warning("lease of job %s was taken over", job.id)
+                    return

@@ -1,0 +1,153 @@
+"""One SQLite connection for a process, shared safely by its coroutines and by other processes.
+
+- WAL and a busy timeout: readers never block the writer, writers wait for each other.
+- Write transactions take the lock up front (BEGIN IMMEDIATE), so two processes never
+  both read-then-upgrade and deadlock into "database is locked".
+- One asyncio lock per connection: coroutines of one process take turns, so a transaction
+  is never interleaved with another coroutine's statements.
+- Every sqlite error leaves here as StoreError with words a user can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from metrika_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 15_000
+
+
+class StoreError(Exception):
+    """The database cannot do what was asked; the message says why in plain words."""
+
+
+def explain(exc: BaseException, path: Path) -> StoreError:
+    text = str(exc)
+    if "disk is full" in text or "database or disk is full" in text:
+        return StoreError(f"{path}: the disk is full; nothing was written (free space and retry)")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{path} is not a metrika-tui database (or it is damaged)")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000}s")
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"{path} is read-only for this user")
+    if "unable to open" in text:
+        return StoreError(f"{path} cannot be opened (does its folder exist, and may you write there?)")
+    return StoreError(f"{path}: {text}")
+
+
+class Database:
+    """An aiosqlite connection with transactions, the migration check and clear errors."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():  # created readable by its owner only: it holds tokens
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        except OSError as exc:
+            raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.Error as exc:
+            raise explain(exc, path) from None
+        db = cls(conn, path)
+        try:
+            await db._prepare()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _prepare(self) -> None:
+        try:
+            version = (await self._one("PRAGMA user_version"))[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was created by a newer metrika-tui (schema {version}, this one "
+                    f"knows {SCHEMA_VERSION}); upgrade metrika-tui to use it"
+                )
+            await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await self.conn.execute("PRAGMA journal_mode = WAL")
+            await self.conn.execute("PRAGMA synchronous = NORMAL")
+            await self.conn.execute("PRAGMA foreign_keys = ON")
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                async with self.transaction():
+                    for statement in _statements(MIGRATIONS[number - 1]):
+                        await self.conn.execute(statement)
+                    await self.conn.execute(f"PRAGMA user_version = {number}")
+        except sqlite3.Error as exc:
+            raise explain(exc, self.path) from None
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.conn.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction holding the database lock from its first statement."""
+        async with self.lock:
+            try:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise explain(exc, self.path) from None
+            try:
+                yield self.conn
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    await self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise explain(exc, self.path) from None
+                raise
+            else:
+                try:
+                    await self.conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        await self.conn.execute("ROLLBACK")
+                    raise explain(exc, self.path) from None
+
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+        async with self.conn.execute(sql, _params(params)) as cur:
+            return await cur.fetchone()
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+        async with self.lock:
+            try:
+                return await self._one(sql, params)
+            except sqlite3.Error as exc:
+                raise explain(exc, self.path) from None
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        async with self.lock:
+            try:
+                async with self.conn.execute(sql, _params(params)) as cur:
+                    return list(await cur.fetchall())
+            except sqlite3.Error as exc:
+                raise explain(exc, self.path) from None
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (no semicolons inside our DDL's strings)."""
+    def has_code(chunk: str) -> bool:
+        return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
+
+    return [chunk.strip() for chunk in script.split(";") if has_code(chunk)]
+
+
+def _params(params: Iterable[Any] | Mapping[str, Any]) -> tuple | Mapping[str, Any]:
+    return params if isinstance(params, Mapping) else tuple(params)

@@ -1,0 +1,254 @@
+"""The durable job queue: claim with a lease, fence every write on that lease.
+
+Every method that finishes a job checks `lease_owner` and `status = 'running'` in the
+same statement that changes the row, so a worker whose lease expired (and whose job was
+claimed again) can no longer write anything: its late result is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+from metrika_tui.models import DailyStat, MonthUsers
+from metrika_tui.store.db import Database
+from metrika_tui.store.rows import ClaimedJob, to_ts
+from metrika_tui.tokens import Token
+
+_CLAIM = """
+UPDATE jobs
+   SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
+       attempts = attempts + (status = 'running')          -- an expired lease was a failed try
+ WHERE id = (
+     SELECT j.id FROM jobs j JOIN accounts a ON a.id = j.account_id
+      WHERE ((j.status = 'queued' AND j.run_after <= :now)
+          OR (j.status = 'running' AND j.lease_expires_at < :now))
+        AND a.revoked = 0
+        AND (SELECT COUNT(*) FROM jobs r
+              WHERE r.account_id = j.account_id AND r.status = 'running'
+                AND r.lease_expires_at >= :now) < :limit
+      ORDER BY j.priority DESC, j.run_after, j.id
+      LIMIT 1)
+RETURNING id, counter_id, account_id, attempts, trigger
+"""
+
+_FENCE = "id = ? AND lease_owner = ? AND status = 'running'"
+
+
+class QueueStore:
+    """Queue operations; mixed into Store, which provides `self.db`."""
+
+    db: Database
+
+    async def claim_next_job(
+        self, owner: str, now: dt.datetime, lease_seconds: float, per_account_limit: int
+    ) -> ClaimedJob | None:
+        """Atomically take the most urgent runnable job whose account is under its limit."""
+        params = {"owner": owner, "now": to_ts(now), "expires": to_ts(now) + lease_seconds,
+                  "limit": per_account_limit}  # fmt: skip
+        async with self.db.transaction() as conn:
+            async with conn.execute(_CLAIM, params) as cur:
+                row = await cur.fetchone()
+            if row is None:
+                return None
+            job_id, counter_id, account_id, attempts, trigger = row
+            async with conn.execute(
+                "SELECT a.token, c.time_zone, c.last_fetched_day FROM counters c"
+                " JOIN accounts a ON a.id = c.account_id WHERE c.id = ?",
+                (counter_id,),
+            ) as cur:
+                token, time_zone, last_day = await cur.fetchone()
+        return ClaimedJob(
+            id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
+            trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
+            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None,
+        )  # fmt: skip
+
+    async def renew_lease(self, job: ClaimedJob, now: dt.datetime, lease_seconds: float) -> bool:
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET lease_expires_at = ? WHERE {_FENCE}",
+                (to_ts(now) + lease_seconds, job.id, job.lease_owner),
+            )
+            return cur.rowcount == 1
+
+    async def record_fetch(
+        self,
+        job: ClaimedJob,
+        *,
+        now: dt.datetime,
+        daily: Sequence[DailyStat],
+        month_users: Sequence[MonthUsers],
+        raw_pages: Sequence[tuple[str, dict]],
+        newest_day: dt.date,
+        keep_raw: int = 3,
+    ) -> bool:
+        """Store a finished fetch and complete the job in ONE transaction, if the lease is ours.
+
+        Daily rows are upserted (a retried job changes nothing), the months touched are
+        re-aggregated (users at month grain from the API; rates visit-weighted), and only
+        then does the counter's last_fetched_at move.
+        """
+        ts = to_ts(now)
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET status = 'done', finished_at = ?, rows = ?, last_error = NULL,"
+                f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
+                (ts, len(daily), job.id, job.lease_owner),
+            )
+            if cur.rowcount != 1:
+                return False  # our lease is gone: someone else owns this job now
+            await conn.executemany(
+                "INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate,"
+                " avg_visit_duration, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (counter_id, date) DO UPDATE SET visits = excluded.visits,"
+                " users = excluded.users, pageviews = excluded.pageviews,"
+                " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
+                " fetched_at = excluded.fetched_at",
+                [(job.counter_id, d.date.isoformat(), d.visits, d.users, d.pageviews, d.bounce_rate,
+                  d.avg_visit_duration, ts) for d in daily],  # fmt: skip
+            )
+            await conn.executemany(
+                "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
+                " avg_visit_duration, days, updated_at)"
+                " SELECT :counter, :month, COALESCE(SUM(visits), 0), :users, COALESCE(SUM(pageviews), 0),"
+                "   COALESCE(SUM(bounce_rate * visits) / NULLIF(SUM(visits), 0), 0),"
+                "   COALESCE(SUM(avg_visit_duration * visits) / NULLIF(SUM(visits), 0), 0),"
+                "   COUNT(*), :now"
+                " FROM daily_stats WHERE counter_id = :counter AND date >= :month AND date < :next"
+                " ON CONFLICT (counter_id, month) DO UPDATE SET visits = excluded.visits,"
+                " users = excluded.users, pageviews = excluded.pageviews,"
+                " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
+                " days = excluded.days, updated_at = excluded.updated_at",
+                [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
+                  "next": _next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
+            )
+            await conn.executemany(
+                "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body) VALUES (?, ?, ?, ?, ?)",
+                [(job.counter_id, job.id, kind, ts, json.dumps(body, ensure_ascii=False))
+                 for kind, body in raw_pages],  # fmt: skip
+            )
+            await conn.execute(  # keep the raw answers of the last few syncs only
+                "DELETE FROM raw_answers WHERE counter_id = ? AND job_id NOT IN"
+                " (SELECT DISTINCT job_id FROM raw_answers WHERE counter_id = ? ORDER BY job_id DESC LIMIT ?)",
+                (job.counter_id, job.counter_id, keep_raw),
+            )
+            await conn.execute(
+                "UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_error = NULL,"
+                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?) WHERE id = ?",
+                (ts, ts, newest_day.isoformat(), job.counter_id),
+            )
+        return True
+
+    async def retry_job(
+        self, job: ClaimedJob, *, now: dt.datetime, run_after: dt.datetime, error: str, max_attempts: int
+    ) -> str:
+        """A failed try: back to the queue with a delay, or failed for good after the last one.
+
+        Returns 'queued', 'failed', or 'lost' (the lease was no longer ours).
+        """
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET attempts = attempts + 1, last_error = ?,"
+                f" status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END,"
+                f" run_after = ?, finished_at = CASE WHEN attempts + 1 >= ? THEN ? END,"
+                f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE} RETURNING status",
+                (error, max_attempts, to_ts(run_after), max_attempts, to_ts(now), job.id, job.lease_owner),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                return "lost"
+            await conn.execute(
+                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? = 'failed' THEN ?"
+                " ELSE last_error END WHERE id = ?",
+                (to_ts(now), row[0], error, job.counter_id),
+            )
+            return row[0]
+
+    async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str) -> bool:
+        """Back to the queue until `run_after` without counting an attempt (quota waits)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?,"
+                f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
+                (to_ts(run_after), reason, job.id, job.lease_owner),
+            )
+            return cur.rowcount == 1
+
+    async def fail_job(self, job: ClaimedJob, *, now: dt.datetime, error: str) -> bool:
+        """Give up on the job now (a bad request, no access): the error stays visible."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                f" finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
+                (error, to_ts(now), job.id, job.lease_owner),
+            )
+            if cur.rowcount != 1:
+                return False
+            await conn.execute(
+                "UPDATE counters SET last_attempt_at = ?, last_error = ? WHERE id = ?",
+                (to_ts(now), error, job.counter_id),
+            )
+            return True
+
+    async def release_job(self, job: ClaimedJob, *, now: dt.datetime) -> bool:
+        """Give the lease back untouched (shutting down): claimable again at once."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                f"UPDATE jobs SET status = 'queued', run_after = ?, lease_owner = NULL,"
+                f" lease_expires_at = NULL WHERE {_FENCE}",
+                (to_ts(now), job.id, job.lease_owner),
+            )
+            return cur.rowcount == 1
+
+    async def requeue_failed(self, now: dt.datetime, counter_id: int | None = None) -> int:
+        """Retry failed counters: a fresh queued job for each (attempts start again)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT OR IGNORE INTO jobs (counter_id, account_id, status, priority, run_after, trigger,"
+                " created_at) SELECT c.id, c.account_id, 'queued', 10, :now, 'retry', :now"
+                " FROM counters c JOIN accounts a ON a.id = c.account_id"
+                " WHERE c.last_error IS NOT NULL AND c.active = 1 AND a.revoked = 0"
+                " AND (:counter IS NULL OR c.id = :counter)",
+                {"now": to_ts(now), "counter": counter_id},
+            )
+            return cur.rowcount
+
+    async def live_counter_ids(self, counter_ids: Sequence[int] | None = None) -> set[int]:
+        rows = await self.db.fetchall(
+            "SELECT counter_id FROM jobs WHERE status IN ('queued', 'running')"
+        )
+        live = {r[0] for r in rows}
+        return live if counter_ids is None else live & set(counter_ids)
+
+    async def next_run_after(self) -> dt.datetime | None:
+        """When the earliest waiting job may run (to sleep until then, not poll)."""
+        row = await self.db.fetchone("SELECT MIN(run_after) FROM jobs WHERE status = 'queued'")
+        return None if row is None or row[0] is None else dt.datetime.fromtimestamp(row[0], dt.UTC)
+
+    async def queue_depth(self) -> int:
+        row = await self.db.fetchone("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
+        return row[0]
+
+    async def running_per_account(self, now: dt.datetime) -> dict[int, int]:
+        rows = await self.db.fetchall(
+            "SELECT account_id, COUNT(*) FROM jobs WHERE status = 'running' AND lease_expires_at >= ?"
+            " GROUP BY account_id",
+            (to_ts(now),),
+        )
+        return dict(rows)
+
+    async def job_outcomes(self, job_ids: Sequence[int]) -> list[tuple]:
+        """(job id, counter id, account id, status, last_error, rows) of finished jobs."""
+        if not job_ids:
+            return []
+        marks = ",".join("?" * len(job_ids))
+        return await self.db.fetchall(
+            f"SELECT id, counter_id, account_id, status, last_error, rows FROM jobs WHERE id IN ({marks})",
+            tuple(job_ids),
+        )
+
+
+def _next_month(first: dt.date) -> dt.date:
+    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -1,0 +1,94 @@
+"""What the store hands back: small typed rows, datetimes aware and in UTC."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from metrika_tui.tokens import Token
+
+
+def to_ts(moment: dt.datetime) -> float:
+    return moment.timestamp()
+
+
+def from_ts(value: float | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    user_id: str
+    login: str
+    token: Token
+    revoked: bool
+    revoked_reason: str | None
+    counters: int = 0
+
+    @property
+    def token_masked(self) -> str:
+        return self.token.masked
+
+
+@dataclass(frozen=True, slots=True)
+class CounterRow:
+    """A counter with its account and live job: everything its state is derived from."""
+
+    id: int
+    account_id: int
+    account_user_id: str
+    account_login: str
+    account_revoked: bool
+    name: str
+    site: str
+    time_zone: str
+    active: bool
+    last_fetched_at: dt.datetime | None
+    last_attempt_at: dt.datetime | None
+    last_error: str | None
+    job_status: str | None  # its live job's: 'queued' | 'running' | None
+    job_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker holds a lease on, with what it needs to run."""
+
+    id: int
+    counter_id: int
+    account_id: int
+    attempts: int
+    trigger: str
+    lease_owner: str
+    token: Token
+    time_zone: str
+    last_fetched_day: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as history: for the detail pane and the failed view."""
+
+    id: int
+    counter_id: int
+    account_id: int
+    status: str
+    attempts: int
+    trigger: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    last_error: str | None
+    rows: int | None
+    counter_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRows:
+    """What planning found, per counter: (counter_id, account_id) lists by outcome."""
+
+    queued: list[tuple[int, int]]
+    skipped_recent: list[tuple[int, int]]
+    already_live: list[tuple[int, int]]
+    slot_taken: bool = True

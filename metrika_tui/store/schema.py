@@ -1,0 +1,121 @@
+"""The database schema, as numbered migrations run on open (PRAGMA user_version).
+
+Append a migration to change the schema; never edit one that has shipped. A database
+from a newer metrika-tui (a higher user_version) is refused, not guessed at.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE accounts (
+        id             INTEGER PRIMARY KEY,
+        user_id        TEXT NOT NULL,
+        login          TEXT NOT NULL,
+        token          TEXT NOT NULL UNIQUE,
+        revoked        INTEGER NOT NULL DEFAULT 0,
+        revoked_reason TEXT,
+        created_at     REAL NOT NULL
+    );
+    CREATE TABLE counters (
+        id               INTEGER PRIMARY KEY,          -- the Metrika counter id
+        account_id       INTEGER NOT NULL REFERENCES accounts(id),
+        name             TEXT NOT NULL,
+        site             TEXT NOT NULL,
+        time_zone        TEXT NOT NULL,
+        active           INTEGER NOT NULL DEFAULT 1,
+        last_fetched_at  REAL,                          -- last fully successful sync
+        last_fetched_day TEXT,                          -- newest day it covered (counter's zone)
+        last_attempt_at  REAL,
+        last_error       TEXT,                          -- set when the last attempt failed
+        created_at       REAL NOT NULL
+    );
+    CREATE INDEX counters_by_account ON counters(account_id);
+    CREATE TABLE jobs (
+        id               INTEGER PRIMARY KEY,
+        counter_id       INTEGER NOT NULL REFERENCES counters(id),
+        account_id       INTEGER NOT NULL REFERENCES accounts(id),
+        status           TEXT NOT NULL,                 -- queued running done failed cancelled
+        priority         INTEGER NOT NULL DEFAULT 0,
+        attempts         INTEGER NOT NULL DEFAULT 0,    -- failed tries (quota waits do not count)
+        run_after        REAL NOT NULL,
+        lease_owner      TEXT,
+        lease_expires_at REAL,
+        last_error       TEXT,
+        trigger          TEXT NOT NULL,
+        created_at       REAL NOT NULL,
+        started_at       REAL,
+        finished_at      REAL,
+        rows             INTEGER
+    );
+    -- one live job per counter: planning twice or forcing a queued counter makes no duplicate
+    CREATE UNIQUE INDEX jobs_one_live_per_counter ON jobs(counter_id) WHERE status IN ('queued', 'running');
+    CREATE INDEX jobs_claimable ON jobs(status, priority DESC, run_after) WHERE status IN ('queued', 'running');
+    CREATE INDEX jobs_running_by_account ON jobs(account_id, status);
+    CREATE INDEX jobs_by_counter ON jobs(counter_id, id);
+    CREATE TABLE daily_stats (
+        counter_id         INTEGER NOT NULL,
+        date               TEXT NOT NULL,
+        visits             INTEGER NOT NULL,
+        users              INTEGER NOT NULL,
+        pageviews          INTEGER NOT NULL,
+        bounce_rate        REAL NOT NULL,
+        avg_visit_duration REAL NOT NULL,
+        fetched_at         REAL NOT NULL,
+        PRIMARY KEY (counter_id, date)
+    ) WITHOUT ROWID;
+    CREATE TABLE monthly_stats (
+        counter_id         INTEGER NOT NULL,
+        month              TEXT NOT NULL,               -- first day of the month
+        visits             INTEGER NOT NULL,
+        users              INTEGER NOT NULL,            -- from the API at month grain
+        pageviews          INTEGER NOT NULL,
+        bounce_rate        REAL NOT NULL,               -- visit-weighted
+        avg_visit_duration REAL NOT NULL,               -- visit-weighted
+        days               INTEGER NOT NULL,
+        updated_at         REAL NOT NULL,
+        PRIMARY KEY (counter_id, month)
+    ) WITHOUT ROWID;
+    CREATE TABLE raw_answers (
+        id         INTEGER PRIMARY KEY,
+        counter_id INTEGER NOT NULL,
+        job_id     INTEGER,
+        kind       TEXT NOT NULL,
+        fetched_at REAL NOT NULL,
+        body       TEXT NOT NULL
+    );
+    CREATE INDEX raw_by_counter ON raw_answers(counter_id, id);
+    CREATE TABLE sync_runs (
+        id          INTEGER PRIMARY KEY,
+        trigger     TEXT NOT NULL,
+        origin      TEXT NOT NULL,
+        started_at  REAL NOT NULL,
+        finished_at REAL,
+        queued      INTEGER NOT NULL,
+        skipped     INTEGER NOT NULL,
+        failed      INTEGER
+    );
+    CREATE TABLE schedule_slots (
+        schedule   TEXT NOT NULL,
+        slot       TEXT NOT NULL,
+        planned_at REAL NOT NULL,
+        origin     TEXT NOT NULL,
+        PRIMARY KEY (schedule, slot)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY,
+        ts         REAL NOT NULL,
+        kind       TEXT NOT NULL,
+        level      TEXT NOT NULL,
+        message    TEXT NOT NULL,
+        account_id INTEGER,
+        counter_id INTEGER,
+        job_id     INTEGER,
+        origin     TEXT NOT NULL,
+        data       TEXT
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,70 @@
+"""Run the real `metrika-tui` command as a subprocess against a simulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from metrika_tui.simulator import Simulator, SimulatorConfig, World
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+    db: Path
+    world: World
+    sim: Simulator
+
+    def run(self, *args: str, stdin: str | None = None, check_code: int | None = None, timeout: float = 90,
+            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+        env = {**self.env, **(extra_env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "metrika_tui", *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
+        if check_code is not None:
+            assert proc.returncode == check_code, (proc.returncode, proc.stdout, proc.stderr)
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc
+
+    def json(self, *args: str) -> dict | list:
+        return json.loads(self.run(*args, check_code=0).stdout)
+
+    def add_all_accounts(self) -> None:
+        for token in self.world.tokens:
+            self.run("accounts", "add", stdin=token + "\n", check_code=0)
+
+
+def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))}
+    env.update(
+        METRIKA_API_URL=base_url,
+        METRIKA_DB=str(tmp_path / "metrika.db"),
+        METRIKA_DATA_DIR=str(tmp_path / "data"),
+        METRIKA_CONFIG=str(tmp_path / "config.toml"),
+        METRIKA_WORKERS="4",
+        NO_COLOR="1",
+    )
+    return env
+
+
+@pytest.fixture
+def sim_world():
+    return World.generate(seed=11, accounts=3, counters_per_account=3)
+
+
+@pytest.fixture
+def cli(tmp_path, sim_world):
+    sim = Simulator(sim_world, SimulatorConfig())
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as base_url:
+        yield Cli(env=cli_env(tmp_path, base_url), db=tmp_path / "metrika.db", world=sim_world, sim=sim)
