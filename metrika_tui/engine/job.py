@@ -40,13 +40,17 @@ class JobResult:
 
 
 def fetch_window(job: ClaimedJob, settings: Settings, now: dt.datetime) -> tuple[dt.date, dt.date]:
-    """The days to read, in the counter's own time zone."""
+    """The days to read, in the counter's own time zone.
+
+    The start is moved back to the first of its month, so every month touched is read
+    whole and its aggregate (users from the API for the whole month) matches its days.
+    """
     today = now.astimezone(ZoneInfo(job.time_zone)).date()
     if job.last_fetched_day is None:
         start = today - dt.timedelta(days=settings.backfill_days - 1)
     else:
         start = min(job.last_fetched_day, today) - dt.timedelta(days=settings.lookback_days)
-    return start, today
+    return month_start(start), today
 
 
 def queue_backoff(attempts: int) -> float:
@@ -68,7 +72,7 @@ async def run_job(
         daily = await client.daily_report(job.token, job.counter_id, date1, date2)
         bus.emit(Kind.FETCHED, f"{len(daily.rows)} daily rows ({len(daily.raw_pages)} page(s))",
                  level=Level.DEBUG, **ids)  # fmt: skip
-        months = await client.monthly_users(job.token, job.counter_id, month_start(date1), date2)
+        months = await client.monthly_users(job.token, job.counter_id, date1, date2)
     except QuotaError as exc:
         return await _settle_quota(job, exc, store=store, clock=clock, bus=bus, ids=ids)
     except AuthError as exc:

@@ -83,6 +83,23 @@ class JobRecord:
     rows: int | None
     counter_name: str = ""
 
+    # the console's words for a job as an attempt, or as a failure
+    @property
+    def ok(self) -> bool:
+        return self.status == "done"
+
+    @property
+    def error(self) -> str | None:
+        return self.last_error
+
+    @property
+    def name(self) -> str:
+        return self.counter_name
+
+    @property
+    def failed_at(self) -> dt.datetime | None:
+        return self.finished_at
+
 
 @dataclass(frozen=True, slots=True)
 class PlanRows:

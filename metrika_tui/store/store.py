@@ -184,7 +184,9 @@ class Store(QueueStore):
 
     # -- history and statistics --------------------------------------------------------
     async def job_history(self, counter_id: int, limit: int = 20) -> list[JobRecord]:
-        return await self._jobs("WHERE j.counter_id = ? ORDER BY j.id DESC LIMIT ?", (counter_id, limit))
+        return await self._jobs(
+            "WHERE j.counter_id = ? AND j.started_at IS NOT NULL ORDER BY j.id DESC LIMIT ?", (counter_id, limit)
+        )
 
     async def failed_jobs(self) -> list[JobRecord]:
         """The last failed job of each counter whose last attempt failed and that waits for nothing."""
