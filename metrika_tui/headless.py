@@ -102,8 +102,10 @@ async def _run_daemon(settings: Settings, reload: Callable[[], Settings]) -> int
     loop.add_signal_handler(signal.SIGHUP, lambda: reloads.append(loop.create_task(_reload(runtime, reload))))
     try:
         await runtime.start()
-        writer(Event(Kind.INFO, f"daemon started: {settings.workers} workers, every "
-                                f"{settings.interval_minutes} min ({settings.timezone}), db {runtime.describe_db}"))  # fmt: skip
+        nxt = runtime.next_scheduled_sync_at
+        writer(Event(Kind.INFO, f"daemon started: {settings.workers} workers, a pass every {settings.interval_minutes}"
+                                f" min ({settings.timezone}), next at {nxt.astimezone(settings.tz):%H:%M %Z};"
+                                f" db {runtime.describe_db}"))  # fmt: skip
         await stop.wait()
     finally:
         await runtime.stop(grace=STOP_GRACE_SECONDS)

@@ -97,15 +97,10 @@ class Runtime:
         if self._workers:
             await self.engine.start_workers(self.settings.workers)
         if self._schedule:
-            self.scheduler = Scheduler(self.engine, clock=self.clock)
+            self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
             self.scheduler.start()
             # catch up at once: whatever is due now should not wait for the next slot
-            result = await self.engine.plan(trigger="startup")
-            self.engine.bus.emit(
-                Kind.PLANNED,
-                f"start-up pass: queued {len(result.queued)} due counter(s),"
-                f" {len(result.skipped_recent)} in sync; next pass {self.scheduler._next_text()}",
-            )
+            await self.engine.plan(trigger="startup")
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop planning, let running jobs finish within `grace`, give back the other leases."""
@@ -131,7 +126,7 @@ class Runtime:
             settings.interval_minutes, settings.timezone,
         ):  # fmt: skip
             await self.scheduler.stop()
-            self.scheduler = Scheduler(self.engine, clock=self.clock)
+            self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
             self.scheduler.start()
         if self._workers and settings.workers != old.workers:
             await self.engine.stop_workers(grace=30.0)

@@ -109,9 +109,8 @@ class Engine:
                                bus=self.bus, on_result=self._on_result)  # fmt: skip
         self._results: dict[int, JobResult] = {}
         self._finished = asyncio.Event()
-        #: set by the runtime when a scheduler runs in this process
-        self.next_scheduled_sync_at: dt.datetime | None = None
-        self.scheduler_state = "off"
+        #: the runtime's Scheduler, when one runs in this process
+        self.scheduler = None
 
     @classmethod
     async def open(cls, settings: Settings, *, client: MetrikaApi | None = None, clock: Clock | None = None,
@@ -243,7 +242,8 @@ class Engine:
         return EngineSnapshot(
             counters=counters, accounts=accounts,
             summary=summarize(counters, now=now, interval=self.settings.interval),
-            next_scheduled_sync_at=self.next_scheduled_sync_at, scheduler_state=self.scheduler_state,
+            next_scheduled_sync_at=self.scheduler.next_run_at if self.scheduler else None,
+            scheduler_state=self.scheduler.state if self.scheduler else "off",
             workers_busy=self.pool.busy, workers_total=self.pool.size,
             queue_depth=sum(1 for c in counters if c.state.value in ("queued", "syncing")),
             requests_per_second=stats.requests_per_second if stats else 0.0,

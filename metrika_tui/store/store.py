@@ -182,6 +182,12 @@ class Store(QueueStore):
             )
         return PlanRows(queued, skipped, live)
 
+    async def planned_slots(self, schedule: str = "sync") -> list[tuple[str, str]]:
+        """(slot, origin) of every planned slot: which process planned which tick."""
+        return await self.db.fetchall(
+            "SELECT slot, origin FROM schedule_slots WHERE schedule = ? ORDER BY slot", (schedule,)
+        )
+
     # -- history and statistics --------------------------------------------------------
     async def job_history(self, counter_id: int, limit: int = 20) -> list[JobRecord]:
         return await self._jobs(

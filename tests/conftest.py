@@ -1,4 +1,4 @@
-"""Run the real `metrika-tui` command as a subprocess against a simulator on loopback."""
+"""Shared fixtures: the real `metrika-tui` command as a subprocess against a simulator on loopback."""
 
 from __future__ import annotations
 
@@ -68,3 +68,9 @@ def cli(tmp_path, sim_world):
     sim = Simulator(sim_world, SimulatorConfig())
     with sim.serve_in_thread(host="127.0.0.1", port=0) as base_url:
         yield Cli(env=cli_env(tmp_path, base_url), db=tmp_path / "metrika.db", world=sim_world, sim=sim)
+
+
+@pytest.fixture
+def make_env(tmp_path):
+    """`make_env(base_url)`: the environment for a subprocess on a fresh database in tmp_path."""
+    return lambda base_url: cli_env(tmp_path, base_url)

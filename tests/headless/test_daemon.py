@@ -1,0 +1,169 @@
+"""`metrika-tui --headless`, as a real process: syncs on its own, shares a database, stops cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from metrika_tui.simulator import LatencyConfig, Simulator, SimulatorConfig, World
+from metrika_tui.store import Store
+
+COMMAND = [sys.executable, "-m", "metrika_tui"]
+
+
+def start(env: dict, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([*COMMAND, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def status(env: dict) -> dict:
+    out = subprocess.run([*COMMAND, "sync-status", "--json"], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def states(env: dict) -> list[str]:
+    return [c["state"] for a in status(env)["accounts"] for c in a["counters"]]
+
+
+def add_accounts(env: dict, world: World) -> None:
+    for token in world.tokens:
+        subprocess.run([*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True, capture_output=True)
+
+
+async def _done_jobs_per_counter(db: Path) -> dict[int, int]:
+    store = await Store.open(db)
+    try:
+        rows = await store.counter_rows()
+        return {r.id: sum(j.status == "done" for j in await store.job_history(r.id, 100)) for r in rows}
+    finally:
+        await store.close()
+
+
+async def _slots(db: Path) -> list[tuple[str, str]]:
+    store = await Store.open(db)
+    try:
+        return await store.planned_slots()
+    finally:
+        await store.close()
+
+
+def test_demo_daemon_syncs_on_its_own_and_never_loads_textual(tmp_path, make_env):
+    env = make_env("http://127.0.0.1:9")  # --demo brings its own simulator
+    env.pop("METRIKA_DB")
+    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "metrika_tui", "--headless", "--demo"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    total = sum(len(a.counter_ids) for a in World.demo().accounts)
+    lines: list[str] = []
+    try:
+        while sum(" done " in line for line in lines) < total:
+            lines.append(proc.stdout.readline())
+            assert proc.poll() is None, "the daemon exited early"
+        assert states_demo(env) == {"ok"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "daemon started" in "".join(lines) and "daemon stopped" in out
+    imported = [line.rsplit("|", 1)[-1].strip() for line in err.splitlines() if line.startswith("import time:")]
+    assert "metrika_tui.engine.runtime" in imported
+    assert not [m for m in imported if m.split(".")[0] == "textual"]
+    log_file = Path(env["METRIKA_DATA_DIR"]) / "logs" / "sync.log"
+    assert " done " in log_file.read_text()
+
+
+def states_demo(env: dict) -> set[str]:
+    out = subprocess.run([*COMMAND, "sync-status", "--json", "--demo"], env=env, capture_output=True, text=True,
+                         check=True)  # fmt: skip
+    data = json.loads(out.stdout)
+    return {c["state"] for a in data["accounts"] for c in a["counters"]}
+
+
+def test_once_exits_0_when_all_synced_and_1_when_some_failed(tmp_path, make_env):
+    world = World.generate(seed=3, accounts=2, counters_per_account=2)
+    sim = Simulator(world, SimulatorConfig())
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
+        env = make_env(url)
+        add_accounts(env, world)
+        first = subprocess.run([*COMMAND, "--headless", "--once"], env=env, capture_output=True, text=True, timeout=90)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "pass complete: 4 synced, 0 failed" in first.stdout
+        sim.revoke(world.tokens[1])
+        forced = subprocess.run([*COMMAND, "sync", "--force", "--no-wait"], env=env, capture_output=True, text=True)
+        assert forced.returncode == 0
+        second = subprocess.run([*COMMAND, "--headless", "--once", "--log-format", "json"], env=env,
+                                capture_output=True, text=True, timeout=90)  # fmt: skip
+    assert second.returncode == 1, second.stdout + second.stderr
+    events = [json.loads(line) for line in second.stdout.splitlines()]
+    assert any(e["kind"] == "revoked" for e in events)
+    assert world.tokens[1] not in second.stdout
+    assert sorted(states(env)) == ["ok", "ok", "revoked", "revoked"]
+
+
+def test_sigterm_mid_pass_exits_cleanly_and_a_restart_finishes_the_pass(tmp_path, make_env):
+    world = World.generate(seed=4, accounts=3, counters_per_account=12)
+    sim = Simulator(world, SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=250.0)))
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
+        env = make_env(url)
+        add_accounts(env, world)
+        daemon = start(env, "--headless")
+        seen: list[str] = []
+        while sum(" done " in line for line in seen) < 3:
+            seen.append(daemon.stdout.readline())
+        stopped_at = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        out, _ = daemon.communicate(timeout=40)
+        took = time.monotonic() - stopped_at
+        assert daemon.returncode == 0
+        assert took < 25  # the grace period is 20 s; running jobs finish well within it
+        after_stop = states(env)
+        assert "syncing" not in after_stop  # every lease was given back or finished
+        assert "ok" in after_stop and ("queued" in after_stop)  # stopped mid-pass
+        rerun = subprocess.run([*COMMAND, "--headless", "--once"], env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert set(states(env)) == {"ok"}
+    done = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"])))
+    assert set(done.values()) == {1}, done  # every counter synced exactly once: nothing lost, nothing twice
+
+
+@pytest.mark.timeout(180)
+def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path, make_env):
+    world = World.generate(seed=6, accounts=2, counters_per_account=10)
+    sim = Simulator(world, SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=80.0)))
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
+        env = make_env(url) | {"METRIKA_SYNC_INTERVAL_MINUTES": "1", "METRIKA_WORKERS": "6"}
+        add_accounts(env, world)
+        daemons = [start(env, "--headless") for _ in range(3)]
+        try:
+            wait_for(lambda: set(states(env)) == {"ok"}, 60, "the start-up pass")
+            wait_for(lambda: len(asyncio.run(_slots(Path(env["METRIKA_DB"])))) >= 1, 75, "a scheduled slot")
+            time.sleep(3)  # let the slower daemons try the same slot
+        finally:
+            for d in daemons:
+                d.send_signal(signal.SIGTERM)
+            outputs = [d.communicate(timeout=40)[0] for d in daemons]
+    assert [d.returncode for d in daemons] == [0, 0, 0]
+    slots = asyncio.run(_slots(Path(env["METRIKA_DB"])))
+    assert len({slot for slot, _ in slots}) == len(slots)  # each slot once
+    planners = {origin for _, origin in slots}
+    assert len(planners) == 1 or len(slots) > 1
+    stats = sim.stats.snapshot()
+    assert stats["max_in_flight_per_token"] <= 3, stats
+    assert not stats["quota_rejections"].get("quota_parallel_requests"), stats
+    done = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"])))
+    assert set(done.values()) == {1}  # the start-up passes of three daemons made one job per counter
+    assert sum("daemon started" in out for out in outputs) == 3
