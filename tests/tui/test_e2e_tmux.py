@@ -76,11 +76,15 @@ def test_demo_console_syncs_filters_and_quits_cleanly(tmux):
     tmux.wait_for("Total")
     tmux.wait_for("✓ OK", limit=60)  # the start-up pass synced the demo counters
     tmux.press("/")
+    tmux.wait_for("filter: id, name")  # the input has focus once it shows
+    time.sleep(0.3)
     tmux.press("-l", "zzz-no-such-counter")
     tmux.wait_for("0 of ")
     for _ in range(len("zzz-no-such-counter")):
         tmux.press("BSpace")
-    tmux.press("Escape", "f")  # an empty filter hides; the table has the keys again
+    tmux.press("Escape")  # an empty filter hides; the table has the keys again
+    time.sleep(0.5)  # apart, or the terminal reads escape + f as alt+f
+    tmux.press("f")
     screen = tmux.wait_for("queued ahead of the rest")
     assert "scheduler running" in screen
     tmux.press("p")
