@@ -83,6 +83,11 @@ class MainScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.bridge.close()
 
+    def on_screen_resume(self) -> None:
+        """Back from a dialog: the keys go to the table unless the user was filtering."""
+        if not self.has_class("-filtering"):
+            self.query_one(CounterTable).focus()
+
     def on_resize(self) -> None:
         self.set_class(self.size.width < WIDE, "-narrow")
 
@@ -119,8 +124,12 @@ class MainScreen(Screen[None]):
             next_sync=self.runtime.next_scheduled_sync_at, snapshot=snapshot, tz=self.tz))  # fmt: skip
         self.query_one("#summary", StatusLine).show(summary_text(snapshot.summary),
                                                     alert=bool(snapshot.summary.failed))  # fmt: skip
+        was_empty = self.has_class("-empty")
         self.set_class(not snapshot.accounts, "-empty")
-        self.query_one(CounterTable).reconcile(snapshot.counters, snapshot.taken_at, self.query_text)
+        table = self.query_one(CounterTable)
+        table.reconcile(snapshot.counters, snapshot.taken_at, self.query_text)
+        if was_empty and snapshot.accounts and not self.has_class("-filtering"):
+            table.focus()  # the table was hidden behind the welcome: give it the keys now
         self.query_one("#accounts", StatusLine).show(f"{self._view_text()} │ {accounts_text(snapshot)}")
 
     def _view_text(self) -> str:
