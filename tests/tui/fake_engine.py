@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metrika_tui.engine.events import EventBus, Kind, Level
+from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
 from metrika_tui.engine.status import CounterStatus, derive_state, next_due, summarize
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
@@ -30,44 +31,8 @@ class FixedClock:
         self._now += dt.timedelta(**delta)
 
 
-# -- the contract's data shapes --------------------------------------------------------------
-@dataclass(frozen=True)
-class AccountInfo:
-    id: int
-    user_id: str
-    login: str
-    token_masked: str
-    revoked: bool
-    counters: int
-
-
-@dataclass(frozen=True)
-class AccountPlan:
-    account_id: int
-    user_id: str
-    queued: list[int]
-    skipped_recent: list[int]
-    already_live: list[int]
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    accounts: list[AccountPlan]
-    slot_taken: bool = True
-
-    @property
-    def queued(self) -> list[int]:
-        return [c for a in self.accounts for c in a.queued]
-
-    @property
-    def skipped_recent(self) -> list[int]:
-        return [c for a in self.accounts for c in a.skipped_recent]
-
-    @property
-    def already_live(self) -> list[int]:
-        return [c for a in self.accounts for c in a.already_live]
-
-
+# -- the data shapes: the real engine's, but for these two (the store's JobRecord in the real
+#    thing, which answers to the same names) ----------------------------------------------------
 @dataclass(frozen=True)
 class Attempt:
     started_at: dt.datetime
@@ -78,14 +43,6 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class CounterDetail:
-    status: CounterStatus
-    attempts: list[Attempt]
-    daily: list[DailyStat]
-    monthly: list[MonthlyStat]
-
-
-@dataclass(frozen=True)
 class FailedJob:
     counter_id: int
     account_id: int
@@ -93,21 +50,6 @@ class FailedJob:
     error: str
     attempts: int
     failed_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class EngineSnapshot:
-    counters: tuple[CounterStatus, ...]
-    accounts: tuple[AccountInfo, ...]
-    summary: object
-    next_scheduled_sync_at: dt.datetime | None
-    scheduler_state: str
-    workers_busy: int
-    workers_total: int
-    queue_depth: int
-    requests_per_second: float
-    quota_headroom: float
-    taken_at: dt.datetime
 
 
 # -- the world ---------------------------------------------------------------------------------
