@@ -57,6 +57,9 @@ ACTIONS: tuple[ConsoleAction, ...] = (
                   "Show or hide the selected counter's details", footer=False),
     ConsoleAction("copy-row", "c", "copy_row", "Copy row",
                   "Copy the selected row to the clipboard (OSC 52, works over SSH)", footer=False),
+    ConsoleAction("add-account", "a", "add_account", "Add account",
+                  "Add an account: paste its OAuth token (hidden); its counters are discovered",
+                  changes_data=True, footer=False),
     ConsoleAction("help", "question_mark", "help", "Help", "Show every key"),
 )
 #: bindings that live on the app, listed in help with the rest

@@ -30,6 +30,25 @@ class ConsoleOperations:
         if self.read_only:
             raise Refused(f"read-only console: {what} refused (start without --read-only to act)")
 
+    async def add_account(self, raw_token: str, label: str) -> str:
+        """Check the token against the API, store the account and discover its counters."""
+        from metrika_tui.engine.accounts import add_account
+        from metrika_tui.metrika.errors import AuthError, MetrikaError
+        from metrika_tui.tokens import Token
+
+        self.guard("adding an account")
+        try:
+            token = Token(raw_token)
+        except ValueError as exc:
+            raise Refused(f"not a usable token: {exc}") from None
+        try:
+            account, found = await add_account(self.engine, token, user_id=label or None)
+        except AuthError as exc:
+            raise Refused(f"the API refused the token {token.masked}: {exc.message}") from None
+        except MetrikaError as exc:
+            raise Refused(f"could not check the token {token.masked}: {exc}") from None
+        return f"account {account.user_id} added with {found} counter(s); press s to sync them now"
+
     async def force_sync(self, counter_id: int) -> str:
         self.guard("force sync")
         result = await self.engine.force_sync(counter_id)

@@ -22,6 +22,7 @@ from metrika_tui.tui.bridge import EngineBridge, EngineEvents, SnapshotArrived, 
 from metrika_tui.tui.commands import screen_bindings
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, row_as_text
 from metrika_tui.tui.operations import ConsoleOperations, Refused
+from metrika_tui.tui.screens.add_account import AddAccountScreen
 from metrika_tui.tui.screens.confirm import ConfirmScreen
 from metrika_tui.tui.screens.failed_jobs import FailedJobsScreen
 from metrika_tui.tui.screens.help import HelpScreen
@@ -208,6 +209,18 @@ class MainScreen(Screen[None]):
 
         total = len(self.snapshot.counters) if self.snapshot else 0
         self.app.push_screen(ConfirmScreen(f"Force-sync all {total} counters, due or not?"), answered)
+
+    def action_add_account(self) -> None:
+        if self.operations.read_only:  # refuse before asking for a secret
+            self._perform(lambda: self.operations.add_account("", ""))
+            return
+
+        def entered(answer: tuple[str, str] | None) -> None:
+            if answer:
+                token, label = answer
+                self._perform(lambda: self.operations.add_account(token, label))
+
+        self.app.push_screen(AddAccountScreen(), entered)
 
     def action_retry_failed(self) -> None:
         self._perform(self.operations.retry_failed)

@@ -9,7 +9,8 @@ from metrika_tui.tui.css import tcss_next_to
 WELCOME = """\
 [b]No accounts yet.[/b]
 
-Add a Yandex Metrika account (its OAuth token is read without echo and stored masked):
+Add a Yandex Metrika account: press [b]a[/b] and paste its OAuth token (hidden, stored masked),
+or from a shell:
 
     [b]metrika-tui accounts add[/b]
 
