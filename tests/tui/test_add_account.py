@@ -26,6 +26,12 @@ async def real_runtime(tmp_path):
     await client.aclose()
 
 
+async def open_token_dialog(pilot, app) -> None:
+    await wait_for(pilot, lambda: "No accounts yet" in screen_text(app), "the welcome")
+    await pilot.press("a")
+    await wait_for(pilot, lambda: "Add a Yandex Metrika account" in screen_text(app), "the token dialog")
+
+
 def notes(app) -> list[str]:
     return [n.message for n in app._notifications]
 
@@ -35,9 +41,7 @@ async def test_add_account_with_a_hidden_token(real_runtime):
     token = world.tokens[0]
     app = make_app(runtime)
     async with app.run_test(size=(120, 35)) as pilot:
-        await wait_for(pilot, lambda: "No accounts yet" in screen_text(app), "the welcome")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: "Add a Yandex Metrika account" in screen_text(app), "the token dialog")
+        await open_token_dialog(pilot, app)
         app.screen.query_one("#add-token").value = token
         await pilot.pause()
         assert token not in screen_text(app)  # the field shows dots, not the secret
@@ -54,9 +58,7 @@ async def test_a_refused_token_adds_nothing_and_stays_masked(real_runtime):
     bad = "y0_this-token-is-not-known-to-metrika-12345"
     app = make_app(runtime)
     async with app.run_test(size=(120, 35)) as pilot:
-        await wait_for(pilot, lambda: "No accounts yet" in screen_text(app), "the welcome")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: "Add a Yandex Metrika account" in screen_text(app), "the token dialog")
+        await open_token_dialog(pilot, app)
         app.screen.query_one("#add-token").value = bad
         await pilot.press("enter", "enter")
         await wait_for(pilot, lambda: any("refused the token" in n for n in notes(app)), "the refusal")
