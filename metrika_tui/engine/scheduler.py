@@ -151,6 +151,7 @@ class Scheduler:
                 return
             self.last_planned_by_us = result.slot_taken
             if result.slot_taken:
+                await self.engine.prune_history()
                 self.engine.bus.emit(
                     Kind.TICK,
                     f"slot {local}: queued {len(result.queued)}, skipped {len(result.skipped_recent)}"

@@ -20,6 +20,8 @@ from metrika_tui.store import ClaimedJob, CounterRow, JobRecord, Store
 FORCE_PRIORITY = 10
 #: `run_until_idle` stops waiting for jobs deferred further than this (a quota resets tomorrow)
 MAX_WAIT_FOR_DEFERRED = dt.timedelta(minutes=2)
+#: finished jobs (the attempt history) are kept this long
+HISTORY_KEPT = dt.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -262,6 +264,13 @@ class Engine:
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),
         )
+
+    async def prune_history(self) -> None:
+        """Keep the job history bounded; the scheduler calls this once per planned slot."""
+        removed = await self.store.prune_history(now=self.clock.now(), keep=HISTORY_KEPT)
+        if removed:
+            self.bus.emit(Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days",
+                          level=Level.DEBUG)  # fmt: skip
 
     async def failed_jobs(self) -> list[JobRecord]:
         return await self.store.failed_jobs()

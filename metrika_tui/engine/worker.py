@@ -72,9 +72,11 @@ class WorkerPool:
         while not self._stopping:
             settings = self._settings()
             try:
-                job = await self.store.claim_next_job(
-                    owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs
-                )
+                job = None
+                if await self.store.has_claimable(self.clock.now()):  # idle: read, don't lock
+                    job = await self.store.claim_next_job(
+                        owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs
+                    )
             except StoreError as exc:
                 self.bus.emit(Kind.ERROR, f"claiming a job failed: {exc}", level=Level.ERROR)
                 await self._idle(5 * IDLE_POLL_SECONDS)

@@ -65,6 +65,15 @@ class QueueStore:
             last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None,
         )  # fmt: skip
 
+    async def has_claimable(self, now: dt.datetime) -> bool:
+        """A cheap read (no write lock): is any job runnable now? Idle workers ask this first."""
+        row = await self.db.fetchone(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'queued' AND run_after <= :now)"
+            " OR (status = 'running' AND lease_expires_at < :now))",
+            {"now": to_ts(now)},
+        )
+        return bool(row[0])
+
     async def renew_lease(self, job: ClaimedJob, now: dt.datetime, lease_seconds: float) -> bool:
         async with self.db.transaction() as conn:
             cur = await conn.execute(

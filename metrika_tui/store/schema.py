@@ -116,6 +116,10 @@ MIGRATIONS: tuple[str, ...] = (
         data       TEXT
     );
     """,
+    # 2: finished jobs are pruned by age
+    """
+    CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -188,6 +188,20 @@ class Store(QueueStore):
             "SELECT slot, origin FROM schedule_slots WHERE schedule = ? ORDER BY slot", (schedule,)
         )
 
+    async def prune_history(self, *, now: dt.datetime, keep: dt.timedelta) -> int:
+        """Forget finished jobs and sync runs older than `keep` (a year of hourly passes over
+        10,000 counters would be 87 million rows). A counter's newest job always stays, so
+        its last failure stays visible."""
+        cutoff = to_ts(now - keep)
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM jobs WHERE finished_at < :cutoff AND status IN ('done', 'failed', 'cancelled')"
+                " AND id < (SELECT MAX(id) FROM jobs newer WHERE newer.counter_id = jobs.counter_id)",
+                {"cutoff": cutoff},
+            )
+            await conn.execute("DELETE FROM sync_runs WHERE started_at < ?", (cutoff,))
+            return cur.rowcount
+
     # -- history and statistics --------------------------------------------------------
     async def job_history(self, counter_id: int, limit: int = 20) -> list[JobRecord]:
         return await self._jobs(

@@ -45,8 +45,12 @@ class FakeEngine:
         self.settings, self.slots, self.name = settings, slots, name
         self.bus = EventBus()
         self.plans: list[dt.datetime] = []
+        self.prunes = 0
         self.events = []
         self.bus.subscribe(self.events.append)
+
+    async def prune_history(self) -> None:
+        self.prunes += 1
 
     async def plan(self, *, trigger: str, slot: dt.datetime | None = None, **_):
         assert trigger == "schedule"
@@ -105,6 +109,7 @@ async def test_each_slot_is_planned_once_across_processes():
     assert len(slots.taken) == 4
     assert len(a.engine.plans) + len(b.engine.plans) == 4
     assert a.engine.plans == sorted(slots.taken)  # a got there first each time
+    assert (a.engine.prunes, b.engine.prunes) == (4, 0)  # history is pruned by the planner only
     assert b.last_planned_by_us is False
 
 
