@@ -1,0 +1,172 @@
+"""The real engine and store against the real simulator, in-process (httpx.ASGITransport), on one
+manual clock shared by the engine, the client and the simulator: leases, backoff and quota resets
+are walked through by moving the clock, never by waiting."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from metrika_tui.engine.accounts import add_account
+from metrika_tui.engine.events import Event
+from metrika_tui.engine.service import Engine
+from metrika_tui.metrika import MetrikaClient, RetryPolicy
+from metrika_tui.models import month_start
+from metrika_tui.settings import Settings
+from metrika_tui.simulator import ManualClock, QuotaConfig, Simulator, SimulatorConfig, World
+from metrika_tui.store import Store
+from metrika_tui.tokens import Token
+
+#: noon UTC: every zone the simulator hands out (UTC+2..+10) is on the same date
+NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+#: a first sync reads Jan 30 .. Mar 10, moved back to Jan 1: two whole months and a partial one
+BACKFILL_DAYS = 40
+FAST_RETRY = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.01, total=1.0)
+#: the per-address quota counts requests per second of the clock; on a frozen clock it would
+#: only ever fill up, so it is off. Every per-token quota stays on.
+NO_IP_QUOTA = QuotaConfig(per_ip_per_second=None)
+
+
+def settings_for(db: Path, **changes) -> Settings:
+    return Settings(db_path=db, log_file=db.parent / "sync.log", workers=4, backfill_days=BACKFILL_DAYS,
+                    **changes)  # fmt: skip
+
+
+def client_for(app, clock: ManualClock) -> MetrikaClient:
+    return MetrikaClient("http://metrika.test", transport=httpx.ASGITransport(app=app), retry=FAST_RETRY,
+                         max_rps=10_000, clock=clock)  # fmt: skip
+
+
+@dataclass
+class Rig:
+    """A world, its simulator, and the clock everything reads."""
+
+    world: World
+    sim: Simulator
+    clock: ManualClock
+    db: Path
+    engines: list[Engine] = field(default_factory=list)
+
+    async def engine(self, app=None, **settings) -> Engine:
+        """Another engine (its own database connection and client) on the rig's database."""
+        engine = await Engine.open(settings_for(self.db, **settings), client=client_for(app or self.sim.app, self.clock),
+                                   clock=self.clock)  # fmt: skip
+        self.engines.append(engine)
+        return engine
+
+    async def close(self) -> None:
+        for engine in self.engines:
+            await engine.close()
+            await engine.client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def rig(tmp_path: Path, world: World, **sim_config) -> AsyncIterator[Rig]:
+    clock = ManualClock(NOW)
+    world.clock = clock
+    sim = Simulator(world, SimulatorConfig(clock=clock, **{"quotas": NO_IP_QUOTA, **sim_config}))
+    the_rig = Rig(world, sim, clock, tmp_path / "metrika.db")
+    try:
+        yield the_rig
+    finally:
+        await the_rig.close()
+
+
+async def add_accounts(engine: Engine, world: World, tokens: list[str] | None = None) -> dict[str, int]:
+    """Each token added through the API (counters discovered); token -> account id."""
+    ids = {}
+    for token in world.tokens if tokens is None else tokens:
+        account, _ = await add_account(engine, Token(token), user_id=None)
+        ids[token] = account.id
+    return ids
+
+
+@contextlib.asynccontextmanager
+async def clock_follows_the_queue(store: Store, clock: ManualClock, engine: Engine) -> AsyncIterator[list[float]]:
+    """While nothing runs, move the clock to the next waiting job (a backoff), and wake the
+    workers. Yields the list of jumps made, in seconds."""
+    jumps: list[float] = []
+
+    async def follow() -> None:
+        while True:
+            await asyncio.sleep(0.005)
+            if await store.running_per_account(clock.now()):
+                continue
+            soonest = await store.next_run_after()
+            if soonest is not None and soonest > clock.now():
+                jumps.append((soonest - clock.now()).total_seconds())
+                clock.set(soonest)
+                engine.pool.wake()
+
+    task = asyncio.get_running_loop().create_task(follow())
+    try:
+        yield jumps
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+def record_events(engine: Engine) -> list[Event]:
+    events: list[Event] = []
+    engine.bus.subscribe(events.append)
+    return events
+
+
+# -- what the world says the store should hold -------------------------------------------------
+
+
+def first_sync_window(world: World, counter_id: int, now: dt.datetime) -> tuple[dt.date, dt.date]:
+    """Issue 3: a first sync reads the backfill through today in the counter's zone; the start is
+    moved back to the first of its month so every month is read whole."""
+    today = world.local_now(counter_id, now).date()
+    return month_start(today - dt.timedelta(days=BACKFILL_DAYS - 1)), today
+
+
+def months_of(first: dt.date, last: dt.date) -> list[dt.date]:
+    months, month = [], first.replace(day=1)
+    while month <= last:
+        months.append(month)
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+    return months
+
+
+async def assert_store_matches_world(store: Store, world: World, counter_id: int, now: dt.datetime) -> int:
+    """Every daily row equals the world's day; every month: users at month grain, rates
+    visit-weighted over the world's days, sums for the rest. Returns how many months had
+    fewer users than the sum of their days' users (so a caller can see that was tested)."""
+    first, today = first_sync_window(world, counter_id, now)
+    world_days = [d for d in world.days(counter_id, first, today, now) if d.visits]  # the API omits empty days
+    stored = await store.daily_stats(counter_id)
+    assert [d.date for d in stored] == [d.date for d in world_days], counter_id
+    for got, want in zip(stored, world_days):
+        assert (got.visits, got.users, got.pageviews) == (want.visits, want.users, want.pageviews), want.date
+        assert got.bounce_rate == pytest.approx(want.bounce_rate, abs=1e-6), want.date
+        assert got.avg_visit_duration == pytest.approx(want.avg_visit_duration, abs=1e-6), want.date
+
+    fewer = 0
+    monthly = {m.month: m for m in await store.monthly_stats(counter_id)}
+    assert sorted(monthly) == [m for m in months_of(first, today) if any(month_start(d.date) == m for d in world_days)]
+    for month, got in monthly.items():
+        days = [d for d in world_days if month_start(d.date) == month]
+        if month == month_start(today):  # the month so far, at month grain
+            assert got.users == world.period_users(counter_id, month, today, now), month
+        else:
+            assert got.users == world.month_users(counter_id, month, now), month
+        if len(days) >= 2:  # people come back: the month's users are fewer than the days' sum
+            assert got.users < sum(d.users for d in days), month
+            fewer += 1
+        visits = sum(d.visits for d in days)
+        assert (got.visits, got.pageviews, got.days) == (visits, sum(d.pageviews for d in days), len(days))
+        assert got.bounce_rate == pytest.approx(sum(d.bounce_rate * d.visits for d in days) / visits, abs=1e-6)
+        assert got.avg_visit_duration == pytest.approx(
+            sum(d.avg_visit_duration * d.visits for d in days) / visits, abs=1e-6
+        )
+    return fewer
