@@ -35,8 +35,8 @@ NO_IP_QUOTA = QuotaConfig(per_ip_per_second=None)
 
 
 def settings_for(db: Path, **changes) -> Settings:
-    return Settings(db_path=db, log_file=db.parent / "sync.log", workers=4, backfill_days=BACKFILL_DAYS,
-                    **changes)  # fmt: skip
+    defaults = {"log_file": db.parent / "sync.log", "workers": 4, "backfill_days": BACKFILL_DAYS}
+    return Settings(db_path=db, **{**defaults, **changes})
 
 
 def client_for(app, clock: ManualClock) -> MetrikaClient:
