@@ -111,9 +111,9 @@ async def _settle_quota(job, exc: QuotaError, *, store, clock, bus, ids) -> JobR
 async def _settle_auth(job, exc: AuthError, *, store, clock, bus, ids) -> JobResult:
     if exc.token_dead:
         reason = f"token rejected by Metrika: {exc.message}"
-        await store.revoke_account(job.account_id, reason=reason, now=clock.now())
-        bus.emit(Kind.REVOKED, f"account {job.account_id} revoked: {reason}; its jobs stopped",
-                 level=Level.ERROR, **ids)  # fmt: skip
+        if await store.revoke_account(job.account_id, reason=reason, now=clock.now(), only_if_active=True):
+            bus.emit(Kind.REVOKED, f"account {job.account_id} revoked: {reason}; its jobs stopped",
+                     level=Level.ERROR, **ids)  # fmt: skip
         return JobResult(False, "revoked", error=reason)
     return await _settle_failure(job, f"no access to this counter: {exc.message}", store, clock, bus, ids)
 

@@ -57,11 +57,18 @@ class Store(QueueStore):
     async def account_count(self) -> int:
         return (await self.db.fetchone("SELECT COUNT(*) FROM accounts"))[0]
 
-    async def revoke_account(self, account_id: int, *, reason: str, now: dt.datetime) -> bool:
-        """Mark the account revoked and cancel its live jobs; returns False for an unknown id."""
+    async def revoke_account(
+        self, account_id: int, *, reason: str, now: dt.datetime, only_if_active: bool = False
+    ) -> bool:
+        """Mark the account revoked and cancel its live jobs; returns False for an unknown id.
+
+        `only_if_active`: also False when it was revoked already, so of several jobs that meet
+        the same dead token at once, exactly one revokes the account (and says so).
+        """
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "UPDATE accounts SET revoked = 1, revoked_reason = ? WHERE id = ?", (reason, account_id)
+                "UPDATE accounts SET revoked = 1, revoked_reason = ? WHERE id = ? AND (revoked = 0 OR NOT ?)",
+                (reason, account_id, only_if_active),
             )
             if cur.rowcount != 1:
                 return False
