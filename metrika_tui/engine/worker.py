@@ -39,6 +39,7 @@ class WorkerPool:
         self.on_result = on_result
         self._tasks: list[asyncio.Task] = []
         self._wake = asyncio.Event()
+        self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
         self._stopping = False
         self.busy = 0
 
@@ -54,12 +55,13 @@ class WorkerPool:
 
     def wake(self) -> None:
         """New jobs were queued here: idle workers look now instead of at their next poll."""
+        self._wakes += 1
         self._wake.set()
 
     async def stop(self, grace: float) -> None:
         """Let running jobs finish within `grace` seconds, then cancel (leases are given back)."""
         self._stopping = True
-        self._wake.set()
+        self.wake()
         if not self._tasks:
             return
         _, pending = await asyncio.wait(self._tasks, timeout=grace)
@@ -71,6 +73,7 @@ class WorkerPool:
     async def _work(self, owner: str) -> None:
         while not self._stopping:
             settings = self._settings()
+            seen = self._wakes
             try:
                 job = None
                 if await self.store.has_claimable(self.clock.now()):  # idle: read, don't lock
@@ -79,14 +82,18 @@ class WorkerPool:
                     )
             except StoreError as exc:
                 self.bus.emit(Kind.ERROR, f"claiming a job failed: {exc}", level=Level.ERROR)
-                await self._idle(5 * IDLE_POLL_SECONDS)
+                await self._idle(5 * IDLE_POLL_SECONDS, seen)
                 continue
             if job is None:
-                await self._idle(IDLE_POLL_SECONDS)
+                await self._idle(IDLE_POLL_SECONDS, seen)
                 continue
             await self._run(job, settings)
 
-    async def _idle(self, seconds: float) -> None:
+    async def _idle(self, seconds: float, seen: int) -> None:
+        """Wait for a wake-up or the next poll; a wake-up that came while this worker was
+        looking at the queue (after `seen` was read) is not lost: look again at once."""
+        if self._wakes != seen:
+            return
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)

@@ -61,6 +61,12 @@ class Rig:
         self.engines.append(engine)
         return engine
 
+    def set_clock(self, moment: dt.datetime) -> None:
+        """Move time, and tell idle workers to look now rather than at their next poll."""
+        self.clock.set(moment)
+        for engine in self.engines:
+            engine.pool.wake()
+
     async def close(self) -> None:
         for engine in self.engines:
             await engine.close()

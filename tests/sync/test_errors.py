@@ -9,8 +9,9 @@ import pytest
 
 from metrika_tui.engine.events import Kind
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, World
+from metrika_tui.tokens import Token
 
-from .helpers import add_accounts, assert_store_matches_world, clock_follows_the_queue, record_events, rig
+from .helpers import NOW, add_accounts, assert_store_matches_world, clock_follows_the_queue, record_events, rig
 
 
 async def test_a_token_revoked_mid_pass_stops_its_account_and_the_others_finish(tmp_path):
@@ -56,3 +57,72 @@ async def test_a_token_revoked_mid_pass_stops_its_account_and_the_others_finish(
         # a plan leaves the revoked account out
         again = await engine.plan(force=True)
         assert not set(again.queued) & set(doomed.counter_ids)
+
+
+def answers_420_for_429(app):
+    """The API also sends its quota answers as HTTP 420."""
+
+    async def rewritten(scope, receive, send):
+        async def send_420(message):
+            if message["type"] == "http.response.start" and message["status"] == 429:
+                message = {**message, "status": 420}
+            await send(message)
+
+        await app(scope, receive, send_420)
+
+    return rewritten
+
+
+MIDNIGHT = dt.datetime(2026, 3, 11, tzinfo=dt.UTC)  # the daily quotas reset at 00:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("quotas", "as_420", "resets_at", "error_type"),
+    [
+        # adding the account takes 1 request, two counters need 4: the last one is refused
+        (QuotaConfig(per_ip_per_second=None, per_token_per_day=4), False, MIDNIGHT, "quota_requests_by_uid"),
+        (QuotaConfig(per_ip_per_second=None, per_token_per_day=4), True, MIDNIGHT, "quota_requests_by_uid"),
+        # the first counter's quota is half spent already: its monthly report is refused
+        (QuotaConfig(per_ip_per_second=None, per_counter_per_day=2), False, MIDNIGHT, "quota_requests_by_counter_id"),
+        # three report requests per 5 minutes, two counters need four
+        (QuotaConfig(per_ip_per_second=None, reports_per_window=3), False,
+         dt.datetime(2026, 3, 10, 12, 5, tzinfo=dt.UTC), "quota_requests_by_uid"),
+    ],
+    ids=["token-daily-429", "token-daily-420", "counter-daily", "report-window"],
+)
+async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(tmp_path, quotas, as_420, resets_at,
+                                                                           error_type):  # fmt: skip
+    world = World.generate(seed=36, accounts=1, counters_per_account=2)
+    counters = list(world.accounts[0].counter_ids)
+    async with rig(tmp_path, world, quotas=quotas) as r:
+        engine = await r.engine(app=answers_420_for_429(r.sim.app) if as_420 else None)
+        await add_accounts(engine, world)
+        if quotas.per_counter_per_day:  # someone else read the first counter today
+            await engine.client.daily_report(Token(world.tokens[0]), counters[0], NOW.date(), NOW.date())
+        events = record_events(engine)
+        await engine.plan()
+
+        first = {o.counter_id: o for o in await engine.run_until_idle()}  # returns: the rest waits for the reset
+
+        rows = {row.id: row for row in await engine.store.counter_rows()}
+        deferred = [cid for cid in counters if rows[cid].job_status == "queued"]
+        assert len(deferred) == 1 and r.sim.stats.quota_rejections[error_type] == 1
+        for cid in deferred:
+            assert rows[cid].job_attempts == 0 and rows[cid].last_error is None
+            assert not first[cid].ok and "quota" in first[cid].error
+        for cid in set(counters) - set(deferred):
+            assert first[cid].ok
+        assert await engine.store.next_run_after() == resets_at
+        assert [e.counter_id for e in events if e.kind is Kind.DEFERRED] == deferred
+
+        r.set_clock(resets_at - dt.timedelta(seconds=1))  # nothing moves before the reset
+        assert await engine.store.claim_next_job("probe", r.clock.now(), 60, 3) is None
+        r.set_clock(resets_at)
+        second = await engine.run_until_idle(set(deferred))
+        assert [o.ok for o in second] == [True], second
+
+        for cid in counters:
+            (job,) = await engine.store.job_history(cid)
+            assert (job.status, job.attempts) == ("done", 0)
+            synced_at = resets_at if cid in deferred else NOW
+            await assert_store_matches_world(engine.store, world, cid, synced_at)
