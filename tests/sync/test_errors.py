@@ -11,7 +11,7 @@ from metrika_tui.engine.events import Kind
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, World
 from metrika_tui.tokens import Token
 
-from .helpers import NOW, add_accounts, assert_store_matches_world, clock_follows_the_queue, record_events, rig
+from .helpers import FAST_RETRY, NOW, add_accounts, assert_store_matches_world, clock_follows_the_queue, record_events, rig
 
 
 async def test_a_token_revoked_mid_pass_stops_its_account_and_the_others_finish(tmp_path):
@@ -126,3 +126,77 @@ async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(tmp_p
             assert (job.status, job.attempts) == ("done", 0)
             synced_at = resets_at if cid in deferred else NOW
             await assert_store_matches_world(engine.store, world, cid, synced_at)
+
+
+@pytest.mark.parametrize(
+    ("fault", "kept"),
+    [
+        ("backend_error", "Backend error, please try again later (HTTP 503 backend_error)"),
+        ("timeout", "Query execution timeout exceeded (HTTP 504 timeout)"),
+        ("html_500", "HTTP 500 with a non-JSON body"),
+        ("malformed_json", "body that is not JSON"),
+        ("drop_connection", "connection trouble"),
+    ],
+)
+async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry_succeeds(tmp_path, fault, kept):
+    world = World.generate(seed=37, accounts=1, counters_per_account=1)
+    (counter_id,) = world.accounts[0].counter_ids
+    async with rig(tmp_path, world) as r:
+        engine = await r.engine(max_attempts=3)
+        await add_accounts(engine, world)
+        r.sim.set_faults(FaultConfig(**{fault: 1.0}))
+        events = record_events(engine)
+        await engine.plan()
+
+        async with clock_follows_the_queue(engine.store, r.clock, engine) as waits:
+            (outcome,) = await engine.run_until_idle()
+
+        assert not outcome.ok and kept in outcome.error
+        # each try: the client's quick in-process retries, then back to the queue, waiting longer each time
+        assert r.sim.stats.faults[fault] == 3 * FAST_RETRY.attempts
+        assert len(waits) == 2 and 0 < waits[0] <= waits[1], waits
+        assert len([e for e in events if e.kind is Kind.RETRYING]) == 2
+        (failed,) = await engine.failed_jobs()
+        assert (failed.counter_id, failed.status, failed.attempts) == (counter_id, "failed", 3)
+        assert kept in failed.error
+        (status,) = (await engine.snapshot()).counters
+        assert status.state.value == "failed" and status.last_error == failed.error
+        assert await engine.store.daily_stats(counter_id) == []
+
+        r.sim.set_faults(FaultConfig())
+        assert await engine.retry_failed() == 1
+        (outcome,) = await engine.run_until_idle()
+
+        assert outcome.ok
+        retried, gave_up = await engine.store.job_history(counter_id)
+        assert (retried.status, retried.attempts, retried.trigger) == ("done", 0, "retry")
+        assert gave_up.id == failed.id and gave_up.error == failed.error  # the failure stays in the history
+        assert await engine.failed_jobs() == []
+        assert (await engine.store.counter_rows(counter_id))[0].last_error is None
+        await assert_store_matches_world(engine.store, world, counter_id, r.clock.now())
+
+
+async def test_access_denied_fails_that_counter_only_with_the_apis_message(tmp_path):
+    world = World.generate(seed=38, accounts=2, counters_per_account=3)
+    mine, theirs = world.accounts
+    foreign = theirs.counter_ids[0]
+    async with rig(tmp_path, world) as r:
+        engine = await r.engine()
+        ids = await add_accounts(engine, world, [mine.token])
+        # a counter the token cannot read (its access was withdrawn after discovery)
+        await engine.store.upsert_counters(ids[mine.token], [world.counter(foreign)], now=r.clock.now())
+        await engine.plan()
+
+        outcomes = {o.counter_id: o for o in await engine.run_until_idle()}
+
+        assert not outcomes[foreign].ok
+        assert f"Access is denied to counter {foreign}" in outcomes[foreign].error
+        (failed,) = await engine.failed_jobs()
+        assert (failed.counter_id, failed.attempts) == (foreign, 1) and failed.error == outcomes[foreign].error
+        assert r.sim.stats.errors["access_denied"] == 1  # not retried: retrying changes nothing
+        assert [a.revoked for a in await engine.store.accounts()] == [False]
+        states = {c.counter_id: c.state.value for c in (await engine.snapshot()).counters}
+        assert states.pop(foreign) == "failed" and set(states.values()) == {"ok"}
+        for cid in mine.counter_ids:
+            assert outcomes[cid].ok
+            await assert_store_matches_world(engine.store, world, cid, r.clock.now())
