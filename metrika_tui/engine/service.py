@@ -193,11 +193,11 @@ class Engine:
         started = self.clock.now()
         await self.start_workers()
         while True:
+            self._finished.clear()  # before reading: a job that ends while we read still wakes us
             rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
             live = [r for r in rows if r.job_status]
             if not live or await self._only_far_deferred({r.id for r in live}):
                 break
-            self._finished.clear()
             try:
                 await asyncio.wait_for(self._finished.wait(), 0.5)
             except TimeoutError:
