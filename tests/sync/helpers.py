@@ -56,8 +56,8 @@ class Rig:
 
     async def engine(self, app=None, **settings) -> Engine:
         """Another engine (its own database connection and client) on the rig's database."""
-        engine = await Engine.open(settings_for(self.db, **settings), client=client_for(app or self.sim.app, self.clock),
-                                   clock=self.clock)  # fmt: skip
+        client = client_for(app or self.sim.app, self.clock)
+        engine = await Engine.open(settings_for(self.db, **settings), client=client, clock=self.clock)
         self.engines.append(engine)
         return engine
 
@@ -95,21 +95,20 @@ async def add_accounts(engine: Engine, world: World, tokens: list[str] | None = 
 
 
 @contextlib.asynccontextmanager
-async def clock_follows_the_queue(store: Store, clock: ManualClock, engine: Engine) -> AsyncIterator[list[float]]:
-    """While nothing runs, move the clock to the next waiting job (a backoff), and wake the
+async def clock_follows_the_queue(rig: Rig, engine: Engine) -> AsyncIterator[list[float]]:
+    """While nothing runs, move the clock to the next waiting job (a backoff) and wake the
     workers. Yields the list of jumps made, in seconds."""
     jumps: list[float] = []
 
     async def follow() -> None:
         while True:
             await asyncio.sleep(0.005)
-            if await store.running_per_account(clock.now()):
+            if await engine.store.running_per_account(rig.clock.now()):
                 continue
-            soonest = await store.next_run_after()
-            if soonest is not None and soonest > clock.now():
-                jumps.append((soonest - clock.now()).total_seconds())
-                clock.set(soonest)
-                engine.pool.wake()
+            soonest = await engine.store.next_run_after()
+            if soonest is not None and soonest > rig.clock.now():
+                jumps.append((soonest - rig.clock.now()).total_seconds())
+                rig.set_clock(soonest)
 
     task = asyncio.get_running_loop().create_task(follow())
     try:

@@ -11,7 +11,15 @@ from metrika_tui.engine.events import Kind
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, World
 from metrika_tui.tokens import Token
 
-from .helpers import FAST_RETRY, NOW, add_accounts, assert_store_matches_world, clock_follows_the_queue, record_events, rig
+from .helpers import (
+    FAST_RETRY,
+    NOW,
+    add_accounts,
+    assert_store_matches_world,
+    clock_follows_the_queue,
+    record_events,
+    rig,
+)
 
 
 async def test_a_token_revoked_mid_pass_stops_its_account_and_the_others_finish(tmp_path):
@@ -36,7 +44,7 @@ async def test_a_token_revoked_mid_pass_stops_its_account_and_the_others_finish(
         assert [a.revoked for a in accounts.values() if a.id != doomed_id] == [False] * len(others)
         assert [e.account_id for e in events if e.kind is Kind.REVOKED] == [doomed_id]
 
-        # its jobs stopped: none left live, the unstarted ones cancelled, none failed
+        # its jobs stopped: none left live, none started after the refusal, none failed
         statuses = {cid: [j.status for j in await engine.store.job_history(cid)] for cid in doomed.counter_ids}
         rows = {row.id: row for row in await engine.store.counter_rows()}
         assert all(rows[cid].job_status is None for cid in doomed.counter_ids)
@@ -148,7 +156,7 @@ async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry
         events = record_events(engine)
         await engine.plan()
 
-        async with clock_follows_the_queue(engine.store, r.clock, engine) as waits:
+        async with clock_follows_the_queue(r, engine) as waits:
             (outcome,) = await engine.run_until_idle()
 
         assert not outcome.ok and kept in outcome.error
