@@ -38,8 +38,9 @@ async def test_a_stalled_workers_job_is_taken_over_after_its_lease_and_its_late_
         bogus = [DailyStat(today - dt.timedelta(days=1), 999_999, 999_999, 999_999, 1.0, 1.0)]
         month = [MonthUsers(today.replace(day=1), 1)]
         now = r.clock.now()
+        late_page = [("daily", {"late": True})]
         assert not await stalled.store.record_fetch(held, now=now, daily=bogus, month_users=month,
-                                                    raw_pages=[("daily", {"late": True})], newest_day=today)  # fmt: skip
+                                                    raw_pages=late_page, newest_day=today)  # fmt: skip
         assert not await stalled.store.renew_lease(held, now, lease)
         assert await stalled.store.retry_job(held, now=now, run_after=now, error="late", max_attempts=5) == "lost"
         assert not await stalled.store.fail_job(held, now=now, error="late")
