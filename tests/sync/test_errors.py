@@ -145,6 +145,7 @@ async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(tmp_p
         ("malformed_json", "body that is not JSON"),
         ("drop_connection", "connection trouble"),
     ],
+    ids=lambda value: value if value.isidentifier() else "",
 )
 async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry_succeeds(tmp_path, fault, kept):
     world = World.generate(seed=37, accounts=1, counters_per_account=1)
