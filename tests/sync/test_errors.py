@@ -136,18 +136,18 @@ async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(tmp_p
             await assert_store_matches_world(engine.store, world, cid, synced_at)
 
 
-@pytest.mark.parametrize(
-    ("fault", "kept"),
-    [
-        ("backend_error", "Backend error, please try again later (HTTP 503 backend_error)"),
-        ("timeout", "Query execution timeout exceeded (HTTP 504 timeout)"),
-        ("html_500", "HTTP 500 with a non-JSON body"),
-        ("malformed_json", "body that is not JSON"),
-        ("drop_connection", "connection trouble"),
-    ],
-    ids=lambda value: value if value.isidentifier() else "",
-)
-async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry_succeeds(tmp_path, fault, kept):
+TRANSIENT = {  # a fault, and what of it the failed job keeps
+    "backend_error": "Backend error, please try again later (HTTP 503 backend_error)",
+    "timeout": "Query execution timeout exceeded (HTTP 504 timeout)",
+    "html_500": "HTTP 500 with a non-JSON body",
+    "malformed_json": "body that is not JSON",
+    "drop_connection": "connection trouble",
+}
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry_succeeds(tmp_path, fault):
+    kept = TRANSIENT[fault]
     world = World.generate(seed=37, accounts=1, counters_per_account=1)
     (counter_id,) = world.accounts[0].counter_ids
     async with rig(tmp_path, world) as r:
