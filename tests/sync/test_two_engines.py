@@ -26,8 +26,10 @@ async def sample_running(store: Store, clock, peaks: Counter, stop: asyncio.Even
 async def test_two_engines_on_one_file_share_the_pass_within_the_token_limit(tmp_path):
     world = World.generate(seed=33, accounts=2, counters_per_account=8)
     counters = sorted(cid for a in world.accounts for cid in a.counter_ids)
-    async with rig(tmp_path, world, latency=LatencyConfig(kind="fixed", median_ms=15.0)) as r:
-        first, second = await r.engine(workers=6), await r.engine(workers=6)
+    async with rig(tmp_path, world, latency=LatencyConfig(kind="fixed", median_ms=25.0)) as r:
+        # 4 workers each: more than the 6 running jobs two accounts may have, so the limit binds;
+        # fewer than 6, so the first engine cannot take every slot and the second works too
+        first, second = await r.engine(workers=4), await r.engine(workers=4)
         await add_accounts(first, world)
         watcher = await Store.open(r.db)
         try:
