@@ -1,0 +1,74 @@
+"""Helpers the benchmarks share: seeding a store from a simulated world, the machine's
+description, and the expected latency of a simulator configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import platform
+import sys
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def seed_store(store, world, *, now: dt.datetime | None = None) -> int:
+    """Every account and counter of `world`, written straight into the store (no API call,
+    so no quota is spent and discovery is not part of what is timed). Returns the counters."""
+    from metrika_tui.tokens import Token
+
+    now = now or dt.datetime.now(dt.UTC)
+    total = 0
+    for account in world.accounts:
+        row = await store.add_account(user_id=account.login, login=account.login, token=Token(account.token), now=now)
+        found, _ = await store.upsert_counters(row.id, world.counters_of(account.token), now=now)
+        total += found
+    return total
+
+
+def machine() -> str:
+    """One line: CPU, cores, memory, Python, and the load when the run started."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    mem = psutil.virtual_memory().total / 2**30
+    return (f"{cpu}; {psutil.cpu_count()} cores; {mem:.1f} GiB; Python {sys.version.split()[0]}; "
+            f"load average {load}")
+
+
+def mean_latency_seconds(latency) -> float:
+    """The mean of the simulator's latency (a LatencyConfig), its cap included.
+
+    Lognormal with median m and shape s, capped at M: E[min(X, M)] =
+    m*e^(s^2/2)*Phi((ln(M/m) - s^2)/s) + M*(1 - Phi(ln(M/m)/s)).
+    """
+    if latency.median_ms <= 0:
+        return 0.0
+    if latency.kind == "fixed" or latency.sigma == 0:
+        return min(latency.median_ms, latency.max_ms) / 1000
+
+    def phi(x: float) -> float:
+        return 0.5 * (1 + math.erf(x / math.sqrt(2)))
+
+    m, s, cap = latency.median_ms, latency.sigma, latency.max_ms
+    z = math.log(cap / m)
+    below = m * math.exp(s * s / 2) * phi((z - s * s) / s)
+    return (below + cap * (1 - phi(z / s))) / 1000
+
+
+def latency_quantile_seconds(latency, q: float) -> float:
+    """The q-quantile of the simulator's latency (lognormal: m * e^(s * z_q)), capped."""
+    from statistics import NormalDist
+
+    if latency.kind == "fixed":
+        return min(latency.median_ms, latency.max_ms) / 1000
+    return min(latency.median_ms * math.exp(latency.sigma * NormalDist().inv_cdf(q)), latency.max_ms) / 1000

@@ -1,0 +1,249 @@
+"""Benchmark: how much of Metrika's quota a sync uses. Prints figures; not a test.
+
+2,000 counters over 40 tokens, synced by the real Engine (plan + run_until_idle, default
+settings unless --workers) on a temporary database, against the simulator on loopback HTTP
+with the real quotas (30 requests/s per address, 3 in flight per token, 200 reports per
+5 minutes per token, 5,000 a day) and a long-tailed latency (lognormal, median 300 ms).
+
+The ideal time is what the quotas allow for the requests the sync needs (see `ideal`);
+efficiency = ideal / actual. In the same run, the same sync by the alternatives, each on a
+fresh simulator and database:
+- a plain sequential loop (one request at a time: claim, daily report, monthly users,
+  write), timed on a sample of counters and extrapolated;
+- a fixed pool of 4 workers (the original deployment ran 4 queue workers), timed on a
+  share of the counters and extrapolated (--full-baselines times every counter).
+
+    .venv/bin/python bench/quota_efficiency.py [--counters 2000] [--tokens 40] [--workers N]
+        [--latency-ms 300] [--sigma 0.7] [--quick] [--full-baselines]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store  # noqa: E402
+
+from metrika_tui.engine.events import Kind  # noqa: E402
+from metrika_tui.engine.job import fetch_window  # noqa: E402
+from metrika_tui.engine.service import Engine  # noqa: E402
+from metrika_tui.metrika import MetrikaClient  # noqa: E402
+from metrika_tui.settings import Settings  # noqa: E402
+from metrika_tui.simulator import LatencyConfig, QuotaConfig, Simulator, SimulatorConfig, World  # noqa: E402
+
+SEED = 2026
+
+
+@dataclass
+class Run:
+    name: str
+    counters: int  # counters synced in the timed part
+    seconds: float
+    requests: int  # answered 200 by the simulator
+    rejected: dict  # 429s by error_type
+    peak_rps: int
+    max_in_flight: int
+    retries: int
+    budget_waits: int
+
+    @property
+    def per_counter(self) -> float:
+        return self.seconds / self.counters
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def sim_config(args) -> SimulatorConfig:
+    latency = LatencyConfig(kind="lognormal", median_ms=args.latency_ms, sigma=args.sigma, max_ms=args.max_latency_ms)
+    return SimulatorConfig(quotas=QuotaConfig(), latency=latency, seed=SEED)
+
+
+def settings_for(tmp: Path, url: str, workers: int | None) -> Settings:
+    extra = {"workers": workers} if workers else {}
+    return Settings(db_path=tmp / "metrika.db", api_url=url, log_file=tmp / "metrika.log", **extra)
+
+
+def finish(name: str, counters: int, seconds: float, sim: Simulator, client) -> Run:
+    stats = sim.stats
+    mine = client.stats()
+    return Run(name, counters, seconds, stats.ok, dict(stats.quota_rejections), stats.peak_rps,
+               stats.max_in_flight, mine.retries, mine.budget_deferrals)  # fmt: skip
+
+
+async def engine_sync(world: World, args, *, workers: int | None, name: str, stop_after: int | None = None) -> Run:
+    """The real engine: plan every counter, work the queue; `stop_after`: time the first N jobs."""
+    sim = Simulator(world, sim_config(args))
+    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, sim.serve_in_thread() as url:
+        engine = await Engine.open(settings_for(Path(tmp), url, workers))
+        try:
+            total = await seed_store(engine.store, world)
+            done = 0
+            enough = asyncio.Event()
+
+            def count(event) -> None:
+                nonlocal done
+                if event.kind is Kind.DONE:
+                    done += 1
+                    if stop_after and done >= stop_after:
+                        enough.set()
+
+            engine.bus.subscribe(count)
+            started = time.perf_counter()
+            plan = await engine.plan(force=True)
+            assert len(plan.queued) == total, plan
+            if stop_after:
+                await engine.start_workers()
+                await enough.wait()
+                elapsed, counters = time.perf_counter() - started, done
+            else:
+                outcomes = await engine.run_until_idle()
+                elapsed, counters = time.perf_counter() - started, sum(o.ok for o in outcomes)
+                assert counters == total, f"{total - counters} counters not synced"
+            return finish(name, counters, elapsed, sim, engine.client)
+        finally:
+            await engine.close()
+
+
+async def sequential_sync(world: World, args, sample: int) -> Run:
+    """One request at a time: claim a job, read its daily report, then its monthly users,
+    write the result; the next counter. The same store, client and quotas as the engine."""
+    sim = Simulator(world, sim_config(args))
+    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, sim.serve_in_thread() as url:
+        settings = settings_for(Path(tmp), url, 1)
+        engine = await Engine.open(settings)  # only for its store and client: no worker runs
+        store, client = engine.store, engine.client
+        try:
+            await seed_store(store, world)
+            started = time.perf_counter()
+            await store.plan_jobs(now=dt.datetime.now(dt.UTC), interval=settings.interval, force=True)
+            for _ in range(sample):
+                now = dt.datetime.now(dt.UTC)
+                job = await store.claim_next_job("sequential", now, settings.lease_seconds, settings.per_token_jobs)
+                date1, date2 = fetch_window(job, settings, now)
+                daily = await client.daily_report(job.token, job.counter_id, date1, date2)
+                months = await client.monthly_users(job.token, job.counter_id, date1, date2)
+                raw = [("daily", p) for p in daily.raw_pages] + [("monthly", p) for p in months.raw_pages]
+                assert await store.record_fetch(job, now=dt.datetime.now(dt.UTC), daily=daily.rows,
+                                                month_users=months.rows, raw_pages=raw, newest_day=date2)  # fmt: skip
+            return finish("sequential loop", sample, time.perf_counter() - started, sim, client)
+        finally:
+            await engine.close()
+
+
+def ideal(world: World, config: SimulatorConfig, requests_per_counter: float) -> tuple[float, list[str]]:
+    """The least time the quotas allow for the sync's requests, and how it was reckoned.
+
+    Each bound is a time no client can beat; the ideal is the largest of them:
+    - per address: R requests at Q_ip a second: R / Q_ip;
+    - in flight per token: a token's R_t requests, at most P at a time, each taking the
+      mean latency L: R_t * L / P (tokens work in parallel, so the busiest token counts);
+    - report budget per token: B reports per window W; a token needing R_t > B waits
+      for ceil(R_t / B) - 1 window(s) before its last batch: (ceil(R_t / B) - 1) * W;
+    - per day per token (D): the same with D and a day.
+    """
+    q = config.quotas
+    per_token = [len(a.counter_ids) * requests_per_counter for a in world.accounts]
+    total = sum(per_token)
+    busiest = max(per_token)
+    mean = mean_latency_seconds(config.latency)
+    bounds = {
+        f"per address: R / Q_ip = {total:.0f} / {q.per_ip_per_second}": total / q.per_ip_per_second,
+        f"in flight per token: R_t * L / P = {busiest:.0f} * {mean:.3f} / {q.parallel_per_token}":
+            busiest * mean / q.parallel_per_token,
+        f"report budget: (ceil(R_t / B) - 1) * W = (ceil({busiest:.0f} / {q.reports_per_window}) - 1)"
+        f" * {q.report_window_seconds:g}": (-(-busiest // q.reports_per_window) - 1) * q.report_window_seconds,
+        f"per day: (ceil(R_t / D) - 1) * 86400 = (ceil({busiest:.0f} / {q.per_token_per_day}) - 1) * 86400":
+            (-(-busiest // q.per_token_per_day) - 1) * 86400.0,
+    }
+    best = max(bounds.values())
+    lines = [f"  {'->' if v == best else '  '} {k} = {v:.1f} s" for k, v in bounds.items()]
+    return best, lines
+
+
+def describe(run: Run) -> str:
+    rejected = sum(run.rejected.values())
+    kinds = f" ({', '.join(f'{k} {v}' for k, v in run.rejected.items())})" if rejected else ""
+    return (f"{run.counters} counters in {run.seconds:.1f} s; {run.rps:.1f} requests/s; "
+            f"peak {run.peak_rps} in one second; at most {run.max_in_flight} in flight per token; "
+            f"429s: {rejected}{kinds}; client retries {run.retries}, report-budget waits {run.budget_waits}")
+
+
+async def main(args) -> None:
+    per_account = args.counters // args.tokens
+    world = World.generate(seed=SEED, accounts=args.tokens, counters_per_account=per_account)
+    total = per_account * args.tokens
+    config = sim_config(args)
+    lat = config.latency
+    print(f"machine: {machine()}")
+    print(f"world: {total} counters over {args.tokens} tokens; simulator latency lognormal median "
+          f"{lat.median_ms:.0f} ms, sigma {lat.sigma}, cap {lat.max_ms:.0f} ms (mean "
+          f"{mean_latency_seconds(lat) * 1000:.0f} ms, p99 {latency_quantile_seconds(lat, 0.99) * 1000:.0f} ms); "
+          f"real quotas: {config.quotas}")
+    workers = args.workers or Settings().workers
+    print(f"engine: {workers} workers ({'--workers' if args.workers else 'the default'}), "
+          f"backfill {Settings().backfill_days} days\n")
+
+    main_run = await engine_sync(world, args, workers=args.workers, name="engine")
+    per_counter = main_run.requests / main_run.counters
+    best, lines = ideal(world, config, per_counter)
+    print(f"ENGINE ({workers} workers): {describe(main_run)}")
+    print(f"  requests the sync needs: R = {main_run.requests} ({per_counter:g} per counter: the daily report "
+          f"and the monthly users, one page each); tokens T = {args.tokens}, R_t = {per_counter * per_account:g}; "
+          f"mean latency L = {mean_latency_seconds(lat):.3f} s")
+    print("  ideal time = the largest bound the quotas set:")
+    print("\n".join(lines))
+    print(f"  ideal {best:.1f} s, actual {main_run.seconds:.1f} s -> efficiency {best / main_run.seconds:.2f}"
+          f" (target >= 0.90), 429s: {sum(main_run.rejected.values())} (target 0)\n")
+
+    share = total if args.full_baselines else min(total, args.pool_counters)
+    pool = await engine_sync(world, args, workers=4, name="pool of 4",
+                             stop_after=None if share == total else share)  # fmt: skip
+    pool_total = pool.per_counter * total
+    note = "" if share == total else f" (timed on the first {pool.counters}, extrapolated)"
+    print(f"POOL OF 4 WORKERS: {describe(pool)}")
+    print(f"  {total} counters: {pool_total:.0f} s{note}\n")
+
+    sample = min(total, args.sequential_sample)
+    seq = await sequential_sync(world, args, sample)
+    seq_total = seq.per_counter * total
+    print(f"SEQUENTIAL LOOP: {describe(seq)}")
+    print(f"  {total} counters: {seq_total:.0f} s (timed on {sample} counters, extrapolated)\n")
+
+    print(f"SUMMARY for {total} counters over {args.tokens} tokens:")
+    print(f"  engine ({workers} workers)  {main_run.seconds:8.1f} s  efficiency {best / main_run.seconds:.2f}  "
+          f"429s {sum(main_run.rejected.values())}")
+    print(f"  pool of 4 workers   {pool_total:8.1f} s  efficiency {best / pool_total:.2f}  "
+          f"-> engine {pool_total / main_run.seconds:.1f}x faster")
+    print(f"  sequential loop     {seq_total:8.1f} s  efficiency {best / seq_total:.2f}  "
+          f"-> engine {seq_total / main_run.seconds:.1f}x faster")
+    print(f"  ideal (quotas)      {best:8.1f} s")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counters", type=int, default=2_000)
+    parser.add_argument("--tokens", type=int, default=40)
+    parser.add_argument("--workers", type=int, default=None, help="engine workers (default: the settings' default)")
+    parser.add_argument("--latency-ms", type=float, default=300.0, help="median latency")
+    parser.add_argument("--sigma", type=float, default=0.7, help="lognormal shape: the tail")
+    parser.add_argument("--max-latency-ms", type=float, default=10_000.0)
+    parser.add_argument("--sequential-sample", type=int, default=60, help="counters the sequential loop is timed on")
+    parser.add_argument("--pool-counters", type=int, default=500, help="counters the pool of 4 is timed on")
+    parser.add_argument("--full-baselines", action="store_true", help="time the pool of 4 on every counter")
+    parser.add_argument("--quick", action="store_true", help="400 counters over 8 tokens, small samples (~1 min)")
+    args = parser.parse_args()
+    if args.quick:
+        args.counters, args.tokens = 400, 8
+        args.sequential_sample, args.pool_counters = 20, 100
+    if args.counters < args.tokens:
+        parser.error("need at least one counter per token")
+    asyncio.run(main(args))
