@@ -84,6 +84,13 @@ _POSITIVE_INT = {
     "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
     "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds",
 }  # fmt: skip
+#: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
+#: overflow, or a process starts a million tasks); others stop at a million
+_LARGEST = {
+    "interval_minutes": 366 * 24 * 60,  # a pass at least once a year
+    "backfill_days": 36_600, "lookback_days": 36_600,  # a century of days
+    "workers": 1000, "per_token_jobs": 1000, "per_token_requests": 1000,
+}  # fmt: skip
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
@@ -96,6 +103,8 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             value = int(str(raw).strip())
             if value < (0 if name == "lookback_days" else 1):
                 raise SettingsError(f"{where} must be a whole number above zero, not {raw!r}")
+            if value > (largest := _LARGEST.get(name, 1_000_000)):
+                raise SettingsError(f"{where} must be at most {largest}, not {raw!r}")
             return value
         if name in {"max_rps", "request_timeout"}:
             value = float(str(raw).strip())
@@ -137,14 +146,19 @@ def read_config_file(path: Path) -> dict[str, Any]:
         return {}
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"config file {path} is not valid TOML: it is not UTF-8 text") from None
     except OSError as exc:
         raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
 
 
-def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
+def _lookup(config: Mapping[str, Any], dotted: str, path: Path) -> Any:
     node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+    for depth, part in enumerate(dotted.split(".")):
+        if not isinstance(node, Mapping):  # `sync = 5` where [sync] is a table of settings
+            section = ".".join(dotted.split(".")[:depth])
+            raise SettingsError(f"config file {path}: [{section}] must be a table of settings, not {node!r}")
+        if part not in node:
             return None
         node = node[part]
     return node
@@ -162,7 +176,7 @@ def load_settings(
     config = read_config_file(config_path)
     values: dict[str, Any] = {}
     for name, (env_name, key) in _SOURCES.items():
-        if key is not None and (raw := _lookup(config, key)) is not None:
+        if key is not None and (raw := _lookup(config, key, config_path)) is not None:
             values[name] = _coerce(name, raw, f"{config_path} [{key}]")
         if env_name is not None and environ.get(env_name, "").strip():
             values[name] = _coerce(name, environ[env_name], f"${env_name}")

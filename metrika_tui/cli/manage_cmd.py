@@ -90,9 +90,8 @@ async def _counters_discover(engine, args) -> int:
     from metrika_tui.metrika.errors import MetrikaError
 
     snapshot = await engine.snapshot()
+    _check_account(snapshot, args.account_id)
     accounts = [a for a in snapshot.accounts if args.account_id in (None, a.id)]
-    if args.account_id is not None and not accounts:
-        raise CommandError(f"unknown account id {args.account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
     failures = 0
     for account in accounts:
         if account.revoked:
@@ -110,6 +109,7 @@ async def _counters_discover(engine, args) -> int:
 
 async def _counters_list(engine, args) -> int:
     snapshot = await engine.snapshot()
+    _check_account(snapshot, args.account_id)
     rows = [c for c in snapshot.counters if args.account_id in (None, c.account_id)]
     if args.json:
         print(json.dumps([ops.counter_as_dict(c) for c in rows], indent=2, ensure_ascii=False))
@@ -124,6 +124,12 @@ async def _counters_list(engine, args) -> int:
         state = style.paint(f"{c.state.label:<10}", "dim" if not c.active else "bold")
         print(f"{c.counter_id:>10}  {c.account_id:>7}  {c.name:<28.28} {c.site:<26.26} {state} {ago(c.last_fetched_at, now)}")
     return EXIT_OK
+
+
+def _check_account(snapshot, account_id: int | None) -> None:
+    """An --account-id that names no account is a usage error, not an empty list."""
+    if account_id is not None and all(a.id != account_id for a in snapshot.accounts):
+        raise CommandError(f"unknown account id {account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
 
 
 async def _counters_toggle(engine, args) -> int:

@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: SQLite's largest integer: no id is larger (a larger one would overflow the query)
+_LARGEST_ID = 2**63 - 1
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -113,6 +117,8 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number above zero, got {text!r}")
+    if value > _LARGEST_ID:
+        raise argparse.ArgumentTypeError(f"expected a number up to {_LARGEST_ID}, got {text!r}")
     return value
 
 

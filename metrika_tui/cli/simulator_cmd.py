@@ -12,8 +12,8 @@ def run_simulator(args) -> int:
 
     if not 0 <= args.fault_rate <= 1:
         raise CommandError("--fault-rate is a share of answers, between 0 and 1", 2)
-    if args.latency_ms < 0:
-        raise CommandError("--latency-ms cannot be negative", 2)
+    if not args.latency_ms >= 0:  # negative, or nan
+        raise CommandError("--latency-ms is a number of milliseconds, 0 or more", 2)
     if args.seed is None:
         world = World.demo()
     else:

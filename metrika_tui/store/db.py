@@ -62,6 +62,9 @@ class Database:
         except OSError as exc:
             raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
         try:
+            # try plain sqlite3 first: a connect that fails inside aiosqlite leaves its thread
+            # behind, which prints a traceback if the event loop is closed before it stops
+            sqlite3.connect(path).close()
             conn = await aiosqlite.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.Error as exc:
             raise explain(exc, path) from None
