@@ -21,6 +21,7 @@ class EventRecorder:
         self._buffer: list[Event] = []
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._failing = False
 
     def __call__(self, event: Event) -> None:
         if event.id is None:  # events read back from the log are not written again
@@ -41,8 +42,12 @@ class EventRecorder:
                 return
             try:
                 await self.store.append_events(batch)
-            except Exception:  # the log on disk is best effort; the sync is what matters
-                log.warning("could not record %d event(s) in the database", len(batch), exc_info=True)
+            except Exception as exc:  # the log on disk is best effort; the sync is what matters
+                if not self._failing:  # once per streak, and no traceback: the user can do nothing with one
+                    log.warning("could not record %d event(s) in the database: %s", len(batch), exc)
+                self._failing = True
+            else:
+                self._failing = False
 
     async def stop(self) -> None:
         if self._task:

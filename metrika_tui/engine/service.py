@@ -189,10 +189,17 @@ class Engine:
         self._finished.set()
 
     async def run_until_idle(self, counter_ids: set[int] | None = None) -> list[JobOutcome]:
-        """Work the queue until none of these counters has a live job (or only far-deferred ones)."""
+        """Work the queue until none of these counters has a live job (or only far-deferred ones).
+
+        Raises StoreError when the database refuses a result (disk full, locked too long):
+        the job waits in the queue, and the caller says why it stopped.
+        """
         started = self.clock.now()
+        self.pool.store_error = None
         await self.start_workers()
         while True:
+            if self.pool.store_error is not None:  # the database refuses results: say so, don't spin
+                raise self.pool.store_error
             self._finished.clear()  # before reading: a job that ends while we read still wakes us
             rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
             live = [r for r in rows if r.job_status]

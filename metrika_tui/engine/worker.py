@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 #: an idle worker looks at the queue this often (other processes plan too; leases expire)
 IDLE_POLL_SECONDS = 1.0
+#: when the database refuses a result (disk full, locked too long), the pool claims nothing
+#: for this long: every job would fetch from the API again only to fail the same way
+STORE_PAUSE_SECONDS = 30.0
 
 
 class WorkerPool:
@@ -42,6 +45,9 @@ class WorkerPool:
         self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
         self._stopping = False
         self.busy = 0
+        #: the last error of the database refusing a job's result (`run_until_idle` stops on it)
+        self.store_error: StoreError | None = None
+        self._paused_until = 0.0  # loop time: no claims before it
 
     @property
     def size(self) -> int:
@@ -71,9 +77,13 @@ class WorkerPool:
         self._tasks.clear()
 
     async def _work(self, owner: str) -> None:
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             settings = self._settings()
             seen = self._wakes
+            if (pause := self._paused_until - loop.time()) > 0:
+                await self._idle(pause, seen)
+                continue
             try:
                 job = None
                 if await self.store.has_claimable(self.clock.now()):  # idle: read, don't lock
@@ -110,10 +120,20 @@ class WorkerPool:
             self.bus.emit(Kind.INFO, "stopped mid-job; lease given back", counter_id=job.counter_id,
                           job_id=job.id)  # fmt: skip
             raise
-        except StoreError as exc:  # the database failed us (disk full...): the lease will expire
+        except StoreError as exc:  # the database failed us (disk full, locked too long)
             self.bus.emit(Kind.ERROR, f"could not save the result: {exc}", level=Level.ERROR,
                           counter_id=job.counter_id, job_id=job.id)  # fmt: skip
+            self.store_error = exc
+            self._paused_until = asyncio.get_running_loop().time() + STORE_PAUSE_SECONDS
+            with contextlib.suppress(StoreError):  # give the job back; if even that fails, the lease expires
+                await self.store.release_job(job, now=self.clock.now())
             result = JobResult(False, "lost", error=str(exc))
+        except Exception as exc:  # a bug in one job must not take the worker, and the pass, with it
+            error = f"internal error: {type(exc).__name__}: {exc}"
+            self.bus.emit(Kind.FAILED, error, level=Level.ERROR, counter_id=job.counter_id, job_id=job.id)
+            with contextlib.suppress(StoreError):
+                await self.store.fail_job(job, now=self.clock.now(), error=error)
+            result = JobResult(False, "failed", error=error)
         finally:
             renewer.cancel()
             self.busy -= 1

@@ -36,7 +36,7 @@ def explain(exc: BaseException, path: Path) -> StoreError:
     if "not a database" in text or "malformed" in text:
         return StoreError(f"{path} is not a metrika-tui database (or it is damaged)")
     if "locked" in text or "busy" in text:
-        return StoreError(f"{path} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000}s")
+        return StoreError(f"{path} stayed locked by another process for {BUSY_TIMEOUT_MS / 1000:g}s")
     if "readonly" in text or "read-only" in text:
         return StoreError(f"{path} is read-only for this user")
     if "unable to open" in text:
