@@ -29,6 +29,8 @@ current_job: contextvars.ContextVar[ClaimedJob | None] = contextvars.ContextVar(
 #: how long a transient failure waits in the queue: base * 2^attempt, jittered, capped
 QUEUE_BACKOFF_BASE = 5.0
 QUEUE_BACKOFF_MAX = 600.0
+#: how long a job waits for a short quota (per second, parallel) the client's retries outlasted
+SHORT_QUOTA_WAIT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +102,10 @@ async def run_job(
 
 async def _settle_quota(job, exc: QuotaError, *, store, clock, bus, ids) -> JobResult:
     now = clock.now()
-    retry_at = exc.retry_at or now + dt.timedelta(seconds=exc.retry_after or 60)
+    # a per-second or parallel quota frees up in seconds: outlasting the client's quick retries
+    # (several processes on one address) is no reason to wait a minute
+    unknown = random.uniform(0.5, 1.0) * SHORT_QUOTA_WAIT if exc.short else 60
+    retry_at = exc.retry_at or now + dt.timedelta(seconds=exc.retry_after or unknown)
     reason = f"quota {exc.error_type or 'exceeded'}: waiting until {retry_at:%H:%M:%S} UTC"
     if await store.defer_job(job, run_after=retry_at, reason=reason):
         bus.emit(Kind.DEFERRED, reason, level=Level.WARNING, **ids)
