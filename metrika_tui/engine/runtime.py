@@ -90,17 +90,21 @@ class Runtime:
             self.engine = await Engine.open(self.settings, clock=self.clock)
             for callback in self._listeners:
                 self.engine.bus.subscribe(callback)
+        self._started = True  # from here on, stop() owns closing what start opened
+        try:
             await seed_demo(self.engine)
-        self._started = True
-        self._last_foreign_id = await self.engine.last_event_id()
-        self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
-        if self._workers:
-            await self.engine.start_workers(self.settings.workers)
-        if self._schedule:
-            self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
-            self.scheduler.start()
-            # catch up at once: whatever is due now should not wait for the next slot
-            await self.engine.plan(trigger="startup")
+            self._last_foreign_id = await self.engine.last_event_id()
+            self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
+            if self._workers:
+                await self.engine.start_workers(self.settings.workers)
+            if self._schedule:
+                self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
+                self.scheduler.start()
+                # catch up at once: whatever is due now should not wait for the next slot
+                await self.engine.plan(trigger="startup")
+        except BaseException:  # a failed or cancelled start (quit during start-up) leaves nothing open
+            await self.stop()
+            raise
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop planning, let running jobs finish within `grace`, give back the other leases."""

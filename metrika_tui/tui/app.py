@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -73,6 +75,9 @@ class MetrikaApp(App[int]):
         if self._stopped:
             return
         self._stopped = True
+        for worker in self.workers.cancel_group(self, "runtime"):  # quit during start-up
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await worker.wait()
         try:
             await self.runtime.stop()
         except Exception:
