@@ -120,7 +120,7 @@ class Scheduler:
         if self._paused:
             return "paused"
         if self.last_planned_by_us is False:
-            return "running (another process planned the last slot)"
+            return "another process plans"  # it got the last slot first; we still tick, as a standby
         return "running"
 
     @property

@@ -111,6 +111,9 @@ async def test_each_slot_is_planned_once_across_processes():
     assert a.engine.plans == sorted(slots.taken)  # a got there first each time
     assert (a.engine.prunes, b.engine.prunes) == (4, 0)  # history is pruned by the planner only
     assert b.last_planned_by_us is False
+    b.start()  # what the console's header shows for the process that lost the race
+    assert (a.state, b.state) == ("off", "another process plans")
+    await b.stop()
 
 
 async def test_missed_slots_coalesce_into_one_pass():
