@@ -3,13 +3,19 @@ description, and the expected latency of a simulator configuration."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
+import multiprocessing
 import os
 import platform
+import socket
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,3 +78,54 @@ def latency_quantile_seconds(latency, q: float) -> float:
     if latency.kind == "fixed":
         return min(latency.median_ms, latency.max_ms) / 1000
     return min(latency.median_ms * math.exp(latency.sigma * NormalDist().inv_cdf(q)), latency.max_ms) / 1000
+
+
+def _serve(seed: int, accounts: int, per_account: int, config, port: int) -> None:
+    from metrika_tui.simulator import World, run_forever
+
+    world = World.generate(seed=seed, accounts=accounts, counters_per_account=per_account)
+    run_forever("127.0.0.1", port, world, config)
+
+
+@contextlib.contextmanager
+def simulator(seed: int, accounts: int, per_account: int, config, *, in_thread: bool = False
+              ) -> Iterator[tuple[str, Callable[[], dict]]]:  # fmt: skip
+    """Serve `World.generate(seed, accounts, per_account)` on loopback; yields (base URL, stats).
+
+    By default in a process of its own, like the real API: in a thread of the benchmark, the
+    simulator's work would share the engine's interpreter lock, and its arrival times would
+    trail the engine's sends by the engine's own pauses. `stats()` is the simulator's snapshot.
+    """
+    if in_thread:
+        from metrika_tui.simulator import Simulator, World
+
+        sim = Simulator(World.generate(seed=seed, accounts=accounts, counters_per_account=per_account), config)
+        with sim.serve_in_thread() as url:
+            yield url, sim.stats.snapshot
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    child = multiprocessing.get_context("spawn").Process(
+        target=_serve, args=(seed, accounts, per_account, config, port), name="bench-simulator", daemon=True
+    )
+    child.start()
+    url = f"http://127.0.0.1:{port}"
+
+    def stats() -> dict:
+        return httpx.get(f"{url}/simulator/stats", timeout=30).json()
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                stats()
+                break
+            except httpx.TransportError:
+                if not child.is_alive() or time.monotonic() > deadline:
+                    raise RuntimeError("the simulator process did not start") from None
+                time.sleep(0.05)
+        yield url, stats
+    finally:
+        child.terminate()
+        child.join(10)

@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store  # noqa: E402
+from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store, simulator  # noqa: E402
 
 from metrika_tui.engine.events import Kind  # noqa: E402
 from metrika_tui.engine.job import fetch_window  # noqa: E402
 from metrika_tui.engine.service import Engine  # noqa: E402
 from metrika_tui.metrika import MetrikaClient  # noqa: E402
 from metrika_tui.settings import Settings  # noqa: E402
-from metrika_tui.simulator import LatencyConfig, QuotaConfig, Simulator, SimulatorConfig, World  # noqa: E402
+from metrika_tui.simulator import LatencyConfig, QuotaConfig, SimulatorConfig, World  # noqa: E402
 
 SEED = 2026
 
@@ -72,17 +72,21 @@ def settings_for(tmp: Path, url: str, workers: int | None) -> Settings:
     return Settings(db_path=tmp / "metrika.db", api_url=url, log_file=tmp / "metrika.log", **extra)
 
 
-def finish(name: str, counters: int, seconds: float, sim: Simulator, client) -> Run:
-    stats = sim.stats
+def serve(world: World, args):
+    """A fresh simulator (fresh quotas) for one run: (base URL, its stats)."""
+    per_account = len(world.accounts[0].counter_ids)
+    return simulator(SEED, len(world.accounts), per_account, sim_config(args), in_thread=args.in_thread)
+
+
+def finish(name: str, counters: int, seconds: float, stats: dict, client) -> Run:
     mine = client.stats()
-    return Run(name, counters, seconds, stats.ok, dict(stats.quota_rejections), stats.peak_rps,
-               stats.max_in_flight, mine.retries, mine.budget_deferrals)  # fmt: skip
+    return Run(name, counters, seconds, stats["ok"], stats["quota_rejections"], stats["peak_requests_per_second"],
+               stats["max_in_flight_per_token"], mine.retries, mine.budget_deferrals)  # fmt: skip
 
 
 async def engine_sync(world: World, args, *, workers: int | None, name: str, stop_after: int | None = None) -> Run:
     """The real engine: plan every counter, work the queue; `stop_after`: time the first N jobs."""
-    sim = Simulator(world, sim_config(args))
-    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, sim.serve_in_thread() as url:
+    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, serve(world, args) as (url, sim_stats):
         engine = await Engine.open(settings_for(Path(tmp), url, workers))
         try:
             total = await seed_store(engine.store, world)
@@ -108,7 +112,7 @@ async def engine_sync(world: World, args, *, workers: int | None, name: str, sto
                 outcomes = await engine.run_until_idle()
                 elapsed, counters = time.perf_counter() - started, sum(o.ok for o in outcomes)
                 assert counters == total, f"{total - counters} counters not synced"
-            return finish(name, counters, elapsed, sim, engine.client)
+            return finish(name, counters, elapsed, sim_stats(), engine.client)
         finally:
             await engine.close()
 
@@ -116,8 +120,7 @@ async def engine_sync(world: World, args, *, workers: int | None, name: str, sto
 async def sequential_sync(world: World, args, sample: int) -> Run:
     """One request at a time: claim a job, read its daily report, then its monthly users,
     write the result; the next counter. The same store, client and quotas as the engine."""
-    sim = Simulator(world, sim_config(args))
-    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, sim.serve_in_thread() as url:
+    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, serve(world, args) as (url, sim_stats):
         settings = settings_for(Path(tmp), url, 1)
         engine = await Engine.open(settings)  # only for its store and client: no worker runs
         store, client = engine.store, engine.client
@@ -134,7 +137,7 @@ async def sequential_sync(world: World, args, sample: int) -> Run:
                 raw = [("daily", p) for p in daily.raw_pages] + [("monthly", p) for p in months.raw_pages]
                 assert await store.record_fetch(job, now=dt.datetime.now(dt.UTC), daily=daily.rows,
                                                 month_users=months.rows, raw_pages=raw, newest_day=date2)  # fmt: skip
-            return finish("sequential loop", sample, time.perf_counter() - started, sim, client)
+            return finish("sequential loop", sample, time.perf_counter() - started, sim_stats(), client)
         finally:
             await engine.close()
 
@@ -204,6 +207,8 @@ async def main(args) -> None:
     print(f"  ideal {best:.1f} s, actual {main_run.seconds:.1f} s -> efficiency {best / main_run.seconds:.2f}"
           f" (target >= 0.90), 429s: {sum(main_run.rejected.values())} (target 0)\n")
 
+    if args.engine_only:
+        return
     share = total if args.full_baselines else min(total, args.pool_counters)
     pool = await engine_sync(world, args, workers=4, name="pool of 4",
                              stop_after=None if share == total else share)  # fmt: skip
@@ -239,6 +244,9 @@ if __name__ == "__main__":
     parser.add_argument("--sequential-sample", type=int, default=60, help="counters the sequential loop is timed on")
     parser.add_argument("--pool-counters", type=int, default=500, help="counters the pool of 4 is timed on")
     parser.add_argument("--full-baselines", action="store_true", help="time the pool of 4 on every counter")
+    parser.add_argument("--in-thread", action="store_true",
+                        help="serve the simulator from a thread of this process (default: a process of its own)")
+    parser.add_argument("--engine-only", action="store_true", help="skip the baselines (for tuning)")
     parser.add_argument("--quick", action="store_true", help="400 counters over 8 tokens, small samples (~1 min)")
     args = parser.parse_args()
     if args.quick:

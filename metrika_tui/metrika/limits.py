@@ -2,7 +2,8 @@
 
 Three limits, each its own small object:
 - `RatePacer`: requests a second for the whole process, spaced evenly (the server counts
-  per rolling second, so a burst of 30 at once and 30 more a second later can trip it).
+  per rolling second, so a burst of 30 at once and 30 more a second later can trip it),
+  and counted again as they really leave (a late request must not crowd the next one).
 - `TokenGates`: requests in flight per token (a semaphore each).
 - `ReportBudget`: report requests per token per window, a sliding window of grants.
 
@@ -41,21 +42,38 @@ class UtcClock:
 
 
 class RatePacer:
-    """At most `rate` requests a second, evenly spaced, for everyone sharing this pacer."""
+    """At most `rate` requests a second for everyone sharing this pacer, counted as they leave.
+
+    Two guards. Slots are booked evenly spaced (`interval` apart), so the server never sees
+    a burst. But a request leaves a little after its slot (the event loop has other work,
+    the HTTP client must take a connection), and a late one followed by a punctual one
+    leave closer together than booked: the server, counting per rolling second, would see
+    one too many. So the moments requests really leave are kept too (the caller reports
+    each with the callable `wait()` returns), and no more than `rate` may leave within any
+    `1 s + margin`. The margin absorbs what is left (the wire, the server's own pauses)
+    and costs `margin` of each second, not a fixed share of the rate.
+    """
 
     def __init__(
         self,
         rate: float,
         *,
+        margin: float = 0.0,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be above zero")
-        self.interval = (1.0 + 1e-9) / rate  # a hair over: float sums never fit rate+1 in 1 s
+        if margin < 0:
+            raise ValueError("the margin cannot be negative")
+        self.span = 1.0 + margin  # the rolling window sends are counted in
+        self.limit = max(1, int(rate))  # sends in any one span
+        self.interval = (self.span + 1e-9) / rate  # a hair over: float sums never fit rate+1 in a span
         self._monotonic = monotonic
         self._sleep = sleep
         self._next_free = float("-inf")
+        self._left: list[list[float]] = []  # [moment] of each send of the last span
+        self._lock = asyncio.Lock()  # one caller at a time checks and waits on the window
 
     def reserve(self) -> float:
         """Book the next slot; return how long to wait for it (0 when free now)."""
@@ -64,10 +82,30 @@ class RatePacer:
         self._next_free = slot + self.interval
         return slot - now
 
-    async def wait(self) -> None:
+    async def wait(self) -> Callable[[], None]:
+        """Wait for a booked slot and for room in the window; send at once after this.
+
+        Returns `sent`: call it when the request really leaves (its first byte is
+        written), so later requests are counted against that moment, not this one."""
         delay = self.reserve()
         if delay > 0:
             await self._sleep(delay)
+        async with self._lock:
+            now = self._monotonic()
+            self._left = left = [m for m in self._left if m[0] > now - self.span]
+            if len(left) >= self.limit:  # the oldest send must age out of the window first
+                oldest = min(left)
+                left.remove(oldest)
+                free_at = oldest[0] + self.span
+                await self._sleep(free_at - now)
+                now = max(self._monotonic(), free_at)
+            moment = [now]
+            left.append(moment)
+
+        def sent() -> None:
+            moment[0] = max(moment[0], self._monotonic())
+
+        return sent
 
 
 class TokenGates:

@@ -52,6 +52,50 @@ def test_pacer_never_lets_more_than_rate_into_a_rolling_second():
         assert sum(start <= t < start + 1.0 for t in send_times) <= 30
 
 
+class AdvancingTime(FakeTime):
+    """Time that moves by sleeping."""
+
+    async def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+async def run_held_back_schedule(report: bool) -> tuple[list[float], float]:
+    """600 requests through a pacer of 30/s + 50 ms. In every hundred, eight requests are held
+    back after their slot (their connection is busy, the event loop has other work) and leave
+    together with the ninth; the rest leave on time. Returns when each left, and the time it
+    all took. `report`: the pacer is told when each really left."""
+    time_ = AdvancingTime()
+    pacer = RatePacer(30.0, margin=0.05, monotonic=time_.monotonic, sleep=time_.sleep)
+    left, held = [], []
+    for i in range(600):
+        sent = await pacer.wait()
+        if i % 100 < 8:
+            held.append(sent)
+            continue
+        for each in held + [sent]:
+            if report:
+                each()
+            left.append(time_.t)
+        held.clear()
+    return sorted(left), time_.t
+
+
+def tightest(left: list[float], n: int = 30) -> float:
+    """The shortest time in which n + 1 requests left."""
+    return min(b - a for a, b in zip(left, left[n:]))
+
+
+async def test_pacer_counts_requests_where_they_really_leave():
+    """Told when requests really leave, the pacer never lets 31 leave within 1 s + margin, and
+    keeps the rate; counting them where they were booked, eight held back and the punctual
+    ones after them put 31 into less than a second."""
+    left, took = await run_held_back_schedule(report=True)
+    assert len(left) == 600 and tightest(left) >= 1.05 - 1e-9
+    assert 600 / took > 26  # 30 per 1.05 s is 28.6 a second, less what the bursts cost
+    booked_only, _ = await run_held_back_schedule(report=False)
+    assert tightest(booked_only) < 1.0
+
+
 async def test_token_gate_holds_at_most_the_limit_per_token_and_tokens_are_independent():
     gates = TokenGates(3)
     a, b = Token(SECRET), Token(SECRET + "b")
