@@ -38,6 +38,47 @@ def flip(engine, rng: random.Random, burst: int) -> None:
         counter.job = None if counter.job else "queued"
 
 
+async def load(app: MetrikaApp, pilot, counters: int) -> tuple[CounterTable, float]:
+    """Wait until the table shows every counter; the table and the seconds it took."""
+    table = app.main_screen.query_one(CounterTable)
+    started = time.perf_counter()
+    while table.row_count < counters:
+        await pilot.pause(0.05)
+    return table, time.perf_counter() - started
+
+
+async def reconcile_rounds(engine, table: CounterTable, pilot, rng: random.Random, burst: int, rounds: int = ROUNDS,
+                           rebuild_rounds: int | None = None) -> tuple[list[float], list[float]]:  # fmt: skip
+    """Seconds per round: `burst` state changes reconciled by key, and (the baseline, in the
+    first `rebuild_rounds` rounds) the same snapshot by clearing the table and adding every row."""
+    reconcile, rebuild = [], []
+    for round_ in range(rounds):
+        flip(engine, rng, burst)
+        snapshot = await engine.snapshot()
+        t0 = time.perf_counter()
+        stats = table.reconcile(snapshot.counters, snapshot.taken_at)
+        await pilot.pause()  # let it draw
+        reconcile.append(time.perf_counter() - t0)
+        assert stats.cells_updated and not stats.added and not stats.removed  # disabled rows stay DISABLED
+        if rebuild_rounds is not None and round_ >= rebuild_rounds:
+            continue
+
+        # the baseline: what a naive refresh does with the same snapshot
+        styles = table.styles_for_cells
+        t0 = time.perf_counter()
+        table.clear()
+        for c in snapshot.counters:
+            table.add_row(*row_cells(row_words(c, snapshot.taken_at), c.state, styles), key=str(c.counter_id))
+        await pilot.pause()
+        rebuild.append(time.perf_counter() - t0)
+        # put the table back in the reconciler's hands
+        table.clear()
+        table._shown.clear(), table._order.clear()
+        table.reconcile(snapshot.counters, snapshot.taken_at)
+        await pilot.pause()
+    return reconcile, rebuild
+
+
 async def main(counters: int, burst: int, idle_seconds: float) -> None:
     per_account = 100
     runtime = demo_world(accounts=counters // per_account, per_account=per_account)
@@ -45,37 +86,11 @@ async def main(counters: int, burst: int, idle_seconds: float) -> None:
     rng = random.Random(5)
     app = MetrikaApp(runtime)
     async with app.run_test(size=(160, 45)) as pilot:
-        table = app.main_screen.query_one(CounterTable)
-        started = time.perf_counter()
-        while table.row_count < counters:
-            await pilot.pause(0.05)
-        print(f"counters: {counters}; first load (snapshot + {counters} rows): {time.perf_counter() - started:.2f} s")
+        table, first_load = await load(app, pilot, counters)
+        print(f"counters: {counters}; first load (snapshot + {counters} rows): {first_load:.2f} s")
         await pilot.pause(0.3)
 
-        reconcile, rebuild = [], []
-        for _ in range(ROUNDS):
-            flip(engine, rng, burst)
-            snapshot = await engine.snapshot()
-            t0 = time.perf_counter()
-            stats = table.reconcile(snapshot.counters, snapshot.taken_at)
-            await pilot.pause()  # let it draw
-            reconcile.append(time.perf_counter() - t0)
-            assert stats.cells_updated and not stats.added and not stats.removed  # disabled rows stay DISABLED
-
-            # the baseline: what a naive refresh does with the same snapshot
-            styles = table.styles_for_cells
-            t0 = time.perf_counter()
-            table.clear()
-            for c in snapshot.counters:
-                table.add_row(*row_cells(row_words(c, snapshot.taken_at), c.state, styles), key=str(c.counter_id))
-            await pilot.pause()
-            rebuild.append(time.perf_counter() - t0)
-            # put the table back in the reconciler's hands
-            table.clear()
-            table._shown.clear(), table._order.clear()
-            table.reconcile(snapshot.counters, snapshot.taken_at)
-            await pilot.pause()
-
+        reconcile, rebuild = await reconcile_rounds(engine, table, pilot, rng, burst)
         med_r, med_b = statistics.median(reconcile), statistics.median(rebuild)
         print(f"burst of {burst} state changes, reconciled by key: median {med_r * 1000:.0f} ms "
               f"(min {min(reconcile) * 1000:.0f}, max {max(reconcile) * 1000:.0f}) over {ROUNDS} rounds")

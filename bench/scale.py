@@ -1,0 +1,370 @@
+"""Benchmark: metrika-tui with 10,000 and 100,000 counters. Prints figures; not a test.
+
+For each size (the store seeded directly, 100 counters an account):
+- planning a pass (every counter due: one job each), and planning again (all already
+  queued), against a bare SQLite statement that queues the same jobs on a copy of the file;
+- a `sync-status` query: the engine's snapshot (rows, states, summary) in process, and the
+  real `metrika-tui sync-status --json` command, against a bare SQLite read of the same
+  rows and an empty Python start-up;
+- the console's reconcile of a burst of 1,000 state changes (bench/console_reconcile.py's
+  code), against clearing and rebuilding the table.
+Then, with 10,000 counters, the real processes:
+- the `--headless` daemon: resident memory after it planned a pass and works it against the
+  simulator (its own process, real quotas), and idle (every counter in sync), with its idle
+  CPU; against an idle Python interpreter;
+- the console in tmux (a private server, `tmux -L bench`): time to the first screen with
+  counters on it, idle CPU and memory; against a bare Textual app in the same tmux.
+
+    .venv/bin/python bench/scale.py [--sizes 10000,100000] [--idle-seconds 10] [--skip-console]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import machine, seed_store, simulator  # noqa: E402
+from console_reconcile import demo_world, load, reconcile_rounds  # noqa: E402
+
+from metrika_tui.engine.service import Engine  # noqa: E402
+from metrika_tui.settings import Settings  # noqa: E402
+from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
+from metrika_tui.store.rows import to_ts  # noqa: E402
+from metrika_tui.tui.app import MetrikaApp  # noqa: E402
+
+SEED = 7
+PER_ACCOUNT = 100
+PYTHON = sys.executable
+COMMAND = str(Path(sys.executable).with_name("metrika-tui"))
+TMUX = ["tmux", "-L", "bench"]  # a private server: the user's own tmux is never touched
+
+#: the rows `sync-status` reads, as one bare statement (the store's `counter_rows`)
+BARE_ROWS = (
+    "SELECT c.id, c.account_id, a.user_id, a.login, a.revoked, c.name, c.site, c.time_zone, c.active,"
+    " c.last_fetched_at, c.last_attempt_at, c.last_error, j.status, COALESCE(j.attempts, 0)"
+    " FROM counters c JOIN accounts a ON a.id = c.account_id"
+    " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running') ORDER BY c.account_id, c.id"
+)
+BARE_PLAN = (
+    "INSERT INTO jobs (counter_id, account_id, status, priority, run_after, trigger, created_at)"
+    " SELECT c.id, c.account_id, 'queued', 0, :now, 'bare', :now FROM counters c JOIN accounts a ON a.id = c.account_id"
+    " WHERE c.active = 1 AND a.revoked = 0"
+)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
+
+
+def timed(fn, *args) -> float:
+    t0 = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - t0
+
+
+async def atimed(coro) -> tuple[float, object]:
+    t0 = time.perf_counter()
+    result = await coro
+    return time.perf_counter() - t0, result
+
+
+def median_of(runs: int, fn, *args) -> float:
+    return statistics.median(timed(fn, *args) for _ in range(runs))
+
+
+def settings_for(folder: Path, **changes) -> Settings:
+    return Settings(db_path=folder / "metrika.db", log_file=folder / "metrika.log", api_url="http://127.0.0.1:9",
+                    **changes)  # fmt: skip
+
+
+def env_for(folder: Path, **extra: str) -> dict[str, str]:
+    """The environment of a metrika-tui subprocess: this database, no user config file."""
+    return {**os.environ, "METRIKA_DB": str(folder / "metrika.db"), "METRIKA_CONFIG": str(folder / "none.toml"),
+            "METRIKA_LOG_FILE": str(folder / "metrika.log"), "METRIKA_DATA_DIR": str(folder), **extra}  # fmt: skip
+
+
+async def seeded(folder: Path, counters: int) -> tuple[World, float]:
+    world = World.generate(seed=SEED, accounts=counters // PER_ACCOUNT, counters_per_account=PER_ACCOUNT)
+    engine = await Engine.open(settings_for(folder))
+    try:
+        seconds, _ = await atimed(seed_store(engine.store, world))
+    finally:
+        await engine.close()
+    return world, seconds
+
+
+def mark_in_sync(db: Path) -> None:
+    """Every counter synced just now (a bench shortcut: one UPDATE instead of a pass)."""
+    now = dt.datetime.now(dt.UTC)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_fetched_day = ?",
+                     (to_ts(now), to_ts(now), now.date().isoformat()))  # fmt: skip
+
+
+def bare_read(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(BARE_ROWS).fetchall()
+
+
+def bare_plan(db: Path) -> None:
+    with sqlite3.connect(db) as conn:
+        conn.execute(BARE_PLAN, {"now": time.time()})
+
+
+def run(cmd: list[str], env: dict | None = None) -> None:
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+# -- planning, sync-status, reconcile -----------------------------------------------------------
+
+
+async def store_figures(counters: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
+        folder = Path(tmp)
+        world, seeding = await seeded(folder, counters)
+        db = folder / "metrika.db"
+        shutil.copy(db, folder / "bare.db")
+        print(f"  seeding {counters:,} counters over {len(world.accounts)} accounts (store API): {ms(seeding)}")
+
+        engine = await Engine.open(settings_for(folder))
+        try:
+            first, plan = await atimed(engine.plan())
+            assert len(plan.queued) == counters
+            again, plan2 = await atimed(engine.plan())
+            assert len(plan2.already_live) == counters
+            await engine.recorder.flush()
+            base = timed(bare_plan, folder / "bare.db")
+            print(f"  plan a pass, all {counters:,} due:       {ms(first):>9}   (bare SQLite INSERT .. SELECT: "
+                  f"{ms(base)}; {first / base:.1f}x)")
+            print(f"  plan again, all already queued:      {ms(again):>9}")
+
+            snaps = []
+            for _ in range(3):
+                seconds, snapshot = await atimed(engine.snapshot())
+                snaps.append(seconds)
+            assert len(snapshot.counters) == counters and snapshot.summary.queued == counters
+            snap = statistics.median(snaps)
+            base = median_of(3, bare_read, db)
+            print(f"  sync-status in process (snapshot):   {ms(snap):>9}   (bare SQLite read of the same rows: "
+                  f"{ms(base)}; {snap / base:.1f}x)")
+        finally:
+            await engine.close()
+
+        env = env_for(folder)
+        cli = median_of(3, run, [COMMAND, "sync-status", "--json"], env)
+        empty = median_of(3, run, [PYTHON, "-c", "pass"])
+        out = subprocess.run([COMMAND, "sync-status", "--json"], env=env, capture_output=True, check=True).stdout
+        assert json.loads(out)["summary"]["queued"] == counters
+        print(f"  `metrika-tui sync-status --json`:    {ms(cli):>9}   (empty Python start-up: {ms(empty)}; "
+              f"{len(out) / 2**20:.1f} MiB of JSON)")
+
+
+async def console_figures(counters: int, burst: int, rounds: int) -> None:
+    """bench/console_reconcile.py's measurement at this size (fewer baseline rounds)."""
+    runtime = demo_world(accounts=counters // PER_ACCOUNT, per_account=PER_ACCOUNT)
+    app = MetrikaApp(runtime)
+    async with app.run_test(size=(160, 45)) as pilot:
+        table, first = await load(app, pilot, counters)
+        await pilot.pause(0.3)
+        reconcile, rebuild = await reconcile_rounds(runtime.engine, table, pilot, random.Random(5), burst,
+                                                    rounds=rounds, rebuild_rounds=1)  # fmt: skip
+    med = statistics.median(reconcile)
+    print(f"  console, first load of the table:    {ms(first):>9}")
+    print(f"  console, {burst:,} changes reconciled:   {ms(med):>9}   (median of {rounds}; clear and rebuild "
+          f"every row: {ms(rebuild[0])}; {rebuild[0] / med:.1f}x)")
+
+
+# -- the real processes ---------------------------------------------------------------------------
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system + sum(c.cpu_times().user + c.cpu_times().system
+                                           for c in process.children(recursive=True))  # fmt: skip
+
+
+def sample(process: psutil.Process, seconds: float) -> tuple[float, float]:
+    """(share of one core used over `seconds`, resident MiB at the end)."""
+    cpu0, t0 = cpu_seconds(process), time.perf_counter()
+    time.sleep(seconds)
+    used, wall = cpu_seconds(process) - cpu0, time.perf_counter() - t0
+    return 100 * used / wall, process.memory_info().rss / 2**20
+
+
+def wait_for_line(path: Path, text: str, limit: float = 120.0) -> float:
+    t0 = time.perf_counter()
+    while text not in (path.read_text() if path.exists() else ""):
+        if time.perf_counter() - t0 > limit:
+            raise RuntimeError(f"{text!r} never appeared in {path}:\n{path.read_text()[-2000:]}")
+        time.sleep(0.05)
+    return time.perf_counter() - t0
+
+
+class Daemon:
+    """`metrika-tui --headless` as a subprocess, its output in a file."""
+
+    def __init__(self, folder: Path, url: str) -> None:
+        self.out = folder / "daemon.out"
+        with self.out.open("w") as sink:
+            self.proc = subprocess.Popen([COMMAND, "--headless"], env=env_for(folder, METRIKA_API_URL=url),
+                                         stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
+        self.process = psutil.Process(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Footer, Header, Static
+class Bare(App):
+    def compose(self):
+        yield Header()
+        yield Static("bare textual app ready")
+        yield Footer()
+Bare().run()
+"""
+
+
+class Console:
+    """A command in a window of the private tmux server."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        line = "exec " + " ".join(f"'{part}'" for part in command)
+        self.started = time.perf_counter()
+        subprocess.run([*TMUX, "new-session", "-d", "-s", name, "-x", "160", "-y", "45", line], env=env, check=True)
+        pid = subprocess.run([*TMUX, "display-message", "-p", "-t", name, "#{pane_pid}"], capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+        self.process = psutil.Process(int(pid))
+
+    def screen(self) -> str:
+        return subprocess.run([*TMUX, "capture-pane", "-p", "-t", self.name], capture_output=True, text=True).stdout
+
+    def first_screen(self, text: str, limit: float = 120.0) -> float:
+        """Seconds from start until `text` is on the screen."""
+        while text not in self.screen():
+            if time.perf_counter() - self.started > limit:
+                raise RuntimeError(f"{text!r} never showed:\n{self.screen()}")
+            time.sleep(0.02)
+        return time.perf_counter() - self.started
+
+    def close(self) -> None:
+        subprocess.run([*TMUX, "kill-session", "-t", self.name], capture_output=True)
+
+
+def console_process_figures(folder: Path, counters: int, idle_seconds: float) -> None:
+    if shutil.which("tmux") is None:
+        print("  (tmux is not installed: console start-up and idle CPU skipped)")
+        return
+    env = {**env_for(folder), "TERM": "xterm-256color"}
+    try:
+        bare = Console("bare", [PYTHON, "-c", BARE_APP], env)
+        try:
+            bare_start = bare.first_screen("bare textual app ready")
+            time.sleep(1.0)
+            bare_cpu, bare_rss = sample(bare.process, idle_seconds)
+        finally:
+            bare.close()
+        console = Console("console", [COMMAND], env)
+        try:
+            start = console.first_screen("✓ OK")  # a counter's row
+            full = console.first_screen(f"Total {counters}")
+            time.sleep(2.0)
+            cpu, rss = sample(console.process, idle_seconds)
+        finally:
+            console.close()
+    finally:
+        subprocess.run([*TMUX, "kill-server"], capture_output=True)  # the private server only
+    print(f"  console start-up, to counters on screen: {ms(start)} (summary line: {ms(full)})   "
+          f"(bare Textual app: {ms(bare_start)}; {start / bare_start:.1f}x)")
+    print(f"  console idle, all {counters:,} in sync:    RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
+          f"{idle_seconds:.0f} s   (bare Textual app: RSS {bare_rss:.0f} MiB, CPU {bare_cpu:.2f}%)")
+
+
+def processes(counters: int, idle_seconds: float, skip_console: bool) -> None:
+    accounts = counters // PER_ACCOUNT
+    config = SimulatorConfig(latency=LatencyConfig(kind="lognormal", median_ms=300, sigma=0.7))
+    with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp, \
+            simulator(SEED, accounts, PER_ACCOUNT, config) as (url, sim_stats):  # fmt: skip
+        busy, idle = Path(tmp) / "busy", Path(tmp) / "idle"
+        busy.mkdir(), idle.mkdir()
+        asyncio.run(seeded(busy, counters))
+        shutil.copy(busy / "metrika.db", idle / "metrika.db")
+        mark_in_sync(idle / "metrika.db")
+
+        daemon = Daemon(busy, url)
+        try:
+            planned = wait_for_line(daemon.out, f"startup: queued {counters}")
+            time.sleep(2.0)
+            before = sim_stats()["ok"]
+            cpu, rss = sample(daemon.process, idle_seconds)
+            rate = (sim_stats()["ok"] - before) / idle_seconds
+        finally:
+            daemon.stop()
+        print(f"  daemon, start to a planned pass of {counters:,}: {ms(planned)}")
+        print(f"  daemon working the pass (simulator):  RSS {rss:.0f} MiB, CPU {cpu:.1f}% of one core, "
+              f"{rate:.1f} requests/s over {idle_seconds:.0f} s")
+
+        daemon = Daemon(idle, url)
+        try:
+            wait_for_line(daemon.out, "daemon started")
+            time.sleep(2.0)
+            cpu, rss = sample(daemon.process, idle_seconds)
+        finally:
+            daemon.stop()
+        python = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(60)"])
+        try:
+            time.sleep(1.0)
+            _, base_rss = sample(psutil.Process(python.pid), 1.0)
+        finally:
+            python.kill()
+            python.wait()
+        print(f"  daemon idle, all {counters:,} in sync:     RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
+              f"{idle_seconds:.0f} s   (idle Python: RSS {base_rss:.0f} MiB)")
+
+        if not skip_console:
+            console_process_figures(idle, counters, idle_seconds)
+
+
+def main(args) -> None:
+    print(f"machine: {machine()}")
+    for counters in args.sizes:
+        print(f"\n{counters:,} COUNTERS")
+        asyncio.run(store_figures(counters))
+        if not args.skip_console:
+            asyncio.run(console_figures(counters, args.burst, args.rounds))
+    print(f"\nTHE PROCESSES, {args.daemon_counters:,} counters")
+    processes(args.daemon_counters, args.idle_seconds, args.skip_console)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000])
+    parser.add_argument("--daemon-counters", type=int, default=10_000)
+    parser.add_argument("--burst", type=int, default=1_000)
+    parser.add_argument("--rounds", type=int, default=3, help="reconcile rounds per size")
+    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--skip-console", action="store_true", help="no Textual: store, CLI and daemon only")
+    main(parser.parse_args())
