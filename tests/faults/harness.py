@@ -83,11 +83,11 @@ class Processes:
                                      stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)  # fmt: skip
         return Proc(popen, out, err)
 
-    def run(self, *args: str, stdin: str = "", timeout: float = 90,
+    def run(self, *args: str, stdin: str = "", timeout: float = 90, env: dict[str, str] | None = None,
             faults: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
-        """Run to the end (as `start`); no traceback allowed."""
+        """Run to the end (as `start`, `env` added to the environment); no traceback allowed."""
         proc = subprocess.run(_command(faults) + list(args), input=stdin, capture_output=True, text=True,
-                              env={**self.env, **(faults or {})}, timeout=timeout)  # fmt: skip
+                              env={**self.env, **(env or {}), **(faults or {})}, timeout=timeout)  # fmt: skip
         assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
         return proc
 

@@ -108,6 +108,7 @@ async def _check(store: Store, world: World, passes: int, revoked: set[str], bac
     for row in rows:
         mine = by_counter.get(row.id, [])
         done = [j for j in mine if j.status == "done"]
+        assert all(j.account_id == row.account_id for j in mine), (row.id, mine)
         if row.account_revoked:
             revoked_counters += 1
             assert len(done) <= passes and all(j.status in ("done", "cancelled") for j in mine), (row.id, mine)

@@ -17,6 +17,8 @@ import subprocess
 
 import pytest
 
+from .harness import Processes
+
 SETTINGS = {
     # name: (command line, environment, config file, what stderr must say)
     "interval flag negative": (["--interval-minutes", "-5", "sync"], {}, None, "above zero"),
@@ -59,27 +61,31 @@ def refused(proc: subprocess.CompletedProcess, code: int, fragment: str) -> None
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
+@pytest.fixture
+def offline(tmp_path, make_env) -> Processes:
+    """The command with no API to reach (port 9, discard): these refusals come before any request."""
+    return Processes(make_env("http://127.0.0.1:9"), tmp_path)
+
+
 @pytest.mark.parametrize(("args", "env", "config", "fragment"), SETTINGS.values(), ids=SETTINGS.keys())
-def test_a_bad_setting_from_any_source_is_refused_before_anything_runs(cli, tmp_path, args, env, config, fragment):
+def test_a_bad_setting_from_any_source_is_refused_before_anything_runs(offline, tmp_path, args, env, config, fragment):
     if config is not None:
         path = tmp_path / "config.toml"
         path.write_bytes(config) if isinstance(config, bytes) else path.write_text(config)
-    proc = cli.run(*args, extra_env=env)
-    refused(proc, 2, fragment)
-    assert not cli.db.exists()  # refused before the database was even opened
-    assert cli.sim.stats.requests == 0
+    refused(offline.run(*args, env=env), 2, fragment)
+    assert not offline.db.exists()  # refused before the database was even opened
 
 
-def test_an_unreadable_config_file(cli, tmp_path):
+def test_an_unreadable_config_file(offline, tmp_path):
     folder = tmp_path / "config-folder"
     folder.mkdir()
-    refused(cli.run("sync-status", "--config", str(folder)), 2, "cannot be read")
+    refused(offline.run("sync-status", "--config", str(folder)), 2, "cannot be read")
     if os.geteuid() == 0:  # root reads a chmod 000 file anyway: the folder above stands in for it
         return
     locked = tmp_path / "locked.toml"
     locked.write_text("[sync]\ninterval_minutes = 5\n")
     locked.chmod(0)
-    refused(cli.run("sync", extra_env={"METRIKA_CONFIG": str(locked)}), 2, "cannot be read")
+    refused(offline.run("sync", env={"METRIKA_CONFIG": str(locked)}), 2, "cannot be read")
 
 
 DATABASES = ["sync", "sync-status", "accounts list", "--headless --once", "--headless"]
@@ -95,27 +101,26 @@ def _unwritable_places(tmp_path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("command", DATABASES)
-def test_an_unwritable_database_path_on_every_command(cli, tmp_path, command):
+def test_an_unwritable_database_path_on_every_command(offline, tmp_path, command):
     for where, path in _unwritable_places(tmp_path).items():
-        proc = cli.run(*command.split(), extra_env={"METRIKA_DB": path})
+        proc = offline.run(*command.split(), env={"METRIKA_DB": path})
         assert proc.returncode == 1, (where, proc.stdout, proc.stderr)
         assert proc.stderr.startswith("metrika-tui: database:") and path in proc.stderr, (where, proc.stderr)
         assert "Traceback" not in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("command", DATABASES)
-def test_a_database_from_a_newer_schema_is_refused_untouched(cli, tmp_path, command):
+def test_a_database_from_a_newer_schema_is_refused_untouched(offline, tmp_path, command):
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(newer)
     conn.executescript("CREATE TABLE accounts (id INTEGER PRIMARY KEY, future TEXT);"
                        "INSERT INTO accounts VALUES (1, 'kept'); PRAGMA user_version = 99;")  # fmt: skip
     conn.close()
     before = newer.read_bytes()
-    proc = cli.run(*command.split(), extra_env={"METRIKA_DB": str(newer)})
+    proc = offline.run(*command.split(), env={"METRIKA_DB": str(newer)})
     refused(proc, 1, "created by a newer metrika-tui (schema 99")
     assert newer.read_bytes() == before
     assert not newer.with_name("newer.db-wal").exists()  # not even switched to WAL
-    assert cli.sim.stats.requests == 0
 
 
 def test_unknown_and_impossible_ids(cli):
@@ -142,13 +147,13 @@ def test_unknown_and_impossible_ids(cli):
     assert not any(a["revoked"] for a in cli.json("accounts", "list", "--json"))
 
 
-def test_bad_simulator_options(cli):
-    refused(cli.run("simulator", "--port", "70000"), 2, "a port is 0..65535")
-    refused(cli.run("simulator", "--fault-rate", "1.5"), 2, "between 0 and 1")
-    refused(cli.run("simulator", "--latency-ms", "nan"), 2, "0 or more")
+def test_bad_simulator_options(offline):
+    refused(offline.run("simulator", "--port", "70000"), 2, "a port is 0..65535")
+    refused(offline.run("simulator", "--fault-rate", "1.5"), 2, "between 0 and 1")
+    refused(offline.run("simulator", "--latency-ms", "nan"), 2, "0 or more")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        proc = cli.run("simulator", "--port", str(taken.getsockname()[1]), timeout=30)
+        proc = offline.run("simulator", "--port", str(taken.getsockname()[1]), timeout=30)
     assert proc.returncode != 0 and "address already in use" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

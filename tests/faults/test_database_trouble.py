@@ -81,7 +81,7 @@ def test_a_lock_held_past_the_busy_timeout_stops_the_sync_with_a_clear_error(tmp
         sync = r.procs.start("sync", faults={"FAULT_BUSY_TIMEOUT_MS": "300"})
         wait_for(lambda: done_jobs(r.db) >= 2, 30, "two counters synced")
         windows: list[list[float]] = []
-        holder = hold_lock(r.db, 4.0, windows)
+        holder = hold_lock(r.db, 2.5, windows)
         code, out, err = sync.finish(60)
         holder.join()
         assert code == 1, out + err

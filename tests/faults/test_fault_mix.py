@@ -129,7 +129,9 @@ def waited(at: dt.datetime, message: str) -> float:
     """Seconds from `at` to the 'waiting until HH:MM:SS UTC' of a deferral message."""
     until = dt.time.fromisoformat(re.search(r"until (\d\d:\d\d:\d\d) UTC", message)[1])
     moment = dt.datetime.combine(at.date(), until, tzinfo=dt.UTC)
-    return min(((moment + dt.timedelta(days=d)) - at).total_seconds() for d in (-1, 0, 1) if moment + dt.timedelta(days=d) >= at - dt.timedelta(seconds=1))
+    if moment < at - dt.timedelta(seconds=1):  # the time is shown to the second: past midnight
+        moment += dt.timedelta(days=1)
+    return (moment - at).total_seconds()
 
 
 class _BrokenFor:
