@@ -3,6 +3,7 @@
 For each size (the store seeded directly, 100 counters an account):
 - planning a pass (every counter due: one job each), and planning again (all already
   queued), against a bare SQLite statement that queues the same jobs on a copy of the file;
+- claiming the next job from that queue (what each worker does per job);
 - a `sync-status` query: the engine's snapshot (rows, states, summary) in process, and the
   real `metrika-tui sync-status --json` command, against a bare SQLite read of the same
   rows and an empty Python start-up;
@@ -61,6 +62,17 @@ BARE_ROWS = (
     " FROM counters c JOIN accounts a ON a.id = c.account_id"
     " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running') ORDER BY c.account_id, c.id"
 )
+BARE_NEXT = ("SELECT id FROM jobs WHERE status IN ('queued', 'running') AND status = 'queued'"
+             " ORDER BY priority DESC, run_after, id LIMIT 1")
+#: the claim's choice before it walked the index: a count of running jobs per queued job, then a sort
+OLD_CLAIM = """
+SELECT j.id FROM jobs j JOIN accounts a ON a.id = j.account_id
+ WHERE ((j.status = 'queued' AND j.run_after <= :now) OR (j.status = 'running' AND j.lease_expires_at < :now))
+   AND a.revoked = 0
+   AND (SELECT COUNT(*) FROM jobs r WHERE r.account_id = j.account_id AND r.status = 'running'
+         AND r.lease_expires_at >= :now) < :limit
+ ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1
+"""
 BARE_PLAN = (
     "INSERT INTO jobs (counter_id, account_id, status, priority, run_after, trigger, created_at)"
     " SELECT c.id, c.account_id, 'queued', 0, :now, 'bare', :now FROM counters c JOIN accounts a ON a.id = c.account_id"
@@ -69,6 +81,8 @@ BARE_PLAN = (
 
 
 def ms(seconds: float) -> str:
+    if seconds < 0.01:
+        return f"{seconds * 1000:.1f} ms"
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
 
@@ -117,14 +131,10 @@ def mark_in_sync(db: Path) -> None:
                      (to_ts(now), to_ts(now), now.date().isoformat()))  # fmt: skip
 
 
-def bare_read(db: Path) -> None:
+def bare(db: Path, sql: str, **params) -> float:
+    """Median seconds of one statement on an open connection (the connection not timed)."""
     with sqlite3.connect(db) as conn:
-        conn.execute(BARE_ROWS).fetchall()
-
-
-def bare_plan(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
-        conn.execute(BARE_PLAN, {"now": time.time()})
+        return median_of(3, lambda: conn.execute(sql, params).fetchall())
 
 
 def run(cmd: list[str], env: dict | None = None) -> None:
@@ -149,7 +159,8 @@ async def store_figures(counters: int) -> None:
             again, plan2 = await atimed(engine.plan())
             assert len(plan2.already_live) == counters
             await engine.recorder.flush()
-            base = timed(bare_plan, folder / "bare.db")
+            with sqlite3.connect(folder / "bare.db") as conn:
+                base = timed(conn.execute, BARE_PLAN, {"now": time.time()})
             print(f"  plan a pass, all {counters:,} due:       {ms(first):>9}   (bare SQLite INSERT .. SELECT: "
                   f"{ms(base)}; {first / base:.1f}x)")
             print(f"  plan again, all already queued:      {ms(again):>9}")
@@ -160,9 +171,17 @@ async def store_figures(counters: int) -> None:
                 snaps.append(seconds)
             assert len(snapshot.counters) == counters and snapshot.summary.queued == counters
             snap = statistics.median(snaps)
-            base = median_of(3, bare_read, db)
+            base = bare(db, BARE_ROWS)
             print(f"  sync-status in process (snapshot):   {ms(snap):>9}   (bare SQLite read of the same rows: "
                   f"{ms(base)}; {snap / base:.1f}x)")
+
+            now = dt.datetime.now(dt.UTC)
+            claims = [(await atimed(engine.store.claim_next_job(f"bench:w{n}", now, 120, 3)))[0] for n in range(30)]
+            claim = statistics.median(claims)
+            base = bare(db, BARE_NEXT)
+            old = bare(db, OLD_CLAIM, now=now.timestamp(), limit=3)
+            print(f"  claim the next job (30, as a pass starts): {ms(claim)} each   (the claim's read before "
+                  f"this release: {ms(old)}; bare read of the next queued job: {ms(base)})")
         finally:
             await engine.close()
 
@@ -170,7 +189,7 @@ async def store_figures(counters: int) -> None:
         cli = median_of(3, run, [COMMAND, "sync-status", "--json"], env)
         empty = median_of(3, run, [PYTHON, "-c", "pass"])
         out = subprocess.run([COMMAND, "sync-status", "--json"], env=env, capture_output=True, check=True).stdout
-        assert json.loads(out)["summary"]["queued"] == counters
+        assert json.loads(out)["summary"]["total"] == counters
         print(f"  `metrika-tui sync-status --json`:    {ms(cli):>9}   (empty Python start-up: {ms(empty)}; "
               f"{len(out) / 2**20:.1f} MiB of JSON)")
 
@@ -361,7 +380,8 @@ def main(args) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[10_000, 100_000])
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000],
+                        help="counters, comma-separated (empty: the processes only)")
     parser.add_argument("--daemon-counters", type=int, default=10_000)
     parser.add_argument("--burst", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3, help="reconcile rounds per size")
