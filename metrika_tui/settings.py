@@ -31,7 +31,10 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     interval_minutes: int = 60
     timezone: str = "Europe/Moscow"
-    workers: int = 6
+    #: jobs at once in this process; each has one request in flight, so 30 keep max_rps (30 a
+    #: second) busy while answers take up to a second. Fewer leave the rate unused: 6 used
+    #: half of it at 300 ms (bench/quota_efficiency.py). Idle ones cost one read a second in all
+    workers: int = 30
     per_token_jobs: int = 3  # running jobs per account, across every process
     per_token_requests: int = 3  # requests in flight per token, this process
     max_rps: float = 30.0  # requests a second, this process

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Callable
 
 from metrika_tui.engine.events import ORIGIN, EventBus, Kind, Level
@@ -20,7 +21,9 @@ from metrika_tui.store import ClaimedJob, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-#: an idle worker looks at the queue this often (other processes plan too; leases expire)
+#: the idle workers of a pool look at the queue about this often between them (other
+#: processes plan too; leases expire; deferred jobs come due), each in its turn; whichever
+#: finds work wakes the others
 IDLE_POLL_SECONDS = 1.0
 #: when the database refuses a result (disk full, locked too long), the pool claims nothing
 #: for this long: every job would fetch from the API again only to fail the same way
@@ -45,6 +48,7 @@ class WorkerPool:
         self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
         self._stopping = False
         self.busy = 0
+        self._idle_workers = 0
         #: the last error of the database refusing a job's result (`run_until_idle` stops on it)
         self.store_error: StoreError | None = None
         self._paused_until = 0.0  # loop time: no claims before it
@@ -78,6 +82,7 @@ class WorkerPool:
 
     async def _work(self, owner: str) -> None:
         loop = asyncio.get_running_loop()
+        found_nothing = False  # the last look at the queue found nothing to claim
         while not self._stopping:
             settings = self._settings()
             seen = self._wakes
@@ -95,9 +100,19 @@ class WorkerPool:
                 await self._idle(5 * IDLE_POLL_SECONDS, seen)
                 continue
             if job is None:
-                await self._idle(IDLE_POLL_SECONDS, seen)
+                found_nothing = True
+                await self._idle(self._poll_seconds(), seen)
                 continue
+            if found_nothing:  # work came from elsewhere (another process, a due deferral): all look
+                found_nothing = False
+                self.wake()
             await self._run(job, settings)
+
+    def _poll_seconds(self) -> float:
+        """Until an idle worker looks again: the idle workers share one look a second between
+        them, jittered so they take turns (30 idle workers used to make 30 reads a second,
+        and as many failed claims when every account with queued jobs was at its limit)."""
+        return IDLE_POLL_SECONDS * max(1, self._idle_workers) * random.uniform(0.5, 1.5)
 
     async def _idle(self, seconds: float, seen: int) -> None:
         """Wait for a wake-up or the next poll; a wake-up that came while this worker was
@@ -105,8 +120,12 @@ class WorkerPool:
         if self._wakes != seen:
             return
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._idle_workers += 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), seconds)
+        finally:
+            self._idle_workers -= 1
 
     async def _run(self, job: ClaimedJob, settings: Settings) -> None:
         self.busy += 1
