@@ -201,14 +201,16 @@ class Engine:
             if self.pool.store_error is not None:  # the database refuses results: say so, don't spin
                 raise self.pool.store_error
             self._finished.clear()  # before reading: a job that ends while we read still wakes us
-            rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
-            live = [r for r in rows if r.job_status]
-            if not live or await self._only_far_deferred({r.id for r in live}):
+            # which counters still wait: job ids only, read after every finished job (reading
+            # every counter's row here held a pass of 10,000 counters to 78 jobs/s, 103 without)
+            live = await self.store.live_counter_ids(counter_ids)
+            if not live or await self._only_far_deferred(live):
                 break
             try:
                 await asyncio.wait_for(self._finished.wait(), 0.5)
             except TimeoutError:
                 pass
+        rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
         return [self._outcome(r, started) for r in rows]
 
     async def _only_far_deferred(self, live: set[int]) -> bool:
