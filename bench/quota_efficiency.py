@@ -39,6 +39,9 @@ from metrika_tui.settings import Settings  # noqa: E402
 from metrika_tui.simulator import LatencyConfig, QuotaConfig, SimulatorConfig, World  # noqa: E402
 
 SEED = 2026
+#: a first sync reads `backfill_days` (90) moved back to the 1st of the month (at most 121 days):
+#: one page of the daily report (pages of 10,000 rows) and one of the monthly users (job.py)
+NEEDED_PER_COUNTER = 2
 
 
 @dataclass
@@ -62,20 +65,34 @@ class Run:
         return self.requests / self.seconds
 
 
-def sim_config(args) -> SimulatorConfig:
+def sim_config(args, *, instant: bool = False) -> SimulatorConfig:
+    """The real quotas and a long-tailed latency; `instant`: neither (the engine's own ceiling)."""
+    if instant:
+        return SimulatorConfig(quotas=QuotaConfig.unlimited(), seed=SEED)
     latency = LatencyConfig(kind="lognormal", median_ms=args.latency_ms, sigma=args.sigma, max_ms=args.max_latency_ms)
-    return SimulatorConfig(quotas=QuotaConfig(), latency=latency, seed=SEED)
+    quotas = QuotaConfig(reports_per_window=args.report_budget, report_window_seconds=args.report_window)
+    return SimulatorConfig(quotas=quotas, latency=latency, seed=SEED)
 
 
-def settings_for(tmp: Path, url: str, workers: int | None) -> Settings:
+#: what the client keeps to by itself, lifted for the ceiling run
+NO_CLIENT_LIMITS = {"max_rps": 100_000.0, "report_budget": 1_000_000}
+
+
+def settings_for(tmp: Path, url: str, workers: int | None, **changes) -> Settings:
     extra = {"workers": workers} if workers else {}
-    return Settings(db_path=tmp / "metrika.db", api_url=url, log_file=tmp / "metrika.log", **extra)
+    return Settings(db_path=tmp / "metrika.db", api_url=url, log_file=tmp / "metrika.log", **extra, **changes)
 
 
-def serve(world: World, args):
+def budget_of(args) -> dict:
+    """The client keeps to the report budget the simulator enforces (both from the flags)."""
+    return {"report_budget": args.report_budget, "report_window_seconds": args.report_window}
+
+
+def serve(world: World, args, *, instant: bool = False):
     """A fresh simulator (fresh quotas) for one run: (base URL, its stats)."""
     per_account = len(world.accounts[0].counter_ids)
-    return simulator(SEED, len(world.accounts), per_account, sim_config(args), in_thread=args.in_thread)
+    config = sim_config(args, instant=instant)
+    return simulator(SEED, len(world.accounts), per_account, config, in_thread=args.in_thread)
 
 
 def finish(name: str, counters: int, seconds: float, stats: dict, client) -> Run:
@@ -84,10 +101,14 @@ def finish(name: str, counters: int, seconds: float, stats: dict, client) -> Run
                stats["max_in_flight_per_token"], mine.retries, mine.budget_deferrals)  # fmt: skip
 
 
-async def engine_sync(world: World, args, *, workers: int | None, name: str, stop_after: int | None = None) -> Run:
-    """The real engine: plan every counter, work the queue; `stop_after`: time the first N jobs."""
-    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, serve(world, args) as (url, sim_stats):
-        engine = await Engine.open(settings_for(Path(tmp), url, workers))
+async def engine_sync(world: World, args, *, workers: int | None, name: str, stop_after: int | None = None,
+                      instant: bool = False) -> Run:  # fmt: skip
+    """The real engine: plan every counter, work the queue; `stop_after`: time the first N jobs.
+    `instant`: an API with no quotas and no latency, and a client that keeps to none."""
+    changes = NO_CLIENT_LIMITS if instant else budget_of(args)
+    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, \
+            serve(world, args, instant=instant) as (url, sim_stats):  # fmt: skip
+        engine = await Engine.open(settings_for(Path(tmp), url, workers, **changes))
         try:
             total = await seed_store(engine.store, world)
             done = 0
@@ -121,7 +142,7 @@ async def sequential_sync(world: World, args, sample: int) -> Run:
     """One request at a time: claim a job, read its daily report, then its monthly users,
     write the result; the next counter. The same store, client and quotas as the engine."""
     with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, serve(world, args) as (url, sim_stats):
-        settings = settings_for(Path(tmp), url, 1)
+        settings = settings_for(Path(tmp), url, 1, **budget_of(args))
         engine = await Engine.open(settings)  # only for its store and client: no worker runs
         store, client = engine.store, engine.client
         try:
@@ -149,8 +170,9 @@ def ideal(world: World, config: SimulatorConfig, requests_per_counter: float) ->
     - per address: R requests at Q_ip a second: R / Q_ip;
     - in flight per token: a token's R_t requests, at most P at a time, each taking the
       mean latency L: R_t * L / P (tokens work in parallel, so the busiest token counts);
-    - report budget per token: B reports per window W; a token needing R_t > B waits
-      for ceil(R_t / B) - 1 window(s) before its last batch: (ceil(R_t / B) - 1) * W;
+    - report budget per token: B reports per window W; a token needing R_t > B sends its
+      last k = ceil(R_t / B) - 1 windows after its first, then its last r = R_t - k * B
+      requests, P at a time: k * W + r * L / P (0 when R_t <= B: the other bounds hold);
     - per day per token (D): the same with D and a day.
     """
     q = config.quotas
@@ -158,14 +180,18 @@ def ideal(world: World, config: SimulatorConfig, requests_per_counter: float) ->
     total = sum(per_token)
     busiest = max(per_token)
     mean = mean_latency_seconds(config.latency)
+    p = q.parallel_per_token
+    k = -(-busiest // q.reports_per_window) - 1
+    last = busiest - k * q.reports_per_window
+    days = -(-busiest // q.per_token_per_day) - 1
     bounds = {
         f"per address: R / Q_ip = {total:.0f} / {q.per_ip_per_second}": total / q.per_ip_per_second,
-        f"in flight per token: R_t * L / P = {busiest:.0f} * {mean:.3f} / {q.parallel_per_token}":
-            busiest * mean / q.parallel_per_token,
-        f"report budget: (ceil(R_t / B) - 1) * W = (ceil({busiest:.0f} / {q.reports_per_window}) - 1)"
-        f" * {q.report_window_seconds:g}": (-(-busiest // q.reports_per_window) - 1) * q.report_window_seconds,
+        f"in flight per token: R_t * L / P = {busiest:.0f} * {mean:.3f} / {p}": busiest * mean / p,
+        f"report budget: k * W + r * L / P, k = ceil({busiest:.0f} / {q.reports_per_window}) - 1 = {k:.0f}, "
+        f"r = {last:.0f}: {k:.0f} * {q.report_window_seconds:g} + {last:.0f} * {mean:.3f} / {p}":
+            k * q.report_window_seconds + last * mean / p if k else 0.0,
         f"per day: (ceil(R_t / D) - 1) * 86400 = (ceil({busiest:.0f} / {q.per_token_per_day}) - 1) * 86400":
-            (-(-busiest // q.per_token_per_day) - 1) * 86400.0,
+            days * 86400.0,
     }
     best = max(bounds.values())
     lines = [f"  {'->' if v == best else '  '} {k} = {v:.1f} s" for k, v in bounds.items()]
@@ -190,17 +216,20 @@ async def main(args) -> None:
     print(f"world: {total} counters over {args.tokens} tokens; simulator latency lognormal median "
           f"{lat.median_ms:.0f} ms, sigma {lat.sigma}, cap {lat.max_ms:.0f} ms (mean "
           f"{mean_latency_seconds(lat) * 1000:.0f} ms, p99 {latency_quantile_seconds(lat, 0.99) * 1000:.0f} ms); "
-          f"real quotas: {config.quotas}")
+          f"quotas: {config.quotas}"
+          f"{'' if (args.report_budget, args.report_window) == (200, 300) else ' (report budget set by flags)'}")
     workers = args.workers or Settings().workers
     print(f"engine: {workers} workers ({'--workers' if args.workers else 'the default'}), "
           f"backfill {Settings().backfill_days} days\n")
 
     main_run = await engine_sync(world, args, workers=args.workers, name="engine")
-    per_counter = main_run.requests / main_run.counters
-    best, lines = ideal(world, config, per_counter)
+    needed = NEEDED_PER_COUNTER * total
+    best, lines = ideal(world, config, NEEDED_PER_COUNTER)
     print(f"ENGINE ({workers} workers): {describe(main_run)}")
-    print(f"  requests the sync needs: R = {main_run.requests} ({per_counter:g} per counter: the daily report "
-          f"and the monthly users, one page each); tokens T = {args.tokens}, R_t = {per_counter * per_account:g}; "
+    print(f"  requests the sync needs: R = {needed} ({NEEDED_PER_COUNTER} per counter: the daily report and the "
+          f"monthly users, one page each); answered: {main_run.requests}"
+          f"{f' ({main_run.requests - needed} read again after a deferral)' if main_run.requests > needed else ''}; "
+          f"tokens T = {args.tokens}, R_t = {NEEDED_PER_COUNTER * per_account}; "
           f"mean latency L = {mean_latency_seconds(lat):.3f} s")
     print("  ideal time = the largest bound the quotas set:")
     print("\n".join(lines))
@@ -232,6 +261,12 @@ async def main(args) -> None:
           f"-> engine {seq_total / main_run.seconds:.1f}x faster")
     print(f"  ideal (quotas)      {best:8.1f} s")
 
+    ceiling = await engine_sync(world, args, workers=args.workers, name="ceiling", instant=True)
+    print(f"\nENGINE CEILING (an instant API without quotas, the client's limits lifted; the same store, "
+          f"{workers} workers): {ceiling.counters / ceiling.seconds:.0f} counters/s, {ceiling.rps:.0f} requests/s "
+          f"-> {ceiling.rps / config.quotas.per_ip_per_second:.1f}x the {config.quotas.per_ip_per_second} a second "
+          f"the quotas allow: the engine and its database are not what limits a sync")
+
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -241,6 +276,8 @@ if __name__ == "__main__":
     parser.add_argument("--latency-ms", type=float, default=300.0, help="median latency")
     parser.add_argument("--sigma", type=float, default=0.7, help="lognormal shape: the tail")
     parser.add_argument("--max-latency-ms", type=float, default=10_000.0)
+    parser.add_argument("--report-budget", type=int, default=200, help="report requests per token per window")
+    parser.add_argument("--report-window", type=float, default=300.0, help="the report budget's window, seconds")
     parser.add_argument("--sequential-sample", type=int, default=60, help="counters the sequential loop is timed on")
     parser.add_argument("--pool-counters", type=int, default=500, help="counters the pool of 4 is timed on")
     parser.add_argument("--full-baselines", action="store_true", help="time the pool of 4 on every counter")

@@ -150,7 +150,9 @@ class MetrikaClient:
     ) -> Report:
         """Daily figures (rows: DailyStat) for the window, every page read."""
         params = {"dimensions": "ym:s:date", "metrics": ",".join(DAILY_METRICS), "sort": "ym:s:date"}
-        return await self._report(token, counter_id, date1, date2, params, parse.parse_daily_rows)
+        # the monthly users follow: hold a report slot for them (see ReportBudget)
+        return await self._report(token, counter_id, date1, date2, params, parse.parse_daily_rows,
+                                  budget=("hold", counter_id))  # fmt: skip
 
     async def monthly_users(
         self, token: Token, counter_id: int, date1: dt.date, date2: dt.date
@@ -160,7 +162,8 @@ class MetrikaClient:
         # whole months (a month's users are not a sum of days), but never past today
         today = self._clock.now().astimezone(dt.UTC).date()
         first, last = date1.replace(day=1), max(date2, min(_month_end(date2), today))
-        return await self._report(token, counter_id, first, last, params, parse.parse_month_rows)
+        return await self._report(token, counter_id, first, last, params, parse.parse_month_rows,
+                                  budget=("held", counter_id))  # fmt: skip
 
     def stats(self) -> ClientStats:
         """Figures for the console header: rate, in flight, retries, quota headroom."""
@@ -182,8 +185,10 @@ class MetrikaClient:
         date2: dt.date,
         params: Mapping[str, str],
         parse_rows: Callable[[Mapping[str, Any]], list[T]],
+        budget: tuple[str, int] | None = None,
     ) -> Report:
-        """Page through `/stat/v1/data` with the 1-based offset until `total_rows`."""
+        """Page through `/stat/v1/data` with the 1-based offset until `total_rows`.
+        `budget`: ("hold" | "held", key) for the first page (see `_spend_budget`)."""
         rows: list[T] = []
         pages: list[dict] = []
         sampled = False
@@ -193,7 +198,8 @@ class MetrikaClient:
                 "ids": int(counter_id), "date1": date1.isoformat(), "date2": date2.isoformat(),
                 "accuracy": "full", "limit": limit, "offset": offset, **params,
             }  # fmt: skip
-            page = await self._get_json(token, REPORT_PATH, query, "data", "total_rows", report=True)
+            page = await self._get_json(token, REPORT_PATH, query, "data", "total_rows", report=True,
+                                        budget=budget if offset == 1 else None)  # fmt: skip
             pages.append(dict(page))
             rows.extend(parse_rows(page))
             sampled = sampled or bool(page.get("sampled"))
@@ -203,12 +209,13 @@ class MetrikaClient:
                 return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total)
 
     async def _get_json(
-        self, token: Token, path: str, params: Mapping[str, Any], *keys: str, report: bool = False
+        self, token: Token, path: str, params: Mapping[str, Any], *keys: str, report: bool = False,
+        budget: tuple[str, int] | None = None,
     ) -> Mapping[str, Any]:
         """GET with retries; the decoded answer, checked to hold `keys`."""
         async for attempt in retrying(self._retry, self._note_retry):
             with attempt:
-                payload = await self._send(token, path, params, report=report)
+                payload = await self._send(token, path, params, report=report, budget=budget)
                 return parse.expect_mapping(payload, *keys)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
@@ -218,12 +225,13 @@ class MetrikaClient:
             self._on_retry(exc, attempt, wait)
 
     async def _send(
-        self, token: Token, path: str, params: Mapping[str, Any], *, report: bool
+        self, token: Token, path: str, params: Mapping[str, Any], *, report: bool,
+        budget: tuple[str, int] | None = None,
     ) -> Any:
         """One request inside every limit: the token's gate, the report budget, the pace."""
         async with self._gates.hold(token):
             sent = await self._pacer.wait()
-            if report and await self._spend_budget(token):
+            if report and await self._spend_budget(token, budget):
                 sent = await self._pacer.wait()  # we slept for the budget: book a fresh slot
             self._meter.mark()
             started = time.monotonic()
@@ -242,10 +250,16 @@ class MetrikaClient:
         )  # fmt: skip
         return self._decode(response, report=report)
 
-    async def _spend_budget(self, token: Token) -> bool:
-        """Take one report request from the token's budget; True if that meant waiting."""
+    async def _spend_budget(self, token: Token, budget: tuple[str, int] | None = None) -> bool:
+        """Take one report request from the token's budget; True if that meant waiting.
+
+        ("hold", key): also hold one for the request that follows (all or nothing);
+        ("held", key): spend the one held under `key`, if any."""
+        how, key = budget or ("", None)
+        if how == "held" and self._budget.take_held(token, key):
+            return False
         try:
-            return await self._budget.acquire(token) > 0
+            return await self._budget.acquire(token, hold=key if how == "hold" else None) > 0
         except QuotaError as exc:
             self._stats.quota(exc)
             raise

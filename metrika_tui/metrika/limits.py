@@ -17,7 +17,7 @@ import asyncio
 import datetime as dt
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager
 from typing import AsyncIterator, Protocol
 
@@ -141,6 +141,11 @@ class ReportBudget:
     it; a longer wait raises `QuotaError(retry_at=...)` so the engine can defer the job and
     serve other accounts meanwhile. `margin` widens the window a little so the server, which
     sees a request a little after we book it (pacing, network), never counts one too many.
+
+    A job reads two reports (daily rows, then the month's users). Booked one by one, the
+    budget could run out between them: the first answer is thrown away with the deferred
+    job, and read again later (at a window's edge that one extra request can cost a whole
+    window). So the first may `hold` a slot for the second, which `take_held` spends.
     """
 
     def __init__(
@@ -161,40 +166,66 @@ class ReportBudget:
         self.margin = margin
         self._clock = clock or UtcClock()
         self._sleep = sleep
-        self._grants: dict[Token, deque[dt.datetime]] = {}
+        self._grants: dict[Token, list[list[dt.datetime]]] = {}  # [when] of each grant in the window
+        self._held: dict[Token, dict[Hashable, list[dt.datetime]]] = {}  # grants kept for a follow-up
 
-    def _live(self, token: Token, now: dt.datetime) -> deque[dt.datetime]:
-        grants = self._grants.setdefault(token, deque())
+    def _live(self, token: Token, now: dt.datetime) -> list[list[dt.datetime]]:
         horizon = now - self.window - self.margin
-        while grants and grants[0] <= horizon:
-            grants.popleft()
+        self._grants[token] = grants = [g for g in self._grants.get(token, ()) if g[0] > horizon]
+        held = self._held.get(token)
+        if held:
+            for key in [k for k, g in held.items() if g[0] <= horizon]:
+                del held[key]
         return grants
 
-    def reserve(self, token: Token) -> float:
-        """Book a report request for `token`: seconds to wait, or QuotaError if too long."""
+    def reserve(self, token: Token, *, hold: Hashable | None = None) -> float:
+        """Book a report request for `token`: seconds to wait, or QuotaError if too long.
+
+        `hold`: book one more, kept under that key for the request that follows (unless one
+        is held under it already); all or nothing, so a job never starts without both."""
         now = self._clock.now()
         grants = self._live(token, now)
-        if len(grants) < self.budget:
-            grants.append(now)
-            return 0.0
-        free_at = grants[0] + self.window + self.margin
-        wait = (free_at - now).total_seconds()
-        if wait > self.max_wait:
-            raise QuotaError(
-                f"report budget of {self.budget} requests per "
-                f"{self.window.total_seconds():g} s is spent for this token",
-                status=None,
-                error_type=REPORT_BUDGET,
-                retry_after=wait,
-                retry_at=free_at,
-            )
-        grants.popleft()
-        grants.append(free_at)
+        holding = hold is not None and self.budget > 1 and hold not in self._held.get(token, {})
+        need = 1 + holding
+        excess = len(grants) + need - self.budget
+        wait = 0.0
+        moment = now
+        if excess > 0:
+            oldest = sorted(grants, key=lambda g: g[0])[:excess]
+            free_at = oldest[-1][0] + self.window + self.margin
+            wait = (free_at - now).total_seconds()
+            if wait > self.max_wait:
+                raise QuotaError(
+                    f"report budget of {self.budget} requests per "
+                    f"{self.window.total_seconds():g} s is spent for this token",
+                    status=None,
+                    error_type=REPORT_BUDGET,
+                    retry_after=wait,
+                    retry_at=free_at,
+                )
+            for g in oldest:  # they leave the window by the time we go
+                grants.remove(g)
+            moment = free_at
+        booked = [[moment] for _ in range(need)]
+        grants.extend(booked)
+        if holding:
+            self._held.setdefault(token, {})[hold] = booked[-1]
         return wait
 
-    async def acquire(self, token: Token) -> float:
+    def take_held(self, token: Token, key: Hashable) -> bool:
+        """Spend the slot held under `key` (True), counted from now; False if there is none."""
+        grant = self._held.get(token, {}).pop(key, None)
+        if grant is None:
+            return False
+        now = self._clock.now()
+        if not any(g is grant for g in self._live(token, now)):
+            return False  # left the window unused: book afresh
+        grant[0] = max(grant[0], now)  # the server counts it from when it really goes
+        return True
+
+    async def acquire(self, token: Token, *, hold: Hashable | None = None) -> float:
         """Take a report request for `token`, waiting if that is short; the seconds waited."""
-        wait = self.reserve(token)
+        wait = self.reserve(token, hold=hold)
         if wait > 0:
             await self._sleep(wait)
         return wait

@@ -154,6 +154,26 @@ def test_budget_is_a_sliding_window_per_token():
     assert budget.reserve(a) == 0
 
 
+def test_budget_holds_a_slot_for_the_report_that_follows():
+    """A job's first report holds a slot for its second: a job starts only with both in hand, and
+    the second never meets a spent budget (its answer would be thrown away with the job)."""
+    clock = FakeTime()
+    budget = ReportBudget(3, dt.timedelta(seconds=60), max_wait=0, margin=dt.timedelta(0), clock=clock)
+    token = Token(SECRET)
+    assert budget.reserve(token, hold=101) == 0  # job A: its daily report, and one held
+    assert budget.reserve(token, hold=101) == 0 and budget.headroom(token) == 0.0  # a retry holds no second
+    with pytest.raises(QuotaError):
+        budget.reserve(token, hold=102)  # job B would get its first report, not its second: not now
+    clock.t = 20
+    assert budget.take_held(token, 101)  # job A's monthly users: already paid for
+    assert not budget.take_held(token, 101)  # once
+    clock.t = 60  # the two grants of t=0 leave; the held one counts from when it was spent (t=20)
+    assert budget.headroom(token) == pytest.approx(2 / 3)
+    assert budget.reserve(token, hold=102) == 0 and budget.headroom(token) == 0.0
+    clock.t = 80  # job B's second report; A's held grant (spent at 20) has left the window
+    assert budget.take_held(token, 102) and budget.headroom(token) == pytest.approx(1 / 3)
+
+
 def test_meter_reports_the_rate_over_its_span():
     clock = FakeTime()
     meter = RequestMeter(10.0, monotonic=clock.monotonic)
