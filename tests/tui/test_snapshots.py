@@ -13,7 +13,20 @@ async def settled(pilot) -> None:
     await wait_for(pilot, lambda: "console started" in screen_text(app) and "Total" in screen_text(app), "loaded")
     if app.size.width >= 120:
         await wait_for(pilot, lambda: "Details · 1001" in screen_text(app), "details loaded")
-    await pilot.pause(0.1)
+    await still(pilot)
+
+
+async def still(pilot, rounds: int = 3) -> None:
+    """Wait until the screen stops changing (a loaded table can take a frame more to size its columns)."""
+    previous, same = None, 0
+    for _ in range(100):
+        await pilot.pause(0.05)
+        current = screen_text(pilot.app)
+        same = same + 1 if current == previous else 0
+        if same >= rounds:
+            return
+        previous = current
+    raise AssertionError("the screen never settled")
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 45)], ids=["80x24", "160x45"])
