@@ -26,6 +26,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from metrika_tui.engine.events import Kind, Level
 from metrika_tui.engine.ports import Clock, SystemClock
 from metrika_tui.settings import Settings
+from metrika_tui.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,9 @@ class Scheduler:
             try:
                 result = await self.engine.plan(trigger="schedule", slot=slot)
             except Exception as exc:  # a failed tick must not kill the scheduler
-                log.exception("planning the %s slot failed", local)
+                # the database's own trouble is told by the event; only a bug earns a traceback
+                log.log(logging.DEBUG if isinstance(exc, StoreError) else logging.ERROR,
+                        "planning the %s slot failed", local, exc_info=True)  # fmt: skip
                 self.engine.bus.emit(Kind.ERROR, f"planning the {local} slot failed: {exc}",
                                      level=Level.ERROR)  # fmt: skip
                 return

@@ -10,6 +10,7 @@ import pytest
 from metrika_tui.engine.events import EventBus, Kind
 from metrika_tui.engine.scheduler import Scheduler, current_slot, make_trigger, next_slot_after
 from metrika_tui.settings import Settings
+from metrika_tui.store import StoreError
 
 UTC = dt.UTC
 
@@ -179,3 +180,23 @@ def test_slots_agree_between_processes_started_at_different_times(tz):
         now = base + dt.timedelta(minutes=offset)
         slot = current_slot(now, s)
         assert slot <= now < slot + s.interval
+
+
+async def test_a_tick_on_a_broken_database_reports_and_the_next_one_plans(caplog):
+    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    engine = FakeEngine(settings(30), SharedSlots(), "a")
+    healthy_plan = engine.plan
+
+    async def locked(**_):
+        raise StoreError("m.db stayed locked by another process for 5s")
+
+    engine.plan = locked
+    sched = Scheduler(engine, clock=clock)
+    await sched.tick()
+    errors = [e for e in engine.events if e.kind is Kind.ERROR]
+    assert len(errors) == 1 and "stayed locked" in errors[0].message
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]  # told by the event, no traceback
+    engine.plan = healthy_plan
+    clock.advance(minutes=30)
+    await sched.tick()
+    assert len(engine.plans) == 1  # the scheduler lived through it
