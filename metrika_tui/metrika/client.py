@@ -42,10 +42,11 @@ REPORT_PATH = "/stat/v1/data"
 
 #: seconds added to the rolling second the pacer counts sends in (see `RatePacer`): the
 #: server counts arrivals, which trail our sends by the wire and its own pauses. Sends are
-#: counted as their first byte is written, so 50 ms of that jitter is tolerated for 5% of
-#: the rate (was: 10% of the rate spare, counted where requests were booked, so every
-#: pause of our event loop between booking and writing ate into it)
-RATE_MARGIN = 0.05
+#: counted as their first byte is written, so 80 ms of that jitter is tolerated for 7% of
+#: the rate (was: 10% of the rate spare, counted where requests were booked, so every pause
+#: of our event loop between booking and writing ate into it). 50 ms met one 429 in 4,000
+#: requests on a busy machine: the simulator's own pauses reached 50-60 ms
+RATE_MARGIN = 0.08
 
 
 class MetrikaClient:
