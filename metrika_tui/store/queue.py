@@ -24,7 +24,7 @@ from metrika_tui.tokens import Token
 _CLAIM = """
 WITH full AS (
     SELECT account_id FROM jobs
-     WHERE status = 'running' AND lease_expires_at >= :now
+     WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at >= :now
      GROUP BY account_id HAVING COUNT(*) >= :limit
 ), revoked AS (
     SELECT id FROM accounts WHERE revoked != 0
