@@ -5,12 +5,19 @@ other processes on the same database). The callback only appends to a buffer and
 the view dirty: it never touches a widget. A short timer then delivers the buffered
 events as one `EngineEvents` message and, when anything changed, pulls one
 `engine.snapshot()` and delivers it as `SnapshotArrived`, so a burst of a thousand updates
-becomes one table reconcile. A slow timer marks the view dirty anyway, so "5m ago" ages.
+becomes one table reconcile. A snapshot of 100,000 counters takes over a second of the
+event loop, so the next one waits a few times as long as the last took: the console stays
+responsive while a pass changes everything at once.
+
+Relative times ("5m ago") age on an `Ageing` tick, which only repaints what is on screen;
+the engine is re-read on a slower timer anyway, for states that change with the clock
+alone (OK turns OVERDUE).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -25,8 +32,12 @@ log = logging.getLogger(__name__)
 
 #: how often buffered events are delivered and a dirty view re-read (seconds)
 FLUSH_INTERVAL = 0.2
-#: how often the view is re-read with no event at all, so relative times age
+#: how often relative times on screen move on (a repaint, no read)
 AGEING_INTERVAL = 10.0
+#: how often the view is re-read with no event at all, for states the clock alone changes
+RESYNC_INTERVAL = 60.0
+#: after a snapshot that took t seconds, the next waits this many t (the UI keeps the rest)
+SNAPSHOT_SPACING = 3.0
 #: events kept while the UI is busy; older ones are still in the log file and the store
 BUFFER_LIMIT = 5_000
 
@@ -38,6 +49,10 @@ class EngineEvents(Message):
         super().__init__()
         self.events = events
         self.dropped = dropped
+
+
+class Ageing(Message):
+    """Time has passed: relative times on screen should move on."""
 
 
 class SnapshotArrived(Message):
@@ -64,17 +79,20 @@ class EngineBridge:
         *,
         flush_interval: float = FLUSH_INTERVAL,
         ageing_interval: float = AGEING_INTERVAL,
+        resync_interval: float = RESYNC_INTERVAL,
         buffer_limit: int = BUFFER_LIMIT,
     ) -> None:
         self.runtime = runtime
         self.target = target
         self.flush_interval = flush_interval
         self.ageing_interval = ageing_interval
+        self.resync_interval = resync_interval
         self._buffer: deque[Event] = deque(maxlen=buffer_limit)
         self._received = 0
         self._delivered = 0
         self._dirty = True
         self._fetching = False
+        self._next_fetch_at = 0.0  # monotonic: spacing after a slow snapshot
         self._unsubscribe: Callable[[], None] | None = None
         self._timers: list[Timer] = []
         self.snapshots_taken = 0
@@ -90,7 +108,8 @@ class EngineBridge:
     def start(self) -> None:
         self._timers = [
             self.target.set_interval(self.flush_interval, self.flush, name="bridge-flush"),
-            self.target.set_interval(self.ageing_interval, self.mark_dirty, name="bridge-ageing"),
+            self.target.set_interval(self.ageing_interval, self.age, name="bridge-ageing"),
+            self.target.set_interval(self.resync_interval, self.mark_dirty, name="bridge-resync"),
         ]
 
     def close(self) -> None:
@@ -111,6 +130,9 @@ class EngineBridge:
         """Re-read the engine at the next flush (after an action, or to age the times)."""
         self._dirty = True
 
+    def age(self) -> None:
+        self.target.post_message(Ageing())
+
     # -- the UI side -------------------------------------------------------------------------
     async def flush(self) -> None:
         """Deliver buffered events as one message, and one fresh snapshot if anything changed."""
@@ -120,12 +142,14 @@ class EngineBridge:
             dropped = self._received - self._delivered - len(events)
             self._delivered = self._received
             self.target.post_message(EngineEvents(events, dropped))
-        if self._dirty and not self._fetching and getattr(self.runtime, "engine", None) is not None:
+        ready = not self._fetching and time.monotonic() >= self._next_fetch_at
+        if self._dirty and ready and getattr(self.runtime, "engine", None) is not None:
             self._dirty = False
             self._fetching = True
             self.target.run_worker(self._fetch(), group="bridge-snapshot", exit_on_error=False)
 
     async def _fetch(self) -> None:
+        started = time.monotonic()
         try:
             snapshot = await self.runtime.engine.snapshot()
         except Exception as exc:  # the UI shows it; the engine keeps going
@@ -136,3 +160,5 @@ class EngineBridge:
             self.target.post_message(SnapshotArrived(snapshot))
         finally:
             self._fetching = False
+            took = time.monotonic() - started
+            self._next_fetch_at = time.monotonic() + SNAPSHOT_SPACING * took

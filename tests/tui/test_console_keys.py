@@ -63,7 +63,7 @@ async def test_disable_greys_the_row_and_it_is_never_planned(runtime):
         await select(pilot, 1003)
         await pilot.press("d")
         await wait_for(pilot, lambda: state_of(app, 1003) == "– DISABLED", "1003 disabled")
-        name_cell = table(app).get_cell("1003", "name")
+        name_cell = table(app).cell_text(1003, "name")
         assert name_cell.style == table(app).styles_for_cells.greyed
         await pilot.press("s")  # sync all due: the disabled counter stays out
         await wait_for(pilot, lambda: state_of(app, 1009) == "◷ QUEUED", "due counters queued")

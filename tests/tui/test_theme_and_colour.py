@@ -13,7 +13,7 @@ from .fake_engine import demo_world
 
 
 def state_cell_colour(app, counter_id: int):
-    return app.main_screen.query_one(CounterTable).get_cell(str(counter_id), "state").style.color
+    return app.main_screen.query_one(CounterTable).cell_text(counter_id, "state").style.color
 
 
 async def test_state_colours_follow_the_theme():

@@ -6,6 +6,8 @@ key runs a `ConsoleOperations` call in a worker and shows the answer as a notifi
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -15,10 +17,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import Footer, Input
 
 from metrika_tui.engine.events import Event, Kind, Level
-from metrika_tui.tui.bridge import EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
+from metrika_tui.tui.bridge import Ageing, EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
 from metrika_tui.tui.commands import screen_bindings
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, row_as_text
 from metrika_tui.tui.operations import ConsoleOperations, Refused
@@ -52,6 +54,7 @@ class MainScreen(Screen[None]):
         self.operations = operations
         self.keymap = keymap
         self.snapshot: Any | None = None
+        self._snapshot_arrived = 0.0  # monotonic
         self.query_text = ""
         self.bridge = EngineBridge(runtime, self, **(bridge_options or {}))
         self.bridge.subscribe()
@@ -111,7 +114,24 @@ class MainScreen(Screen[None]):
 
     def on_snapshot_arrived(self, message: SnapshotArrived) -> None:
         self.snapshot = message.snapshot
+        self._snapshot_arrived = time.monotonic()
         self._show_snapshot()
+
+    def on_ageing(self, _message: Ageing) -> None:
+        """Relative times move on: the header and the rows on screen, nothing re-read."""
+        if self.snapshot is not None:
+            self._show_header()
+            self.query_one(CounterTable).age(self.now())
+
+    def now(self) -> dt.datetime:
+        """The snapshot's moment plus the time since it arrived (the engine's clock, moved on)."""
+        return self.snapshot.taken_at + dt.timedelta(seconds=time.monotonic() - self._snapshot_arrived)
+
+    def _show_header(self) -> None:
+        self.query_one("#header", StatusLine).show(header_text(
+            db=self.runtime.describe_db, scheduler_state=self.runtime.scheduler_state,
+            next_sync=self.runtime.next_scheduled_sync_at, snapshot=self.snapshot, tz=self.tz,
+            now=self.now()))  # fmt: skip
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         self.query_one("#header", StatusLine).show(f"cannot read the database: {message.error}", alert=True)
@@ -120,15 +140,13 @@ class MainScreen(Screen[None]):
         snapshot = self.snapshot
         if snapshot is None:
             return
-        self.query_one("#header", StatusLine).show(header_text(
-            db=self.runtime.describe_db, scheduler_state=self.runtime.scheduler_state,
-            next_sync=self.runtime.next_scheduled_sync_at, snapshot=snapshot, tz=self.tz))  # fmt: skip
+        self._show_header()
         self.query_one("#summary", StatusLine).show(summary_text(snapshot.summary),
                                                     alert=bool(snapshot.summary.failed))  # fmt: skip
         was_empty = self.has_class("-empty")
         self.set_class(not snapshot.accounts, "-empty")
         table = self.query_one(CounterTable)
-        table.reconcile(snapshot.counters, snapshot.taken_at, self.query_text)
+        table.reconcile(snapshot.counters, self.now(), self.query_text)
         if was_empty and snapshot.accounts and not self.has_class("-filtering"):
             table.focus()  # the table was hidden behind the welcome: give it the keys now
         self.query_one("#accounts", StatusLine).show(f"{self._view_text()} │ {accounts_text(snapshot)}")
@@ -143,7 +161,7 @@ class MainScreen(Screen[None]):
             f" · filter “{self.query_text}”" if self.query_text else "")  # fmt: skip
 
     # -- details of the selected counter ----------------------------------------------------
-    @on(DataTable.RowHighlighted, "#counters")
+    @on(CounterTable.RowHighlighted, "#counters")
     def _row_highlighted(self) -> None:
         self._schedule_detail()
 
@@ -270,10 +288,10 @@ class MainScreen(Screen[None]):
         table.sort_reverse = not table.sort_reverse
         self._show_snapshot()
 
-    @on(DataTable.HeaderSelected, "#counters")
-    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+    @on(CounterTable.HeaderSelected, "#counters")
+    def _header_clicked(self, event: CounterTable.HeaderSelected) -> None:
         table = self.query_one(CounterTable)
-        key = event.column_key.value
+        key = event.column_key
         table.sort_reverse = not table.sort_reverse if table.sort_column == key else False
         table.sort_column = key
         self._show_snapshot()
@@ -294,6 +312,6 @@ class MainScreen(Screen[None]):
 
     def action_copy_row(self) -> None:
         if (counter := self._selected_or_say()) is not None and self.snapshot is not None:
-            self.app.copy_to_clipboard(row_as_text(counter, self.snapshot.taken_at))
+            self.app.copy_to_clipboard(row_as_text(counter, self.now()))
             self.notify(f"counter {counter.counter_id} copied to the clipboard")
 

@@ -17,13 +17,14 @@ from metrika_tui.tui.css import tcss_next_to
 
 
 def header_text(
-    *, db: str, scheduler_state: str, next_sync: dt.datetime | None, snapshot: Any | None, tz: ZoneInfo
+    *, db: str, scheduler_state: str, next_sync: dt.datetime | None, snapshot: Any | None, tz: ZoneInfo,
+    now: dt.datetime | None = None,
 ) -> str:
     """`db … │ scheduler running │ next 12:00 (in 35m) │ workers 2/6 │ queue 5 │ 3.2 req/s │ quota 87%`."""
     parts = [f"db {db}", f"scheduler {scheduler_state}"]
     if snapshot is None:
         return " │ ".join(parts + ["starting…"])
-    now = snapshot.taken_at
+    now = now or snapshot.taken_at
     parts.append(
         f"next {next_sync.astimezone(tz):%H:%M} ({until(next_sync, now)})" if next_sync else "next —"
     )

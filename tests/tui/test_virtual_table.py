@@ -1,0 +1,74 @@
+"""The counter table draws only what is on screen: big tables, ageing without reads, spaced reads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from metrika_tui.engine.events import Kind
+from metrika_tui.tui.bridge import SNAPSHOT_SPACING
+from metrika_tui.tui.widgets.counter_table import CounterTable
+
+from .conftest import console, screen_text, wait_for
+from .fake_engine import demo_world
+
+
+def table(app) -> CounterTable:
+    return app.main_screen.query_one(CounterTable)
+
+
+async def test_twenty_thousand_rows_navigate_end_to_end():
+    runtime = demo_world(accounts=4, per_account=5_000)
+    async with console(runtime) as (app, pilot):
+        t = table(app)
+        await wait_for(pilot, lambda: t.row_count == 20_000, "every row", limit=20)
+        first, last = t.shown_ids[0], t.shown_ids[-1]
+        await pilot.press("end")
+        await pilot.pause()
+        assert t.selected_counter.counter_id == last
+        assert f" {last} " in screen_text(app) and f" {first} " not in screen_text(app)
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert t.cursor_row == t.row_count - 1 - t.page_rows
+        await pilot.press("home")
+        await pilot.pause()
+        assert t.selected_counter.counter_id == first and t.scroll_y == 0
+        await pilot.click("#counters", offset=(3, 4))  # the fourth row under the header
+        await pilot.pause()
+        assert t.selected_counter.counter_id == t.shown_ids[3]
+
+
+async def test_relative_times_age_without_reading_the_engine():
+    runtime = demo_world()
+    async with console(runtime, bridge_options={"ageing_interval": 0.05}) as (app, pilot):
+        t = table(app)
+        assert t.words_of(1001)[4] == "5m ago"
+        reads = runtime.engine.snapshot_calls
+        app.main_screen._snapshot_arrived -= 600  # ten minutes pass
+        await wait_for(pilot, lambda: t.words_of(1001)[4] == "15m ago", "the row aged")
+        await wait_for(pilot, lambda: " 1001 " in screen_text(app) and "15m ago" in screen_text(app), "on screen")
+        assert runtime.engine.snapshot_calls == reads
+
+
+async def test_a_slow_snapshot_spaces_the_next_reads():
+    runtime = demo_world()
+    engine = runtime.engine
+    real_snapshot = engine.snapshot
+    reads: list[tuple[float, float]] = []  # (started, ended), monotonic
+
+    async def slow_snapshot():
+        started = time.monotonic()
+        await asyncio.sleep(0.1)
+        snapshot = await real_snapshot()
+        reads.append((started, time.monotonic()))
+        return snapshot
+
+    engine.snapshot = slow_snapshot
+    async with console(runtime) as (app, pilot):
+        for _ in range(60):  # news every 20 ms for 1.2 s: each flush finds the view dirty
+            engine.bus.emit(Kind.FETCHED, "fetched", counter_id=1001)
+            await pilot.pause(0.02)
+    assert len(reads) >= 3
+    for (started, ended), (next_started, _) in zip(reads, reads[1:]):
+        # unspaced, the next read would start at the next 20 ms flush
+        assert next_started - ended >= SNAPSHOT_SPACING * 0.1 * 0.99 > 0
