@@ -106,6 +106,9 @@ async def measure(name: str, counters: int, burst: int, rounds: int, idle_second
                 await pilot.pause(0.005)
             end_to_end, reads = time.perf_counter() - t0, engine.snapshot_calls - reads
 
+            bridge = app.main_screen.bridge
+            while bridge._dirty or bridge._fetching:  # events that came during the last read
+                await pilot.pause(0.1)
             await pilot.pause(1.0)
             process = psutil.Process()
             cpu0, t0 = process.cpu_times(), time.perf_counter()

@@ -7,16 +7,19 @@ For each size (the store seeded directly, 100 counters an account):
 - a `sync-status` query: the engine's snapshot (rows, states, summary) in process, and the
   real `metrika-tui sync-status --json` command, against a bare SQLite read of the same
   rows and an empty Python start-up;
-- the console's reconcile of a burst of 1,000 state changes (bench/console_reconcile.py's
-  code), against clearing and rebuilding the table.
+- the console: start to a full table, a burst of 1,000 state changes reconciled, and idle
+  CPU (bench/console_reconcile.py's comparison), against the previous table (a Textual
+  DataTable reconciled by key) in the same run.
 Then, with 10,000 counters, the real processes:
 - the `--headless` daemon: resident memory after it planned a pass and works it against the
   simulator (its own process, real quotas), and idle (every counter in sync), with its idle
   CPU; against an idle Python interpreter;
-- the console in tmux (a private server, `tmux -L bench`): time to the first screen with
-  counters on it, idle CPU and memory; against a bare Textual app in the same tmux.
+Then the real console in tmux (a private server, `tmux -L bench`) over 10,000 and 100,000
+counters in sync: time to the first screen with counters on it, idle CPU (over at least 65 s:
+one re-read of the engine) and memory; against a bare Textual app in the same tmux.
 
-    .venv/bin/python bench/scale.py [--sizes 10000,100000] [--idle-seconds 30] [--skip-console]
+    .venv/bin/python bench/scale.py [--sizes 10000,100000] [--console-sizes 10000,100000] [--idle-seconds 30]
+                                  [--skip-console]
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ import asyncio
 import datetime as dt
 import json
 import os
-import random
 import shutil
 import signal
 import sqlite3
@@ -41,13 +43,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, seed_store, simulator  # noqa: E402
-from console_reconcile import demo_world, load, reconcile_rounds  # noqa: E402
+from console_reconcile import compare  # noqa: E402
 
 from metrika_tui.engine.service import Engine  # noqa: E402
 from metrika_tui.settings import Settings  # noqa: E402
 from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
 from metrika_tui.store.rows import to_ts  # noqa: E402
-from metrika_tui.tui.app import MetrikaApp  # noqa: E402
 
 SEED = 7
 PER_ACCOUNT = 100
@@ -196,21 +197,9 @@ async def store_figures(counters: int) -> None:
               f"{len(out) / 2**20:.1f} MiB of JSON)")
 
 
-async def console_figures(counters: int, burst: int, rounds: int) -> None:
-    """bench/console_reconcile.py's measurement at this size (fewer baseline rounds)."""
-    runtime = demo_world(accounts=counters // PER_ACCOUNT, per_account=PER_ACCOUNT)
-    app = MetrikaApp(runtime)
-    started = time.perf_counter()
-    async with app.run_test(size=(160, 45)) as pilot:
-        table, _ = await load(app, pilot, counters)
-        first = time.perf_counter() - started  # from the app's start: at 100,000 it may be loaded at once
-        await pilot.pause(0.3)
-        reconcile, rebuild = await reconcile_rounds(runtime.engine, table, pilot, random.Random(5), burst,
-                                                    rounds=rounds, rebuild_rounds=1)  # fmt: skip
-    med = statistics.median(reconcile)
-    print(f"  console, start to a full table:      {ms(first):>9}")
-    print(f"  console, {burst:,} changes reconciled:   {ms(med):>9}   (median of {rounds}; clear and rebuild "
-          f"every row: {ms(rebuild[0])}; {rebuild[0] / med:.1f}x)")
+async def console_figures(counters: int, burst: int, rounds: int, idle_seconds: float) -> None:
+    """bench/console_reconcile.py's comparison at this size (one baseline round: it is slow)."""
+    await compare(counters, burst, rounds, min(idle_seconds, 20.0), baseline_rounds=1)
 
 
 # -- the real processes ---------------------------------------------------------------------------
@@ -328,11 +317,11 @@ def console_process_figures(folder: Path, counters: int, idle_seconds: float) ->
     print(f"  console start-up, to counters on screen: {ms(start)} (summary line: {ms(full)})   "
           f"(bare Textual app: {ms(bare_start)}; {start / bare_start:.1f}x)")
     print(f"  console idle, all {counters:,} in sync:    RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
-          f"{idle_seconds:.0f} s (busiest second {peak:.0f}%: every row re-aged each 10 s)   "
+          f"{idle_seconds:.0f} s (busiest second {peak:.0f}%: the engine re-read each 60 s)   "
           f"(bare Textual app: RSS {bare_rss:.0f} MiB, CPU {bare_cpu:.2f}%)")
 
 
-def processes(counters: int, idle_seconds: float, skip_console: bool) -> None:
+def processes(counters: int, idle_seconds: float) -> None:
     accounts = counters // PER_ACCOUNT
     config = SimulatorConfig(latency=LatencyConfig(kind="lognormal", median_ms=300, sigma=0.7))
     with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp, \
@@ -373,8 +362,15 @@ def processes(counters: int, idle_seconds: float, skip_console: bool) -> None:
         print(f"  daemon idle, all {counters:,} in sync:     RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
               f"{idle_seconds:.0f} s (busiest second {peak:.0f}%)   (idle Python: RSS {base_rss:.0f} MiB)")
 
-        if not skip_console:
-            console_process_figures(idle, counters, idle_seconds)
+
+def console_processes(sizes: list[int], idle_seconds: float) -> None:
+    """The real console in tmux over a store of each size, every counter in sync."""
+    for counters in sizes:
+        print(f"\nTHE CONSOLE, {counters:,} counters")
+        with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
+            asyncio.run(seeded(Path(tmp), counters))
+            mark_in_sync(Path(tmp) / "metrika.db")
+            console_process_figures(Path(tmp), counters, idle_seconds)
 
 
 def main(args) -> None:
@@ -383,9 +379,12 @@ def main(args) -> None:
         print(f"\n{counters:,} COUNTERS")
         asyncio.run(store_figures(counters))
         if not args.skip_console:
-            asyncio.run(console_figures(counters, args.burst, args.rounds))
+            asyncio.run(console_figures(counters, args.burst, args.rounds, args.idle_seconds))
     print(f"\nTHE PROCESSES, {args.daemon_counters:,} counters")
-    processes(args.daemon_counters, args.idle_seconds, args.skip_console)
+    processes(args.daemon_counters, args.idle_seconds)
+    if not args.skip_console:
+        # one re-read of the engine (each 60 s) inside the window
+        console_processes(args.console_sizes, max(args.idle_seconds, 65.0))
 
 
 if __name__ == "__main__":
@@ -393,6 +392,8 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000],
                         help="counters, comma-separated (empty: the processes only)")
     parser.add_argument("--daemon-counters", type=int, default=10_000)
+    parser.add_argument("--console-sizes", type=lambda s: [int(x) for x in s.split(",") if x],
+                        default=[10_000, 100_000], help="counters for the real console in tmux, comma-separated")
     parser.add_argument("--burst", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3, help="reconcile rounds per size")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="how long idle CPU is measured")

@@ -27,9 +27,11 @@ async def test_twenty_thousand_rows_navigate_end_to_end():
         await pilot.pause()
         assert t.selected_counter.counter_id == last
         assert f" {last} " in screen_text(app) and f" {first} " not in screen_text(app)
-        await pilot.press("pageup")
+        line = t.cursor_row - t.scroll_y
+        await pilot.press("pageup", "pageup")
         await pilot.pause()
-        assert t.cursor_row == t.row_count - 1 - t.page_rows
+        assert t.cursor_row == t.row_count - 1 - 2 * t.page_rows
+        assert t.cursor_row - t.scroll_y == line  # the view went a page with the cursor
         await pilot.press("home")
         await pilot.pause()
         assert t.selected_counter.counter_id == first and t.scroll_y == 0

@@ -235,10 +235,16 @@ class CounterTable(ScrollView, can_focus=True):
         self.move_cursor(row=self.cursor_row + 1)
 
     def action_page_up(self) -> None:
-        self.move_cursor(row=self.cursor_row - self.page_rows)
+        self._page(-1)
 
     def action_page_down(self) -> None:
-        self.move_cursor(row=self.cursor_row + self.page_rows)
+        self._page(+1)
+
+    def _page(self, direction: int) -> None:
+        """A page on: the view and the cursor move together, the cursor keeps its screen line."""
+        page = self.page_rows * direction
+        self.set_scroll(None, max(0, min(self.scroll_y + page, self.max_scroll_y)))
+        self.move_cursor(row=self.cursor_row + page)
 
     def action_first_row(self) -> None:
         self.move_cursor(row=0)
