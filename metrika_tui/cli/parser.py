@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 
 from metrika_tui import __version__
 
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counter-id", type=_positive_int, metavar="ID", help="only this counter")
     p.add_argument("--force", action="store_true", help="ignore the interval: sync even fresh counters")
     p.add_argument("--no-wait", action="store_true", help="only enqueue, for a running daemon")
+    p.add_argument("--max-wait", type=_wait, metavar="TIME",
+                   help="wait out a quota that frees within TIME (seconds, or 90s, 10m, 1h30m; default: the "
+                        "report window and a minute, 6m); counters deferred longer stay queued (exit 1)")
 
     p = sub.add_parser("sync-status", help="per counter sync state and a summary")
     _common(p, default=s)
@@ -120,6 +125,27 @@ def _positive_int(text: str) -> int:
     if value > _LARGEST_ID:
         raise argparse.ArgumentTypeError(f"expected a number up to {_LARGEST_ID}, got {text!r}")
     return value
+
+
+#: the longest --max-wait: every Metrika quota resets within a day
+_LONGEST_WAIT = dt.timedelta(hours=24)
+_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+
+
+def _wait(text: str) -> dt.timedelta:
+    """Seconds ('360'), or amounts with units ('90s', '10m', '1h30m'), up to a day."""
+    compact = "".join(text.split()).lower()
+    if compact.startswith("-"):
+        raise argparse.ArgumentTypeError(f"a wait cannot be negative, got {text!r}")
+    if re.fullmatch(r"\d+(\.\d+)?", compact):
+        seconds = float(compact)
+    elif re.fullmatch(r"(\d+(\.\d+)?[hms])+", compact):
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([hms])", compact))
+    else:
+        raise argparse.ArgumentTypeError(f"expected seconds or a time like 90s, 10m, 1h30m, got {text!r}")
+    if seconds > _LONGEST_WAIT.total_seconds():
+        raise argparse.ArgumentTypeError(f"a wait of at most 24h, got {text!r}")
+    return dt.timedelta(seconds=seconds)
 
 
 def _port(text: str) -> int:

@@ -9,6 +9,7 @@ from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.events import Event, Kind
+from metrika_tui.engine.service import PassWait, duration, pass_max_wait
 from metrika_tui.settings import Settings
 
 
@@ -42,10 +43,12 @@ async def _sync(engine, args) -> int:
 
     wanted = set(plan.queued) | set(plan.already_live)
     outcomes = []
+    progress = None
     if wanted and not args.no_wait:
+        max_wait = pass_max_wait(engine.settings) if args.max_wait is None else args.max_wait
         print(file=out)
-        with _Progress(engine, len(wanted), style, out):
-            outcomes = await engine.run_until_idle(wanted)
+        with _Progress(engine, len(wanted), style, out, max_wait) as progress:
+            outcomes = await engine.run_until_idle(wanted, max_wait=max_wait, on_wait=progress.waiting)
 
     failed = [o for o in outcomes if not o.ok]
     print(f"\n{style.rule(35)}", file=out)
@@ -62,6 +65,10 @@ async def _sync(engine, args) -> int:
         print(f"  Failed: {len(failed)}", file=out)
         for o in failed:
             print(f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {o.error}", file=out)
+        if progress is not None and progress.stopped is not None:
+            stopped = progress.stopped
+            print(f"  Still queued: {stopped.queued}, the next may run in {duration(stopped.seconds)}"
+                  f" ({progress.beyond}): {stopped.why}", file=out)  # fmt: skip
     print(style.rule(35), file=out)
     elapsed = time.monotonic() - started
     if failed:
@@ -91,11 +98,16 @@ def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None
 
 
 class _Progress:
-    """One live line on a terminal; one line per finished counter elsewhere (cron logs)."""
+    """One live line on a terminal; one line per finished counter elsewhere (cron logs).
 
-    def __init__(self, engine, total: int, style: Style, out) -> None:
-        self.engine, self.total, self.style, self.out = engine, total, style, out
+    What the pass waits for goes to stderr, once per wait: "waiting 4m 12s: report budget of
+    account alice spent (200 per 5 min); 180 counters queued"."""
+
+    def __init__(self, engine, total: int, style: Style, out, max_wait) -> None:
+        self.engine, self.total, self.style, self.out, self.max_wait = engine, total, style, out, max_wait
         self.done = self.failed = 0
+        self.stopped: PassWait | None = None
+        self._deferrals: set[tuple[int | None, str]] = set()  # (account, message) told: one line a wave
         self._unsubscribe = None
 
     def __enter__(self):
@@ -109,12 +121,34 @@ class _Progress:
         if self.style.rich:
             print(file=self.out)
 
+    def waiting(self, wait: PassWait) -> None:
+        if self.style.rich:  # the bar's line ends; it goes on below the message
+            print(file=self.out, flush=True)
+        counters = f"{wait.queued} counter{'s' * (wait.queued != 1)}"
+        if wait.beyond:
+            self.stopped = wait
+            line = f"not waiting {duration(wait.seconds)} ({self.beyond}): {wait.why}; {counters} stay queued"
+        else:
+            line = f"waiting {duration(wait.seconds)}: {wait.why}; {counters} queued"
+        print(f"  {line}", file=sys.stderr, flush=True)
+        self._draw()
+
+    @property
+    def beyond(self) -> str:
+        return f"beyond --max-wait {duration(self.max_wait.total_seconds())}"
+
     def _on_event(self, event: Event) -> None:
         if event.kind is Kind.DONE:
             self.done += 1
         elif event.kind is Kind.FAILED:
             self.failed += 1
-        elif event.kind is not Kind.RETRYING and event.kind is not Kind.DEFERRED:
+        elif event.kind is Kind.DEFERRED:
+            # an account's queued counters are deferred one by one, to the same moment: tell the
+            # first (the wait line says how many wait)
+            if (event.account_id, event.message) in self._deferrals:
+                return
+            self._deferrals.add((event.account_id, event.message))
+        elif event.kind is not Kind.RETRYING:
             return
         if self.style.rich:
             self._draw()

@@ -39,6 +39,10 @@ class JobResult:
     status: str  # done | queued (retry or deferred) | failed | revoked | lost
     rows: int = 0
     error: str | None = None
+    #: queued again: when it may run; for a quota, its error_type and the words that came with it
+    run_after: dt.datetime | None = None
+    quota: str | None = None
+    quota_message: str | None = None
 
 
 def fetch_window(job: ClaimedJob, settings: Settings, now: dt.datetime) -> tuple[dt.date, dt.date]:
@@ -109,7 +113,8 @@ async def _settle_quota(job, exc: QuotaError, *, store, clock, bus, ids) -> JobR
     reason = f"quota {exc.error_type or 'exceeded'}: waiting until {retry_at:%H:%M:%S} UTC"
     if await store.defer_job(job, run_after=retry_at, reason=reason):
         bus.emit(Kind.DEFERRED, reason, level=Level.WARNING, **ids)
-        return JobResult(False, "queued", error=reason)
+        return JobResult(False, "queued", error=reason, run_after=retry_at, quota=exc.error_type or "quota",
+                         quota_message=exc.message)  # fmt: skip
     return JobResult(False, "lost", error="lease lost")
 
 
@@ -142,5 +147,5 @@ async def _settle_transient(job, error: str, *, store, settings, clock, bus, ids
     if status == "queued":
         bus.emit(Kind.RETRYING, f"{error}; try {job.attempts + 2} of {settings.max_attempts} "
                  f"in {(run_after - now).total_seconds():.0f}s", level=Level.WARNING, **ids)  # fmt: skip
-        return JobResult(False, "queued", error=error)
+        return JobResult(False, "queued", error=error, run_after=run_after)
     return JobResult(False, "lost", error="lease lost")

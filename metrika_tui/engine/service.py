@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
@@ -12,14 +13,23 @@ from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
 from metrika_tui.engine.recorder import EventRecorder
 from metrika_tui.engine.status import CounterStatus, Summary, derive_state, next_due, summarize
 from metrika_tui.engine.worker import WorkerPool
+from metrika_tui.metrika.limits import REPORT_BUDGET
 from metrika_tui.models import DailyStat, MonthlyStat
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, CounterRow, JobRecord, Store
 
 #: a forced sync jumps the line
 FORCE_PRIORITY = 10
-#: `run_until_idle` stops waiting for jobs deferred further than this (a quota resets tomorrow)
+#: `run_until_idle` stops waiting for jobs deferred further than this unless told otherwise
+#: (a quota resets tomorrow); `sync` waits out a spent report budget (`pass_max_wait`)
 MAX_WAIT_FOR_DEFERRED = dt.timedelta(minutes=2)
+#: `pass_max_wait`: the report window plus this, so a budget spent at the window's start is
+#: waited out (the client's own deferral adds a second's margin to the window)
+REPORT_WAIT_MARGIN = dt.timedelta(minutes=1)
+#: `on_wait` is not told of a shorter wait (another account's budget frees a moment later)
+SHORTEST_TOLD_WAIT = dt.timedelta(seconds=1)
+#: accounts named in a wait's reason when there are many, then "and N more"
+NAMED_ACCOUNTS = 3
 #: finished jobs (the attempt history) are kept this long
 HISTORY_KEPT = dt.timedelta(days=30)
 
@@ -58,6 +68,37 @@ class JobOutcome:
     ok: bool
     error: str | None
     rows: int
+
+
+@dataclass(frozen=True)
+class PassWait:
+    """Nothing of a pass runs: its next job may start only at `until` (a quota, a backoff)."""
+
+    until: dt.datetime
+    seconds: float  # from now
+    queued: int  # counters of the pass still queued
+    reasons: tuple[str, ...]  # one per cause: "report budget of account alice spent (200 per 5 min)"
+    beyond: bool = False  # further off than the wait allowed: run_until_idle returns, these stay queued
+
+    @property
+    def why(self) -> str:
+        return "; ".join(self.reasons) or "the next queued job"
+
+
+def duration(seconds: float) -> str:
+    """To the second under an hour, to the minute above: 12s, 4m 12s, 11h 58m."""
+    hours, rest = divmod(max(0, round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
+def pass_max_wait(settings: Settings) -> dt.timedelta:
+    """How long `sync` waits for a deferred job by default: a report window and a margin."""
+    return dt.timedelta(seconds=settings.report_window_seconds) + REPORT_WAIT_MARGIN
 
 
 @dataclass(frozen=True)
@@ -110,6 +151,8 @@ class Engine:
         self.pool = WorkerPool(store=store, client=client, settings=lambda: self.settings, clock=self.clock,
                                bus=self.bus, on_result=self._on_result)  # fmt: skip
         self._results: dict[int, JobResult] = {}
+        #: counter -> (account, result) of this process's jobs queued again for later (why a pass waits)
+        self._waiting: dict[int, tuple[int, JobResult]] = {}
         self._finished = asyncio.Event()
         #: the runtime's Scheduler, when one runs in this process
         self.scheduler = None
@@ -186,10 +229,21 @@ class Engine:
 
     def _on_result(self, job: ClaimedJob, result: JobResult) -> None:
         self._results[job.counter_id] = result
+        if result.run_after is not None:
+            self._waiting[job.counter_id] = (job.account_id, result)
+        else:
+            self._waiting.pop(job.counter_id, None)
         self._finished.set()
 
-    async def run_until_idle(self, counter_ids: set[int] | None = None) -> list[JobOutcome]:
-        """Work the queue until none of these counters has a live job (or only far-deferred ones).
+    async def run_until_idle(self, counter_ids: set[int] | None = None, *,
+                             max_wait: dt.timedelta = MAX_WAIT_FOR_DEFERRED,
+                             on_wait: Callable[[PassWait], None] | None = None) -> list[JobOutcome]:  # fmt: skip
+        """Work the queue until none of these counters has a live job, or every job left is
+        deferred further than `max_wait` (a quota that resets tomorrow): those stay queued.
+
+        While nothing runs and the next job waits (a spent report budget, a backoff), `on_wait`
+        is told what for, once per wait of a second or more (not per poll); the wait that
+        ends the pass is told too, with `beyond` set.
 
         Raises StoreError when the database refuses a result (disk full, locked too long):
         the job waits in the queue, and the caller says why it stopped.
@@ -197,6 +251,7 @@ class Engine:
         started = self.clock.now()
         self.pool.store_error = None
         await self.start_workers()
+        told: dt.datetime | None = None  # the wait last told: each is told once
         while True:
             if self.pool.store_error is not None:  # the database refuses results: say so, don't spin
                 raise self.pool.store_error
@@ -204,8 +259,17 @@ class Engine:
             # which counters still wait: job ids only, read after every finished job (reading
             # every counter's row here held a pass of 10,000 counters to 78 jobs/s, 103 without)
             live = await self.store.live_counter_ids(counter_ids)
-            if not live or await self._only_far_deferred(live):
+            if not live:
                 break
+            now = self.clock.now()
+            until = await self._idle_until(now)
+            if until is not None and until != told and until - now >= SHORTEST_TOLD_WAIT:
+                told = until
+                wait = await self._pass_wait(live, until, now, beyond=until - now > max_wait)
+                if on_wait is not None:
+                    on_wait(wait)
+                if wait.beyond:
+                    break
             try:
                 await asyncio.wait_for(self._finished.wait(), 0.5)
             except TimeoutError:
@@ -213,10 +277,39 @@ class Engine:
         rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
         return [self._outcome(r, started) for r in rows]
 
-    async def _only_far_deferred(self, live: set[int]) -> bool:
+    async def _idle_until(self, now: dt.datetime) -> dt.datetime | None:
+        """When the next queued job may start, if none runs and none may start now."""
+        if await self.store.running_per_account(now):
+            return None
         soonest = await self.store.next_run_after()
-        running = await self.store.running_per_account(self.clock.now())
-        return not running and soonest is not None and soonest - self.clock.now() > MAX_WAIT_FOR_DEFERRED
+        return soonest if soonest is not None and soonest > now else None
+
+    async def _pass_wait(self, live: set[int], until: dt.datetime, now: dt.datetime, *, beyond: bool) -> PassWait:
+        """Why the pass waits, from this process's jobs queued again (another's are counted
+        only): one reason per cause, naming its accounts, the soonest cause first."""
+        accounts: dict[tuple[str, str], set[int]] = {}  # cause -> the accounts it holds up
+        soonest: dict[tuple[str, str], dt.datetime] = {}
+        for cid in live:
+            if (waiting := self._waiting.get(cid)) is None:
+                continue
+            account_id, result = waiting
+            cause = _cause(result)
+            soonest[cause] = min(soonest.get(cause, result.run_after), result.run_after)
+            accounts.setdefault(cause, set()).add(account_id)
+        logins = {a.id: a.login for a in await self.store.accounts()} if accounts else {}
+        reasons = tuple(self._reason(*cause, [logins.get(i, str(i)) for i in sorted(accounts[cause])])
+                        for cause in sorted(accounts, key=soonest.__getitem__))  # fmt: skip
+        return PassWait(until, (until - now).total_seconds(), len(live), reasons, beyond)
+
+    def _reason(self, kind: str, detail: str, logins: list[str]) -> str:
+        accounts = _accounts(logins)
+        if kind == REPORT_BUDGET:
+            window = self.settings.report_window_seconds
+            per = f"{window // 60} min" if window % 60 == 0 else f"{window} s"
+            return f"report budget of {accounts} spent ({self.settings.report_budget} per {per})"
+        if kind == "quota":
+            return f"quota of {accounts}: {detail}"
+        return f"{accounts} retrying after: {detail}"
 
     def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
         result = self._results.get(row.id)
@@ -291,6 +384,24 @@ class Engine:
     async def last_event_id(self) -> int:
         await self.recorder.flush()
         return await self.store.last_event_id()
+
+
+def _accounts(logins: list[str]) -> str:
+    """'account a', 'accounts a, b, c and d', 'accounts a, b, c and 5 more'"""
+    if len(logins) == 1:
+        return f"account {logins[0]}"
+    if len(logins) > NAMED_ACCOUNTS + 1:
+        return f"accounts {', '.join(logins[:NAMED_ACCOUNTS])} and {len(logins) - NAMED_ACCOUNTS} more"
+    return f"accounts {', '.join(logins[:-1])} and {logins[-1]}"
+
+
+def _cause(result: JobResult) -> tuple[str, str]:
+    """What a job queued again waits for: our report budget, another quota, or a retry."""
+    if result.quota == REPORT_BUDGET:
+        return REPORT_BUDGET, ""
+    if result.quota:
+        return "quota", result.quota_message or result.quota
+    return "retry", result.error or "an error"
 
 
 def _retry_reporter(bus: EventBus):

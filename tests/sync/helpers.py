@@ -39,9 +39,10 @@ def settings_for(db: Path, **changes) -> Settings:
     return Settings(db_path=db, **{**defaults, **changes})
 
 
-def client_for(app, clock: ManualClock) -> MetrikaClient:
+def client_for(app, clock: ManualClock, **limits) -> MetrikaClient:
+    """`limits`: what-ifs of the client's own quota keeping (report_budget, report_window_seconds)."""
     return MetrikaClient("http://metrika.test", transport=httpx.ASGITransport(app=app), retry=FAST_RETRY,
-                         max_rps=10_000, clock=clock)  # fmt: skip
+                         max_rps=10_000, clock=clock, **limits)  # fmt: skip
 
 
 @dataclass
@@ -55,8 +56,10 @@ class Rig:
     engines: list[Engine] = field(default_factory=list)
 
     async def engine(self, app=None, **settings) -> Engine:
-        """Another engine (its own database connection and client) on the rig's database."""
-        client = client_for(app or self.sim.app, self.clock)
+        """Another engine (its own database connection and client) on the rig's database; its
+        client keeps to the settings' report budget and window."""
+        budget = {k: settings[k] for k in ("report_budget", "report_window_seconds") if k in settings}
+        client = client_for(app or self.sim.app, self.clock, **budget)
         engine = await Engine.open(settings_for(self.db, **settings), client=client, clock=self.clock)
         self.engines.append(engine)
         return engine
