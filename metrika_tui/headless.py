@@ -9,6 +9,7 @@ Textual is never imported on this path (a test checks it).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import signal
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.engine.service import PassWait, duration, pass_max_wait
 from metrika_tui.settings import Settings, SettingsError
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
@@ -130,7 +132,11 @@ async def _reload(runtime, reload: Callable[[], Settings]) -> None:
 
 
 async def _run_once(settings: Settings) -> int:
-    """`--headless --once`: plan one pass, work it to completion, exit 0 or 1 (for cron)."""
+    """`--headless --once`: plan one pass, work it to completion, exit 0 or 1 (for cron).
+
+    Like `sync`, it waits out a quota that frees within `pass_max_wait` (a spent report
+    budget: the window and a minute), one line per wait; a deferral beyond it (the daily
+    quota) ends the pass at once, those counters still queued (exit 1)."""
     from metrika_tui.engine.runtime import Runtime
 
     writer = EventWriter(settings)
@@ -139,11 +145,39 @@ async def _run_once(settings: Settings) -> int:
     try:
         await runtime.start()
         plan = await runtime.engine.plan(trigger="once")
-        outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live))
-        failed = [o for o in outcomes if not o.ok]
-        writer(Event(Kind.INFO, f"pass complete: {len(outcomes) - len(failed)} synced, {len(failed)} failed,"
+        waits = _WaitTeller(writer, pass_max_wait(settings))
+        outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live),
+                                                       max_wait=waits.max_wait, on_wait=waits)  # fmt: skip
+        synced = sum(o.ok for o in outcomes)
+        queued = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
+        later = f" (the next may run in {duration(waits.stopped.seconds)})" if waits.stopped else ""
+        writer(Event(Kind.INFO, f"pass complete: {synced} synced, {len(outcomes) - synced - queued} failed,"
+                                f"{f' {queued} still queued{later},' if queued else ''}"
                                 f" {len(plan.skipped_recent)} already in sync"))  # fmt: skip
-        return 1 if failed else 0
+        return 1 if synced < len(outcomes) else 0
     finally:
         await runtime.stop(grace=STOP_GRACE_SECONDS)
         writer.close()
+
+
+class _WaitTeller:
+    """`run_until_idle`'s on_wait: one line per wait of the pass ("waiting 2m 31s: report budget
+    of accounts a and b spent (200 per 5 min); 60 counters queued"); the wait beyond the bound,
+    which ends the pass, as a warning, kept in `stopped`."""
+
+    def __init__(self, writer: EventWriter, max_wait: dt.timedelta) -> None:
+        self.writer, self.max_wait = writer, max_wait
+        self.stopped: PassWait | None = None
+
+    def __call__(self, wait: PassWait) -> None:
+        counters = f"{wait.queued} counter{'s' * (wait.queued != 1)}"
+        data = {"wait_seconds": round(wait.seconds, 1), "until": wait.until.isoformat(), "queued": wait.queued,
+                "reasons": list(wait.reasons), "max_wait_seconds": self.max_wait.total_seconds()}  # fmt: skip
+        if not wait.beyond:
+            line = f"waiting {duration(wait.seconds)}: {wait.why}; {counters} queued"
+            self.writer(Event(Kind.INFO, line, data=data))
+            return
+        self.stopped = wait
+        bound = duration(self.max_wait.total_seconds())
+        line = f"not waiting {duration(wait.seconds)} (beyond the pass's {bound}): {wait.why}; {counters} stay queued"
+        self.writer(Event(Kind.WARNING, line, level=Level.WARNING, data=data))
