@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from platformdirs import user_config_path, user_data_path
+from platformdirs import user_cache_path, user_config_path, user_data_path
 
 APP = "metrika-tui"
 
@@ -29,3 +29,13 @@ def demo_db() -> Path:
 
 def default_log_file() -> Path:
     return data_dir() / "logs" / "sync.log"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("METRIKA_CACHE_DIR") or user_cache_path(APP, appauthor=False))
+
+
+def pace_file() -> Path:
+    """The request pace every metrika-tui process of this user on this host shares
+    (`metrika.host_pace`): the API's 30 requests/s are per address, not per process."""
+    return cache_dir() / "pace"

@@ -12,14 +12,16 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
+from metrika_tui import locations
 from metrika_tui.metrika import parse
 from metrika_tui.metrika.errors import MetrikaError, QuotaError, TransientError
+from metrika_tui.metrika.host_pace import address_of, make_pacer
 from metrika_tui.metrika.limits import (
-    RatePacer,
     ReportBudget,
     RequestMeter,
     TokenGates,
@@ -53,7 +55,11 @@ class MetrikaClient:
     """Async Metrika API client; implements `metrika_tui.engine.ports.MetrikaApi`.
 
     One instance per process: it owns the connection pool and the quota keeping, which
-    only work if every request goes through the same object.
+    only work if every request goes through the same object. The requests-a-second pace is
+    the host's: every client on the host talking to the same API address books its slots in
+    one file (`host_pace`, `pace_file`, default `locations.pace_file()`), so several processes
+    together keep to `max_rps`. `share_pace=False`, or a `transport` of the caller's (a mock,
+    an app in process: no shared address), paces this client alone.
     """
 
     def __init__(
@@ -72,6 +78,8 @@ class MetrikaClient:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: WallClock | None = None,
         on_retry: RetryHook | None = None,
+        share_pace: bool = True,
+        pace_file: Path | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._clock = clock or UtcClock()
@@ -80,7 +88,9 @@ class MetrikaClient:
         self._report_page_size = report_page_size
         self._counters_page_size = counters_page_size
         self._gates = TokenGates(per_token_requests)
-        self._pacer = RatePacer(max_rps, margin=RATE_MARGIN)
+        shared = share_pace and transport is None
+        self._pacer = make_pacer(max_rps, margin=RATE_MARGIN, address=address_of(self.base_url) if shared else None,
+                                 path=(pace_file or locations.pace_file()) if shared else None)  # fmt: skip
         window = dt.timedelta(seconds=report_window_seconds)
         self._budget = ReportBudget(
             report_budget,
@@ -119,6 +129,7 @@ class MetrikaClient:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        self._pacer.close()
 
     async def __aenter__(self) -> MetrikaClient:
         return self

@@ -1,9 +1,10 @@
 """Staying under Metrika's quotas by ourselves, instead of learning them from 429s.
 
 Three limits, each its own small object:
-- `RatePacer`: requests a second for the whole process, spaced evenly (the server counts
-  per rolling second, so a burst of 30 at once and 30 more a second later can trip it),
-  and counted again as they really leave (a late request must not crowd the next one).
+- `RatePacer`: requests a second, spaced evenly (the server counts per rolling second, so
+  a burst of 30 at once and 30 more a second later can trip it), and counted again as they
+  really leave (a late request must not crowd the next one). In memory for one process;
+  `host_pace.HostPacer` shares the same book with every process on the host.
 - `TokenGates`: requests in flight per token (a semaphore each).
 - `ReportBudget`: report requests per token per window, a sliding window of grants.
 
@@ -14,11 +15,14 @@ concurrent callers never race for the same slot and no loop polls the clock.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import datetime as dt
+import itertools
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import AsyncIterator, Protocol
 
 from metrika_tui.metrika.errors import QuotaError
@@ -41,6 +45,66 @@ class UtcClock:
         return dt.datetime.now(dt.UTC)
 
 
+class PaceBook:
+    """What a pacer has booked: the next free slot, and the sends of the last span, each by id
+    at the moment it was booked for, moved to when it really left once that is known.
+
+    Plain data, so the same bookkeeping serves one process (`RatePacer` keeps it in memory)
+    and every process on the host (`host_pace.HostPacer` keeps it in a file). The sends are
+    two lists kept in the order of their moments, so every step is a bisection or a slice.
+    """
+
+    __slots__ = ("next_free", "moments", "ids")
+
+    def __init__(self, next_free: float = float("-inf"), moments: list[float] | None = None,
+                 ids: list[int] | None = None) -> None:  # fmt: skip
+        self.next_free = next_free
+        self.moments = moments if moments is not None else []  # ascending
+        self.ids = ids if ids is not None else []  # of the send at the same place
+
+    def book_slot(self, now: float, interval: float) -> float:
+        """Book the next evenly spaced slot; seconds until it (0 when free now)."""
+        slot = max(now, self.next_free)
+        self.next_free = slot + interval
+        return slot - now
+
+    def book_send(self, ident: int, now: float, span: float, limit: int) -> float:
+        """Book send `ident` at the first moment from `now` that puts no more than `limit` sends
+        in any `span`; seconds until it. Sends booked later than now count as well (another
+        caller waits for room): with every send after `moment - span` counted, no window
+        holding `moment` can hold more, whichever way it lies."""
+        self.forget(now - span)
+        moments = self.moments
+        moment = now
+        if len(moments) >= limit:  # the send `limit` places back must age out of the span first
+            older = len(moments) - limit  # older ones cannot matter
+            del moments[:older], self.ids[:older]
+            moment = max(now, moments[0] + span)
+        self._put(ident, moment)
+        return moment - now
+
+    def mark_sent(self, ident: int, moment: float) -> None:
+        """Send `ident` really left at `moment`: count it from then (never earlier than booked)."""
+        try:
+            at = self.ids.index(ident)
+        except ValueError:  # already aged out of the book: it counts from now on
+            self._put(ident, moment)
+            return
+        if self.moments[at] < moment:
+            del self.moments[at], self.ids[at]
+            self._put(ident, moment)
+
+    def forget(self, horizon: float) -> None:
+        """Drop the sends at or before `horizon`."""
+        old = bisect.bisect_right(self.moments, horizon)
+        del self.moments[:old], self.ids[:old]
+
+    def _put(self, ident: int, moment: float) -> None:
+        at = bisect.bisect_right(self.moments, moment)
+        self.moments.insert(at, moment)
+        self.ids.insert(at, ident)
+
+
 class RatePacer:
     """At most `rate` requests a second for everyone sharing this pacer, counted as they leave.
 
@@ -52,6 +116,9 @@ class RatePacer:
     each with the callable `wait()` returns), and no more than `rate` may leave within any
     `1 s + margin`. The margin absorbs what is left (the wire, the server's own pauses)
     and costs `margin` of each second, not a fixed share of the rate.
+
+    This one paces one process; `host_pace.HostPacer` keeps the same book for every process
+    on the host.
     """
 
     def __init__(
@@ -71,41 +138,39 @@ class RatePacer:
         self.interval = (self.span + 1e-9) / rate  # a hair over: float sums never fit rate+1 in a span
         self._monotonic = monotonic
         self._sleep = sleep
-        self._next_free = float("-inf")
-        self._left: list[list[float]] = []  # [moment] of each send of the last span
-        self._lock = asyncio.Lock()  # one caller at a time checks and waits on the window
+        self._book = PaceBook()
+        self._ids = itertools.count()
 
     def reserve(self) -> float:
         """Book the next slot; return how long to wait for it (0 when free now)."""
-        now = self._monotonic()
-        slot = max(now, self._next_free)
-        self._next_free = slot + self.interval
-        return slot - now
+        return self._book.book_slot(self._monotonic(), self.interval)
 
     async def wait(self) -> Callable[[], None]:
         """Wait for a booked slot and for room in the window; send at once after this.
 
         Returns `sent`: call it when the request really leaves (its first byte is
         written), so later requests are counted against that moment, not this one."""
-        delay = self.reserve()
+        delay = await self._change(lambda book, now: book.book_slot(now, self.interval))
         if delay > 0:
             await self._sleep(delay)
-        async with self._lock:
-            now = self._monotonic()
-            self._left = left = [m for m in self._left if m[0] > now - self.span]
-            if len(left) >= self.limit:  # the oldest send must age out of the window first
-                oldest = min(left)
-                left.remove(oldest)
-                free_at = oldest[0] + self.span
-                await self._sleep(free_at - now)
-                now = max(self._monotonic(), free_at)
-            moment = [now]
-            left.append(moment)
+        ident = self._new_id()
+        delay = await self._change(lambda book, now: book.book_send(ident, now, self.span, self.limit))
+        if delay > 0:
+            await self._sleep(delay)
+        return partial(self._mark_sent, ident)
 
-        def sent() -> None:
-            moment[0] = max(moment[0], self._monotonic())
+    def close(self) -> None:
+        """Let go of what the pacer holds (nothing, in memory)."""
 
-        return sent
+    async def _change(self, change: Callable[[PaceBook, float], float]) -> float:
+        """Apply `change(book, now)`; in memory no lock is needed: nothing awaits inside it."""
+        return change(self._book, self._monotonic())
+
+    def _new_id(self) -> int:
+        return next(self._ids)
+
+    def _mark_sent(self, ident: int) -> None:
+        self._book.mark_sent(ident, self._monotonic())
 
 
 class TokenGates:
