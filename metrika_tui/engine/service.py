@@ -11,11 +11,12 @@ from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
 from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
 from metrika_tui.engine.recorder import EventRecorder
-from metrika_tui.engine.status import CounterStatus, Summary, derive_state, next_due, summarize
+from metrika_tui.engine.status import CounterState, CounterStatus, Summary, derive_state, next_due, summarize
 from metrika_tui.engine.worker import WorkerPool
 from metrika_tui.metrika.limits import REPORT_BUDGET
 from metrika_tui.models import DailyStat, MonthlyStat
 from metrika_tui.settings import Settings
+from metrika_tui.slices import map_in_slices
 from metrika_tui.store import ClaimedJob, CounterRow, JobRecord, Store
 
 #: a forced sync jumps the line
@@ -23,6 +24,7 @@ FORCE_PRIORITY = 10
 #: `run_until_idle` stops waiting for jobs deferred further than this unless told otherwise
 #: (a quota resets tomorrow); `sync` waits out a spent report budget (`pass_max_wait`)
 MAX_WAIT_FOR_DEFERRED = dt.timedelta(minutes=2)
+_IN_QUEUE = (CounterState.QUEUED, CounterState.SYNCING)
 #: `pass_max_wait`: the report window plus this, so a budget spent at the window's start is
 #: waited out (the client's own deferral adds a second's margin to the window)
 REPORT_WAIT_MARGIN = dt.timedelta(minutes=1)
@@ -322,22 +324,28 @@ class Engine:
         return JobOutcome(row.id, row.account_id, ok, None if ok else (row.last_error or "not synced"), rows)
 
     # -- what users look at --------------------------------------------------------------
-    def _status(self, row: CounterRow, now: dt.datetime) -> CounterStatus:
+    def _status(self, row: CounterRow, now: dt.datetime, interval: dt.timedelta) -> CounterStatus:
         return CounterStatus(
             account_id=row.account_id, account_user_id=row.account_user_id, account_login=row.account_login,
             account_revoked=row.account_revoked, counter_id=row.id, name=row.name, site=row.site,
             active=row.active,
             state=derive_state(active=row.active, revoked=row.account_revoked, job_status=row.job_status,
                                last_fetched_at=row.last_fetched_at, last_error=row.last_error, now=now,
-                               interval=self.settings.interval),
+                               interval=interval),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
-            next_due_at=next_due(row.last_fetched_at, self.settings.interval), attempts=row.job_attempts,
+            next_due_at=next_due(row.last_fetched_at, interval), attempts=row.job_attempts,
             last_error=row.last_error, time_zone=row.time_zone,
         )  # fmt: skip
 
     async def snapshot(self) -> EngineSnapshot:
-        now = self.clock.now()
-        counters = tuple(self._status(r, now) for r in await self.store.counter_rows())
+        """Everything the console and `sync-status` show, at one moment.
+
+        Built in slices (`map_in_slices`): with 100,000 counters it is about a second of
+        Python, and a console on the same event loop stays responsive meanwhile.
+        """
+        now, interval = self.clock.now(), self.settings.interval
+        rows = await self.store.counter_rows()
+        counters = tuple(await map_in_slices(lambda row: self._status(row, now, interval), rows))
         accounts = tuple(
             AccountInfo(a.id, a.user_id, a.login, a.token_masked, a.revoked, a.counters, a.revoked_reason)
             for a in await self.store.accounts()
@@ -345,11 +353,11 @@ class Engine:
         stats = self.client.stats() if hasattr(self.client, "stats") else None
         return EngineSnapshot(
             counters=counters, accounts=accounts,
-            summary=summarize(counters, now=now, interval=self.settings.interval),
+            summary=summarize(counters, now=now, interval=interval),
             next_scheduled_sync_at=self.scheduler.next_run_at if self.scheduler else None,
             scheduler_state=self.scheduler.state if self.scheduler else "off",
             workers_busy=self.pool.busy, workers_total=self.pool.size,
-            queue_depth=sum(1 for c in counters if c.state.value in ("queued", "syncing")),
+            queue_depth=sum(1 for c in counters if c.state in _IN_QUEUE),
             requests_per_second=stats.requests_per_second if stats else 0.0,
             quota_headroom=stats.worst_headroom if stats else 1.0, taken_at=now,
         )  # fmt: skip
@@ -361,7 +369,7 @@ class Engine:
         now = self.clock.now()
         since = now.date() - dt.timedelta(days=90)
         return CounterDetail(
-            status=self._status(rows[0], now),
+            status=self._status(rows[0], now, self.settings.interval),
             attempts=await self.store.job_history(counter_id),
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),

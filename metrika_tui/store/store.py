@@ -12,6 +12,7 @@ from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
 from metrika_tui.store.queue import QueueStore
 from metrika_tui.store.rows import Account, CounterRow, JobRecord, PlanRows, from_ts, to_ts
+from metrika_tui.slices import map_in_slices
 from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
@@ -121,11 +122,8 @@ class Store(QueueStore):
             " WHERE (:id IS NULL OR c.id = :id) ORDER BY c.account_id, c.id",
             {"id": counter_id},
         )
-        return [
-            CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7], bool(r[8]), from_ts(r[9]),
-                       from_ts(r[10]), r[11], r[12], r[13])  # fmt: skip
-            for r in rows
-        ]
+        return await map_in_slices(lambda r: CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
+                                   bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13]), rows)  # fmt: skip
 
     # -- planning ----------------------------------------------------------------------
     async def plan_jobs(
