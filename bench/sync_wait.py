@@ -75,12 +75,14 @@ class Pass:
 
 
 def command_env(tmp: Path, url: str, args) -> dict[str, str]:
-    """The scaled budget for the command's client; its own database, data dir and config."""
+    """The scaled budget for the command's client; its own database, data dir, config and
+    cache (the host's shared request pace: none of another process's bookings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))}
     config = tmp / "config.toml"
     config.write_text(f"[api]\nreport_window_seconds = {args.report_window}\n")
     env.update(METRIKA_API_URL=url, METRIKA_DB=str(tmp / "metrika.db"), METRIKA_DATA_DIR=str(tmp / "data"),
-               METRIKA_CONFIG=str(config), METRIKA_REPORT_BUDGET=str(args.report_budget), NO_COLOR="1")  # fmt: skip
+               METRIKA_CACHE_DIR=str(tmp / "cache"), METRIKA_CONFIG=str(config),
+               METRIKA_REPORT_BUDGET=str(args.report_budget), NO_COLOR="1")  # fmt: skip
     return env
 
 
