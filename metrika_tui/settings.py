@@ -37,7 +37,7 @@ class Settings:
     workers: int = 30
     per_token_jobs: int = 3  # running jobs per account, across every process
     per_token_requests: int = 3  # requests in flight per token, this process
-    max_rps: float = 30.0  # requests a second, this process
+    max_rps: float = 30.0  # requests a second to the API's address, shared by every process on the host
     report_budget: int = 200  # report requests per token per report_window_seconds
     report_window_seconds: int = 300
     backfill_days: int = 90  # first sync of a counter reads this far back

@@ -52,6 +52,7 @@ def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
         METRIKA_DB=str(tmp_path / "metrika.db"),
         METRIKA_DATA_DIR=str(tmp_path / "data"),
         METRIKA_CONFIG=str(tmp_path / "config.toml"),
+        METRIKA_CACHE_DIR=str(tmp_path / "cache"),  # the shared request pace of this test's processes
         METRIKA_WORKERS="4",
         NO_COLOR="1",
     )
