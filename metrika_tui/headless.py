@@ -144,10 +144,12 @@ async def _run_once(settings: Settings) -> int:
     runtime.subscribe(writer)
     try:
         await runtime.start()
+        planned_at = runtime.engine.clock.now()  # a job another process queued may finish before we wait
         plan = await runtime.engine.plan(trigger="once")
         waits = _WaitTeller(writer, pass_max_wait(settings))
         outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live),
-                                                       max_wait=waits.max_wait, on_wait=waits)  # fmt: skip
+                                                       max_wait=waits.max_wait, on_wait=waits,
+                                                       since=planned_at)  # fmt: skip
         synced = sum(o.ok for o in outcomes)
         queued = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
         later = f" (the next may run in {duration(waits.stopped.seconds)})" if waits.stopped else ""

@@ -25,6 +25,7 @@ async def _sync(engine, args) -> int:
     _check_ids(snapshot, args.account_id, args.counter_id)
 
     print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
+    planned_at = engine.clock.now()  # a job another sync queued may finish before we wait
     plan = await engine.plan(
         force=args.force, account_id=args.account_id, counter_id=args.counter_id, trigger="sync"
     )
@@ -48,7 +49,8 @@ async def _sync(engine, args) -> int:
         max_wait = pass_max_wait(engine.settings) if args.max_wait is None else args.max_wait
         print(file=out)
         with _Progress(engine, len(wanted), style, out, max_wait) as progress:
-            outcomes = await engine.run_until_idle(wanted, max_wait=max_wait, on_wait=progress.waiting)
+            outcomes = await engine.run_until_idle(wanted, max_wait=max_wait, on_wait=progress.waiting,
+                                                   since=planned_at)
 
     failed = [o for o in outcomes if not o.ok]
     print(f"\n{style.rule(35)}", file=out)

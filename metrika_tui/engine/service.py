@@ -239,7 +239,8 @@ class Engine:
 
     async def run_until_idle(self, counter_ids: set[int] | None = None, *,
                              max_wait: dt.timedelta = MAX_WAIT_FOR_DEFERRED,
-                             on_wait: Callable[[PassWait], None] | None = None) -> list[JobOutcome]:  # fmt: skip
+                             on_wait: Callable[[PassWait], None] | None = None,
+                             since: dt.datetime | None = None) -> list[JobOutcome]:  # fmt: skip
         """Work the queue until none of these counters has a live job, or every job left is
         deferred further than `max_wait` (a quota that resets tomorrow): those stay queued.
 
@@ -247,10 +248,13 @@ class Engine:
         is told what for, once per wait of a second or more (not per poll); the wait that
         ends the pass is told too, with `beyond` set.
 
+        A counter counts as synced if it succeeded after `since` (default: now). Pass the
+        moment before planning: a job another process had queued may finish in between.
+
         Raises StoreError when the database refuses a result (disk full, locked too long):
         the job waits in the queue, and the caller says why it stopped.
         """
-        started = self.clock.now()
+        started = since or self.clock.now()
         self.pool.store_error = None
         await self.start_workers()
         told: dt.datetime | None = None  # the wait last told: each is told once

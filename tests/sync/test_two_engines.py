@@ -69,3 +69,20 @@ async def test_two_engines_on_one_file_share_the_pass_within_the_token_limit(tmp
         counts = await store.table_counts()
         assert counts["jobs"] == len(counters)
         assert counts["daily_stats"] == sum([len(await store.daily_stats(cid)) for cid in counters])
+
+
+async def test_a_counter_the_other_engine_finished_before_we_waited_counts_as_synced(tmp_path):
+    """Two `sync`s at once: the second finds every job queued by the first, which may finish
+    them all before the second starts waiting. They are synced, not 'not synced'."""
+    world = World.generate(seed=34, accounts=1, counters_per_account=4)
+    async with rig(tmp_path, world, latency=LatencyConfig(kind="fixed", median_ms=5.0)) as r:
+        first, second = await r.engine(workers=4), await r.engine(workers=4)
+        await add_accounts(first, world)
+        await first.plan()
+        planned_at = second.clock.now()
+        plan = await second.plan()
+        assert not plan.queued and len(plan.already_live) == 4
+        await first.run_until_idle()
+        r.clock.advance(1.0)  # the second starts waiting a moment later
+        outcomes = await second.run_until_idle(set(plan.already_live), since=planned_at)
+        assert [o.ok for o in outcomes] == [True] * 4, outcomes
