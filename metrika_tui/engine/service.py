@@ -11,7 +11,15 @@ from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
 from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
 from metrika_tui.engine.recorder import EventRecorder
-from metrika_tui.engine.status import CounterState, CounterStatus, Summary, derive_state, next_due, summarize
+from metrika_tui.engine.status import (
+    CounterState,
+    CounterStatus,
+    Summary,
+    derive_state,
+    next_clock_change,
+    next_due,
+    summarize,
+)
 from metrika_tui.engine.worker import WorkerPool
 from metrika_tui.metrika.limits import REPORT_BUDGET
 from metrika_tui.models import DailyStat, MonthlyStat
@@ -135,6 +143,8 @@ class EngineSnapshot:
     requests_per_second: float
     quota_headroom: float
     taken_at: dt.datetime
+    #: the soonest a state changes with no event (`next_clock_change`): when to look again
+    clock_change_at: dt.datetime | None = None
 
 
 class Engine:
@@ -364,6 +374,7 @@ class Engine:
             queue_depth=sum(1 for c in counters if c.state in _IN_QUEUE),
             requests_per_second=stats.requests_per_second if stats else 0.0,
             quota_headroom=stats.worst_headroom if stats else 1.0, taken_at=now,
+            clock_change_at=next_clock_change(counters),
         )  # fmt: skip
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:

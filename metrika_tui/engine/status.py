@@ -82,6 +82,13 @@ def next_due(last_fetched_at: dt.datetime | None, interval: dt.timedelta) -> dt.
     return None if last_fetched_at is None else last_fetched_at + interval
 
 
+def next_clock_change(rows: Iterable[CounterStatus]) -> dt.datetime | None:
+    """The soonest moment a state changes with the clock alone: an OK counter turning OVERDUE
+    (every other change comes with an event). None when no state waits on the clock."""
+    return min((row.next_due_at for row in rows if row.state is CounterState.OK and row.next_due_at),
+               default=None)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     """The figures at the foot of `sync-status` and in the console's summary line.

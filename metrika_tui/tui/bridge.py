@@ -9,9 +9,11 @@ becomes one table reconcile. A snapshot of 100,000 counters takes over a second 
 event loop, so the next one waits a few times as long as the last took: the console stays
 responsive while a pass changes everything at once.
 
-Relative times ("5m ago") age on an `Ageing` tick, which only repaints what is on screen;
-the engine is re-read on a slower timer anyway, for states that change with the clock
-alone (OK turns OVERDUE).
+Relative times ("5m ago") age on an `Ageing` tick, which only repaints what is on screen.
+Every state change comes with an event except one: OK turns OVERDUE with the clock alone.
+The snapshot says when the soonest such change is due (`clock_change_at`), and the engine
+is re-read then, not on a timer: with 100,000 counters a re-read costs seconds of CPU. A
+slow timer re-reads anyway, should an event ever be missed.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 0.2
 #: how often relative times on screen move on (a repaint, no read)
 AGEING_INTERVAL = 10.0
-#: how often the view is re-read with no event at all, for states the clock alone changes
-RESYNC_INTERVAL = 60.0
+#: how often the view is re-read with no event at all (a backstop: see `clock_change_at`)
+RESYNC_INTERVAL = 600.0
 #: after a snapshot that took t seconds, the next waits this many t (the UI keeps the rest)
 SNAPSHOT_SPACING = 3.0
 #: events kept while the UI is busy; older ones are still in the log file and the store
@@ -93,6 +95,7 @@ class EngineBridge:
         self._dirty = True
         self._fetching = False
         self._next_fetch_at = 0.0  # monotonic: spacing after a slow snapshot
+        self._clock_change_at = float("inf")  # monotonic: a state turns with no event then
         self._unsubscribe: Callable[[], None] | None = None
         self._timers: list[Timer] = []
         self.snapshots_taken = 0
@@ -131,7 +134,11 @@ class EngineBridge:
         self._dirty = True
 
     def age(self) -> None:
+        """Relative times move on; and if a state has turned with the clock, re-read."""
         self.target.post_message(Ageing())
+        if time.monotonic() >= self._clock_change_at:
+            self._clock_change_at = float("inf")
+            self._dirty = True
 
     # -- the UI side -------------------------------------------------------------------------
     async def flush(self) -> None:
@@ -157,6 +164,9 @@ class EngineBridge:
             self.target.post_message(SnapshotFailed(exc))
         else:
             self.snapshots_taken += 1
+            change = getattr(snapshot, "clock_change_at", None)
+            if change is not None:
+                self._clock_change_at = started + max(0.0, (change - snapshot.taken_at).total_seconds())
             self.target.post_message(SnapshotArrived(snapshot))
         finally:
             self._fetching = False

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
-from metrika_tui.engine.status import CounterStatus, derive_state, next_due, summarize
+from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, next_due, summarize
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
 
@@ -125,6 +125,7 @@ class FakeEngine:
             next_scheduled_sync_at=None, scheduler_state="running",
             workers_busy=jobs.count("running"), workers_total=self.workers_total,
             queue_depth=len(jobs), requests_per_second=2.5, quota_headroom=0.87, taken_at=now,
+            clock_change_at=next_clock_change(rows),
         )  # fmt: skip
 
     def _plannable(self, c: FakeCounter) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
 
 from metrika_tui.engine.events import Kind
@@ -74,3 +75,17 @@ async def test_a_slow_snapshot_spaces_the_next_reads():
     for (started, ended), (next_started, _) in zip(reads, reads[1:]):
         # unspaced, the next read would start at the next 20 ms flush
         assert next_started - ended >= SNAPSHOT_SPACING * 0.1 * 0.99 > 0
+
+
+async def test_the_engine_is_read_again_when_a_state_turns_with_the_clock_not_before():
+    runtime = demo_world()
+    engine = runtime.engine
+    # counter 1001 is OK for 0.5 s more; then OVERDUE, which no event announces
+    engine.counters[1001].last_fetched_at = engine.clock.now() - engine.settings.interval + dt.timedelta(seconds=0.5)
+    async with console(runtime, bridge_options={"ageing_interval": 0.05}) as (app, pilot):
+        reads = engine.snapshot_calls
+        await pilot.pause(0.2)
+        assert engine.snapshot_calls == reads  # ageing ticks, but nothing is due yet
+        engine.clock.advance(seconds=1)
+        await wait_for(pilot, lambda: table(app).words_of(1001)[1] == "! OVERDUE", "the row turned overdue")
+        assert engine.snapshot_calls == reads + 1
