@@ -8,6 +8,7 @@ Jobs move only when a test says so (`start_queued()`, `run_until_idle()`).
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter as Tally
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,7 @@ class FakeEngine:
         now = self.clock.now()
         ordered = sorted(self.counters.values(), key=lambda c: (c.account_id, c.id))
         rows = tuple(self._status(c) for c in ordered)
-        per_account = {a: sum(1 for c in ordered if c.account_id == a) for a in self.accounts}
+        per_account = Tally(c.account_id for c in ordered)
         accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id])
                          for a in sorted(self.accounts.values(), key=lambda a: a.id))  # fmt: skip
         jobs = [c.job for c in ordered if c.job]
