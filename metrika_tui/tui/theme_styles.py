@@ -1,6 +1,6 @@
 """Rich styles taken from the current Textual theme, for cells that cannot carry CSS classes.
 
-A DataTable cell is a Rich renderable, so a state's colour cannot come from a CSS class;
+A table cell is drawn from Rich text, so a state's colour cannot come from a CSS class;
 it comes from the theme's variables instead (never a literal colour), and is rebuilt
 whenever the theme changes. Without colour (NO_COLOR, a dumb terminal) the symbol and the
 word still say everything.
