@@ -4,6 +4,8 @@ For each size (the store seeded directly, 100 counters an account):
 - planning a pass (every counter due: one job each), and planning again (all already
   queued), against a bare SQLite statement that queues the same jobs on a copy of the file;
 - claiming the next job from that queue (what each worker does per job);
+- the console's re-read during a pass: a snapshot of ~300 changed counters on the last one,
+  against a full snapshot;
 - a `sync-status` query: the engine's snapshot (rows, states, summary) in process, and the
   real `metrika-tui sync-status --json` command, against a bare SQLite read of the same
   rows and an empty Python start-up;
@@ -179,6 +181,10 @@ async def store_figures(counters: int) -> None:
             base = bare(db, BARE_ROWS)
             print(f"  sync-status in process (snapshot):   {ms(snap):>9}   (bare SQLite read of the same rows: "
                   f"{ms(base)}; {snap / base:.1f}x)")
+            changed = {c.counter_id for c in snapshot.counters[::max(1, counters // 300)]}
+            partials = [(await atimed(engine.snapshot(changed=changed, base=snapshot)))[0] for _ in range(3)]
+            print(f"  the console's re-read, {len(changed)} changed: {ms(statistics.median(partials)):>9}   "
+                  f"(a full snapshot: {ms(snap)}; {snap / statistics.median(partials):.1f}x)")
 
             now = dt.datetime.now(dt.UTC)
             claims = [(await atimed(engine.store.claim_next_job(f"bench:w{n}", now, 120, 3)))[0] for n in range(30)]

@@ -351,15 +351,24 @@ class Engine:
             last_error=row.last_error, time_zone=row.time_zone,
         )  # fmt: skip
 
-    async def snapshot(self) -> EngineSnapshot:
+    async def snapshot(
+        self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None
+    ) -> EngineSnapshot:
         """Everything the console and `sync-status` show, at one moment.
 
-        Built in slices (`map_in_slices`): with 100,000 counters it is about a second of
-        Python, and a console on the same event loop stays responsive meanwhile.
+        With `changed` and the `base` snapshot they changed from, only those counters are
+        read again and the rest kept (during a pass over 100,000 counters a console re-reads
+        a few hundred, not all); a counter new since `base` means a full read. A full read
+        is built in slices (`map_in_slices`): about a second of Python at 100,000 counters,
+        and a console on the same event loop stays responsive meanwhile.
         """
         now, interval = self.clock.now(), self.settings.interval
-        rows = await self.store.counter_rows()
-        counters = tuple(await map_in_slices(lambda row: self._status(row, now, interval), rows))
+        counters = None
+        if changed is not None and base is not None:
+            counters = await self._refreshed(base.counters, changed, now, interval)
+        if counters is None:
+            rows = await self.store.counter_rows()
+            counters = tuple(await map_in_slices(lambda row: self._status(row, now, interval), rows))
         accounts = tuple(
             AccountInfo(a.id, a.user_id, a.login, a.token_masked, a.revoked, a.counters, a.revoked_reason)
             for a in await self.store.accounts()
@@ -376,6 +385,15 @@ class Engine:
             quota_headroom=stats.worst_headroom if stats else 1.0, taken_at=now,
             clock_change_at=next_clock_change(counters),
         )  # fmt: skip
+
+    async def _refreshed(self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime,
+                         interval: dt.timedelta) -> tuple[CounterStatus, ...] | None:  # fmt: skip
+        """`known` with the `changed` counters read again; None if one of them is new."""
+        fresh = {row.id: self._status(row, now, interval) for row in await self.store.counter_rows(ids=changed)}
+        if len(fresh.keys() & {c.counter_id for c in known}) < len(fresh):
+            return None  # a counter appeared: its place in the order is the store's to say
+        return tuple(fresh.get(c.counter_id, c) for c in known
+                     if c.counter_id not in changed or c.counter_id in fresh)  # fmt: skip
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:
         rows = await self.store.counter_rows(counter_id)

@@ -111,16 +111,22 @@ class Store(QueueStore):
                 )
             return cur.rowcount == 1
 
-    async def counter_rows(self, counter_id: int | None = None) -> list[CounterRow]:
-        """Every counter with its account and live job, in account then counter order."""
+    async def counter_rows(
+        self, counter_id: int | None = None, *, ids: Iterable[int] | None = None
+    ) -> list[CounterRow]:
+        """Every counter (or this one, or these `ids`) with its account and live job, in
+        account then counter order."""
+        where, params = "(:id IS NULL OR c.id = :id)", {"id": counter_id}
+        if ids is not None:  # a few changed counters out of many: walk them by primary key
+            where, params = "c.id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(sorted(ids))}
         rows = await self.db.fetchall(
             "SELECT c.id, c.account_id, a.user_id, a.login, a.revoked, c.name, c.site, c.time_zone,"
             " c.active, c.last_fetched_at, c.last_attempt_at, c.last_error, j.status,"
             " COALESCE(j.attempts, 0)"
             " FROM counters c JOIN accounts a ON a.id = c.account_id"
             " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running')"
-            " WHERE (:id IS NULL OR c.id = :id) ORDER BY c.account_id, c.id",
-            {"id": counter_id},
+            f" WHERE {where} ORDER BY c.account_id, c.id",
+            params,
         )
         return await map_in_slices(lambda r: CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
                                    bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13]), rows)  # fmt: skip

@@ -9,6 +9,10 @@ becomes one table reconcile. A snapshot of 100,000 counters takes over a second 
 event loop, so the next one waits a few times as long as the last took: the console stays
 responsive while a pass changes everything at once.
 
+A re-read asks only for the counters the events since the last one named (the engine
+keeps the rest from that snapshot); an event that names none (a pass planned, an account
+revoked), an action, or a state turned with the clock asks for everything.
+
 Relative times ("5m ago") age on an `Ageing` tick, which only repaints what is on screen.
 Every state change comes with an event except one: OK turns OVERDUE with the clock alone.
 The snapshot says when the soonest such change is due (`clock_change_at`), and the engine
@@ -40,6 +44,8 @@ AGEING_INTERVAL = 10.0
 RESYNC_INTERVAL = 600.0
 #: after a snapshot that took t seconds, the next waits this many t (the UI keeps the rest)
 SNAPSHOT_SPACING = 3.0
+#: more changed counters than this since the last read: read them all
+PARTIAL_LIMIT = 5_000
 #: events kept while the UI is busy; older ones are still in the log file and the store
 BUFFER_LIMIT = 5_000
 
@@ -93,6 +99,8 @@ class EngineBridge:
         self._received = 0
         self._delivered = 0
         self._dirty = True
+        self._changed: set[int] | None = None  # counters named since the last read; None: all
+        self._last: Any | None = None  # the last snapshot: what a partial read builds on
         self._fetching = False
         self._next_fetch_at = 0.0  # monotonic: spacing after a slow snapshot
         self._clock_change_at = float("inf")  # monotonic: a state turns with no event then
@@ -128,17 +136,22 @@ class EngineBridge:
         self._buffer.append(event)
         self._received += 1
         self._dirty = True
+        if event.counter_id is None or self._changed is None or len(self._changed) >= PARTIAL_LIMIT:
+            self._changed = None
+        else:
+            self._changed.add(event.counter_id)
 
     def mark_dirty(self) -> None:
-        """Re-read the engine at the next flush (after an action, or to age the times)."""
+        """Re-read everything at the next flush (after an action, or a state turned with the clock)."""
         self._dirty = True
+        self._changed = None
 
     def age(self) -> None:
         """Relative times move on; and if a state has turned with the clock, re-read."""
         self.target.post_message(Ageing())
         if time.monotonic() >= self._clock_change_at:
             self._clock_change_at = float("inf")
-            self._dirty = True
+            self.mark_dirty()
 
     # -- the UI side -------------------------------------------------------------------------
     async def flush(self) -> None:
@@ -157,12 +170,18 @@ class EngineBridge:
 
     async def _fetch(self) -> None:
         started = time.monotonic()
+        changed, self._changed = self._changed, set()
         try:
-            snapshot = await self.runtime.engine.snapshot()
+            if changed is None or self._last is None:
+                snapshot = await self.runtime.engine.snapshot()
+            else:
+                snapshot = await self.runtime.engine.snapshot(changed=changed, base=self._last)
         except Exception as exc:  # the UI shows it; the engine keeps going
             log.debug("snapshot failed", exc_info=True)
+            self._changed = None  # what changed is unknown now: read everything next time
             self.target.post_message(SnapshotFailed(exc))
         else:
+            self._last = snapshot
             self.snapshots_taken += 1
             change = getattr(snapshot, "clock_change_at", None)
             if change is not None:

@@ -87,6 +87,7 @@ class FakeEngine:
         self.fail_next: dict[int, str] = {}  # counter id -> the error its next job fails with
         self.workers_total = settings.workers
         self.snapshot_calls = 0
+        self.snapshot_changed: list[set[int] | None] = []
 
     # -- building a world --------------------------------------------------------------------
     def add_account(self, account_id: int, login: str, *, revoked: bool = False) -> None:
@@ -111,8 +112,10 @@ class FakeEngine:
         )  # fmt: skip
 
     # -- the facade ----------------------------------------------------------------------------
-    async def snapshot(self) -> EngineSnapshot:
+    async def snapshot(self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None) -> EngineSnapshot:
+        """Always a full read; `changed` (what a partial read would ask for) is noted."""
         self.snapshot_calls += 1
+        self.snapshot_changed.append(changed)
         now = self.clock.now()
         ordered = sorted(self.counters.values(), key=lambda c: (c.account_id, c.id))
         rows = tuple(self._status(c) for c in ordered)
