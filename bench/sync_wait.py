@@ -43,7 +43,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, mean_latency_seconds, seed_store  # noqa: E402
 from quota_efficiency import NEEDED_PER_COUNTER, SEED, ideal, serve, sim_config  # noqa: E402
 
-from metrika_tui.engine.service import MAX_WAIT_FOR_DEFERRED, duration, pass_max_wait  # noqa: E402
+from metrika_tui.engine.service import MAX_WAIT_FOR_DEFERRED  # noqa: E402
+from metrika_tui.engine.waits import pass_max_wait  # noqa: E402
+from metrika_tui.timefmt import duration  # noqa: E402
 from metrika_tui.settings import Settings  # noqa: E402
 from metrika_tui.simulator import World  # noqa: E402
 from metrika_tui.store import Store  # noqa: E402

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TextIO
 
 from metrika_tui.engine.events import Event, Kind, Level
-from metrika_tui.engine.service import PassWait, duration, pass_max_wait
+from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.timefmt import duration
 from metrika_tui.settings import Settings, SettingsError
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
@@ -172,14 +173,11 @@ class _WaitTeller:
         self.stopped: PassWait | None = None
 
     def __call__(self, wait: PassWait) -> None:
-        counters = f"{wait.queued} counter{'s' * (wait.queued != 1)}"
         data = {"wait_seconds": round(wait.seconds, 1), "until": wait.until.isoformat(), "queued": wait.queued,
                 "reasons": list(wait.reasons), "max_wait_seconds": self.max_wait.total_seconds()}  # fmt: skip
+        line = wait.line(f"beyond the pass's {duration(self.max_wait.total_seconds())}")
         if not wait.beyond:
-            line = f"waiting {duration(wait.seconds)}: {wait.why}; {counters} queued"
             self.writer(Event(Kind.INFO, line, data=data))
             return
         self.stopped = wait
-        bound = duration(self.max_wait.total_seconds())
-        line = f"not waiting {duration(wait.seconds)} (beyond the pass's {bound}): {wait.why}; {counters} stay queued"
         self.writer(Event(Kind.WARNING, line, level=Level.WARNING, data=data))

@@ -20,6 +20,18 @@ def span(delta: dt.timedelta) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
+def duration(seconds: float) -> str:
+    """A wait told to the second under an hour, to the minute above, rounded: 12s, 4m 12s,
+    11h 58m (a wait is counted down by the second; `span` rounds an age down)."""
+    hours, rest = divmod(max(0, round(seconds)), 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    if minutes:
+        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
+    return f"{secs}s"
+
+
 def ago(moment: dt.datetime | None, now: dt.datetime) -> str:
     return "never" if moment is None else f"{span(now - moment)} ago"
 

@@ -9,7 +9,8 @@ from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.events import Event, Kind
-from metrika_tui.engine.service import PassWait, duration, pass_max_wait
+from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.timefmt import duration
 from metrika_tui.settings import Settings
 
 
@@ -126,13 +127,9 @@ class _Progress:
     def waiting(self, wait: PassWait) -> None:
         if self.style.rich:  # the bar's line ends; it goes on below the message
             print(file=self.out, flush=True)
-        counters = f"{wait.queued} counter{'s' * (wait.queued != 1)}"
         if wait.beyond:
             self.stopped = wait
-            line = f"not waiting {duration(wait.seconds)} ({self.beyond}): {wait.why}; {counters} stay queued"
-        else:
-            line = f"waiting {duration(wait.seconds)}: {wait.why}; {counters} queued"
-        print(f"  {line}", file=sys.stderr, flush=True)
+        print(f"  {wait.line(self.beyond)}", file=sys.stderr, flush=True)
         self._draw()
 
     @property

@@ -20,8 +20,8 @@ from metrika_tui.engine.status import (
     next_due,
     summarize,
 )
+from metrika_tui.engine.waits import SHORTEST_TOLD_WAIT, PassWait, explain
 from metrika_tui.engine.worker import WorkerPool
-from metrika_tui.metrika.limits import REPORT_BUDGET
 from metrika_tui.models import DailyStat, MonthlyStat
 from metrika_tui.settings import Settings
 from metrika_tui.slices import map_in_slices
@@ -33,13 +33,6 @@ FORCE_PRIORITY = 10
 #: (a quota resets tomorrow); `sync` waits out a spent report budget (`pass_max_wait`)
 MAX_WAIT_FOR_DEFERRED = dt.timedelta(minutes=2)
 _IN_QUEUE = (CounterState.QUEUED, CounterState.SYNCING)
-#: `pass_max_wait`: the report window plus this, so a budget spent at the window's start is
-#: waited out (the client's own deferral adds a second's margin to the window)
-REPORT_WAIT_MARGIN = dt.timedelta(minutes=1)
-#: `on_wait` is not told of a shorter wait (another account's budget frees a moment later)
-SHORTEST_TOLD_WAIT = dt.timedelta(seconds=1)
-#: accounts named in a wait's reason when there are many, then "and N more"
-NAMED_ACCOUNTS = 3
 #: finished jobs (the attempt history) are kept this long
 HISTORY_KEPT = dt.timedelta(days=30)
 
@@ -78,37 +71,6 @@ class JobOutcome:
     ok: bool
     error: str | None
     rows: int
-
-
-@dataclass(frozen=True)
-class PassWait:
-    """Nothing of a pass runs: its next job may start only at `until` (a quota, a backoff)."""
-
-    until: dt.datetime
-    seconds: float  # from now
-    queued: int  # counters of the pass still queued
-    reasons: tuple[str, ...]  # one per cause: "report budget of account alice spent (200 per 5 min)"
-    beyond: bool = False  # further off than the wait allowed: run_until_idle returns, these stay queued
-
-    @property
-    def why(self) -> str:
-        return "; ".join(self.reasons) or "the next queued job"
-
-
-def duration(seconds: float) -> str:
-    """To the second under an hour, to the minute above: 12s, 4m 12s, 11h 58m."""
-    hours, rest = divmod(max(0, round(seconds)), 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
-
-
-def pass_max_wait(settings: Settings) -> dt.timedelta:
-    """How long `sync` waits for a deferred job by default: a report window and a margin."""
-    return dt.timedelta(seconds=settings.report_window_seconds) + REPORT_WAIT_MARGIN
 
 
 @dataclass(frozen=True)
@@ -301,31 +263,9 @@ class Engine:
         return soonest if soonest is not None and soonest > now else None
 
     async def _pass_wait(self, live: set[int], until: dt.datetime, now: dt.datetime, *, beyond: bool) -> PassWait:
-        """Why the pass waits, from this process's jobs queued again (another's are counted
-        only): one reason per cause, naming its accounts, the soonest cause first."""
-        accounts: dict[tuple[str, str], set[int]] = {}  # cause -> the accounts it holds up
-        soonest: dict[tuple[str, str], dt.datetime] = {}
-        for cid in live:
-            if (waiting := self._waiting.get(cid)) is None:
-                continue
-            account_id, result = waiting
-            cause = _cause(result)
-            soonest[cause] = min(soonest.get(cause, result.run_after), result.run_after)
-            accounts.setdefault(cause, set()).add(account_id)
-        logins = {a.id: a.login for a in await self.store.accounts()} if accounts else {}
-        reasons = tuple(self._reason(*cause, [logins.get(i, str(i)) for i in sorted(accounts[cause])])
-                        for cause in sorted(accounts, key=soonest.__getitem__))  # fmt: skip
-        return PassWait(until, (until - now).total_seconds(), len(live), reasons, beyond)
-
-    def _reason(self, kind: str, detail: str, logins: list[str]) -> str:
-        accounts = _accounts(logins)
-        if kind == REPORT_BUDGET:
-            window = self.settings.report_window_seconds
-            per = f"{window // 60} min" if window % 60 == 0 else f"{window} s"
-            return f"report budget of {accounts} spent ({self.settings.report_budget} per {per})"
-        if kind == "quota":
-            return f"quota of {accounts}: {detail}"
-        return f"{accounts} retrying after: {detail}"
+        waiting = [w for cid in live if (w := self._waiting.get(cid)) is not None]
+        logins = {a.id: a.login for a in await self.store.accounts()} if waiting else {}
+        return explain(waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond)
 
     def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
         result = self._results.get(row.id)
@@ -390,7 +330,7 @@ class Engine:
                          interval: dt.timedelta) -> tuple[CounterStatus, ...] | None:  # fmt: skip
         """`known` with the `changed` counters read again; None if one of them is new."""
         fresh = {row.id: self._status(row, now, interval) for row in await self.store.counter_rows(ids=changed)}
-        if len(fresh.keys() & {c.counter_id for c in known}) < len(fresh):
+        if not fresh.keys() <= {c.counter_id for c in known}:
             return None  # a counter appeared: its place in the order is the store's to say
         return tuple(fresh.get(c.counter_id, c) for c in known
                      if c.counter_id not in changed or c.counter_id in fresh)  # fmt: skip
@@ -425,24 +365,6 @@ class Engine:
     async def last_event_id(self) -> int:
         await self.recorder.flush()
         return await self.store.last_event_id()
-
-
-def _accounts(logins: list[str]) -> str:
-    """'account a', 'accounts a, b, c and d', 'accounts a, b, c and 5 more'"""
-    if len(logins) == 1:
-        return f"account {logins[0]}"
-    if len(logins) > NAMED_ACCOUNTS + 1:
-        return f"accounts {', '.join(logins[:NAMED_ACCOUNTS])} and {len(logins) - NAMED_ACCOUNTS} more"
-    return f"accounts {', '.join(logins[:-1])} and {logins[-1]}"
-
-
-def _cause(result: JobResult) -> tuple[str, str]:
-    """What a job queued again waits for: our report budget, another quota, or a retry."""
-    if result.quota == REPORT_BUDGET:
-        return REPORT_BUDGET, ""
-    if result.quota:
-        return "quota", result.quota_message or result.quota
-    return "retry", result.error or "an error"
 
 
 def _retry_reporter(bus: EventBus):

@@ -21,6 +21,8 @@ from metrika_tui.tokens import Token
 #: partial index and the walk stops at the first job of another account: with 100,000
 #: queued jobs a claim reads a few rows, not all of them (a correlated count per queued
 #: job, sorted afterwards, took ~10 ms per 10,000 queued jobs, under the write lock).
+#: Each `status IN ('queued', 'running')` repeats the partial index's own WHERE: SQLite uses
+#: a partial index only when the query implies that condition word for word.
 _CLAIM = """
 WITH full AS (
     SELECT account_id FROM jobs

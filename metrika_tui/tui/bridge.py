@@ -172,10 +172,7 @@ class EngineBridge:
         started = time.monotonic()
         changed, self._changed = self._changed, set()
         try:
-            if changed is None or self._last is None:
-                snapshot = await self.runtime.engine.snapshot()
-            else:
-                snapshot = await self.runtime.engine.snapshot(changed=changed, base=self._last)
+            snapshot = await self.runtime.engine.snapshot(changed=changed, base=self._last)  # None: all
         except Exception as exc:  # the UI shows it; the engine keeps going
             log.debug("snapshot failed", exc_info=True)
             self._changed = None  # what changed is unknown now: read everything next time
@@ -183,11 +180,10 @@ class EngineBridge:
         else:
             self._last = snapshot
             self.snapshots_taken += 1
-            change = getattr(snapshot, "clock_change_at", None)
-            if change is not None:
+            if (change := snapshot.clock_change_at) is not None:
                 self._clock_change_at = started + max(0.0, (change - snapshot.taken_at).total_seconds())
             self.target.post_message(SnapshotArrived(snapshot))
         finally:
             self._fetching = False
-            took = time.monotonic() - started
-            self._next_fetch_at = time.monotonic() + SNAPSHOT_SPACING * took
+            ended = time.monotonic()
+            self._next_fetch_at = ended + SNAPSHOT_SPACING * (ended - started)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from metrika_tui.engine.service import PassWait, duration, pass_max_wait
+from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.timefmt import duration
 from metrika_tui.simulator import QuotaConfig, World
 from metrika_tui.tokens import Token
 

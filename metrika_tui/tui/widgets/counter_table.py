@@ -186,7 +186,8 @@ class CounterTable(ScrollView, can_focus=True):
         index = {c.counter_id: n for n, c in enumerate(wanted)}
         added = sum(1 for key in index if key not in old_index)
         removed = sum(1 for key in old_index if key not in index)
-        changed = sum(1 for c in wanted if (n := old_index.get(c.counter_id)) is not None and old_rows[n] != c)
+        changed = sum(1 for c in wanted if (n := old_index.get(c.counter_id)) is not None
+                      and old_rows[n] is not c and old_rows[n] != c)  # kept by a partial read: the same object
         kept_before = [c.counter_id for c in old_rows if c.counter_id in index]
         kept_now = [c.counter_id for c in wanted if c.counter_id in old_index]
         resorted = kept_before != kept_now
