@@ -74,6 +74,12 @@ def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def month_end(day: dt.date) -> dt.date:
+    """The last day of `day`'s month."""
+    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return following - dt.timedelta(days=1)
+
+
 @dataclass(frozen=True, slots=True)
 class MonthUsers:
     """Users of one month as the API counts them at month grain (not additive over days)."""

@@ -97,6 +97,10 @@ def _dispatch(args) -> int:
         from metrika_tui.cli.manage_cmd import run_manage
 
         return run_manage(settings, args)
+    if args.command == "export":
+        from metrika_tui.cli.export_cmd import run_export
+
+        return run_export(settings, args)
     if args.command == "paths":
         from metrika_tui.cli.paths_cmd import run_paths
 

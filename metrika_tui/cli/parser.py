@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from metrika_tui import __version__
+from metrika_tui.models import month_end
 
 
 class UsageError(Exception):
@@ -106,6 +108,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=0.0, help="median answer latency")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of answers that fail (0..1)")
 
+    p = sub.add_parser("export", help="the stored statistics as CSV or JSON Lines, to stdout or a file",
+                       description="Stream the stored daily or monthly statistics: to stdout (for a pipe), or "
+                                   "to --output FILE, which appears whole or not at all. Dates are in each "
+                                   "counter's own time zone.")  # fmt: skip
+    _common(p, default=s)
+    p.add_argument("grain", choices=("daily", "monthly"), help="one row a counter and day, or a counter and month")
+    p.add_argument("--counter-id", dest="counter_ids", type=_positive_int, nargs="+", action="extend",
+                   metavar="ID", help="only these counters (repeat or list several)")
+    p.add_argument("--account-id", type=_positive_int, metavar="ID", help="only this account's counters")
+    p.add_argument("--from", dest="first", type=_day_or_month, metavar="DATE",
+                   help="from this day (YYYY-MM-DD, or YYYY-MM: its first day); monthly: the months it touches")
+    p.add_argument("--to", dest="last", type=_day_or_month, metavar="DATE",
+                   help="through this day (YYYY-MM-DD, or YYYY-MM: its last day)")
+    p.add_argument("--format", choices=("csv", "jsonl"),
+                   help="csv (a header row, then one row each) or jsonl (one JSON object a line); default: "
+                        "jsonl for an --output ending .jsonl or .ndjson, else csv")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (via a temporary file renamed when "
+                                                         "complete) instead of stdout")
+
     p = sub.add_parser("paths", help="print where config, data and logs live")
     _common(p, default=s)
     return parser
@@ -146,6 +167,28 @@ def _wait(text: str) -> dt.timedelta:
     if seconds > _LONGEST_WAIT.total_seconds():
         raise argparse.ArgumentTypeError(f"a wait of at most 24h, got {text!r}")
     return dt.timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class DayOrMonth:
+    """A --from/--to bound: a day, or a month (its first day as a start, its last as an end)."""
+
+    first: dt.date
+    last: dt.date
+
+
+def _day_or_month(text: str) -> DayOrMonth:
+    compact = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", compact):
+            day = dt.date.fromisoformat(compact)
+            return DayOrMonth(day, day)
+        if re.fullmatch(r"\d{4}-\d{2}", compact):
+            first = dt.date.fromisoformat(compact + "-01")
+            return DayOrMonth(first, month_end(first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"no such date: {text!r}") from None
+    raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD or a month as YYYY-MM, got {text!r}")
 
 
 def _port(text: str) -> int:

@@ -92,7 +92,8 @@ async def run_job(
 
     raw = [("daily", page) for page in daily.raw_pages] + [("monthly", page) for page in months.raw_pages]
     recorded = await store.record_fetch(
-        job, now=clock.now(), daily=daily.rows, month_users=months.rows, raw_pages=raw, newest_day=date2
+        job, now=clock.now(), daily=daily.rows, month_users=months.rows, raw_pages=raw, newest_day=date2,
+        sampled=daily.sampled or months.sampled,
     )
     if not recorded:
         bus.emit(Kind.WARNING, "lease lost before the result was written; another worker owns the job",

@@ -107,12 +107,14 @@ class QueueStore:
         raw_pages: Sequence[tuple[str, dict]],
         newest_day: dt.date,
         keep_raw: int = 3,
+        sampled: bool = False,
     ) -> bool:
         """Store a finished fetch and complete the job in ONE transaction, if the lease is ours.
 
         Daily rows are upserted (a retried job changes nothing), the months touched are
         re-aggregated (users at month grain from the API; rates visit-weighted), and only
-        then does the counter's last_fetched_at move.
+        then does the counter's last_fetched_at move. `sampled`: Metrika estimated the
+        answer from a sample; the days say so, and a month does if any of its days does.
         """
         ts = to_ts(now)
         async with self.db.transaction() as conn:
@@ -125,28 +127,29 @@ class QueueStore:
                 return False  # our lease is gone: someone else owns this job now
             await conn.executemany(
                 "INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate,"
-                " avg_visit_duration, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " avg_visit_duration, fetched_at, sampled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (counter_id, date) DO UPDATE SET visits = excluded.visits,"
                 " users = excluded.users, pageviews = excluded.pageviews,"
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
-                " fetched_at = excluded.fetched_at",
+                " fetched_at = excluded.fetched_at, sampled = excluded.sampled",
                 [(job.counter_id, d.date.isoformat(), d.visits, d.users, d.pageviews, d.bounce_rate,
-                  d.avg_visit_duration, ts) for d in daily],  # fmt: skip
+                  d.avg_visit_duration, ts, int(sampled)) for d in daily],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
-                " avg_visit_duration, days, updated_at)"
+                " avg_visit_duration, days, updated_at, sampled)"
                 " SELECT :counter, :month, COALESCE(SUM(visits), 0), :users, COALESCE(SUM(pageviews), 0),"
                 "   COALESCE(SUM(bounce_rate * visits) / NULLIF(SUM(visits), 0), 0),"
                 "   COALESCE(SUM(avg_visit_duration * visits) / NULLIF(SUM(visits), 0), 0),"
-                "   COUNT(*), :now"
+                "   COUNT(*), :now, MAX(COALESCE(MAX(sampled), 0), :sampled)"
                 " FROM daily_stats WHERE counter_id = :counter AND date >= :month AND date < :next"
                 " ON CONFLICT (counter_id, month) DO UPDATE SET visits = excluded.visits,"
                 " users = excluded.users, pageviews = excluded.pageviews,"
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
-                " days = excluded.days, updated_at = excluded.updated_at",
+                " days = excluded.days, updated_at = excluded.updated_at, sampled = excluded.sampled",
                 [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
-                  "next": _next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
+                  "next": _next_month(m.month).isoformat(), "sampled": int(sampled)}
+                 for m in month_users],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body) VALUES (?, ?, ?, ?, ?)",

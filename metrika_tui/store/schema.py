@@ -120,6 +120,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
     """,
+    # 3: whether Metrika estimated a day's or a month's figures from a sample (`export` shows it)
+    """
+    ALTER TABLE daily_stats ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE monthly_stats ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
+from metrika_tui.store.export import ExportStore
 from metrika_tui.store.queue import QueueStore
 from metrika_tui.store.rows import Account, CounterRow, JobRecord, PlanRows, from_ts, to_ts
 from metrika_tui.slices import map_in_slices
@@ -19,7 +20,7 @@ from metrika_tui.tokens import Token
 EVENT_LOG_ROWS = 20_000
 
 
-class Store(QueueStore):
+class Store(QueueStore, ExportStore):
     """Accounts, counters, planning, statistics and the event log over one Database."""
 
     def __init__(self, db: Database) -> None:
