@@ -21,6 +21,10 @@ from metrika_tui.tokens import Token
 
 
 def run_manage(settings: Settings, args) -> int:
+    if (args.command, args.action) == ("accounts", "login"):
+        from metrika_tui.cli.login_cmd import run_login
+
+        return run_login(settings, args)
     handler = _HANDLERS[(args.command, args.action)]
     if (args.command, args.action) == ("accounts", "add"):
         token = read_token()  # before opening anything: a bad token input changes nothing

@@ -25,6 +25,10 @@ class Account:
     revoked: bool
     revoked_reason: str | None
     counters: int = 0
+    uid: str | None = None  # the Yandex user id, once login.yandex.ru/info has said it
+    refresh_token: Token | None = None
+    token_expires_at: dt.datetime | None = None
+    login_needed: str | None = None  # why the account must log in again, if it must
 
     @property
     def token_masked(self) -> str:

@@ -120,6 +120,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
     """,
+    # 3 (issue 16): who a token belongs to (login.yandex.ru/info), and its lifecycle. The
+    # refresh token is as secret as the token; one Yandex user is one account
+    """
+    ALTER TABLE accounts ADD COLUMN uid TEXT;                 -- the Yandex user id
+    ALTER TABLE accounts ADD COLUMN refresh_token TEXT;
+    ALTER TABLE accounts ADD COLUMN token_expires_at REAL;    -- NULL: not known (a pasted token)
+    ALTER TABLE accounts ADD COLUMN login_needed TEXT;        -- why it must log in again, if it must
+    ALTER TABLE accounts ADD COLUMN refresh_lease_until REAL; -- one process refreshes at a time
+    CREATE UNIQUE INDEX accounts_by_uid ON accounts(uid) WHERE uid IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
