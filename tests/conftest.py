@@ -49,6 +49,8 @@ def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))}
     env.update(
         METRIKA_API_URL=base_url,
+        METRIKA_OAUTH_URL=base_url,  # the simulator stands in for Yandex ID too
+        METRIKA_LOGIN_URL=base_url,
         METRIKA_DB=str(tmp_path / "metrika.db"),
         METRIKA_DATA_DIR=str(tmp_path / "data"),
         METRIKA_CONFIG=str(tmp_path / "config.toml"),

@@ -40,6 +40,11 @@ def as_json(snapshot, next_sync) -> dict:
                 "user_id": account.user_id,
                 "login": account.login,
                 "status": "revoked" if account.revoked else "active",
+                "uid": account.uid,
+                "token_expires_at": _iso(account.token_expires_at),
+                "token_refreshable": account.has_refresh_token,
+                "login_needed": account.login_needed,
+                "token_warning": account.token_warning,
                 "counters": [
                     {
                         "counter_id": c.counter_id,
@@ -92,6 +97,11 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
             style.mark("✅ ", "") + style.paint("ACTIVE", "green"))  # fmt: skip
         lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {account.user_id})",
                   f"   Status: {status}", f"   Counters: {len(counters)}"]  # fmt: skip
+        if account.token_warning:
+            lines.append(f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + account.token_warning, 'yellow')}")
+        elif account.token_expires_at and not account.revoked:
+            how = "refreshed before then" if account.has_refresh_token else "not refreshable"
+            lines.append(f"   Token: valid until {account.token_expires_at:%Y-%m-%d} ({how})")
         for c in counters:
             lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {c.name}: {describe(c, now)}")
     s = snapshot.summary

@@ -3,6 +3,7 @@ is not a database are refused in plain words, and a new file (and its WAL) is th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import sqlite3
@@ -68,6 +69,9 @@ async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_
         await r.close()
         r.engines.clear()
         downgrade(r.db, old_version)
+        if old_version < 3:  # what migration 3 added was not there to keep
+            before["accounts"] = [dataclasses.replace(a, uid=None, refresh_token=None, token_expires_at=None,
+                                                      login_needed=None) for a in before["accounts"]]  # fmt: skip
         assert user_version(r.db) == old_version
 
         new = await r.engine()  # this release opens it

@@ -56,6 +56,9 @@ def accounts_text(snapshot: Any) -> str:
     for account in snapshot.accounts:
         name = account.login or account.user_id or f"#{account.id}"
         status = "⊘ revoked" if account.revoked else "active"
+        if getattr(account, "token_warning", None):
+            status = "⚠ log in again" if account.login_needed or "expired" in account.token_warning else (
+                f"⚠ token expires {account.token_expires_at:%Y-%m-%d}")  # fmt: skip
         entries.append(f"{name} ({status}, {counts.get(account.id, 0)} counters)")
     return "Accounts: " + " · ".join(entries) if entries else "Accounts: none"
 
