@@ -76,6 +76,8 @@ class ApiGate:
         self.revoked: set[str] = set()
         #: whether a token the simulated Yandex ID issued has outlived its lifetime
         self.token_expired: Callable[[str], bool] = lambda _token: False
+        #: the account of a token (the simulated Yandex ID also knows the tokens it issued)
+        self.token_account: Callable[[str], Account | None] = world.account
         self._handlers: dict[str, Callable[[Account, dict, dt.datetime, str], dict]] = {
             "counters": lambda account, params, now, _path: counters_page(self.world, account, params, now),
             "counter": lambda account, _params, now, path: one_counter(
@@ -99,7 +101,7 @@ class ApiGate:
             client = scope.get("client")
             self.quotas.admit_address(client[0] if client else "unknown")
             token = token_of(scope["headers"])
-            if token in self.revoked or self.world.account(token) is None or self.token_expired(token):
+            if token in self.revoked or self.token_account(token) is None or self.token_expired(token):
                 raise errors.invalid_token()
             params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
             self.quotas.admit_token(token, report=report, counter_ids=parse_ids(params) if report else ())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
 import secrets
 import threading
 from collections.abc import Mapping
@@ -21,6 +22,8 @@ from metrika_tui.simulator.clock import Clock
 from metrika_tui.simulator.config import OAuthConfig
 from metrika_tui.simulator.world import Account, World
 
+#: the prefix of the tokens this server issues (then: account index, nonce, signature)
+_ISSUED = "y0_simid_"
 #: how a pending login can end, besides being approved
 PENDING, APPROVED, DENIED, EXPIRED, USED = "pending", "approved", "denied", "expired", "used"
 
@@ -114,6 +117,24 @@ class YandexId:
         issued = self.tokens.get(token)
         return issued is not None and issued.expires_at <= self.clock.now()
 
+    def account_of(self, token: str) -> Account | None:
+        """The world account of a token: one of the world's, or one this server issued, in
+        this run or an earlier one (the token is signed with the world's seed, so a demo
+        database keeps working with the next demo's simulator)."""
+        account = self.world.account(token)
+        if account is None and token.startswith(_ISSUED):
+            index, _, rest = token[len(_ISSUED):].partition("_")
+            nonce, _, mac = rest.partition("_")
+            if index.isdigit() and int(index) < len(self.world.accounts) and secrets.compare_digest(
+                    mac, self._sign(int(index), nonce)):  # fmt: skip
+                account = self.world.accounts[int(index)]
+                self.world.add_token(token, account)
+        return account
+
+    def _sign(self, index: int, nonce: str) -> str:
+        key = str(self.world.seed).encode()
+        return hashlib.blake2b(f"{index}:{nonce}".encode(), key=key, digest_size=8).hexdigest()
+
     # -- the endpoints -----------------------------------------------------------------------
     def device_code(self, form: Mapping[str, str]) -> dict:
         if form.get("client_id") != self.config.client_id:
@@ -149,7 +170,7 @@ class YandexId:
 
     def info(self, token: str | None) -> dict:
         with self._lock:
-            account = self.world.account(token) if token else None
+            account = self.account_of(token) if token else None
             if account is None or token in self._revoked or self.is_expired(token):
                 raise OAuthAnswer("unauthorized", "401 Unauthorized", 401)
         return {"id": account.uid, "login": account.login, "client_id": self.config.client_id,
@@ -205,7 +226,8 @@ class YandexId:
         return self._grant_body(access, new_refresh)
 
     def _issue(self, account: Account, now: dt.datetime, lifetime: float | None) -> tuple[str, str]:
-        access, refresh = f"y0_simid_{secrets.token_urlsafe(30)}", secrets.token_urlsafe(24)
+        index, nonce = self.world.accounts.index(account), secrets.token_hex(12)
+        access, refresh = f"{_ISSUED}{index}_{nonce}_{self._sign(index, nonce)}", secrets.token_urlsafe(24)
         expires = now + dt.timedelta(seconds=self.config.token_lifetime if lifetime is None else lifetime)
         self.tokens[access] = IssuedToken(account, expires, refresh)
         self.refresh_tokens[refresh] = access

@@ -57,6 +57,7 @@ class Simulator:
         #: the simulated Yandex ID (device login, refresh, login info); its controls are methods
         self.yandex_id = YandexId(world, self.config.oauth, self.config.clock, self._gate.revoked)
         self._gate.token_expired = self.yandex_id.is_expired
+        self._gate.token_account = self.yandex_id.account_of
         self.app = SimulatorApp(self._gate, self._control_routes() + self._oauth_routes())
 
     def _label(self, token: str) -> str:
