@@ -61,6 +61,13 @@ def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    """Files a test's own process keeps (the login's device id) go to its tmp_path, never
+    to the user's data directory."""
+    monkeypatch.setenv("METRIKA_DATA_DIR", str(tmp_path / "data"))
+
+
 @pytest.fixture
 def sim_world():
     return World.generate(seed=11, accounts=3, counters_per_account=3)

@@ -71,7 +71,7 @@ def show_prompt(prompt, out: TextIO, style: Style, seconds_left: float) -> None:
 async def _wait_or_stop(login, out: TextIO):
     """The grant, or a CommandError when the user stops (a signal) or the code runs out."""
     from metrika_tui.metrika.errors import MetrikaError
-    from metrika_tui.metrika.oauth import LoginRefused
+    from metrika_tui.metrika.oauth import AppRejected, LoginRefused
 
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
@@ -103,6 +103,9 @@ async def _wait_or_stop(login, out: TextIO):
             raise CommandError("the login was denied on the Yandex page: nothing was stored", EXIT_FAILED) from None
         raise CommandError("the code expired before it was confirmed: nothing was stored; run"
                            " 'metrika-tui accounts login' again for a new one", EXIT_FAILED) from None  # fmt: skip
+    except AppRejected as exc:
+        raise CommandError(f"Yandex OAuth refused the app: {exc.message}; check [oauth] client_id and"
+                           " client_secret (or METRIKA_CLIENT_ID and METRIKA_CLIENT_SECRET)", EXIT_FAILED) from None
     except MetrikaError as exc:
         raise CommandError(f"the login failed: {exc}", EXIT_FAILED) from None
 

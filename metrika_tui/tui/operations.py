@@ -80,7 +80,7 @@ class ConsoleOperations:
     async def finish_login(self, login: Any, label: str = "") -> str:
         """Wait for the user's confirmation, then store the account and discover its counters."""
         from metrika_tui.metrika.errors import MetrikaError
-        from metrika_tui.metrika.oauth import LoginRefused
+        from metrika_tui.metrika.oauth import AppRejected, LoginRefused
 
         try:
             grant = await login.wait()
@@ -88,6 +88,9 @@ class ConsoleOperations:
         except LoginRefused as exc:
             raise Refused("the login was denied on the Yandex page" if exc.reason == "denied"
                           else "the code expired before it was confirmed") from None  # fmt: skip
+        except AppRejected as exc:
+            raise Refused(f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id"
+                          " and client_secret") from None  # fmt: skip
         except MetrikaError as exc:
             raise Refused(f"the login failed: {exc}") from None
         return f"account {account.login} logged in with {found} counter(s); press s to sync them now"
