@@ -31,7 +31,7 @@ async def add_account(engine, token: Token, *, user_id: str | None, discover: bo
     counters = await engine.client.list_counters(token)
     login = identity.login if identity else next((c.owner_login for c in counters if c.owner_login), "") or "unknown"
     account = await engine.store.add_account(
-        user_id=user_id or login, login=login, token=token, now=engine.clock.now(),
+        user_id=user_id, login=login, token=token, now=engine.clock.now(),
         uid=identity.uid if identity else None, refresh_token=refresh_token, expires_at=expires_at,
     )  # fmt: skip
     found = 0

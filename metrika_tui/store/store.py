@@ -38,12 +38,13 @@ class Store(QueueStore):
 
     # -- accounts ----------------------------------------------------------------------
     async def add_account(
-        self, *, user_id: str, login: str, token: Token, now: dt.datetime, uid: str | None = None,
+        self, *, user_id: str | None, login: str, token: Token, now: dt.datetime, uid: str | None = None,
         refresh_token: Token | None = None, expires_at: dt.datetime | None = None,
     ) -> Account:
         """Add an account, or bring back (un-revoke) the one holding this token, or, for a
         Yandex user (`uid`) already known, give that account the new token: one user is one
-        account, and logging in again is how a dead or refused token is replaced."""
+        account, and logging in again is how a dead or refused token is replaced. `user_id`
+        (the user's label) None: the login for a new account, the label it had for a known one."""
         secret, refresh = token.reveal(), refresh_token.reveal() if refresh_token else None
         expires = to_ts(expires_at) if expires_at else None
         async with self.db.transaction() as conn:
@@ -59,13 +60,14 @@ class Store(QueueStore):
                 await conn.execute(
                     "INSERT INTO accounts (user_id, login, token, created_at, uid, refresh_token, token_expires_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (user_id, login, secret, to_ts(now), uid, refresh, expires),
+                    (user_id or login, login, secret, to_ts(now), uid, refresh, expires),
                 )
             else:
                 taken = uid is not None and await one("SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, target[0]))
                 await conn.execute(
                     # a new token brings its own refresh token and expiry (or none); the same one keeps them
-                    "UPDATE accounts SET user_id = ?, login = ?, token = ?, revoked = 0, revoked_reason = NULL,"
+                    "UPDATE accounts SET user_id = COALESCE(?, user_id), login = ?, token = ?, revoked = 0,"
+                    " revoked_reason = NULL,"
                     " login_needed = NULL, uid = COALESCE(?, uid),"
                     " refresh_token = CASE WHEN token = ? THEN COALESCE(?, refresh_token) ELSE ? END,"
                     " token_expires_at = CASE WHEN token = ? THEN COALESCE(?, token_expires_at) ELSE ? END"

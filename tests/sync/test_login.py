@@ -187,6 +187,7 @@ async def test_a_refused_refresh_asks_for_a_new_login_and_a_login_clears_it(tmp_
         login = await DeviceLogin.start(engine, sleep=ClockSleep(r, lambda n: r.sim.yandex_id.approve(login=who)))
         again, _ = await login.finish(await login.wait())
         assert again.id == account.id and again.login_needed is None  # the same account, a new token
+        assert again.user_id == account.user_id
         assert again.token != account.token and await engine.store.account_count() == 1
 
 
