@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from metrika_tui.simulator import OAuthConfig, Simulator, SimulatorConfig, World
 
-from conftest import Cli, cli_env
 
 OAUTH = OAuthConfig(interval=1.0, code_lifetime=30.0)
 APP = {"METRIKA_CLIENT_ID": OAUTH.client_id, "METRIKA_CLIENT_SECRET": OAUTH.client_secret}
 
 
+@dataclass
+class Cli:
+    env: dict[str, str]
+    db: Path
+    world: World
+    sim: Simulator
+
+    def run(self, *args: str, check_code: int | None = None) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "metrika_tui", *args], capture_output=True, text=True,
+                              env=self.env, timeout=90, stdin=subprocess.DEVNULL)  # fmt: skip
+        assert "Traceback" not in proc.stderr, proc.stderr
+        if check_code is not None:
+            assert proc.returncode == check_code, (proc.stdout, proc.stderr)
+        return proc
+
+    def json(self, *args: str):
+        return json.loads(self.run(*args, check_code=0).stdout)
+
+
 @pytest.fixture
-def login_cli(tmp_path):
+def login_cli(tmp_path, make_env):
     world = World.generate(seed=71, accounts=2, counters_per_account=3)
     sim = Simulator(world, SimulatorConfig(oauth=OAUTH))
     with sim.serve_in_thread(host="127.0.0.1", port=0) as base_url:
-        env = cli_env(tmp_path, base_url) | APP
-        yield Cli(env=env, db=tmp_path / "metrika.db", world=world, sim=sim)
+        yield Cli(env=make_env(base_url) | APP, db=tmp_path / "metrika.db", world=world, sim=sim)
 
 
 def start_login(cli: Cli, *args: str, env: dict | None = None) -> subprocess.Popen:
