@@ -13,10 +13,10 @@ class QuotaConfig:
     """The real API's limits. None switches one off."""
 
     per_ip_per_second: int | None = 30
-    parallel_per_token: int | None = 3
+    parallel_per_login: int | None = 3
     reports_per_window: int | None = 200  # /stat/v1/data* per token ...
     report_window_seconds: float = 300.0  # ... per this sliding window
-    per_token_per_day: int | None = 5000  # resets 00:00 UTC
+    per_login_per_day: int | None = 5000  # resets 00:00 UTC
     per_counter_per_day: int | None = 5000
 
     @classmethod

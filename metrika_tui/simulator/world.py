@@ -80,20 +80,25 @@ class World:
         first_counter_id: int | None = None,
         moscow_share: float = 0.85,
         outage_share: float = OUTAGE_SHARE,
+        logins: int | None = None,
         clock: Clock | None = None,
     ) -> World:
         """A world of `accounts` tokens with `counters_per_account` counters each.
 
         `outage_share`: days without any visit (broken tracking code); 0 gives every day a row.
+        `logins`: how many Yandex logins hold the tokens (token i belongs to login i % logins),
+        so several tokens share one login's quotas; default one login per token.
         """
         if accounts < 1 or counters_per_account < 1:
             raise ValueError("a world needs at least one account with one counter")
+        if logins is not None and not 1 <= logins <= accounts:
+            raise ValueError("a world has between one login and one login per account")
         first = first_counter_id or 20_000_000 + mix(seed, 1) % 40 * 1_000_000
         per = counters_per_account
         people = [
             Account(
                 token=f"y0_sim{seed}_{i:05d}_{mix(seed, i, 2) & 0xFFFFFFFF:08x}",
-                login=names.login(i, mix(seed, i, 3)),
+                login=names.login(i % (logins or accounts), mix(seed, i % (logins or accounts), 3)),
                 counter_ids=range(first + i * per, first + (i + 1) * per),
                 uid=user_id_of(seed, i),
             )
