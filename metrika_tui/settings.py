@@ -17,8 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrika_tui import locations
+from metrika_tui.tokens import Token
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
+DEFAULT_OAUTH_URL = "https://oauth.yandex.ru"
+DEFAULT_LOGIN_URL = "https://login.yandex.ru"
 
 
 class SettingsError(ValueError):
@@ -58,6 +61,12 @@ class Settings:
     log_format: str = "text"  # or "json"
     keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> key(s)
     demo: bool = False
+    #: Yandex ID: the OAuth server and the login info (a mirror, or the simulator in tests)
+    oauth_url: str = DEFAULT_OAUTH_URL
+    login_url: str = DEFAULT_LOGIN_URL
+    #: the app registered on Yandex OAuth that `accounts login` and token refreshes speak for
+    oauth_client_id: str = ""
+    oauth_client_secret: Token | None = None
 
     @property
     def interval(self) -> dt.timedelta:
@@ -71,6 +80,15 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def oauth_app(self):
+        """The registered OAuth app (`metrika.oauth.OAuthApp`), or None when not configured."""
+        if not self.oauth_client_id or self.oauth_client_secret is None:
+            return None
+        from metrika_tui.metrika.oauth import OAuthApp
+
+        return OAuthApp(self.oauth_client_id, self.oauth_client_secret)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -99,6 +117,10 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
     "log_file": ("METRIKA_LOG_FILE", "log.file"),
     "log_format": ("METRIKA_LOG_FORMAT", "log.format"),
+    "oauth_url": ("METRIKA_OAUTH_URL", "oauth.url"),
+    "login_url": ("METRIKA_LOGIN_URL", "oauth.login_url"),
+    "oauth_client_id": ("METRIKA_CLIENT_ID", "oauth.client_id"),
+    "oauth_client_secret": ("METRIKA_CLIENT_SECRET", "oauth.client_secret"),
 }
 
 _POSITIVE_INT = {
@@ -151,7 +173,17 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)")
         return str(raw)
-    if name == "api_url":
+    if name == "oauth_client_id":
+        value = str(raw).strip()
+        if not value or len(value) > 100 or not value.isascii() or not value.isprintable() or " " in value:
+            raise SettingsError(f"{where} must be the app's ID from oauth.yandex.ru (printable, no spaces)")
+        return value
+    if name == "oauth_client_secret":  # never echoed back, not even in part
+        try:
+            return Token(str(raw))
+        except ValueError as exc:
+            raise SettingsError(f"{where}: not a usable client secret ({exc})") from None
+    if name in ("api_url", "oauth_url", "login_url"):
         url = str(raw).rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise SettingsError(f"{where} must start with http:// or https://, not {raw!r}")

@@ -41,6 +41,11 @@ def as_json(snapshot, next_sync) -> dict:
                 "login": account.login,
                 "status": "revoked" if account.revoked else "active",
                 "quota": quota_json(snapshot.paces.get(account.quota_login)),
+                "uid": account.uid,
+                "token_expires_at": _iso(account.token_expires_at),
+                "token_refreshable": account.has_refresh_token,
+                "login_needed": account.login_needed,
+                "token_warning": account.token_warning,
                 "counters": [
                     {
                         "counter_id": c.counter_id,
@@ -124,6 +129,11 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
                   f"   Status: {status}", f"   Counters: {len(counters)}"]  # fmt: skip
         if (pace := snapshot.paces.get(account.quota_login)) is not None and not account.revoked:
             lines.append(f"   {quota_line(pace, now)}")
+        if account.token_warning:
+            lines.append(f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + account.token_warning, 'yellow')}")
+        elif account.token_expires_at and not account.revoked:
+            how = "refreshed before then" if account.has_refresh_token else "not refreshable"
+            lines.append(f"   Token: valid until {account.token_expires_at:%Y-%m-%d} ({how})")
         for c in counters:
             lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {c.name}: {describe(c, now)}")
     s = snapshot.summary

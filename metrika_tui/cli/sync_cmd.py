@@ -18,12 +18,28 @@ def run_sync(settings: Settings, args) -> int:
     return run_with_engine(settings, lambda engine: _sync(engine, args))
 
 
+async def _care_for_tokens(engine) -> None:
+    """Refresh tokens due for it (`token_care`) and tell its warnings on stderr."""
+    from metrika_tui.engine.token_care import TokenCare
+
+    def tell(event: Event) -> None:
+        if event.level.value in ("warning", "error"):
+            print(f"metrika-tui: {event.message}", file=sys.stderr)
+
+    unsubscribe = engine.bus.subscribe(tell)
+    try:
+        await TokenCare(engine).run()
+    finally:
+        unsubscribe()
+
+
 async def _sync(engine, args) -> int:
     style = Style.detect()
     out = sys.stdout
     started = time.monotonic()
     snapshot = await engine.snapshot()
     _check_ids(snapshot, args.account_id, args.counter_id)
+    await _care_for_tokens(engine)  # a cron-driven sync is the only thing some hosts run
 
     print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
     planned_at = engine.clock.now()  # a job another sync queued may finish before we wait

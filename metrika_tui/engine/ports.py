@@ -32,6 +32,20 @@ class MetrikaApi(Protocol):
         ...
 
 
+class YandexIdApi(Protocol):
+    """Yandex ID as the engine uses it; `metrika_tui.metrika.oauth.YandexIdClient` is one.
+
+    Results and errors are `metrika_tui.metrika.oauth`'s (typed grants, its taxonomy)."""
+
+    async def request_device_code(self, app, *, device_id: str, device_name: str): ...
+
+    async def poll_device_token(self, app, code): ...
+
+    async def refresh(self, app, refresh_token: Token): ...
+
+    async def identity(self, token: Token): ...
+
+
 class Clock(Protocol):
     """Now, in UTC. Injected so leases, quotas and schedules can be tested without waiting."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
-from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
+from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock, YandexIdApi
 from metrika_tui.engine import planner
 from metrika_tui.engine.planner import Pace, PlanMode
 from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
@@ -98,6 +98,12 @@ class AccountInfo:
     counters: int
     revoked_reason: str | None = None
     quota_login: str = ""  # whose quotas it spends (its Yandex login)
+    uid: str | None = None  # the Yandex user id
+    token_expires_at: dt.datetime | None = None
+    has_refresh_token: bool = False
+    login_needed: str | None = None  # why it must log in again (a refused refresh)
+    #: what the user should know about its token, if anything (`token_care.token_warning`)
+    token_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,10 +161,13 @@ class Engine:
     """Store + client + worker pool + events, with the operations users ask for."""
 
     def __init__(self, settings: Settings, store: Store, client: MetrikaApi, *, clock: Clock | None = None,
-                 bus: EventBus | None = None, owns_client: bool = True) -> None:  # fmt: skip
+                 bus: EventBus | None = None, owns_client: bool = True,
+                 yandex_id: YandexIdApi | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
         self.client = client
+        #: Yandex ID (device login, refresh, identity); closed with the engine
+        self.yandex_id = yandex_id
         self.clock = clock or SystemClock()
         self.bus = bus or EventBus()
         self._owns_client = owns_client
@@ -178,7 +187,12 @@ class Engine:
 
     @classmethod
     async def open(cls, settings: Settings, *, client: MetrikaApi | None = None, clock: Clock | None = None,
-                   bus: EventBus | None = None) -> Engine:  # fmt: skip
+                   bus: EventBus | None = None, yandex_id: YandexIdApi | None = None) -> Engine:  # fmt: skip
+        """`yandex_id`: default a client of the configured `oauth_url` / `login_url`."""
+        if yandex_id is None:
+            from metrika_tui.metrika.oauth import YandexIdClient
+
+            yandex_id = YandexIdClient.from_settings(settings)
         store = await Store.open(settings.db_path)
         owns = client is None
         if client is None:
@@ -186,7 +200,7 @@ class Engine:
 
             bus = bus or EventBus()
             client = MetrikaClient.from_settings(settings, on_retry=_retry_reporter(bus))
-        engine = cls(settings, store, client, clock=clock, bus=bus, owns_client=owns)
+        engine = cls(settings, store, client, clock=clock, bus=bus, owns_client=owns, yandex_id=yandex_id)
         engine.recorder.start()
         engine.usage.start()
         return engine
@@ -197,6 +211,8 @@ class Engine:
         await self.usage.stop()
         if self._owns_client and hasattr(self.client, "aclose"):
             await self.client.aclose()
+        if hasattr(self.yandex_id, "aclose"):
+            await self.yandex_id.aclose()
         await self.store.close()
 
     # -- planning ------------------------------------------------------------------------
@@ -399,11 +415,7 @@ class Engine:
             rows = await self.store.counter_rows()
             schedule = planner.when_next(rows, paces, self.settings, now)
             counters = tuple(await map_in_slices(lambda row: self._status(row, now, schedule[row.id]), rows))
-        accounts = tuple(
-            AccountInfo(a.id, a.user_id, a.login, a.token_masked, a.revoked, a.counters, a.revoked_reason,
-                        a.quota_login)  # fmt: skip
-            for a in await self.store.accounts()
-        )
+        accounts = tuple(account_info(a, now) for a in await self.store.accounts())
         stats = self.client.stats() if hasattr(self.client, "stats") else None
         return EngineSnapshot(
             counters=counters, accounts=accounts,
@@ -459,6 +471,18 @@ class Engine:
     async def last_event_id(self) -> int:
         await self.recorder.flush()
         return await self.store.last_event_id()
+
+
+def account_info(account, now: dt.datetime) -> AccountInfo:
+    """What users see of an account: never its secrets, only whether it has them."""
+    from metrika_tui.engine.token_care import token_warning
+
+    return AccountInfo(
+        account.id, account.user_id, account.login, account.token_masked, account.revoked, account.counters,
+        account.revoked_reason, quota_login=account.quota_login, uid=account.uid, token_expires_at=account.token_expires_at,
+        has_refresh_token=account.refresh_token is not None, login_needed=account.login_needed,
+        token_warning=token_warning(account, now),
+    )  # fmt: skip
 
 
 def _retry_reporter(bus: EventBus):

@@ -74,6 +74,10 @@ class ApiGate:
         self.quotas = QuotaKeeper(config.quotas, config.clock)
         self.trouble = Trouble(config.latency, config.faults, config.seed)
         self.revoked: set[str] = set()
+        #: whether a token the simulated Yandex ID issued has outlived its lifetime
+        self.token_expired: Callable[[str], bool] = lambda _token: False
+        #: the account of a token (the simulated Yandex ID also knows the tokens it issued)
+        self.token_account: Callable[[str], Account | None] = world.account
         self._handlers: dict[str, Callable[[Account, dict, dt.datetime, str], dict]] = {
             "counters": lambda account, params, now, _path: counters_page(self.world, account, params, now),
             "counter": lambda account, _params, now, path: one_counter(
@@ -97,8 +101,8 @@ class ApiGate:
             client = scope.get("client")
             self.quotas.admit_address(client[0] if client else "unknown")
             token = token_of(scope["headers"])
-            account = self.world.account(token)
-            if token in self.revoked or account is None:
+            account = self.token_account(token)
+            if token in self.revoked or account is None or self.token_expired(token):
                 raise errors.invalid_token()
             login = account.login  # the per-user quotas are the login's, shared by its tokens
             params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))

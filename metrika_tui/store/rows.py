@@ -26,6 +26,10 @@ class Account:
     revoked_reason: str | None
     counters: int = 0
     quota_login: str = ""  # whose quotas its requests count against (see store.QUOTA_LOGIN)
+    uid: str | None = None  # the Yandex user id, once login.yandex.ru/info has said it
+    refresh_token: Token | None = None
+    token_expires_at: dt.datetime | None = None
+    login_needed: str | None = None  # why the account must log in again, if it must
 
     @property
     def token_masked(self) -> str:

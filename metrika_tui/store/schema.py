@@ -144,6 +144,16 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (login, day)
     ) WITHOUT ROWID;
     """,
+    # 4 (issue 16): who a token belongs to (login.yandex.ru/info), and its lifecycle. The
+    # refresh token is as secret as the token; one Yandex user is one account
+    """
+    ALTER TABLE accounts ADD COLUMN uid TEXT;                 -- the Yandex user id
+    ALTER TABLE accounts ADD COLUMN refresh_token TEXT;
+    ALTER TABLE accounts ADD COLUMN token_expires_at REAL;    -- NULL: not known (a pasted token)
+    ALTER TABLE accounts ADD COLUMN login_needed TEXT;        -- why it must log in again, if it must
+    ALTER TABLE accounts ADD COLUMN refresh_lease_until REAL; -- one process refreshes at a time
+    CREATE UNIQUE INDEX accounts_by_uid ON accounts(uid) WHERE uid IS NOT NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,25 +51,116 @@ class Store(QueueStore):
         return self.db.path
 
     # -- accounts ----------------------------------------------------------------------
-    async def add_account(self, *, user_id: str, login: str, token: Token, now: dt.datetime) -> Account:
-        """Add an account, or bring back (un-revoke) the one holding this token."""
+    async def add_account(
+        self, *, user_id: str | None, login: str, token: Token, now: dt.datetime, uid: str | None = None,
+        refresh_token: Token | None = None, expires_at: dt.datetime | None = None,
+    ) -> Account:
+        """Add an account, or bring back (un-revoke) the one holding this token, or, for a
+        Yandex user (`uid`) already known, give that account the new token: one user is one
+        account, and logging in again is how a dead or refused token is replaced. `user_id`
+        (the user's label) None: the login for a new account, the label it had for a known one."""
+        secret, refresh = token.reveal(), refresh_token.reveal() if refresh_token else None
+        expires = to_ts(expires_at) if expires_at else None
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO accounts (user_id, login, token, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (token) DO UPDATE SET revoked = 0, revoked_reason = NULL,"
-                " login = excluded.login, user_id = excluded.user_id",
-                (user_id, login, token.reveal(), to_ts(now)),
-            )
-            await conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN} WHERE token = ?", (token.reveal(),))
+            async def one(sql: str, params: tuple):
+                async with conn.execute(sql, params) as cur:
+                    return await cur.fetchone()
+
+            # the account holding this token, else the one of this Yandex user
+            target = await one("SELECT id FROM accounts WHERE token = ?", (secret,))
+            if target is None and uid is not None:
+                target = await one("SELECT id FROM accounts WHERE uid = ?", (uid,))
+            if target is None:
+                await conn.execute(
+                    "INSERT INTO accounts (user_id, login, token, created_at, uid, refresh_token, token_expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (user_id or login, login, secret, to_ts(now), uid, refresh, expires),
+                )
+            else:
+                taken = uid is not None and await one("SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, target[0]))
+                await conn.execute(
+                    # a new token brings its own refresh token and expiry (or none); the same one keeps them
+                    "UPDATE accounts SET user_id = COALESCE(?, user_id), login = ?, token = ?, revoked = 0,"
+                    " revoked_reason = NULL,"
+                    " login_needed = NULL, uid = COALESCE(?, uid),"
+                    " refresh_token = CASE WHEN token = ? THEN COALESCE(?, refresh_token) ELSE ? END,"
+                    " token_expires_at = CASE WHEN token = ? THEN COALESCE(?, token_expires_at) ELSE ? END"
+                    " WHERE id = ?",
+                    (user_id, login, secret, None if taken else uid, secret, refresh, refresh, secret, expires,
+                     expires, target[0]),
+                )
+            await conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN} WHERE token = ?", (secret,))
         return next(a for a in await self.accounts() if a.token == token)
 
     async def accounts(self) -> list[Account]:
         rows = await self.db.fetchall(
             "SELECT a.id, a.user_id, a.login, a.token, a.revoked, a.revoked_reason,"
-            " (SELECT COUNT(*) FROM counters c WHERE c.account_id = a.id), a.quota_login"
-            " FROM accounts a ORDER BY a.id"
+            " (SELECT COUNT(*) FROM counters c WHERE c.account_id = a.id), a.quota_login, a.uid, a.refresh_token,"
+            " a.token_expires_at, a.login_needed FROM accounts a ORDER BY a.id"
         )
-        return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6], r[7]) for r in rows]
+        return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], Token(r[9]) if r[9] else None,
+                        from_ts(r[10]), r[11]) for r in rows]  # fmt: skip
+
+    # -- the token lifecycle (issue 16) ---------------------------------------------------
+    async def claim_token_refresh(
+        self, account_id: int, *, now: dt.datetime, due_before: dt.datetime, lease: dt.timedelta
+    ) -> Account | None:
+        """Take the right to refresh this account's token, if it is still due (expires before
+        `due_before`, has a refresh token, needs no new login) and no other process holds it.
+
+        Returns the account as it is now (another process may have refreshed it meanwhile)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET refresh_lease_until = ? WHERE id = ? AND revoked = 0"
+                " AND refresh_token IS NOT NULL AND login_needed IS NULL AND token_expires_at < ?"
+                " AND (refresh_lease_until IS NULL OR refresh_lease_until < ?)",
+                (to_ts(now + lease), account_id, to_ts(due_before), to_ts(now)),
+            )
+            if cur.rowcount != 1:
+                return None
+        return next(a for a in await self.accounts() if a.id == account_id)
+
+    async def store_refreshed_token(
+        self, account_id: int, *, old_refresh: Token, token: Token, refresh_token: Token | None,
+        expires_at: dt.datetime | None,
+    ) -> bool:
+        """Keep what a refresh gave, unless the account changed meanwhile (a new login)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET token = ?, refresh_token = COALESCE(?, refresh_token), token_expires_at = ?,"
+                " refresh_lease_until = NULL WHERE id = ? AND refresh_token = ?",
+                (token.reveal(), refresh_token.reveal() if refresh_token else None,
+                 to_ts(expires_at) if expires_at else None, account_id, old_refresh.reveal()),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    async def mark_login_needed(self, account_id: int, *, reason: str, old_refresh: Token | None = None) -> bool:
+        """Say the account must log in again (its refresh was refused); its token works on
+        until it dies. With `old_refresh`: only if that is still its refresh token."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET login_needed = ?, refresh_lease_until = NULL"
+                " WHERE id = ? AND (? IS NULL OR refresh_token = ?)",
+                (reason, account_id, old_refresh.reveal() if old_refresh else None,
+                 old_refresh.reveal() if old_refresh else None),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    async def release_token_refresh(self, account_id: int) -> None:
+        """Give the refresh right back without a result (Yandex ID did not answer)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE accounts SET refresh_lease_until = NULL WHERE id = ?", (account_id,))
+
+    async def set_identity(self, account_id: int, *, login: str, uid: str) -> bool:
+        """Record who the token belongs to (login.yandex.ru/info); False when another
+        account already holds that Yandex user (the user adds it again to merge)."""
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, account_id)) as cur:
+                if await cur.fetchone():
+                    return False
+            cur = await conn.execute("UPDATE accounts SET login = ?, uid = ? WHERE id = ?", (login, uid, account_id))
+            await conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN} WHERE id = ?", (account_id,))
+            return cur.rowcount == 1
 
     async def account_count(self) -> int:
         return (await self.db.fetchone("SELECT COUNT(*) FROM accounts"))[0]

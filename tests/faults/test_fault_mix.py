@@ -47,7 +47,8 @@ RETRY = RetryPolicy(attempts=3, initial_wait=0.02, max_wait=0.2, total=2.0)
 @contextlib.asynccontextmanager
 async def engine_on(tmp_path, url: str, clock, **settings) -> AsyncIterator[Engine]:
     base = {"workers": 6, "backfill_days": BACKFILL_DAYS, "log_file": tmp_path / "sync.log"}
-    resolved = Settings(db_path=tmp_path / "metrika.db", api_url=url, **(base | settings))
+    resolved = Settings(db_path=tmp_path / "metrika.db", api_url=url, oauth_url=url, login_url=url,
+                        **(base | settings))
     client = MetrikaClient.from_settings(resolved, retry=RETRY, clock=clock)
     engine = await Engine.open(resolved, client=client, clock=clock)
     try:

@@ -12,6 +12,7 @@ import pytest
 
 from metrika_tui.simulator import World
 from metrika_tui.store import Store, StoreError, db, schema
+from metrika_tui.store.store import QUOTA_LOGIN
 from metrika_tui.tokens import Token
 
 from .helpers import add_accounts, assert_store_matches_world, rig
@@ -58,6 +59,11 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
     conn.execute("INSERT INTO daily_stats VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
     conn.execute("INSERT INTO monthly_stats VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)", (synced, ts - 7200))
     conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
+    if old_version >= 3:  # what release 3 wrote of its own accord
+        conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN}")
+        conn.execute("UPDATE jobs SET login = (SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id),"
+                     " planned_for = created_at")
+        conn.execute("UPDATE counters SET synced_for = last_fetched_at")
     conn.commit()
     conn.close()
 
@@ -83,7 +89,9 @@ async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_
         assert [e.message for e in got["events"]] == ["old"]
         with sqlite3.connect(r.db) as conn:
             indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert {"jobs_finished", "jobs_running_by_login"} <= indexes  # migrations 2 and 3
+        assert {"jobs_finished", "jobs_running_by_login", "accounts_by_uid"} <= indexes  # migrations 2, 3, 4
+        assert all(a.uid is None and a.refresh_token is None and a.token_expires_at is None
+                   for a in got["accounts"])  # migration 4: nothing known yet (token_care asks)
         forced = await new.plan(force=True)  # and it works on
         assert len(forced.queued) == 4 and all(o.ok for o in await new.run_until_idle())
         for counter in got["counters"]:

@@ -64,9 +64,13 @@ def accounts_text(snapshot: Any) -> str:
         if account.revoked:
             entries.append(f"{name} (⊘ revoked, {counts.get(account.id, 0)} counters)")
             continue
+        warning = ""
+        if getattr(account, "token_warning", None):
+            warning = "⚠ log in again, " if account.login_needed or "expired" in account.token_warning else (
+                f"⚠ token expires {account.token_expires_at:%Y-%m-%d}, ")  # fmt: skip
         pace = paces.get(getattr(account, "quota_login", ""))
         quota = f", {quota_text(pace)}" if pace is not None else ""
-        entries.append(f"{name} ({counts.get(account.id, 0)} counters{quota})")
+        entries.append(f"{name} ({warning}{counts.get(account.id, 0)} counters{quota})")
     return "Accounts: " + " · ".join(entries) if entries else "Accounts: none"
 
 
