@@ -14,11 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
+from metrika_tui.engine.planner import PlanMode, choose
 from metrika_tui.models import Counter, DailyStat, MonthUsers, month_start
+from metrika_tui.settings import Settings
 from metrika_tui.store import EXPORT_COLUMNS, ExportQuery, Store
 from metrika_tui.text import visible
 from metrika_tui.tokens import Token
@@ -39,7 +42,8 @@ async def stored(db: Path, accounts: dict[str, list[int]], days: int, *, sampled
             account = await store.add_account(user_id=login, login=login, token=Token(f"y0_{n:020d}"), now=NOW)
             counters = [Counter(cid, (names or {}).get(cid, f"site {cid}"), f"{cid}.example") for cid in ids]
             await store.upsert_counters(account.id, counters, now=NOW)
-        await store.plan_jobs(now=NOW, interval=dt.timedelta(hours=1), force=True)
+        await store.plan_jobs(now=NOW, choose=partial(choose, settings=Settings(), now=NOW, moment=NOW,
+                                                      mode=PlanMode.FITS, force=True))  # fmt: skip
         while job := await store.claim_next_job("test", NOW, 60, 10_000):
             cid = job.counter_id
             daily = [DailyStat(FIRST_DAY + dt.timedelta(days=d), visits=cid % 97 + d, users=cid % 89 + d // 2,

@@ -11,7 +11,8 @@ import stat
 import pytest
 
 from metrika_tui.simulator import World
-from metrika_tui.store import Store, StoreError, schema
+from metrika_tui.store import Store, StoreError, db, schema
+from metrika_tui.store.store import QUOTA_LOGIN
 from metrika_tui.tokens import Token
 
 from .helpers import add_accounts, assert_store_matches_world, rig
@@ -34,56 +35,70 @@ async def contents(store: Store) -> dict:
     }
 
 
-#: what undoes each migration: a file written by the release before it (later releases write
-#: columns an older schema lacks, so an older release is emulated by undoing, not by running)
-UNDO = {
-    2: ["DROP INDEX jobs_finished"],
-    3: ["ALTER TABLE daily_stats DROP COLUMN sampled", "ALTER TABLE monthly_stats DROP COLUMN sampled"],
-}
-
-
-def downgrade(path, version: int) -> None:
-    """Make the file what the release of schema `version` would have left."""
-    with sqlite3.connect(path) as conn:
-        for number in range(schema.SCHEMA_VERSION, version, -1):
-            for statement in UNDO[number]:
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {version}")
-
-
-def test_every_migration_can_be_undone_for_the_test_below():
-    assert sorted(UNDO) == list(range(2, schema.SCHEMA_VERSION + 1))
+def write_old_release_file(path, old_version: int, world: World, now: dt.datetime) -> None:
+    """A database as an older metrika-tui left it: its schema only, written by its SQL (an
+    account per token, their counters, one synced with a finished job, its rows and an event)."""
+    conn = sqlite3.connect(path)
+    for number, migration in enumerate(schema.MIGRATIONS[:old_version], 1):
+        conn.executescript(migration)
+        conn.execute(f"PRAGMA user_version = {number}")
+    ts = now.timestamp()
+    for i, account in enumerate(world.accounts, 1):
+        conn.execute("INSERT INTO accounts (id, user_id, login, token, created_at) VALUES (?, ?, ?, ?, ?)",
+                     (i, account.login, account.login, account.token, ts))
+        for cid in account.counter_ids:
+            c = world.counter(cid)
+            conn.execute("INSERT INTO counters (id, account_id, name, site, time_zone, created_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", (cid, i, c.name, c.site, c.time_zone, ts))
+    synced = world.accounts[0].counter_ids[0]
+    conn.execute("UPDATE counters SET last_fetched_at = ?, last_fetched_day = ? WHERE id = ?",
+                 (ts - 7200, "2026-03-10", synced))
+    conn.execute("INSERT INTO jobs (counter_id, account_id, status, run_after, trigger, created_at, started_at,"
+                 " finished_at, rows) VALUES (?, 1, 'done', ?, 'schedule', ?, ?, ?, 1)",
+                 (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200))
+    conn.execute("INSERT INTO daily_stats VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
+    conn.execute("INSERT INTO monthly_stats VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)", (synced, ts - 7200))
+    conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
+    if old_version >= 3:  # what release 3 wrote of its own accord
+        conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN}")
+        conn.execute("UPDATE jobs SET login = (SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id),"
+                     " planned_for = created_at")
+        conn.execute("UPDATE counters SET synced_for = last_fetched_at")
+    conn.commit()
+    conn.close()
 
 
 @pytest.mark.parametrize("old_version", range(1, schema.SCHEMA_VERSION))
 async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_path, old_version):
     world = World.generate(seed=39, accounts=2, counters_per_account=2)
     async with rig(tmp_path, world) as r:
-        old = await r.engine()
-        await add_accounts(old, world)
-        await old.plan()
-        assert all(o.ok for o in await old.run_until_idle())
-        await old.recorder.flush()
-        before = await contents(old.store)
-        await r.close()
-        r.engines.clear()
-        downgrade(r.db, old_version)  # an older metrika-tui wrote the file
-        assert user_version(r.db) == old_version
+        write_old_release_file(r.db, old_version, world, r.clock.now())
 
         new = await r.engine()  # this release opens it
 
         assert user_version(r.db) == schema.SCHEMA_VERSION
-        assert await contents(new.store) == before
+        got = await contents(new.store)
+        assert [a.token.reveal() for a in got["accounts"]] == world.tokens
+        assert [a.quota_login for a in got["accounts"]] == [a.login for a in world.accounts]  # migration 3
+        synced = world.accounts[0].counter_ids[0]
+        row = next(c for c in got["counters"] if c.id == synced)
+        assert row.last_fetched_at == row.synced_for == r.clock.now() - dt.timedelta(hours=2)
+        assert [(d.visits, d.users) for d in got["daily"][synced]] == [(10, 8)]
+        assert [m.users for m in got["monthly"][synced]] == [8]
+        assert [j.status for j in got["jobs"][synced]] == ["done"]
+        assert [e.message for e in got["events"]] == ["old"]
         with sqlite3.connect(r.db) as conn:
             indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-            sampled = [conn.execute(f"SELECT COUNT(*) FROM {t} WHERE sampled = 0").fetchone()[0]
-                       for t in ("daily_stats", "monthly_stats")]  # fmt: skip
-        assert "jobs_finished" in indexes  # migration 2
-        assert sampled[0] == sum(len(d) for d in before["daily"].values()) > 0  # migration 3: not sampled
+            sampled = [conn.execute(f"SELECT sampled FROM {t}").fetchall() for t in ("daily_stats", "monthly_stats")]
+        assert {"jobs_finished", "jobs_running_by_login", "accounts_by_uid"} <= indexes  # migrations 2, 3, 4
+        assert all(a.uid is None and a.refresh_token is None and a.token_expires_at is None
+                   for a in got["accounts"])  # migration 4: nothing known yet (token_care asks)
+        assert sampled == [[(0,)], [(0,)]]  # migration 5: the old rows were not sampled
         forced = await new.plan(force=True)  # and it works on
         assert len(forced.queued) == 4 and all(o.ok for o in await new.run_until_idle())
-        for counter in before["counters"]:
-            await assert_store_matches_world(new.store, world, counter.id, r.clock.now())
+        for counter in got["counters"]:
+            if counter.id != synced:  # (the old file's one synced counter holds made-up rows)
+                await assert_store_matches_world(new.store, world, counter.id, r.clock.now())
 
 
 async def test_a_database_of_a_newer_schema_is_refused_and_left_alone(tmp_path):
