@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -67,6 +69,10 @@ class Settings:
     #: the app registered on Yandex OAuth that `accounts login` and token refreshes speak for
     oauth_client_id: str = ""
     oauth_client_secret: Token | None = None
+    #: where the daemon and the console serve Prometheus metrics (/metrics); None: not served,
+    #: 0: a free port (told at start). Loopback by default: the figures name logins
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
 
     @property
     def interval(self) -> dt.timedelta:
@@ -121,6 +127,8 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "login_url": ("METRIKA_LOGIN_URL", "oauth.login_url"),
     "oauth_client_id": ("METRIKA_CLIENT_ID", "oauth.client_id"),
     "oauth_client_secret": ("METRIKA_CLIENT_SECRET", "oauth.client_secret"),
+    "metrics_port": ("METRIKA_METRICS_PORT", "metrics.port"),
+    "metrics_address": ("METRIKA_METRICS_ADDRESS", "metrics.address"),
 }
 
 _POSITIVE_INT = {
@@ -135,9 +143,10 @@ _LARGEST = {
     "backfill_days": 36_600, "lookback_days": 36_600,  # a century of days
     "workers": 1000, "per_token_jobs": 1000, "per_token_requests": 1000,
     "reserve_percent": 90,  # the rest is what planning spends
+    "metrics_port": 65535,
 }  # fmt: skip
 #: whole numbers that may be zero
-_NON_NEGATIVE_INT = {"lookback_days", "reserve_percent"}
+_NON_NEGATIVE_INT = {"lookback_days", "reserve_percent", "metrics_port"}
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
@@ -192,11 +201,25 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         if raw not in ("text", "json"):
             raise SettingsError(f"{where} must be 'text' or 'json', not {raw!r}")
         return raw
+    if name == "metrics_address":
+        return _address(str(raw), where)
     if name == "month_users":
         if raw not in ("totals", "dimension"):
             raise SettingsError(f"{where} must be 'totals' or 'dimension', not {raw!r}")
         return raw
     return raw
+
+
+def _address(raw: str, where: str) -> str:
+    """An IP address (127.0.0.1, ::1, 0.0.0.0) or a host name to listen on."""
+    value = raw.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*", value):
+        raise SettingsError(f"{where} must be an IP address or a host name to listen on, not {raw!r}")
+    return value
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true", help="console: observe only")
     parser.add_argument("--log-file", metavar="PATH", help="headless: append events here")
     parser.add_argument("--log-format", choices=("text", "json"), help="headless: event line format")
+    parser.add_argument("--metrics-port", type=_port, metavar="PORT",
+                        help="headless and console: serve Prometheus metrics on http://ADDRESS:PORT/metrics "
+                             "(env METRIKA_METRICS_PORT, [metrics] port; 0: a free port)")
+    parser.add_argument("--metrics-address", metavar="ADDRESS",
+                        help="where the metrics are served (env METRIKA_METRICS_ADDRESS, [metrics] address; "
+                             "default 127.0.0.1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = argparse.SUPPRESS
 
@@ -113,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-ms", type=float, default=0.0, help="median answer latency")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of answers that fail (0..1)")
 
+    p = sub.add_parser("health", help="exit 0 if the sync is healthy, else 1 with one line per reason",
+                       description="Healthy: the database opens, a scheduler planned the last slot (a daemon or "
+                                   "console runs), and no active counter's data is older than --max-age. For "
+                                   "HEALTHCHECK, systemd and monitoring.")  # fmt: skip
+    _common(p, default=s)
+    p.add_argument("--max-age", type=_age, metavar="DURATION",
+                   help="the oldest data that is healthy (90m, 6h, 2d; default: 3 intervals of each "
+                        "counter's login, its quota's stretched cadence counted)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+
     p = sub.add_parser("export", help="the stored statistics as CSV or JSON Lines, to stdout or a file",
                        description="Stream the stored daily or monthly statistics: to stdout (for a pipe), or "
                                    "to --output FILE, which appears whole or not at all. Dates are in each "
@@ -153,25 +169,41 @@ def _positive_int(text: str) -> int:
     return value
 
 
-#: the longest --max-wait: every Metrika quota resets within a day
-_LONGEST_WAIT = dt.timedelta(hours=24)
-_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-def _wait(text: str) -> dt.timedelta:
-    """Seconds ('360'), or amounts with units ('90s', '10m', '1h30m'), up to a day."""
+def _seconds(text: str) -> float | None:
+    """Seconds ('360'), or amounts with units ('90s', '10m', '1h30m', '2d'); None if neither."""
     compact = "".join(text.split()).lower()
-    if compact.startswith("-"):
-        raise argparse.ArgumentTypeError(f"a wait cannot be negative, got {text!r}")
     if re.fullmatch(r"\d+(\.\d+)?", compact):
-        seconds = float(compact)
-    elif re.fullmatch(r"(\d+(\.\d+)?[hms])+", compact):
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([hms])", compact))
-    else:
-        raise argparse.ArgumentTypeError(f"expected seconds or a time like 90s, 10m, 1h30m, got {text!r}")
-    if seconds > _LONGEST_WAIT.total_seconds():
-        raise argparse.ArgumentTypeError(f"a wait of at most 24h, got {text!r}")
-    return dt.timedelta(seconds=seconds)
+        return float(compact)
+    if re.fullmatch(r"(\d+(\.\d+)?[dhms])+", compact):
+        return sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([dhms])", compact))
+    return None
+
+
+def _span(what: str, longest: str, *, zero: bool = True):
+    """An argparse type: a time as `_seconds` reads it, from zero (or above it) to `longest`."""
+
+    def parse(text: str) -> dt.timedelta:
+        if text.strip().startswith("-"):
+            raise argparse.ArgumentTypeError(f"{what} cannot be negative, got {text!r}")
+        seconds = _seconds(text)
+        if seconds is None:
+            raise argparse.ArgumentTypeError(f"expected seconds or a time like 90s, 10m, 1h30m, got {text!r}")
+        if not zero and seconds == 0:
+            raise argparse.ArgumentTypeError(f"{what} must be above zero, got {text!r}")
+        if seconds > _seconds(longest):
+            raise argparse.ArgumentTypeError(f"{what} of at most {longest}, got {text!r}")
+        return dt.timedelta(seconds=seconds)
+
+    return parse
+
+
+#: --max-wait: every Metrika quota resets within a day
+_wait = _span("a wait", "24h")
+#: health --max-age: data a year old is no longer a question of freshness
+_age = _span("an age", "366d", zero=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,8 +105,7 @@ class Runtime:
             if self._schedule:
                 self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
                 self.scheduler.start()
-                # catch up at once: whatever is due now should not wait for the next slot
-                await self.engine.plan(trigger="startup")
+                await self.scheduler.catch_up()  # whatever is due now does not wait for the next slot
         except BaseException:  # a failed or cancelled start (quit during start-up) leaves nothing open
             await self.stop()
             raise

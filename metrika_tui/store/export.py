@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
-from metrika_tui.store.db import Database, explain
+from metrika_tui.store.db import Database
 
 #: rows read from the cursor at a time: large enough that a batch's thread hop costs little
 EXPORT_BATCH = 5_000
@@ -86,20 +85,16 @@ class ExportStore:
             f" FROM {table} s JOIN counters c ON c.id = s.counter_id JOIN accounts a ON a.id = c.account_id"
             f" WHERE {where} ORDER BY s.counter_id, s.{period}"
         )
-        async with self.db.lock:
+        async with self.db.reading() as conn, conn.execute(sql, params) as cursor:
+            # the next batch is read (in aiosqlite's thread) while the caller writes this one
+            ahead = asyncio.ensure_future(cursor.fetchmany(batch))
             try:
-                async with self.db.conn.execute(sql, params) as cursor:
-                    # the next batch is read (in aiosqlite's thread) while the caller writes this one
+                while rows := await ahead:
                     ahead = asyncio.ensure_future(cursor.fetchmany(batch))
-                    try:
-                        while rows := await ahead:
-                            ahead = asyncio.ensure_future(cursor.fetchmany(batch))
-                            yield rows
-                    finally:
-                        ahead.cancel()
-                        await asyncio.gather(ahead, return_exceptions=True)
-            except sqlite3.Error as exc:
-                raise explain(exc, self.db.path) from None
+                    yield rows
+            finally:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
 
     async def counter_accounts(self, counter_ids: frozenset[int] | set[int]) -> dict[int, int]:
         """counter id -> its account id, for those of `counter_ids` the store knows."""

@@ -12,6 +12,7 @@ from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
 from metrika_tui.store.export import ExportStore
+from metrika_tui.store.monitoring import MonitoringStore
 from metrika_tui.store.queue import QueueStore
 from metrika_tui.store.rows import (
     Account,
@@ -34,7 +35,7 @@ EVENT_LOG_ROWS = 20_000
 QUOTA_LOGIN = "CASE WHEN login IN ('', 'unknown') THEN 'account:' || id ELSE lower(replace(login, '.', '-')) END"
 
 
-class Store(QueueStore, ExportStore):
+class Store(QueueStore, ExportStore, MonitoringStore):
     """Accounts, counters, planning, statistics and the event log over one Database."""
 
     def __init__(self, db: Database) -> None:
