@@ -146,8 +146,10 @@ class Scheduler:
             if self.last_tick_slot is not None and slot <= self.last_tick_slot:
                 return  # a tick came first
             self.last_tick_slot = slot
-            self.last_planned_by_us = await self.engine.store.note_slot(
-                schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(), now=now, origin=ORIGIN)
+            if await self.engine.store.note_slot(schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(),
+                                                 now=now, origin=ORIGIN):  # fmt: skip
+                self.last_planned_by_us = True
+            # else someone planned this slot before we started (maybe our own last run): the next tick tells
 
     async def tick(self) -> None:
         """Plan the current slot, once across every process sharing the database."""

@@ -29,7 +29,7 @@ from metrika_tui.metrika.limits import (
     WallClock,
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
-from metrika_tui.metrika.stats import ClientStats, StatsKeeper
+from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
 from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end
 from metrika_tui.settings import DEFAULT_API_URL, Settings
 from metrika_tui.tokens import Token
@@ -92,6 +92,7 @@ class MetrikaClient:
         self._counters_page_size = counters_page_size
         self._gates = UserGates(per_token_requests)
         self._request_listeners: list[Callable[[Token], None]] = []
+        self._answer_listeners: list[Callable[[str, float], None]] = []
         shared = share_pace and transport is None
         self._pacer = make_pacer(max_rps, margin=RATE_MARGIN, address=address_of(self.base_url) if shared else None,
                                  path=(pace_file or locations.pace_file()) if shared else None)  # fmt: skip
@@ -208,6 +209,16 @@ class MetrikaClient:
         counts those against the daily quota too)."""
         self._request_listeners.append(listener)
 
+    def add_answer_listener(self, listener: Callable[[str, float], None]) -> None:
+        """`listener(outcome, seconds)` hears how each request sent ended and how long it took:
+        outcome is one of `OUTCOMES` (see `outcome_of`)."""
+        self._answer_listeners.append(listener)
+
+    def _tell_answer(self, outcome: str, started: float) -> None:
+        seconds = time.monotonic() - started
+        for listener in self._answer_listeners:
+            listener(outcome, seconds)
+
     def stats(self) -> ClientStats:
         """Figures for the console header: rate, in flight, retries, quota headroom."""
         headroom = {key: self._budget.headroom(key) for key in self._budget.keys()}
@@ -296,14 +307,22 @@ class MetrikaClient:
                     extensions={"trace": _when_written(sent)},
                 )
             except httpx.TimeoutException as exc:
+                self._tell_answer("retry", started)
                 raise TransientError(f"no answer in time ({type(exc).__name__})", error_type="timeout") from None
             except httpx.TransportError as exc:
+                self._tell_answer("retry", started)
                 raise TransientError(f"connection trouble ({type(exc).__name__})", error_type="connection") from None
         log.debug(
             "GET %s -> %d in %.0f ms (token %s)",
             path, response.status_code, 1000 * (time.monotonic() - started), token,
         )  # fmt: skip
-        return self._decode(response, report=report)
+        try:
+            payload = self._decode(response, report=report)
+        except MetrikaError as exc:
+            self._tell_answer(outcome_of(exc), started)
+            raise
+        self._tell_answer("ok", started)
+        return payload
 
     async def _spend_budget(self, key: Hashable, budget: tuple[str, Hashable, int] | None = None) -> bool:
         """Take one report request from the user's budget; True if that meant waiting.
@@ -357,4 +376,4 @@ def _whole(value: Any, name: str) -> int:
         raise parse.MalformedAnswer(f"`{name}` is not a number: {value!r}") from None
 
 
-__all__ = ["ClientStats", "MetrikaClient", "RetryPolicy"]
+__all__ = ["OUTCOMES", "ClientStats", "MetrikaClient", "RetryPolicy"]
