@@ -291,11 +291,11 @@ def when_next(rows: Iterable, paces: Mapping[str, Pace], settings: Settings,
         waiting = oldest_first((r for r in rows if r.quota_login == login and r.job_status is None),
                                attrgetter("id"))  # fmt: skip
         gap = pace_gap(pace, now) * steady_cost(settings)
-        moment = max(now, pace.paced_until or now)
-        for row in waiting:
-            moment += gap
+        moment = max(next_slot_after(now, settings), (pace.paced_until + gap) if pace.paced_until else now)
+        for row in waiting:  # the next plan starts where the last left off, a step each
             if row.last_fetched_at is not None:
                 out[row.id] = (max(moment, next_due_slot(row.synced_for, settings, now)), out[row.id][1])
+            moment += gap
     return out
 
 
