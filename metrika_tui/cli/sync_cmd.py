@@ -85,7 +85,7 @@ async def _sync(engine, args) -> int:
     if plan.skipped_budget:
         print(f"  Left for later (the login's daily quota): {len(plan.skipped_budget)}", file=out)
         for login in sorted({a.login for a in plan.accounts if a.skipped_budget}):
-            print(f"    {_budget_words(plan.paces.get(login), login, engine.clock.now())}", file=out)
+            print(f"    {_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force)}", file=out)
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
     else:
@@ -106,18 +106,19 @@ async def _sync(engine, args) -> int:
     return EXIT_OK
 
 
-def _budget_words(pace, login: str, now) -> str:
-    """Why a login's counters were left for later: its day's budget, the reserve kept."""
+def _budget_words(pace, login: str, now, *, force: bool) -> str:
+    """Why a login's counters were left for later: the day's even share taken (plain `sync`),
+    or nothing more fits in its day but the reserve (`--force`)."""
     if pace is None:
         return f"login {login}: its quota for today is spent"
     if pace.spent_until is not None:
         return f"login {login}: the API says its daily quota is spent until {pace.spent_until:%H:%M} UTC"
-    if pace.left(now) > 0:  # the even share was taken: the rest is spread over the day
+    if not force:
         return (f"login {login}: its quota is spread over the day, each counter every"
                 f" {span(pace.effective_interval)}; 'sync --force' takes what is left of today's")  # fmt: skip
-    return (f"login {login}: {pace.used:,} of {pace.per_day:,} requests used today, {pace.committed:,} queued;"
-            f" {pace.per_day - pace.budget:,} kept for force-syncs; the rest after the reset at"
-            f" {pace.resets_at:%H:%M} UTC")  # fmt: skip
+    return (f"login {login}: nothing more fits in today's {pace.per_day:,} requests ({pace.used:,} used,"
+            f" {pace.committed:,} queued before, {pace.per_day - pace.budget:,} kept for force-syncs);"
+            f" the rest after the reset at {pace.resets_at:%H:%M} UTC")  # fmt: skip
 
 
 def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None:

@@ -140,9 +140,10 @@ async def _settle_quota(job, exc: QuotaError, *, store, settings, clock, bus, id
     if exc.daily and job.login:  # the login's day is spent: its other jobs would only hear the same
         until = exc.retry_at or next_utc_midnight(now)
         moved = await store.mark_login_spent(job.login, now=now, until=until, message=exc.message, reason=reason)
-        bus.emit(Kind.WARNING, f"daily quota of login {job.login} is spent (the API says: {exc.message});"
-                 f" {moved + 1} job(s) wait until {until:%H:%M} UTC, and planning adapts",
-                 level=Level.WARNING, **ids)  # fmt: skip
+        if moved is not None:  # told once, by the first job to hear it
+            bus.emit(Kind.WARNING, f"daily quota of login {job.login} is spent (the API says: {exc.message});"
+                     f" {moved + 1} job(s) wait until {until:%H:%M} UTC, and planning adapts",
+                     level=Level.WARNING, **ids)  # fmt: skip
     if await store.defer_job(job, run_after=retry_at, reason=reason, counted=counted):
         bus.emit(Kind.DEFERRED, reason, level=Level.WARNING, **ids)
         return JobResult(False, "queued", error=reason, run_after=retry_at, quota=exc.error_type or "quota",

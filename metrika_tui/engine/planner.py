@@ -15,8 +15,8 @@ at all until midnight. The rules:
   taken as soon as the budget left allows (its first data is worth the most). Refreshes, the
   oldest data first, take the even share of what is left: the budget left over the slots
   left until the reset. Where that covers every due counter nothing changes; where it does
-  not, the login's interval is stretched, and a slot's refreshes are spread over the slot so
-  that each counter's data ages evenly.
+  not, the login's interval is stretched, and a slot's refreshes run one by one at the day's
+  even pace within the slot, so that each counter's data ages evenly.
 - A login the server called spent (a daily-quota answer) plans nothing until the reset.
 
 How a plan spends is its `PlanMode`; the store runs `choose` inside its planning transaction.
@@ -52,7 +52,7 @@ T = TypeVar("T")
 class PlanMode(StrEnum):
     """How much of a login's budget a plan may spend, and when its jobs run."""
 
-    PACED = "paced"  # a slot, a start-up's catch-up: the even share; refreshes spread over the slot
+    PACED = "paced"  # a slot, a start-up's catch-up: the even share; stretched, at the day's even pace
     PACED_NOW = "paced-now"  # sync, --once: the even share, run at once
     FITS = "fits"  # sync --force: whatever fits in the budget left, never the reserve
     RESERVE = "reserve"  # one counter forced by hand: runs at once, from the reserve
@@ -70,6 +70,7 @@ class Pace:
     committed: int  # what the live jobs will spend before the reset
     resets_at: dt.datetime
     spent_until: dt.datetime | None  # the server called the day spent
+    paced_until: dt.datetime | None  # when the last paced refresh of today was planned to run
     interval: dt.timedelta  # the configured one
     effective_interval: dt.timedelta  # how often each counter can be synced, the rest of today
     need_per_day: int  # requests a day the counters need at the configured interval
@@ -107,15 +108,17 @@ def pace_of(day: LoginDay, settings: Settings, now: dt.datetime) -> Pace:
     spent = day.spent_until is not None and day.spent_until > now
     available = 0 if spent else budget - day.used
     left_today = resets_at - now
+    steady = _steady_interval(day.counters, cost, budget, interval)  # what a whole day's quota allows
     if day.counters == 0:
         effective = interval
     elif available <= 0 or budget <= 0:  # nothing until the reset, then the steady pace
-        effective = left_today + _steady_interval(day.counters, cost, budget, interval)
-    else:
-        effective = max(interval, left_today * (day.counters * cost / available))
+        effective = left_today + steady
+    else:  # and no better than what is left of today allows (another program may have spent some)
+        effective = max(steady, left_today * (day.counters * cost / available))
     return Pace(login=day.login, counters=day.counters, per_day=per_day, budget=budget, used=day.used,
                 committed=day.committed, resets_at=resets_at, spent_until=day.spent_until if spent else None,
-                interval=interval, effective_interval=effective, need_per_day=need)  # fmt: skip
+                paced_until=day.paced_until, interval=interval, effective_interval=effective,
+                need_per_day=need)  # fmt: skip
 
 
 def _steady_interval(counters: int, cost: int, budget: int, interval: dt.timedelta) -> dt.timedelta:
@@ -124,9 +127,15 @@ def _steady_interval(counters: int, cost: int, budget: int, interval: dt.timedel
     return max(interval, DAY * (counters * cost / budget))
 
 
-def is_due(candidate: PlanCandidate, moment: dt.datetime, interval: dt.timedelta) -> bool:
-    """The schedule's rule: never synced, or its last success was planned half an interval ago."""
-    return candidate.synced_for is None or candidate.synced_for <= moment - interval * DUE_SHARE
+def due_before(moment: dt.datetime, interval: dt.timedelta) -> dt.datetime:
+    """The schedule's rule: a counter is due at `moment` if never synced, or if its last success
+    was planned at or before this (half an interval earlier)."""
+    return moment - interval * DUE_SHARE
+
+
+def is_due(candidate: PlanCandidate, cutoff: dt.datetime) -> bool:
+    planned = candidate.synced_for or candidate.last_fetched_at
+    return planned is None or planned <= cutoff
 
 
 def next_due_slot(synced_for: dt.datetime | None, settings: Settings, now: dt.datetime) -> dt.datetime:
@@ -152,6 +161,7 @@ class _Choice:
     recent: list[tuple[int, int]] = field(default_factory=list)
     budget: list[tuple[int, int]] = field(default_factory=list)
     live: list[tuple[int, int]] = field(default_factory=list)
+    paced_until: dict[str, dt.datetime] = field(default_factory=dict)
 
 
 def choose(
@@ -169,10 +179,11 @@ def choose(
 
     `moment` is what the plan is for (a slot, or now): the due rule's reference, and what
     the jobs are planned for. `spread_until`: in PACED mode, a stretched login's refreshes
-    run spread from now until then (the next slot)."""
+    run at the day's even pace from now until then (the next slot)."""
     by_login: dict[str, list[PlanCandidate]] = {}
     for c in candidates:
         by_login.setdefault(c.login, []).append(c)
+    cutoff = due_before(moment, settings.interval)
     choice = _Choice()
     paces: dict[str, Pace] = {}
     for login, group in by_login.items():
@@ -181,7 +192,7 @@ def choose(
         for c in group:
             if c.live:
                 choice.live.append((c.counter_id, c.account_id))
-            elif force or is_due(c, moment, settings.interval):
+            elif force or is_due(c, cutoff):
                 waiting.append(c)
             else:
                 choice.recent.append((c.counter_id, c.account_id))
@@ -189,7 +200,7 @@ def choose(
                           mode=mode, spread_until=spread_until)  # fmt: skip
     for login, day in days.items():  # logins with no candidate still have a pace to show
         paces.setdefault(login, pace_of(day, settings, now))
-    return PlanDecision(choice.queue, choice.recent, choice.budget, choice.live, paces)
+    return PlanDecision(choice.queue, choice.recent, choice.budget, choice.live, paces, choice.paced_until)
 
 
 def _choose_for_login(ordered: list[PlanCandidate], pace: Pace, choice: _Choice, *, settings: Settings,
@@ -204,7 +215,6 @@ def _choose_for_login(ordered: list[PlanCandidate], pace: Pace, choice: _Choice,
         choice.queue.extend(job(c, cost, start) for c, cost in zip(ordered, costs))
         return
     left = pace.left(now)
-    taken: list[tuple[PlanCandidate, int]] = []
     refreshes: list[tuple[PlanCandidate, int]] = []
     for c, cost in zip(ordered, costs):
         if c.last_fetched_at is None and cost <= left:  # first data: as soon as the budget allows
@@ -214,20 +224,52 @@ def _choose_for_login(ordered: list[PlanCandidate], pace: Pace, choice: _Choice,
             refreshes.append((c, cost))
         else:
             choice.budget.append((c.counter_id, c.account_id))
-    share = left if mode is PlanMode.FITS else left / slots_left(now, pace.resets_at, settings.interval)
-    spent = 0
+    if mode is PlanMode.FITS:
+        taken = _while_it_fits(refreshes, left, share=left)
+    else:  # the even share: the budget left over the plans left today, rounded to the nearest request
+        taken = _while_it_fits(refreshes, left, share=left / slots_left(now, pace.resets_at, settings.interval))
+    if mode is PlanMode.PACED and spread_until is not None and len(taken) < len(refreshes):
+        taken = _at_the_days_pace(refreshes, left, pace, now=now, until=spread_until, choice=choice, job=job)
+    else:
+        choice.queue.extend(job(c, cost, now) for c, cost in taken)
+    choice.budget.extend((c.counter_id, c.account_id) for c, _ in refreshes[len(taken):])
+
+
+def _while_it_fits(refreshes: list[tuple[PlanCandidate, int]], left: int, *, share: float) -> list:
+    """The first refreshes whose costs fit in `left` and come to `share`, rounded to the nearest
+    request (what one plan spends over or under its share, the next plans' shares make up: each
+    is worked out again from what is left)."""
+    spent, taken = 0, []
     for c, cost in refreshes:
-        # the even share, rounded to the nearest request: what one slot spends over or under it
-        # the next slots' shares make up, as each is worked out again from what is left
-        if spent + cost <= left and (mode is PlanMode.FITS or spent + cost / 2 <= share):
-            taken.append((c, cost))
-            spent += cost
-        else:
-            choice.budget.append((c.counter_id, c.account_id))
-    spread = mode is PlanMode.PACED and spread_until is not None and len(taken) < len(refreshes)
-    window = (spread_until - now) if spread and spread_until > now else dt.timedelta()
-    for i, (c, cost) in enumerate(taken):
-        choice.queue.append(job(c, cost, now + window * (i / len(taken))))
+        if spent + cost > left or spent + cost / 2 > share:
+            break
+        taken.append((c, cost))
+        spent += cost
+    return taken
+
+
+def _at_the_days_pace(refreshes, left: int, pace: Pace, *, now: dt.datetime, until: dt.datetime,
+                      choice: _Choice, job) -> list:  # fmt: skip
+    """A stretched login's refreshes, one at a time at the day's even pace (a request every
+    `pace_gap`), from where the last plan's left off (`paced_until`), up to the next plan: each
+    counter's data ages evenly, however the day's budget divides into slots."""
+    gap = pace_gap(pace, now)
+    moment = max(now, pace.paced_until + gap) if pace.paced_until else now
+    spent, taken = 0, []
+    for c, cost in refreshes:
+        if moment >= until or spent + cost > left:
+            break
+        choice.queue.append(job(c, cost, moment))
+        choice.paced_until[pace.login] = moment
+        taken.append((c, cost))
+        spent += cost
+        moment += gap * cost
+    return taken
+
+
+def pace_gap(pace: Pace, now: dt.datetime) -> dt.timedelta:
+    """The time between two of the login's requests that spreads its budget left evenly until the reset."""
+    return (pace.resets_at - now) / max(pace.left(now), 1)
 
 
 def slots_left(now: dt.datetime, resets_at: dt.datetime, interval: dt.timedelta) -> int:
@@ -246,8 +288,8 @@ def when_next(rows: Iterable, paces: Mapping[str, Pace], settings: Settings,
     for store.CounterRow-like rows (id, quota_login, last_fetched_at, synced_for, job_status).
 
     Within its quota a counter is next synced at the slot the due rule names. A stretched
-    login's counters are projected along its plan: in the planning order, the share of the
-    budget each coming slot takes, spread over the slot."""
+    login's counters are projected along its plan: in the planning order, one at each step of
+    the day's even pace."""
     rows = list(rows)
     out = {row.id: when_next_one(row, paces.get(row.quota_login), settings, now) for row in rows}
     for login, pace in paces.items():
@@ -255,15 +297,12 @@ def when_next(rows: Iterable, paces: Mapping[str, Pace], settings: Settings,
             continue
         waiting = oldest_first((r for r in rows if r.quota_login == login and r.job_status is None),
                                attrgetter("id"))  # fmt: skip
-        first_slot = next_slot_after(now, settings)
-        share = pace.left(now) / slots_left(first_slot, pace.resets_at, settings.interval)
-        per_slot = max(share / steady_cost(settings), 1e-6)  # counters a slot takes
-        for rank, row in enumerate(waiting):
-            if row.last_fetched_at is None:
-                continue
-            slots = rank / per_slot
-            moment = first_slot + settings.interval * math.floor(slots) + settings.interval * (slots % 1)
-            out[row.id] = (moment, out[row.id][1])
+        gap = pace_gap(pace, now) * steady_cost(settings)
+        moment = max(next_slot_after(now, settings), (pace.paced_until + gap) if pace.paced_until else now)
+        for row in waiting:  # the next plan starts where the last left off, a step each
+            if row.last_fetched_at is not None:
+                out[row.id] = (max(moment, next_due_slot(row.synced_for, settings, now)), out[row.id][1])
+            moment += gap
     return out
 
 

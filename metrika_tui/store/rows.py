@@ -134,6 +134,7 @@ class LoginDay:
     spent_until: dt.datetime | None = None  # the server said the day's quota is spent
     spent_message: str | None = None
     counters: int = 0  # active counters of its live accounts
+    paced_until: dt.datetime | None = None  # when its last paced refresh of the day was planned to run
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,7 @@ class PlanDecision:
     skipped_budget: list[tuple[int, int]]
     already_live: list[tuple[int, int]]
     paces: dict = field(default_factory=dict)  # login -> engine.planner.Pace
+    paced_until: dict = field(default_factory=dict)  # login -> its last paced refresh's run_after
 
 
 @dataclass(frozen=True, slots=True)

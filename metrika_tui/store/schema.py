@@ -141,6 +141,7 @@ MIGRATIONS: tuple[str, ...] = (
         requests      INTEGER NOT NULL DEFAULT 0,   -- sent, refused ones too, by every process
         spent_until   REAL,                         -- the server said the day's quota is spent
         spent_message TEXT,
+        paced_until   REAL,                         -- when its last paced refresh was planned to run
         PRIMARY KEY (login, day)
     ) WITHOUT ROWID;
     """,

@@ -294,6 +294,11 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 [(j.counter_id, j.account_id, j.login, j.cost, priority, to_ts(j.run_after), to_ts(j.planned_for),
                   trigger, ts) for j in decision.queue],  # fmt: skip
             )
+            await conn.executemany(
+                "INSERT INTO quota_days (login, day, paced_until) VALUES (?, ?, ?) ON CONFLICT (login, day)"
+                " DO UPDATE SET paced_until = excluded.paced_until",
+                [(login, quota_day(now)[0], to_ts(moment)) for login, moment in decision.paced_until.items()],
+            )
             if boost and priority and decision.already_live:
                 await conn.executemany(
                     "UPDATE jobs SET priority = MAX(priority, ?), run_after = MIN(run_after, ?)"
@@ -328,10 +333,11 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             for login, counters in await cur.fetchall():
                 found.setdefault(login, {})["counters"] = counters
         async with execute(
-            "SELECT login, requests, spent_until, spent_message FROM quota_days WHERE day = :day", params
+            "SELECT login, requests, spent_until, spent_message, paced_until FROM quota_days WHERE day = :day", params
         ) as cur:
-            for login, used, until, message in await cur.fetchall():
-                found.setdefault(login, {}).update(used=used, spent_until=from_ts(until), spent_message=message)
+            for login, used, until, message, paced in await cur.fetchall():
+                found.setdefault(login, {}).update(used=used, spent_until=from_ts(until), spent_message=message,
+                                                   paced_until=from_ts(paced))  # fmt: skip
         async with execute(
             "SELECT login, SUM(cost) FROM jobs WHERE status IN ('queued', 'running') AND run_after < :reset"
             " GROUP BY login", params,
@@ -353,11 +359,18 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             )
 
     async def mark_login_spent(self, login: str, *, now: dt.datetime, until: dt.datetime, message: str,
-                               reason: str) -> int:  # fmt: skip
+                               reason: str) -> int | None:  # fmt: skip
         """The server said the login's daily quota is spent: remember it until `until`, and
-        move its queued jobs there (each would only meet the same answer). Returns how many."""
+        move its queued jobs there (each would only meet the same answer). Returns how many
+        were moved, or None if the login was known to be spent already (nothing to tell)."""
         day, _ = quota_day(now)
         async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT spent_until FROM quota_days WHERE login = ? AND day = ?", (login, day)
+            ) as cur:
+                known = await cur.fetchone()
+            if known is not None and known[0] is not None and known[0] >= to_ts(until):
+                return None
             await conn.execute(
                 "INSERT INTO quota_days (login, day, spent_until, spent_message) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (login, day) DO UPDATE SET spent_until = excluded.spent_until,"

@@ -89,6 +89,7 @@ class FakeEngine:
         self.workers_total = settings.workers
         self.snapshot_calls = 0
         self.snapshot_changed: list[set[int] | None] = []
+        self.paces: dict = {}  # login -> engine.planner.Pace: each login's day, as snapshots carry it
 
     # -- building a world --------------------------------------------------------------------
     def add_account(self, account_id: int, login: str, *, revoked: bool = False) -> None:
@@ -123,7 +124,8 @@ class FakeEngine:
         ordered = sorted(self.counters.values(), key=lambda c: (c.account_id, c.id))
         rows = tuple(self._status(c) for c in ordered)
         per_account = Tally(c.account_id for c in ordered)
-        accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id])
+        accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id],
+                                     quota_login=a.login)
                          for a in sorted(self.accounts.values(), key=lambda a: a.id))  # fmt: skip
         jobs = [c.job for c in ordered if c.job]
         return EngineSnapshot(
@@ -132,7 +134,7 @@ class FakeEngine:
             next_scheduled_sync_at=None, scheduler_state="running",
             workers_busy=jobs.count("running"), workers_total=self.workers_total,
             queue_depth=len(jobs), requests_per_second=2.5, quota_headroom=0.87, taken_at=now,
-            clock_change_at=next_clock_change(rows),
+            clock_change_at=next_clock_change(rows), paces=dict(self.paces),
         )  # fmt: skip
 
     def _plannable(self, c: FakeCounter) -> bool:
