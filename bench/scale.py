@@ -5,7 +5,7 @@ For each size (the store seeded directly, 100 counters an account):
   queued), against a bare SQLite statement that queues the same jobs on a copy of the file;
 - claiming the next job from that queue (what each worker does per job);
 - the console's re-read during a pass: a snapshot of ~300 changed counters on the last one,
-  against a full snapshot;
+  against a full snapshot; `metrika-tui health`'s checks, against the same full snapshot;
 - a `sync-status` query: the engine's snapshot (rows, states, summary) in process, and the
   real `metrika-tui sync-status --json` command, against a bare SQLite read of the same
   rows and an empty Python start-up;
@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, seed_store, simulator  # noqa: E402
 from console_reconcile import compare  # noqa: E402
 
+from metrika_tui.engine.health import check_health  # noqa: E402
 from metrika_tui.engine.service import Engine  # noqa: E402
 from metrika_tui.settings import Settings  # noqa: E402
 from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
@@ -187,6 +188,9 @@ async def store_figures(counters: int) -> None:
             partials = [(await atimed(engine.snapshot(changed=changed, base=snapshot)))[0] for _ in range(3)]
             print(f"  the console's re-read, {len(changed)} changed: {ms(statistics.median(partials)):>9}   "
                   f"(a full snapshot: {ms(snap)}; {snap / statistics.median(partials):.1f}x)")
+            healths = [(await atimed(check_health(engine.settings)))[0] for _ in range(3)]
+            print(f"  `health`'s checks (in process):      {ms(statistics.median(healths)):>9}   (a full snapshot: "
+                  f"{ms(snap)})")
 
             now = dt.datetime.now(dt.UTC)
             claims = [(await atimed(engine.store.claim_next_job(f"bench:w{n}", now, 120, 3)))[0] for n in range(30)]
