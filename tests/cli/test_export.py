@@ -234,3 +234,25 @@ async def test_the_store_hands_rows_over_in_bounded_batches_and_lets_go_when_clo
         assert await asyncio.wait_for(store.export_count(ExportQuery("monthly")), 5) == 3  # the connection is free
     finally:
         await store.close()
+
+
+def test_a_long_export_to_a_file_tells_its_progress_on_stderr(monkeypatch, capsys):
+    from metrika_tui.cli import export_cmd
+
+    now = [0.0]
+    monkeypatch.setattr(export_cmd.time, "monotonic", lambda: now[0])
+    progress = export_cmd._Progress("out.csv")
+    progress.total = 100_000
+    for _ in range(20):  # 20 batches over 25 s
+        now[0] += 1.25
+        progress.advance(5_000)
+    progress.done("daily")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == ["exporting: 5,000 of 100,000 rows (5%), 1s",  # after a second, then every 10 s in a log
+                         "exporting: 45,000 of 100,000 rows (45%), 11s",
+                         "exporting: 85,000 of 100,000 rows (85%), 21s"]  # fmt: skip
+    assert lines[3] == "exported 100,000 daily rows to out.csv in 25.0s" and len(lines) == 4
+    quiet = export_cmd._Progress(None)  # to stdout: nothing on stderr at all
+    quiet.advance(5_000)
+    quiet.done("daily")
+    assert capsys.readouterr().err == ""
