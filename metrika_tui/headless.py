@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import signal
 import sys
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import TextIO
 
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.text import dumps
 from metrika_tui.timefmt import duration
 from metrika_tui.settings import Settings, SettingsError
 
@@ -28,7 +28,7 @@ STOP_GRACE_SECONDS = 20.0
 
 def format_event(event: Event, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(
+        return dumps(
             {
                 "ts": event.ts.isoformat(),
                 "level": event.level.value,
@@ -40,7 +40,6 @@ def format_event(event: Event, fmt: str) -> str:
                 "origin": event.origin,
                 **({"data": event.data} if event.data else {}),
             },
-            ensure_ascii=False,
             default=str,
         )
     return event.line()

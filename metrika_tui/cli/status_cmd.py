@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import json
-import sys
 
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.scheduler import next_slot_after
 from metrika_tui.engine.status import CounterState, CounterStatus
 from metrika_tui.settings import Settings
+from metrika_tui.text import dumps, visible
 from metrika_tui.timefmt import ago, until
 
 
@@ -19,7 +18,7 @@ def run_status(settings: Settings, args) -> int:
         snapshot = await engine.snapshot()
         next_sync = snapshot.next_scheduled_sync_at or next_slot_after(snapshot.taken_at, engine.settings)
         if args.json:
-            print(json.dumps(as_json(snapshot, next_sync), indent=2, ensure_ascii=False))
+            print(dumps(as_json(snapshot, next_sync), indent=2))
         else:
             print(render_text(snapshot, next_sync, Style.detect(), engine.settings.tz))
         return 0
@@ -71,7 +70,7 @@ def describe(counter: CounterStatus, now) -> str:
     if state is CounterState.PENDING:
         return "never synced"
     if state is CounterState.FAILED:
-        return f"{counter.last_error or 'unknown error'}; {counter.attempts} attempt(s)"
+        return f"{visible(counter.last_error or 'unknown error')}; {counter.attempts} attempt(s)"
     if state in (CounterState.QUEUED, CounterState.SYNCING):
         return f"last sync {ago(counter.last_fetched_at, now)}"
     if state is CounterState.REVOKED:
@@ -90,10 +89,10 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
         counters = by_account.get(account.id, [])
         status = style.mark("⛔ ", "") + style.paint("REVOKED", "red") if account.revoked else (
             style.mark("✅ ", "") + style.paint("ACTIVE", "green"))  # fmt: skip
-        lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {account.user_id})",
+        lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {visible(account.user_id)})",
                   f"   Status: {status}", f"   Counters: {len(counters)}"]  # fmt: skip
         for c in counters:
-            lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {c.name}: {describe(c, now)}")
+            lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {visible(c.name)}: {describe(c, now)}")
     s = snapshot.summary
     lines += ["", style.rule(), "Summary:",
               f"   Total counters: {s.total}",

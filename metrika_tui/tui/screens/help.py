@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -42,5 +43,6 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
         table.add_columns("Key", "Binding id", "What it does")
-        table.add_rows(help_rows(self.keymap, self.read_only))
+        # keys come from the config file: Text, so a "[" in one is a key, not markup
+        table.add_rows([tuple(map(Text, row)) for row in help_rows(self.keymap, self.read_only)])
         table.focus()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from textual.widgets import Static
 
+from metrika_tui.text import visible
 from metrika_tui.timefmt import until
 from metrika_tui.tui.css import tcss_next_to
 
@@ -21,7 +22,7 @@ def header_text(
     now: dt.datetime | None = None,
 ) -> str:
     """`db … │ scheduler running │ next 12:00 (in 35m) │ workers 2/6 │ queue 5 │ 3.2 req/s │ quota 87%`."""
-    parts = [f"db {db}", f"scheduler {scheduler_state}"]
+    parts = [f"db {visible(db)}", f"scheduler {scheduler_state}"]
     if snapshot is None:
         return " │ ".join(parts + ["starting…"])
     now = now or snapshot.taken_at
@@ -54,17 +55,21 @@ def accounts_text(snapshot: Any) -> str:
               itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}  # fmt: skip
     entries = []
     for account in snapshot.accounts:
-        name = account.login or account.user_id or f"#{account.id}"
+        name = visible(account.login or account.user_id or f"#{account.id}")
         status = "⊘ revoked" if account.revoked else "active"
         entries.append(f"{name} ({status}, {counts.get(account.id, 0)} counters)")
     return "Accounts: " + " · ".join(entries) if entries else "Accounts: none"
 
 
 class StatusLine(Static):
-    """One line of words; `-alert` marks it when something needs the user's eye."""
+    """One line of words; `-alert` marks it when something needs the user's eye. The words
+    hold outside text (logins, paths, errors): never parsed as markup, controls made visible."""
 
     DEFAULT_CSS = tcss_next_to(__file__)
 
+    def __init__(self, content: str = "", *, id: str | None = None) -> None:
+        super().__init__(visible(content), id=id, markup=False)
+
     def show(self, text: str, *, alert: bool = False) -> None:
-        self.update(text)
+        self.update(visible(text))
         self.set_class(alert, "-alert")
