@@ -112,19 +112,22 @@ async def _counters_discover(engine, args) -> int:
 async def _counters_list(engine, args) -> int:
     snapshot = await engine.snapshot()
     _check_account(snapshot, args.account_id)
-    rows = [c for c in snapshot.counters if args.account_id in (None, c.account_id)]
+    seen_by = await engine.counter_accounts()  # a shared counter is listed for every account that sees it
+    rows = [c for c in snapshot.counters if args.account_id is None
+            or args.account_id in seen_by.get(c.counter_id, (c.account_id,))]  # fmt: skip
     if args.json:
-        print(dumps([ops.counter_as_dict(c) for c in rows], indent=2))
+        print(dumps([ops.counter_as_dict(c, seen_by.get(c.counter_id, ())) for c in rows], indent=2))
         return EXIT_OK
     if not rows:
         print("No counters. Discover them with: metrika-tui counters discover")
         return EXIT_OK
     style = Style.detect()
     now = snapshot.taken_at
-    print(f"{'COUNTER':>10}  {'ACCOUNT':>7}  {'NAME':<28} {'SITE':<26} {'STATE':<10} LAST SYNC")
+    print(f"{'COUNTER':>10}  {'ACCOUNTS':<8}  {'NAME':<28} {'SITE':<26} {'STATE':<10} LAST SYNC")
     for c in rows:
         state = style.paint(f"{c.state.label:<10}", "dim" if not c.active else "bold")
-        print(f"{c.counter_id:>10}  {c.account_id:>7}  {fit(c.name, 28)} {fit(c.site, 26)} {state} {ago(c.last_fetched_at, now)}")
+        accounts = fit(",".join(map(str, seen_by.get(c.counter_id, (c.account_id,)))), 8)  # synced through the first
+        print(f"{c.counter_id:>10}  {accounts}  {fit(c.name, 28)} {fit(c.site, 26)} {state} {ago(c.last_fetched_at, now)}")
     return EXIT_OK
 
 

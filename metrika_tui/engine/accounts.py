@@ -54,13 +54,15 @@ def account_as_dict(account) -> dict:
     }
 
 
-def counter_as_dict(counter: CounterStatus) -> dict:
+def counter_as_dict(counter: CounterStatus, seen_by: tuple[int, ...] = ()) -> dict:
+    """A counter for --json; `accounts`: every account that sees it, the one it syncs through first."""
     def iso(moment):
         return moment.isoformat().replace("+00:00", "Z") if moment else None
 
     return {
         "counter_id": counter.counter_id,
         "account_id": counter.account_id,
+        "accounts": list(seen_by or (counter.account_id,)),
         "name": counter.name,
         "site": counter.site,
         "active": counter.active,

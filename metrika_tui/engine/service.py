@@ -355,6 +355,10 @@ class Engine:
             self.bus.emit(Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days",
                           level=Level.DEBUG)  # fmt: skip
 
+    async def counter_accounts(self) -> dict[int, tuple[int, ...]]:
+        """Counter id -> every account that sees it, the one it is synced through first."""
+        return await self.store.counter_access()
+
     async def failed_jobs(self) -> list[JobRecord]:
         return await self.store.failed_jobs()
 

@@ -150,7 +150,7 @@ class ApiGate:
 
     def _check_access(self, account: Account, ids: tuple[int, ...]) -> None:
         for cid in ids:
-            if self.world.owner(cid) is not account:
+            if not self.world.can_read(account, cid):
                 raise errors.access_denied(cid)
 
     async def _error(self, send, error: ApiError, token: str | None) -> None:

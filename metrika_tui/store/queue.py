@@ -68,10 +68,10 @@ class QueueStore:
             if row is None:
                 return None
             job_id, counter_id, account_id, attempts, trigger = row
-            async with conn.execute(
+            async with conn.execute(  # the job's account's token (a shared counter may have moved)
                 "SELECT a.token, c.time_zone, c.last_fetched_day FROM counters c"
-                " JOIN accounts a ON a.id = c.account_id WHERE c.id = ?",
-                (counter_id,),
+                " JOIN accounts a ON a.id = ? WHERE c.id = ?",
+                (account_id, counter_id),
             ) as cur:
                 token, time_zone, last_day = await cur.fetchone()
         return ClaimedJob(

@@ -120,6 +120,18 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
     """,
+    # 3 (issue 12): a counter visible to several accounts (delegated access) belongs to all of
+    # them; counters.account_id is the one it is synced through (see Store.rehome_counters)
+    """
+    CREATE TABLE counter_access (
+        counter_id INTEGER NOT NULL REFERENCES counters(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        found_at   REAL NOT NULL,                      -- first seen by this account: the earliest is preferred
+        PRIMARY KEY (counter_id, account_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX counter_access_by_account ON counter_access(account_id, counter_id);
+    INSERT INTO counter_access (counter_id, account_id, found_at) SELECT id, account_id, created_at FROM counters;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

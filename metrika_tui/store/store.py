@@ -17,6 +17,12 @@ from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
 EVENT_LOG_ROWS = 20_000
+#: the account a counter is synced through: of the live accounts that see it, the one that
+#: found it first (so it goes back to its first account when that one is added again)
+_PREFERRED_ACCOUNT = (
+    "SELECT x.account_id FROM counter_access x JOIN accounts a ON a.id = x.account_id"
+    " WHERE x.counter_id = counters.id AND a.revoked = 0 ORDER BY x.found_at, x.account_id LIMIT 1"
+)
 
 
 class Store(QueueStore):
@@ -51,7 +57,7 @@ class Store(QueueStore):
     async def accounts(self) -> list[Account]:
         rows = await self.db.fetchall(
             "SELECT a.id, a.user_id, a.login, a.token, a.revoked, a.revoked_reason,"
-            " (SELECT COUNT(*) FROM counters c WHERE c.account_id = a.id) FROM accounts a ORDER BY a.id"
+            " (SELECT COUNT(*) FROM counter_access x WHERE x.account_id = a.id) FROM accounts a ORDER BY a.id"
         )
         return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6]) for r in rows]
 
@@ -63,6 +69,8 @@ class Store(QueueStore):
     ) -> bool:
         """Mark the account revoked and cancel its live jobs; returns False for an unknown id.
 
+        Its counters that another live account sees move to that one (`rehome`), and those whose
+        jobs were just cancelled are queued again through it: a pass goes on without them lost.
         `only_if_active`: also False when it was revoked already, so of several jobs that meet
         the same dead token at once, exactly one revokes the account (and says so).
         """
@@ -73,11 +81,23 @@ class Store(QueueStore):
             )
             if cur.rowcount != 1:
                 return False
+            async with conn.execute(
+                "SELECT counter_id, priority, trigger FROM jobs WHERE account_id = ? AND status IN ('queued', 'running')",
+                (account_id,),
+            ) as cur:
+                stopped = await cur.fetchall()
             await conn.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE account_id = ? AND status IN ('queued', 'running')",
                 (to_ts(now), reason, account_id),
+            )
+            moved = dict(await _rehome(conn, "account_id = :account", {"account": account_id}))
+            await conn.executemany(
+                "INSERT INTO jobs (counter_id, account_id, status, priority, run_after, trigger, created_at)"
+                " VALUES (?, ?, 'queued', ?, ?, ?, ?)",
+                [(cid, moved[cid], priority, to_ts(now), trigger, to_ts(now))
+                 for cid, priority, trigger in stopped if cid in moved],  # fmt: skip
             )
             return True
 
@@ -85,7 +105,10 @@ class Store(QueueStore):
     async def upsert_counters(
         self, account_id: int, counters: Sequence[Counter], *, now: dt.datetime
     ) -> tuple[int, int]:
-        """Insert new counters, refresh names/sites of known ones; returns (total, new)."""
+        """Insert new counters, refresh names/sites of known ones; returns (total, new).
+
+        Every one of them is now seen by this account too (a counter shared by several
+        accounts belongs to all of them); one whose account was revoked moves to this one."""
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 before = (await cur.fetchone())[0]
@@ -95,9 +118,26 @@ class Store(QueueStore):
                 " site = excluded.site, time_zone = excluded.time_zone",
                 [(c.id, account_id, c.name, c.site, c.time_zone, to_ts(now)) for c in counters],
             )
+            await conn.executemany(
+                "INSERT INTO counter_access (counter_id, account_id, found_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(c.id, account_id, to_ts(now)) for c in counters],
+            )
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 after = (await cur.fetchone())[0]
+            await _rehome(conn, "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps([c.id for c in counters])})
         return len(counters), after - before
+
+    async def counter_access(self) -> dict[int, tuple[int, ...]]:
+        """Counter id -> the accounts that see it, the one it is synced through first."""
+        rows = await self.db.fetchall(
+            "SELECT x.counter_id, x.account_id, x.account_id = c.account_id FROM counter_access x"
+            " JOIN counters c ON c.id = x.counter_id ORDER BY x.counter_id, 3 DESC, x.found_at, x.account_id"
+        )
+        seen: dict[int, list[int]] = {}
+        for counter_id, account_id, _home in rows:
+            seen.setdefault(counter_id, []).append(account_id)
+        return {counter_id: tuple(accounts) for counter_id, accounts in seen.items()}
 
     async def set_counter_active(self, counter_id: int, active: bool) -> bool:
         """Enable or disable; disabling also drops a queued (not a running) job."""
@@ -300,3 +340,20 @@ class Store(QueueStore):
 
     async def last_event_id(self) -> int:
         return (await self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM events"))[0]
+
+
+async def _rehome(conn, where: str, params: dict) -> list[tuple[int, int]]:
+    """Move the counters matching `where` to their preferred live account (`_PREFERRED_ACCOUNT`)
+    where that is another one, their queued jobs along; returns (counter, new account) pairs.
+    A counter no live account sees stays where it is (and shows REVOKED)."""
+    async with conn.execute(
+        f"UPDATE counters SET account_id = ({_PREFERRED_ACCOUNT}) WHERE {where}"
+        f" AND COALESCE(({_PREFERRED_ACCOUNT}), account_id) != account_id RETURNING id, account_id",
+        params,
+    ) as cur:
+        moved = [tuple(row) for row in await cur.fetchall()]
+    await conn.executemany(
+        "UPDATE jobs SET account_id = ? WHERE counter_id = ? AND status = 'queued'",
+        [(account, counter) for counter, account in moved],
+    )
+    return moved

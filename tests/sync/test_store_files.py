@@ -34,21 +34,39 @@ async def contents(store: Store) -> dict:
     }
 
 
+def copy_into_older_schema(source, target) -> None:
+    """What an older release would have written: every row of the tables and columns the older
+    schema has, copied from a database this release filled (its code needs today's schema)."""
+    with sqlite3.connect(target) as conn:
+        conn.execute("ATTACH DATABASE ? AS src", (str(source),))
+        tables = [row[0] for row in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            old = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
+            new = {row[1] for row in conn.execute(f"PRAGMA src.table_info({table})")}
+            columns = ", ".join(c for c in old if c in new)
+            conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM src.{table}")
+        conn.commit()
+        conn.execute("DETACH DATABASE src")
+
+
 @pytest.mark.parametrize("old_version", range(1, schema.SCHEMA_VERSION))
 async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_path, monkeypatch, old_version):
     world = World.generate(seed=39, accounts=2, counters_per_account=2)
     async with rig(tmp_path, world) as r:
-        with monkeypatch.context() as old_release:  # an older metrika-tui writes the file
+        filled = await r.engine()
+        await add_accounts(filled, world)
+        await filled.plan()
+        assert all(o.ok for o in await filled.run_until_idle())
+        await filled.recorder.flush()
+        before = await contents(filled.store)
+        await r.close()
+        r.engines.clear()
+        r.db.rename(tmp_path / "filled.db")
+        with monkeypatch.context() as old_release:  # an older metrika-tui made the file
             old_release.setattr(db, "MIGRATIONS", schema.MIGRATIONS[:old_version])
             old_release.setattr(db, "SCHEMA_VERSION", old_version)
-            old = await r.engine()
-            await add_accounts(old, world)
-            await old.plan()
-            assert all(o.ok for o in await old.run_until_idle())
-            await old.recorder.flush()
-            before = await contents(old.store)
-            await r.close()
-            r.engines.clear()
+            await (await Store.open(r.db)).close()
+        copy_into_older_schema(tmp_path / "filled.db", r.db)
         assert user_version(r.db) == old_version
 
         new = await r.engine()  # this release opens it
