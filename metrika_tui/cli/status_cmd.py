@@ -48,6 +48,7 @@ def as_json(snapshot, next_sync) -> dict:
                         "last_fetched_at": _iso(c.last_fetched_at),
                         "next_due_at": _iso(c.next_due_at),
                         "last_error": c.last_error,
+                        "sample_share": c.sample_share,
                     }
                     for c in by_account.get(account.id, [])
                 ],
@@ -63,8 +64,9 @@ def as_json(snapshot, next_sync) -> dict:
 def describe(counter: CounterStatus, now) -> str:
     """The words after the state, as the original report put them."""
     state = counter.state
+    sampled = f" (figures sampled: {counter.sample_share:.0%} of visits)" if counter.sample_share is not None else ""
     if state is CounterState.OK:
-        return f"synced {ago(counter.last_fetched_at, now)}, next {until(counter.next_due_at, now)}"
+        return f"synced {ago(counter.last_fetched_at, now)}, next {until(counter.next_due_at, now)}{sampled}"
     if state is CounterState.OVERDUE:
         return f"last sync {ago(counter.last_fetched_at, now)}"
     if state is CounterState.PENDING:
@@ -104,6 +106,8 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
         lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}, syncing: {s.syncing}")
     if s.disabled or s.revoked:
         lines.append(f"   Not synced: {s.disabled} disabled, {s.revoked} of revoked accounts")
+    if s.sampled:
+        lines.append(f"   {style.mark('≈ ', '')}Sampled: {s.sampled} (the API estimated their figures from a sample)")
     lines += [f"   Overall: {s.overall_percent}%", "",
               f"{style.mark('⏰ ', '')}Next scheduled sync: {until(next_sync, now)}"
               f" ({next_sync.astimezone(tz).strftime('%H:%M %Z')})" if next_sync else

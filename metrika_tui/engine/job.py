@@ -14,12 +14,11 @@ import datetime as dt
 import random
 import time
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.ports import Clock, MetrikaApi
-from metrika_tui.metrika.errors import AuthError, MetrikaError, QuotaError, RequestError
-from metrika_tui.models import month_start
+from metrika_tui.metrika.errors import AuthError, BadAnswer, MetrikaError, QuotaError, RequestError
+from metrika_tui.models import counter_zone, month_start
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, Store
 
@@ -50,8 +49,9 @@ def fetch_window(job: ClaimedJob, settings: Settings, now: dt.datetime) -> tuple
 
     The start is moved back to the first of its month, so every month touched is read
     whole and its aggregate (users from the API for the whole month) matches its days.
+    A zone this machine does not know is the fixed offset the API gave with it.
     """
-    today = now.astimezone(ZoneInfo(job.time_zone)).date()
+    today = now.astimezone(counter_zone(job.time_zone, job.time_zone_offset)).date()
     if job.last_fetched_day is None:
         start = today - dt.timedelta(days=settings.backfill_days - 1)
     else:
@@ -85,22 +85,28 @@ async def run_job(
         return await _settle_auth(job, exc, store=store, clock=clock, bus=bus, ids=ids)
     except RequestError as exc:
         return await _settle_failure(job, f"request refused: {exc.message}", store, clock, bus, ids)
+    except BadAnswer as exc:  # nothing of it is stored; asking again would get the same
+        return await _settle_failure(job, f"bad answer from Metrika: {exc.message}", store, clock, bus, ids)
     except MetrikaError as exc:  # transient, after the client's own quick retries
         return await _settle_transient(job, str(exc), store=store, settings=settings, clock=clock, bus=bus, ids=ids)
     finally:
         current_job.reset(token)
 
     raw = [("daily", page) for page in daily.raw_pages] + [("monthly", page) for page in months.raw_pages]
+    share = min(daily.sample_share, months.sample_share) if daily.sampled or months.sampled else None
     recorded = await store.record_fetch(
-        job, now=clock.now(), daily=daily.rows, month_users=months.rows, raw_pages=raw, newest_day=date2
+        job, now=clock.now(), daily=daily.rows, month_users=months.rows, raw_pages=raw, newest_day=date2,
+        sample_share=share,
     )
     if not recorded:
         bus.emit(Kind.WARNING, "lease lost before the result was written; another worker owns the job",
                  level=Level.WARNING, **ids)  # fmt: skip
         return JobResult(False, "lost", error="lease lost")
     ms = (time.monotonic() - started) * 1000
-    bus.emit(Kind.DONE, f"in sync: {len(daily.rows)} days, {len(months.rows)} month(s) in {ms:.0f} ms",
-             data={"rows": len(daily.rows), "ms": round(ms)}, **ids)  # fmt: skip
+    sampled = f"; figures sampled ({share:.0%} of visits), marked so" if share is not None else ""
+    bus.emit(Kind.DONE, f"in sync: {len(daily.rows)} days, {len(months.rows)} month(s) in {ms:.0f} ms{sampled}",
+             data={"rows": len(daily.rows), "ms": round(ms), **({"sample_share": share} if sampled else {})},
+             level=Level.WARNING if sampled else Level.INFO, **ids)  # fmt: skip
     return JobResult(True, "done", rows=len(daily.rows))
 
 

@@ -288,7 +288,7 @@ class Engine:
                                interval=interval),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
             next_due_at=next_due(row.last_fetched_at, interval), attempts=row.job_attempts,
-            last_error=row.last_error, time_zone=row.time_zone,
+            last_error=row.last_error, time_zone=row.time_zone, sample_share=row.sample_share,
         )  # fmt: skip
 
     async def snapshot(

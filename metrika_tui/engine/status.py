@@ -48,6 +48,8 @@ class CounterStatus:
     attempts: int
     last_error: str | None
     time_zone: str = "Europe/Moscow"
+    #: the last fetch's share of visits when its figures were estimated from a sample
+    sample_share: float | None = None
 
 
 def derive_state(
@@ -107,6 +109,7 @@ class Summary:
     syncing: int
     disabled: int
     revoked: int
+    sampled: int = 0  # of `total`: the last fetch's figures were estimated from a sample
 
     @property
     def overall_percent(self) -> int:
@@ -123,6 +126,7 @@ class Summary:
             "syncing": self.syncing,
             "disabled": self.disabled,
             "revoked": self.revoked,
+            "sampled": self.sampled,
             "overall_percent": self.overall_percent,
         }
 
@@ -131,12 +135,13 @@ def summarize(
     rows: Iterable[CounterStatus], *, now: dt.datetime, interval: dt.timedelta
 ) -> Summary:
     tally: Tally[CounterState] = Tally()
-    total = in_sync = 0
+    total = in_sync = sampled = 0
     for row in rows:
         tally[row.state] += 1
         if row.state in (CounterState.DISABLED, CounterState.REVOKED):
             continue
         total += 1
+        sampled += row.sample_share is not None
         if row.last_fetched_at is not None and now - row.last_fetched_at < interval:
             in_sync += 1
     return Summary(
@@ -149,4 +154,5 @@ def summarize(
         syncing=tally[CounterState.SYNCING],
         disabled=tally[CounterState.DISABLED],
         revoked=tally[CounterState.REVOKED],
+        sampled=sampled,
     )

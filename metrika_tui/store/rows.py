@@ -49,6 +49,7 @@ class CounterRow:
     last_error: str | None
     job_status: str | None  # its live job's: 'queued' | 'running' | None
     job_attempts: int
+    sample_share: float | None = None  # the last fetch's, when its figures were sampled
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class ClaimedJob:
     token: Token
     time_zone: str
     last_fetched_day: dt.date | None
+    time_zone_offset: int | None = None  # minutes: the zone when its name is unknown here
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,6 +131,13 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX counter_access_by_account ON counter_access(account_id, counter_id);
     INSERT INTO counter_access (counter_id, account_id, found_at) SELECT id, account_id, created_at FROM counters;
+    -- the API's offset (minutes): the counter's zone where this machine does not know its name
+    ALTER TABLE counters ADD COLUMN time_zone_offset INTEGER;
+    -- the last fetch's share of visits when its figures were sampled (NULL: exact)
+    ALTER TABLE counters ADD COLUMN sample_share REAL;
+    ALTER TABLE daily_stats ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
+    -- 'zlib': the body is the answer's JSON, compressed
+    ALTER TABLE raw_answers ADD COLUMN encoding TEXT NOT NULL DEFAULT 'json';
     """,
 )
 

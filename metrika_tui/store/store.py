@@ -10,7 +10,7 @@ from pathlib import Path
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
-from metrika_tui.store.queue import QueueStore
+from metrika_tui.store.queue import QueueStore, decompress_answer
 from metrika_tui.store.rows import Account, CounterRow, JobRecord, PlanRows, from_ts, to_ts
 from metrika_tui.slices import map_in_slices
 from metrika_tui.tokens import Token
@@ -113,10 +113,10 @@ class Store(QueueStore):
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 before = (await cur.fetchone())[0]
             await conn.executemany(
-                "INSERT INTO counters (id, account_id, name, site, time_zone, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-                " site = excluded.site, time_zone = excluded.time_zone",
-                [(c.id, account_id, c.name, c.site, c.time_zone, to_ts(now)) for c in counters],
+                "INSERT INTO counters (id, account_id, name, site, time_zone, time_zone_offset, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " site = excluded.site, time_zone = excluded.time_zone, time_zone_offset = excluded.time_zone_offset",
+                [(c.id, account_id, c.name, c.site, c.time_zone, c.time_zone_offset, to_ts(now)) for c in counters],
             )
             await conn.executemany(
                 "INSERT INTO counter_access (counter_id, account_id, found_at) VALUES (?, ?, ?)"
@@ -162,14 +162,14 @@ class Store(QueueStore):
         rows = await self.db.fetchall(
             "SELECT c.id, c.account_id, a.user_id, a.login, a.revoked, c.name, c.site, c.time_zone,"
             " c.active, c.last_fetched_at, c.last_attempt_at, c.last_error, j.status,"
-            " COALESCE(j.attempts, 0)"
+            " COALESCE(j.attempts, 0), c.sample_share"
             " FROM counters c JOIN accounts a ON a.id = c.account_id"
             " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running')"
             f" WHERE {where} ORDER BY c.account_id, c.id",
             params,
         )
         return await map_in_slices(lambda r: CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
-                                   bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13]), rows)  # fmt: skip
+                                   bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13], r[14]), rows)  # fmt: skip
 
     # -- planning ----------------------------------------------------------------------
     async def plan_jobs(
@@ -300,6 +300,20 @@ class Store(QueueStore):
 
     async def raw_answer_count(self, counter_id: int) -> int:
         return (await self.db.fetchone("SELECT COUNT(*) FROM raw_answers WHERE counter_id = ?", (counter_id,)))[0]
+
+    async def raw_answers(self, counter_id: int) -> list[tuple[str, dict]]:
+        """(kind, answer) of the counter's kept raw answers, oldest first, decompressed."""
+        rows = await self.db.fetchall(
+            "SELECT kind, body, encoding FROM raw_answers WHERE counter_id = ? ORDER BY id", (counter_id,)
+        )
+        return [(kind, decompress_answer(body, encoding)) for kind, body, encoding in rows]
+
+    async def sampled_days(self, counter_id: int) -> list[dt.date]:
+        """The counter's stored days whose figures were estimated from a sample."""
+        rows = await self.db.fetchall(
+            "SELECT date FROM daily_stats WHERE counter_id = ? AND sampled ORDER BY date", (counter_id,)
+        )
+        return [dt.date.fromisoformat(r[0]) for r in rows]
 
     async def table_counts(self) -> dict[str, int]:
         """Row counts of the main tables (for checks and the benchmarks)."""

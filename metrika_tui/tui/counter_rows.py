@@ -65,7 +65,7 @@ def row_words(counter: CounterStatus, now: dt.datetime) -> tuple[str, ...]:
     Outside text (name, account, site, error) is made visible: one counter, one clean line."""
     return (
         str(counter.counter_id),
-        state_text(counter.state),
+        state_text(counter.state) + (" ≈" if counter.sample_share is not None else ""),  # ≈: sampled figures
         visible(counter.name),
         account_label(counter),
         ago(counter.last_fetched_at, now),

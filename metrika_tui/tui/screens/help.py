@@ -37,7 +37,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static("[b]Keys[/b]  (remap any of them in the config file: [keys] <binding id> = \"key\")")
             yield DataTable(id="help-keys", cursor_type="row")
-            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED")
+            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)")
             yield Static("Esc, q or ? closes this help.", id="help-close-hint")
 
     def on_mount(self) -> None:

@@ -70,6 +70,8 @@ class CounterDetailPane(VerticalScroll):
         account = visible(status.account_login or status.account_user_id)
         title = Text.assemble((visible(status.name), "bold"), f"  {visible(status.site)}\n",
                               f"{state_text(status.state)} · account {account}")  # fmt: skip
+        if status.sample_share is not None:
+            title.append(f"\n≈ figures sampled by the API: {status.sample_share:.0%} of visits")
         if status.last_error:
             title.append(f"\nlast error: {visible(status.last_error)}")
         self.query_one("#detail-title", Static).update(title)

@@ -46,6 +46,8 @@ def summary_text(summary: Any) -> str:
         text += f" · queued {summary.queued} · syncing {summary.syncing}"
     if summary.disabled or summary.revoked:
         text += f" · disabled {summary.disabled} · revoked {summary.revoked}"
+    if getattr(summary, "sampled", 0):
+        text += f" · sampled ≈ {summary.sampled}"
     return text + f" · overall {summary.overall_percent}%"
 
 
