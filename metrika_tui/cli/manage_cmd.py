@@ -45,9 +45,21 @@ def read_token() -> Token:
         raise CommandError(f"not a usable token: {exc}", EXIT_USAGE) from None
 
 
+def _tell_warnings(engine):
+    """While discovering: the engine's warnings (a time zone this machine does not know) on stderr."""
+    from metrika_tui.engine.events import Level
+
+    def tell(event) -> None:
+        if event.level in (Level.WARNING, Level.ERROR):
+            print(f"  warning: {visible(event.message)}", file=sys.stderr)
+
+    return engine.bus.subscribe(tell)
+
+
 async def _accounts_add(engine, args, token: Token) -> int:
     from metrika_tui.metrika.errors import AuthError, MetrikaError
 
+    _tell_warnings(engine)
     try:
         account, found = await ops.add_account(
             engine, token, user_id=args.user_id, discover=not args.no_discover
@@ -93,6 +105,7 @@ async def _counters_discover(engine, args) -> int:
     snapshot = await engine.snapshot()
     _check_account(snapshot, args.account_id)
     accounts = [a for a in snapshot.accounts if args.account_id in (None, a.id)]
+    _tell_warnings(engine)
     failures = 0
     for account in accounts:
         if account.revoked:

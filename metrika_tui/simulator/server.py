@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from metrika_tui.simulator.config import FaultConfig, SimulatorConfig
 from metrika_tui.simulator.gate import ApiGate
+from metrika_tui.simulator.hostile import HostileConfig
 from metrika_tui.simulator.stats import SimStats, mask
 from metrika_tui.simulator.world import World
 
@@ -65,6 +66,10 @@ class Simulator:
     def set_faults(self, faults: FaultConfig) -> None:
         self._gate.trouble.set_faults(faults)
 
+    def set_hostile(self, hostile: HostileConfig) -> None:
+        """Switch hostile tricks on (or off, with an empty config) from now on."""
+        self._gate.hostile.config = hostile
+
     @property
     def faults(self) -> FaultConfig:
         return self._gate.trouble.faults
@@ -95,6 +100,14 @@ class Simulator:
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse(self.faults.to_dict())
 
+        async def hostile(request: Request) -> JSONResponse:
+            try:
+                self.set_hostile(HostileConfig.from_dict(await request.json()))
+            except (ValueError, TypeError) as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+            config = self._gate.hostile.config
+            return JSONResponse({"tricks": {k: None if v is None else sorted(v) for k, v in config.tricks.items()}})
+
         async def reset_stats(_request: Request) -> JSONResponse:
             self.stats.reset()
             return JSONResponse({"reset": True})
@@ -105,6 +118,7 @@ class Simulator:
             Route(f"{p}/revoke", token_action(self.revoke, "revoked"), methods=["POST"]),
             Route(f"{p}/restore", token_action(self.restore, "restored"), methods=["POST"]),
             Route(f"{p}/faults", faults, methods=["POST"]),
+            Route(f"{p}/hostile", hostile, methods=["POST"]),
             Route(f"{p}/reset-stats", reset_stats, methods=["POST"]),
         ]
 
