@@ -11,12 +11,27 @@ from metrika_tui.cli.style import Style
 from metrika_tui.engine.events import Event, Kind
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.text import visible
-from metrika_tui.timefmt import duration
+from metrika_tui.timefmt import duration, span
 from metrika_tui.settings import Settings
 
 
 def run_sync(settings: Settings, args) -> int:
     return run_with_engine(settings, lambda engine: _sync(engine, args))
+
+
+async def _care_for_tokens(engine) -> None:
+    """Refresh tokens due for it (`token_care`) and tell its warnings on stderr."""
+    from metrika_tui.engine.token_care import TokenCare
+
+    def tell(event: Event) -> None:
+        if event.level.value in ("warning", "error"):
+            print(f"metrika-tui: {visible(event.message)}", file=sys.stderr)
+
+    unsubscribe = engine.bus.subscribe(tell)
+    try:
+        await TokenCare(engine).run()
+    finally:
+        unsubscribe()
 
 
 async def _sync(engine, args) -> int:
@@ -25,6 +40,7 @@ async def _sync(engine, args) -> int:
     started = time.monotonic()
     snapshot = await engine.snapshot()
     _check_ids(snapshot, args.account_id, args.counter_id)
+    await _care_for_tokens(engine)  # a cron-driven sync is the only thing some hosts run
 
     print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
     planned_at = engine.clock.now()  # a job another sync queued may finish before we wait
@@ -35,7 +51,8 @@ async def _sync(engine, args) -> int:
     print(f"Found {len(plan.accounts)} active account(s)", file=out)
     for account in plan.accounts:
         print(f"\nAccount: {account.account_id} (User: {visible(account.user_id)})", file=out)
-        total = len(account.queued) + len(account.skipped_recent) + len(account.already_live)
+        total = len(account.queued) + len(account.skipped_recent) + len(account.already_live) + len(
+            account.skipped_budget)
         print(f"  Found {total} counter(s)", file=out)
         for cid in account.queued:
             print(f"  {style.mark('✅', '+')} Counter {cid} {names.get(cid, '')}: queued for sync", file=out)
@@ -43,6 +60,9 @@ async def _sync(engine, args) -> int:
             print(f"  {style.mark('📥', '=')} Counter {cid} {names.get(cid, '')}: already queued", file=out)
         for cid in account.skipped_recent:
             print(f"  {style.mark('⏭️ ', '-')} Counter {cid} {names.get(cid, '')}: recently synced, skipping", file=out)
+        for cid in account.skipped_budget:
+            print(f"  {style.mark('⏸️ ', '~')} Counter {cid} {names.get(cid, '')}: left for later"
+                  f" (login {account.login}'s daily quota)", file=out)  # fmt: skip
 
     wanted = set(plan.queued) | set(plan.already_live)
     outcomes = []
@@ -57,11 +77,17 @@ async def _sync(engine, args) -> int:
     failed = [o for o in outcomes if not o.ok]
     print(f"\n{style.rule(35)}", file=out)
     print("Sync Summary:", file=out)
-    print(f"  Total counters: {len(plan.queued) + len(plan.skipped_recent) + len(plan.already_live)}", file=out)
+    everything = len(plan.queued) + len(plan.skipped_recent) + len(plan.already_live) + len(plan.skipped_budget)
+    print(f"  Total counters: {everything}", file=out)
     print(f"  Queued: {len(plan.queued)}", file=out)
     if plan.already_live:
         print(f"  Already queued: {len(plan.already_live)}", file=out)
     print(f"  Skipped (recently synced): {len(plan.skipped_recent)}", file=out)
+    if plan.skipped_budget:
+        print(f"  Left for later (the login's daily quota): {len(plan.skipped_budget)}", file=out)
+        for login in sorted({a.login for a in plan.accounts if a.skipped_budget}):
+            print(f"    {visible(_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force))}",
+                  file=out)  # fmt: skip
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
     else:
@@ -81,6 +107,21 @@ async def _sync(engine, args) -> int:
         return EXIT_FAILED
     print(f"{style.mark('✅ ', '')}Sync completed in {elapsed:.2f}s", file=out)
     return EXIT_OK
+
+
+def _budget_words(pace, login: str, now, *, force: bool) -> str:
+    """Why a login's counters were left for later: the day's even share taken (plain `sync`),
+    or nothing more fits in its day but the reserve (`--force`)."""
+    if pace is None:
+        return f"login {login}: its quota for today is spent"
+    if pace.spent_until is not None:
+        return f"login {login}: the API says its daily quota is spent until {pace.spent_until:%H:%M} UTC"
+    if not force:
+        return (f"login {login}: its quota is spread over the day, each counter every"
+                f" {span(pace.effective_interval)}; 'sync --force' takes what is left of today's")  # fmt: skip
+    return (f"login {login}: nothing more fits in today's {pace.per_day:,} requests ({pace.used:,} used,"
+            f" {pace.committed:,} queued before, {pace.per_day - pace.budget:,} kept for force-syncs);"
+            f" the rest after the reset at {pace.resets_at:%H:%M} UTC")  # fmt: skip
 
 
 def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None:

@@ -5,7 +5,7 @@ Imports nothing of metrika_tui but the shared models: the client cannot lean on 
 """
 
 from metrika_tui.simulator.clock import ManualClock, SystemClock
-from metrika_tui.simulator.config import FaultConfig, LatencyConfig, QuotaConfig, SimulatorConfig
+from metrika_tui.simulator.config import FaultConfig, LatencyConfig, OAuthConfig, QuotaConfig, SimulatorConfig
 from metrika_tui.simulator.demo_world import DEMO_TOKENS
 from metrika_tui.simulator.hostile import HostileConfig
 from metrika_tui.simulator.server import Simulator, run_forever
@@ -18,6 +18,7 @@ __all__ = [
     "FaultConfig",
     "HostileConfig",
     "LatencyConfig",
+    "OAuthConfig",
     "ManualClock",
     "QuotaConfig",
     "SimStats",

@@ -114,6 +114,12 @@ class Hostility:
             self._report(answer, ids)
         return answer
 
+    def identity(self, info: dict) -> dict:
+        """Yandex ID's login.yandex.ru/info answer: with `names` on, a hostile login."""
+        if "names" in self.config.tricks:
+            return {**info, "login": HOSTILE_LOGIN, "display_name": HOSTILE_LOGIN}
+        return info
+
     def trickle(self, endpoint: str, ids) -> float:
         """Seconds between the bytes of this answer (0: sent at once)."""
         on = endpoint in ("data", "bytime") and self.config.on("trickle", ids)

@@ -12,12 +12,13 @@ import json
 import zlib
 from collections.abc import Sequence
 
-from metrika_tui.models import DailyStat, MonthUsers
+from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.store.db import Database
 from metrika_tui.store.rows import ClaimedJob, to_ts
 from metrika_tui.tokens import Token
 
-#: The most urgent runnable job of an account under its limit. Accounts at their limit are
+#: The most urgent runnable job of a login under its limit (Metrika's 3 in flight are the
+#: login's, shared by its accounts: jobs carry their account's quota login). Logins at their limit are
 #: found once (`full`), then each kind of runnable job is walked in claim order along the
 #: partial index and the walk stops at the first job of another account: with 100,000
 #: queued jobs a claim reads a few rows, not all of them (a correlated count per queued
@@ -26,27 +27,27 @@ from metrika_tui.tokens import Token
 #: a partial index only when the query implies that condition word for word.
 _CLAIM = """
 WITH full AS (
-    SELECT account_id FROM jobs
+    SELECT login FROM jobs
      WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at >= :now
-     GROUP BY account_id HAVING COUNT(*) >= :limit
+     GROUP BY login HAVING COUNT(*) >= :limit
 ), revoked AS (
     SELECT id FROM accounts WHERE revoked != 0
 ), runnable AS (
     SELECT * FROM (SELECT id, priority, run_after FROM jobs
                     WHERE status IN ('queued', 'running') AND status = 'queued' AND run_after <= :now
-                      AND account_id NOT IN full AND account_id NOT IN revoked
+                      AND login NOT IN full AND account_id NOT IN revoked
                     ORDER BY priority DESC, run_after, id LIMIT 1)
     UNION ALL                                              -- an expired lease was a failed try
     SELECT * FROM (SELECT id, priority, run_after FROM jobs
                     WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at < :now
-                      AND account_id NOT IN full AND account_id NOT IN revoked
+                      AND login NOT IN full AND account_id NOT IN revoked
                     ORDER BY priority DESC, run_after, id LIMIT 1)
 )
 UPDATE jobs
    SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
        attempts = attempts + (status = 'running')
  WHERE id = (SELECT id FROM runnable ORDER BY priority DESC, run_after, id LIMIT 1)
-RETURNING id, counter_id, account_id, attempts, trigger
+RETURNING id, counter_id, account_id, attempts, trigger, login, deferrals
 """
 
 _FENCE = "id = ? AND lease_owner = ? AND status = 'running'"
@@ -58,17 +59,17 @@ class QueueStore:
     db: Database
 
     async def claim_next_job(
-        self, owner: str, now: dt.datetime, lease_seconds: float, per_account_limit: int
+        self, owner: str, now: dt.datetime, lease_seconds: float, per_login_limit: int
     ) -> ClaimedJob | None:
-        """Atomically take the most urgent runnable job whose account is under its limit."""
+        """Atomically take the most urgent runnable job whose login is under its limit."""
         params = {"owner": owner, "now": to_ts(now), "expires": to_ts(now) + lease_seconds,
-                  "limit": per_account_limit}  # fmt: skip
+                  "limit": per_login_limit}  # fmt: skip
         async with self.db.transaction() as conn:
             async with conn.execute(_CLAIM, params) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
-            job_id, counter_id, account_id, attempts, trigger = row
+            job_id, counter_id, account_id, attempts, trigger, login, deferrals = row
             async with conn.execute(  # the job's account's token (a shared counter may have moved)
                 "SELECT a.token, c.time_zone, c.last_fetched_day, c.time_zone_offset FROM counters c"
                 " JOIN accounts a ON a.id = ? WHERE c.id = ?",
@@ -78,7 +79,8 @@ class QueueStore:
         return ClaimedJob(
             id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
             trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
-            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, time_zone_offset=offset,
+            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, login=login,
+            deferrals=deferrals, time_zone_offset=offset,
         )  # fmt: skip
 
     async def has_claimable(self, now: dt.datetime) -> bool:
@@ -150,7 +152,7 @@ class QueueStore:
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
                 " days = excluded.days, updated_at = excluded.updated_at",
                 [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
-                  "next": _next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
+                  "next": next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body, encoding)"
@@ -164,8 +166,9 @@ class QueueStore:
             )
             await conn.execute(
                 "UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_error = NULL,"
-                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?), sample_share = ? WHERE id = ?",
-                (ts, ts, newest_day.isoformat(), sample_share, job.counter_id),
+                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?), sample_share = ?,"
+                " synced_for = (SELECT planned_for FROM jobs WHERE id = ?) WHERE id = ?",
+                (ts, ts, newest_day.isoformat(), sample_share, job.id, job.counter_id),
             )
         return True
 
@@ -194,13 +197,14 @@ class QueueStore:
             )
             return row[0]
 
-    async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str) -> bool:
-        """Back to the queue until `run_after` without counting an attempt (quota waits)."""
+    async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str, counted: bool = False) -> bool:
+        """Back to the queue until `run_after` without counting an attempt (quota waits);
+        `counted`: one more deferral of unknown reset (those are capped)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?,"
+                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?, deferrals = deferrals + ?,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(run_after), reason, job.id, job.lease_owner),
+                (to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
             )
             return cur.rowcount == 1
 
@@ -234,8 +238,9 @@ class QueueStore:
         """Retry failed counters: a fresh queued job for each (attempts start again)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO jobs (counter_id, account_id, status, priority, run_after, trigger,"
-                " created_at) SELECT c.id, c.account_id, 'queued', 10, :now, 'retry', :now"
+                "INSERT OR IGNORE INTO jobs (counter_id, account_id, login, status, priority, run_after,"
+                " planned_for, trigger, created_at)"
+                " SELECT c.id, c.account_id, a.quota_login, 'queued', 10, :now, :now, 'retry', :now"
                 " FROM counters c JOIN accounts a ON a.id = c.account_id"
                 " WHERE c.last_error IS NOT NULL AND c.active = 1 AND a.revoked = 0"
                 " AND (:counter IS NULL OR c.id = :counter)",
@@ -286,7 +291,3 @@ def compress_answer(body: dict) -> bytes:
 def decompress_answer(body: bytes | str, encoding: str) -> dict:
     """A raw_answers row back as the answer (rows from before compression are plain JSON)."""
     return json.loads(zlib.decompress(body) if encoding == "zlib" else body)
-
-
-def _next_month(first: dt.date) -> dt.date:
-    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -58,7 +58,7 @@ ACTIONS: tuple[ConsoleAction, ...] = (
     ConsoleAction("copy-row", "c", "copy_row", "Copy row",
                   "Copy the selected row to the clipboard (OSC 52, works over SSH)", footer=False),
     ConsoleAction("add-account", "a", "add_account", "Add account",
-                  "Add an account: paste its OAuth token (hidden); its counters are discovered",
+                  "Add an account: log in with a code on any device, or paste its OAuth token (hidden)",
                   changes_data=True, footer=False),
     ConsoleAction("help", "question_mark", "help", "Help", "Show every key"),
 )
