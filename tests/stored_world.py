@@ -37,6 +37,6 @@ async def stored(db: Path, accounts: dict[str, list[int]], days: int, *, sampled
             months = sorted({month_start(d.date) for d in daily})
             assert await store.record_fetch(job, now=now, daily=daily, month_users=[MonthUsers(m, 1000 + cid % 7)
                                             for m in months], raw_pages=[], newest_day=daily[-1].date,
-                                            sampled=cid in sampled)  # fmt: skip
+                                            sample_share=0.1 if cid in sampled else None)  # fmt: skip
     finally:
         await store.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from collections.abc import Sequence
 
 from metrika_tui.models import DailyStat, MonthUsers, next_month
@@ -69,17 +70,17 @@ class QueueStore:
             if row is None:
                 return None
             job_id, counter_id, account_id, attempts, trigger, login, deferrals = row
-            async with conn.execute(
-                "SELECT a.token, c.time_zone, c.last_fetched_day FROM counters c"
-                " JOIN accounts a ON a.id = c.account_id WHERE c.id = ?",
-                (counter_id,),
+            async with conn.execute(  # the job's account's token (a shared counter may have moved)
+                "SELECT a.token, c.time_zone, c.last_fetched_day, c.time_zone_offset FROM counters c"
+                " JOIN accounts a ON a.id = ? WHERE c.id = ?",
+                (account_id, counter_id),
             ) as cur:
-                token, time_zone, last_day = await cur.fetchone()
+                token, time_zone, last_day, offset = await cur.fetchone()
         return ClaimedJob(
             id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
             trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
             last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, login=login,
-            deferrals=deferrals,
+            deferrals=deferrals, time_zone_offset=offset,
         )  # fmt: skip
 
     async def has_claimable(self, now: dt.datetime) -> bool:
@@ -109,14 +110,15 @@ class QueueStore:
         raw_pages: Sequence[tuple[str, dict]],
         newest_day: dt.date,
         keep_raw: int = 3,
-        sampled: bool = False,
+        sample_share: float | None = None,
     ) -> bool:
         """Store a finished fetch and complete the job in ONE transaction, if the lease is ours.
 
         Daily rows are upserted (a retried job changes nothing), the months touched are
         re-aggregated (users at month grain from the API; rates visit-weighted), and only
-        then does the counter's last_fetched_at move. `sampled`: Metrika estimated the
-        answer from a sample; the days say so, and a month does if any of its days does.
+        then does the counter's last_fetched_at move. `sample_share`: the figures were sampled
+        (that share of visits): the days, their months and the counter are marked so. Raw answers are kept
+        compressed (zlib: about a tenth of their JSON, see docs/reliability.md).
         """
         ts = to_ts(now)
         async with self.db.transaction() as conn:
@@ -135,7 +137,7 @@ class QueueStore:
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
                 " fetched_at = excluded.fetched_at, sampled = excluded.sampled",
                 [(job.counter_id, d.date.isoformat(), d.visits, d.users, d.pageviews, d.bounce_rate,
-                  d.avg_visit_duration, ts, int(sampled)) for d in daily],  # fmt: skip
+                  d.avg_visit_duration, ts, int(sample_share is not None)) for d in daily],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
@@ -150,13 +152,13 @@ class QueueStore:
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
                 " days = excluded.days, updated_at = excluded.updated_at, sampled = excluded.sampled",
                 [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
-                  "next": next_month(m.month).isoformat(), "sampled": int(sampled)}
+                  "next": next_month(m.month).isoformat(), "sampled": int(sample_share is not None)}
                  for m in month_users],  # fmt: skip
             )
             await conn.executemany(
-                "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body) VALUES (?, ?, ?, ?, ?)",
-                [(job.counter_id, job.id, kind, ts, json.dumps(body, ensure_ascii=False))
-                 for kind, body in raw_pages],  # fmt: skip
+                "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body, encoding)"
+                " VALUES (?, ?, ?, ?, ?, 'zlib')",
+                [(job.counter_id, job.id, kind, ts, compress_answer(body)) for kind, body in raw_pages],
             )
             await conn.execute(  # keep the raw answers of the last few syncs only
                 "DELETE FROM raw_answers WHERE counter_id = ? AND job_id NOT IN"
@@ -165,9 +167,9 @@ class QueueStore:
             )
             await conn.execute(
                 "UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_error = NULL,"
-                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?),"
+                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?), sample_share = ?,"
                 " synced_for = (SELECT planned_for FROM jobs WHERE id = ?) WHERE id = ?",
-                (ts, ts, newest_day.isoformat(), job.id, job.counter_id),
+                (ts, ts, newest_day.isoformat(), sample_share, job.id, job.counter_id),
             )
         return True
 
@@ -280,3 +282,13 @@ class QueueStore:
             f"SELECT id, counter_id, account_id, status, last_error, rows FROM jobs WHERE id IN ({marks})",
             tuple(job_ids),
         )
+
+
+def compress_answer(body: dict) -> bytes:
+    """An answer as stored in raw_answers: its compact JSON, zlib-compressed."""
+    return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+
+def decompress_answer(body: bytes | str, encoding: str) -> dict:
+    """A raw_answers row back as the answer (rows from before compression are plain JSON)."""
+    return json.loads(zlib.decompress(body) if encoding == "zlib" else body)
