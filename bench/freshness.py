@@ -85,6 +85,9 @@ BACKFILL_DAYS = 9
 MAX_RPS = 100_000.0
 #: what a job may meet besides success, tallied for the day
 TROUBLE = {Kind.DEFERRED, Kind.RETRYING, Kind.FAILED}
+#: the longest the queue may stay busy without going idle once (a slot's pass of 2,000
+#: counters takes ~15 s here): longer is a bug, not a figure
+STALL_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,17 @@ OLD = Planning("old", "dimension", greedy_choose)
 NEW = Planning("new", "totals", None)
 
 
+def trouble_of(event) -> str:
+    """What a job met, in a word: 'deferred: report_budget' (the client's own budget, nothing
+    sent), 'deferred: quota_requests_by_uid to 00:00' (a daily-quota answer), 'retrying'..."""
+    if "lease lost" in event.message:
+        return "lease lost"
+    if event.kind is Kind.DEFERRED:
+        kind = event.message.removeprefix("quota ").split(":", 1)[0]
+        return f"deferred: {kind}" + (" to 00:00" if "until 00:00:00 UTC" in event.message else "")
+    return str(event.kind)
+
+
 def floor_of(spec: WorldSpec, cost: int, settings: Settings) -> dt.timedelta:
     """The freshest a login's counters can be kept all day: max(interval, N x cost x 24 h / budget)."""
     budget = spec.per_day - settings.reserve_requests
@@ -159,6 +173,7 @@ class DayFigures:
     skipped: dt.timedelta  # simulated time the clock jumped over
     worst: list[tuple[int, dt.timedelta, dt.datetime]] = field(default_factory=list)  # (counter, peak, at)
     trouble: Counter = field(default_factory=Counter)  # jobs deferred, retried, failed, leases lost
+    told: list[str] = field(default_factory=list)  # the engine's last word of a stretched interval
 
     @property
     def ratio(self) -> float:
@@ -179,6 +194,7 @@ class Day:
         self.synced: dict[int, list[dt.datetime]] = defaultdict(list)  # counter -> each success
         self.login_of = {cid: a.login for a in self.world.accounts for cid in a.counter_ids}
         self.trouble: Counter = Counter()  # jobs deferred, retried, failed, or whose lease was lost
+        self.told: list[str] = []  # what the engine said of a login's stretched interval, the seed's too
 
     async def run(self) -> DayFigures:
         seed_floor = floor_of(self.spec, 1, self.settings)  # the new planning's steady state
@@ -207,7 +223,9 @@ class Day:
         if event.kind is Kind.DONE and event.counter_id is not None:
             self.synced[event.counter_id].append(self.clock.now())
         elif event.kind in TROUBLE or "lease lost" in event.message:
-            self.trouble["lease lost" if "lease lost" in event.message else str(event.kind)] += 1
+            self.trouble[trouble_of(event)] += 1
+        elif event.kind is Kind.WARNING and "quota allows" in event.message:
+            self.told.append(event.message)
 
     async def _seed(self, floor: dt.timedelta) -> None:
         """Every counter synced once before 00:00, as the new planning keeps them: by the last
@@ -233,12 +251,17 @@ class Day:
         """Let the workers run what may run; when nothing runs and nothing may start, jump to
         the next waiting job (a paced refresh, a report window, a backoff) or to `target`."""
         engine, clock = self.engine, self.clock
+        deadline = time.monotonic() + STALL_SECONDS
         while (now := clock.now()) < target:
             # in this order: a job claimed between two of these reads is seen running by the later one
             if (await engine.store.has_claimable(now) or await engine.store.running_per_account(now)
                     or engine.pool.busy):  # fmt: skip
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the queue has not gone idle in {STALL_SECONDS} s of real time"
+                                       f" (simulated {now:%H:%M:%S}, waiting for {target:%H:%M:%S})")  # fmt: skip
                 await asyncio.sleep(0.002)
                 continue
+            deadline = time.monotonic() + STALL_SECONDS
             soonest = await engine.store.next_run_after()
             moment = target if soonest is None or soonest >= target else max(soonest, now)
             clock.jump_to(moment)
@@ -276,6 +299,7 @@ class Day:
         )  # fmt: skip
         figures.worst = self._worst()
         figures.trouble = Counter(self.trouble)
+        figures.told = self.told[-1:] if self.planning is NEW else []  # the old program had no such word
         return figures
 
     def _ages(self) -> tuple[dt.timedelta, dt.timedelta, dt.timedelta]:
@@ -365,7 +389,9 @@ async def main(args) -> None:
           f"max_rps raised to {MAX_RPS:,.0f} (a login's day, not the second, bounds it here); simulator in "
           f"process (ASGI), latency lognormal median {args.latency_ms:g} ms")
     print("old: 2 requests a sync, greedy (every counter older than the interval, at each slot, no budget); "
-          "new: the product (one request a sync from totals, the planner)\n")
+          "new: the product (one request a sync from totals, the planner)")
+    print("start: every counter synced once the day before, by a force-sync each: by the 23:00 pass where the "
+          "quota allows the interval, else one after another over the new planning's floor before 00:00\n")
     results: list[DayFigures] = []
     total_started = time.perf_counter()
     for spec in specs:
@@ -380,6 +406,8 @@ async def main(args) -> None:
                   f"age max {minutes(fig.age_max)} (exact peak {minutes(fig.age_peak)}), p95 {minutes(fig.age_p95)}, "
                   f"floor {minutes(fig.floor)}; idle login-hours {fig.idle_hours}; real {fig.seconds:.0f} s for "
                   f"the day, {fig.skipped / HOUR:.1f} simulated h skipped; oldest: {worst}", flush=True)  # fmt: skip
+            for told in fig.told:
+                print(f"  the engine said: {told}")
     print(f"\n{HEADER}")
     for fig in results:
         print(row(fig))
