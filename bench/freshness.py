@@ -78,8 +78,8 @@ SEED = 2026
 DAY = dt.datetime(2026, 3, 10, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 MINUTE = dt.timedelta(minutes=1)
-#: the seed's first syncs read March 1 on: one request with totals (a 90-day backfill would
-#: read four months the dimension way: two, and nothing of the measured day changes)
+#: the seed's first syncs read from March 1: one request with totals (the default 90 days
+#: would read four months, two requests the dimension way; the measured day is the same)
 BACKFILL_DAYS = 9
 #: the client's own requests-a-second pace, lifted (the simulator's per-address limit is off)
 MAX_RPS = 100_000.0
