@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from metrika_tui.text import visible
+
 log = logging.getLogger(__name__)
 
 #: who published: host and pid, so the console can tell its own events from a daemon's
@@ -60,10 +62,11 @@ class Event:
     id: int | None = None  # the store's row id, once persisted
 
     def line(self) -> str:
-        """One human line, the same in the log pane, the log file and headless stdout."""
+        """One human line for the log file and headless stdout; the message is outside text
+        (names, the API's words), made visible: one event is always one line."""
         stamp = self.ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         where = f" counter={self.counter_id}" if self.counter_id is not None else ""
-        return f"{stamp} {self.level.upper():<7} {self.kind:<8}{where} {self.message}"
+        return f"{stamp} {self.level.upper():<7} {self.kind:<8}{where} {visible(self.message)}"
 
 
 Subscriber = Callable[[Event], None]

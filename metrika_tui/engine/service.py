@@ -386,7 +386,7 @@ class Engine:
                                overdue_at=overdue_at),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
             next_due_at=next_due_at, attempts=row.job_attempts, last_error=row.last_error,
-            time_zone=row.time_zone, overdue_at=overdue_at,
+            time_zone=row.time_zone, overdue_at=overdue_at, sample_share=row.sample_share,
         )  # fmt: skip
 
     async def paces(self, now: dt.datetime | None = None) -> dict[str, Pace]:
@@ -460,6 +460,10 @@ class Engine:
         if removed:
             self.bus.emit(Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days",
                           level=Level.DEBUG)  # fmt: skip
+
+    async def counter_accounts(self) -> dict[int, tuple[int, ...]]:
+        """Counter id -> every account that sees it, the one it is synced through first."""
+        return await self.store.counter_access()
 
     async def failed_jobs(self) -> list[JobRecord]:
         return await self.store.failed_jobs()

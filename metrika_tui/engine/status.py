@@ -54,6 +54,8 @@ class CounterStatus:
     last_error: str | None
     time_zone: str = "Europe/Moscow"
     overdue_at: dt.datetime | None = None  # from then on, with nothing queued, it is OVERDUE
+    #: the last fetch's share of visits when its figures were estimated from a sample
+    sample_share: float | None = None
 
 
 def derive_state(
@@ -114,6 +116,7 @@ class Summary:
     syncing: int
     disabled: int
     revoked: int
+    sampled: int = 0  # of `total`: the last fetch's figures were estimated from a sample
 
     @property
     def overall_percent(self) -> int:
@@ -130,18 +133,20 @@ class Summary:
             "syncing": self.syncing,
             "disabled": self.disabled,
             "revoked": self.revoked,
+            "sampled": self.sampled,
             "overall_percent": self.overall_percent,
         }
 
 
 def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
     tally: Tally[CounterState] = Tally()
-    total = in_sync = 0
+    total = in_sync = sampled = 0
     for row in rows:
         tally[row.state] += 1
         if row.state in (CounterState.DISABLED, CounterState.REVOKED):
             continue
         total += 1
+        sampled += row.sample_share is not None
         if is_fresh(row, now):
             in_sync += 1
     return Summary(
@@ -154,4 +159,5 @@ def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
         syncing=tally[CounterState.SYNCING],
         disabled=tally[CounterState.DISABLED],
         revoked=tally[CounterState.REVOKED],
+        sampled=sampled,
     )

@@ -13,6 +13,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.text import visible
 from metrika_tui.tui.commands import ConsoleCommands
 from metrika_tui.tui.operations import ConsoleOperations
 from metrika_tui.tui.screens.main_screen import MainScreen
@@ -47,6 +48,13 @@ class MetrikaApp(App[int]):
         self.main_screen = MainScreen(runtime, self.operations, self.keys, bridge_options=bridge_options)
         self._stopped = False
         self.set_keymap(self.keys)
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:  # fmt: skip
+        """Every toast, of every screen: its words may be outside text (a name, the API's error),
+        so they are never parsed as markup and their controls are made visible."""
+        options = {} if timeout is None else {"timeout": timeout}
+        super().notify(visible(message), title=visible(title), severity=severity, markup=False, **options)
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)  # pushed (not the default screen) so its CSS_PATH loads

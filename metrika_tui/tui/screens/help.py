@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -36,11 +37,12 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static("[b]Keys[/b]  (remap any of them in the config file: [keys] <binding id> = \"key\")")
             yield DataTable(id="help-keys", cursor_type="row")
-            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED")
+            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)")
             yield Static("Esc, q or ? closes this help.", id="help-close-hint")
 
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
         table.add_columns("Key", "Binding id", "What it does")
-        table.add_rows(help_rows(self.keymap, self.read_only))
+        # keys come from the config file: Text, so a "[" in one is a key, not markup
+        table.add_rows([tuple(map(Text, row)) for row in help_rows(self.keymap, self.read_only)])
         table.focus()

@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.widgets import RichLog
 
 from metrika_tui.engine.events import ORIGIN, Event, Level
+from metrika_tui.text import visible
 from metrika_tui.tui.css import tcss_next_to
 
 MAX_LINES = 2_000
@@ -25,9 +26,9 @@ LEVELS: tuple[Level, ...] = (Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
 def event_line(event: Event, tz: ZoneInfo) -> str:
     """`12:03:07 WARNING retrying counter=101 429: quota…  [host:4242]` (origin when foreign)."""
     where = f" counter={event.counter_id}" if event.counter_id is not None else ""
-    origin = f"  [{event.origin}]" if event.origin != ORIGIN else ""
+    origin = f"  [{visible(event.origin)}]" if event.origin != ORIGIN else ""
     return (f"{event.ts.astimezone(tz):%H:%M:%S} {event.level.upper():<7} {event.kind:<8}{where}"
-            f" {event.message}{origin}")  # fmt: skip
+            f" {visible(event.message)}{origin}")  # fmt: skip
 
 
 class LogPane(RichLog):
