@@ -4,7 +4,7 @@ with the real answers, quotas and errors, plus latency and faults on demand.
 Imports nothing of metrika_tui but the shared models: the client cannot lean on it.
 """
 
-from metrika_tui.simulator.clock import ManualClock, SystemClock
+from metrika_tui.simulator.clock import ManualClock, ShiftingClock, SystemClock
 from metrika_tui.simulator.config import FaultConfig, LatencyConfig, OAuthConfig, QuotaConfig, SimulatorConfig
 from metrika_tui.simulator.demo_world import DEMO_TOKENS
 from metrika_tui.simulator.hostile import HostileConfig
@@ -20,6 +20,7 @@ __all__ = [
     "LatencyConfig",
     "OAuthConfig",
     "ManualClock",
+    "ShiftingClock",
     "QuotaConfig",
     "SimStats",
     "Simulator",

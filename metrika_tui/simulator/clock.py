@@ -1,4 +1,5 @@
-"""Time for the simulator: the system clock, or a manual one tests move by hand.
+"""Time for the simulator: the system clock, a manual one tests move by hand, or the wall
+clock shifted over waits (one the engine, its client and the simulator share).
 
 Quotas and "today" read the clock; nothing in the simulator calls datetime.now() itself,
 so a test can walk through a 5-minute quota window without waiting five minutes.
@@ -38,3 +39,23 @@ class ManualClock:
 
     def set(self, moment: dt.datetime) -> None:
         self._now = moment
+
+
+class ShiftingClock:
+    """The wall clock plus an offset that only grows: time flows (per-second quotas, leases),
+    and a test or a benchmark jumps over a long wait (a quota reset at midnight, the next
+    slot) instead of sitting it out. `start`: the moment it reads now (default: the wall's)."""
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        self.offset = dt.timedelta() if start is None else start - dt.datetime.now(dt.UTC)
+        self.skipped = dt.timedelta()  # every jump, added up
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+    def jump_to(self, moment: dt.datetime) -> float:
+        """Move on to `moment` (never back); returns the seconds skipped."""
+        skip = max(dt.timedelta(), moment - self.now())
+        self.offset += skip
+        self.skipped += skip
+        return skip.total_seconds()

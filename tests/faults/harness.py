@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from metrika_tui.simulator import Simulator, SimulatorConfig, World
+from metrika_tui.simulator import ShiftingClock, Simulator, SimulatorConfig, World  # noqa: F401 (the fault tests' clock)
 
 from .invariants import Figures, check_invariants_now
 
@@ -169,24 +169,6 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: fl
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-class ShiftingClock:
-    """The wall clock plus an offset that only grows: time flows (per-second quotas, leases),
-    and a test jumps over a long wait (a quota reset at midnight) instead of sitting it out.
-    The engine, its client and the simulator share one, so they agree on the time."""
-
-    def __init__(self) -> None:
-        self.offset = dt.timedelta()
-
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset
-
-    def jump_to(self, moment: dt.datetime) -> float:
-        """Move on to `moment` (never back); returns the seconds skipped."""
-        skip = max(dt.timedelta(), moment - self.now())
-        self.offset += skip
-        return skip.total_seconds()
 
 
 def report(test: str, **figures) -> None:
