@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from metrika_tui import locations
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
+DEFAULT_HEARTBEAT_SECONDS = 10
 
 
 class SettingsError(ValueError):
@@ -43,7 +44,12 @@ class Settings:
     backfill_days: int = 90  # first sync of a counter reads this far back
     lookback_days: int = 3  # later syncs re-read the last days: they are not final
     max_attempts: int = 5
-    lease_seconds: int = 120
+    #: a worker's lease on its job, renewed every `heartbeat_seconds` while the job runs: a dead
+    #: process on another host gives its jobs back this long after its last heartbeat (on the
+    #: same host, at once: its pid is gone)
+    lease_seconds: int = 30
+    heartbeat_seconds: int | None = None  # None: 10, or a third of a shorter lease
+    max_lost: int = 5  # a job whose worker died this many times fails ("its worker died 5 times")
     request_timeout: float = 30.0
     log_file: Path = field(default_factory=locations.default_log_file)
     log_format: str = "text"  # or "json"
@@ -53,6 +59,11 @@ class Settings:
     @property
     def interval(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.interval_minutes)
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between lease renewals."""
+        return self.heartbeat_seconds or min(DEFAULT_HEARTBEAT_SECONDS, self.lease_seconds / 3)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -78,6 +89,8 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "lookback_days": ("METRIKA_LOOKBACK_DAYS", "sync.lookback_days"),
     "max_attempts": ("METRIKA_MAX_ATTEMPTS", "sync.max_attempts"),
     "lease_seconds": ("METRIKA_LEASE_SECONDS", "sync.lease_seconds"),
+    "heartbeat_seconds": ("METRIKA_HEARTBEAT_SECONDS", "sync.heartbeat_seconds"),
+    "max_lost": ("METRIKA_MAX_LOST", "sync.max_lost"),
     "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
     "log_file": ("METRIKA_LOG_FILE", "log.file"),
     "log_format": ("METRIKA_LOG_FORMAT", "log.format"),
@@ -85,7 +98,7 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
 
 _POSITIVE_INT = {
     "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
-    "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds",
+    "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds", "heartbeat_seconds", "max_lost",
 }  # fmt: skip
 #: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
 #: overflow, or a process starts a million tasks); others stop at a million
@@ -193,4 +206,8 @@ def load_settings(
         values["demo"] = True
         if not (flags.get("db_path") or environ.get("METRIKA_DB", "").strip()):
             values["db_path"] = locations.demo_db()
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.heartbeat_seconds is not None and settings.heartbeat_seconds >= settings.lease_seconds:
+        raise SettingsError(f"heartbeat-seconds ({settings.heartbeat_seconds}) must be shorter than lease-seconds"
+                            f" ({settings.lease_seconds}): a lease would run out between two renewals")  # fmt: skip
+    return settings

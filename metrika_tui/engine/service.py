@@ -181,7 +181,7 @@ class Engine:
         return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=FORCE_PRIORITY)
 
     async def set_counter_active(self, counter_id: int, active: bool) -> None:
-        if not await self.store.set_counter_active(counter_id, active):
+        if not await self.store.set_counter_active(counter_id, active, now=self.clock.now()):
             raise KeyError(counter_id)
         self.bus.emit(Kind.INFO, "enabled" if active else "disabled: it will not be planned",
                       counter_id=counter_id)  # fmt: skip

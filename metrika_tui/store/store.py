@@ -10,7 +10,7 @@ from pathlib import Path
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
-from metrika_tui.store.queue import QueueStore
+from metrika_tui.store.queue import QueueStore, finish_runs
 from metrika_tui.store.rows import Account, CounterRow, JobRecord, PlanRows, from_ts, to_ts
 from metrika_tui.slices import map_in_slices
 from metrika_tui.tokens import Token
@@ -73,12 +73,13 @@ class Store(QueueStore):
             )
             if cur.rowcount != 1:
                 return False
-            await conn.execute(
+            async with conn.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
-                " WHERE account_id = ? AND status IN ('queued', 'running')",
+                " WHERE account_id = ? AND status IN ('queued', 'running') RETURNING id",
                 (to_ts(now), reason, account_id),
-            )
+            ) as cur:
+                await finish_runs(conn, [row[0] for row in await cur.fetchall()])
             return True
 
     # -- counters ----------------------------------------------------------------------
@@ -99,16 +100,17 @@ class Store(QueueStore):
                 after = (await cur.fetchone())[0]
         return len(counters), after - before
 
-    async def set_counter_active(self, counter_id: int, active: bool) -> bool:
+    async def set_counter_active(self, counter_id: int, active: bool, *, now: dt.datetime | None = None) -> bool:
         """Enable or disable; disabling also drops a queued (not a running) job."""
         async with self.db.transaction() as conn:
             cur = await conn.execute("UPDATE counters SET active = ? WHERE id = ?", (int(active), counter_id))
             if not active:
-                await conn.execute(
-                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled'"
-                    " WHERE counter_id = ? AND status = 'queued'",
-                    (counter_id,),
-                )
+                async with conn.execute(
+                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled', finished_at = ?"
+                    " WHERE counter_id = ? AND status = 'queued' RETURNING id",
+                    (to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
+                ) as cancelled:
+                    await finish_runs(conn, [row[0] for row in await cancelled.fetchall()])
             return cur.rowcount == 1
 
     async def counter_rows(
@@ -176,10 +178,15 @@ class Store(QueueStore):
             queued, skipped, live = [], [], []
             for cid, aid, has_live, due in candidates:
                 (live if has_live else queued if due else skipped).append((cid, aid))
+            run = await conn.execute(  # a run that queued nothing is finished as it starts
+                "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped, finished_at, synced, failed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (trigger, origin, ts, len(queued), len(skipped), *((None,) * 3 if queued else (ts, 0, 0))),
+            )
             await conn.executemany(
-                "INSERT INTO jobs (counter_id, account_id, status, priority, run_after, trigger, created_at)"
-                " VALUES (?, ?, 'queued', ?, ?, ?, ?)",
-                [(cid, aid, priority, ts, trigger, ts) for cid, aid in queued],
+                "INSERT INTO jobs (counter_id, account_id, status, priority, run_after, trigger, created_at, run_id)"
+                " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                [(cid, aid, priority, ts, trigger, ts, run.lastrowid) for cid, aid in queued],
             )
             if force and priority and live:
                 await conn.executemany(
@@ -187,10 +194,6 @@ class Store(QueueStore):
                     " WHERE counter_id = ? AND status = 'queued'",
                     [(priority, ts, cid) for cid, _ in live],
                 )
-            await conn.execute(
-                "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped) VALUES (?, ?, ?, ?, ?)",
-                (trigger, origin, ts, len(queued), len(skipped)),
-            )
         return PlanRows(queued, skipped, live)
 
     async def planned_slots(self, schedule: str = "sync") -> list[tuple[str, str]]:
@@ -232,13 +235,13 @@ class Store(QueueStore):
     async def _jobs(self, where: str, params: tuple) -> list[JobRecord]:
         rows = await self.db.fetchall(
             "SELECT j.id, j.counter_id, j.account_id, j.status, j.attempts, j.trigger, j.created_at,"
-            " j.started_at, j.finished_at, j.last_error, j.rows, c.name"
+            " j.started_at, j.finished_at, j.last_error, j.rows, c.name, j.lost"
             f" FROM jobs j JOIN counters c ON c.id = j.counter_id {where}",
             params,
         )
         return [
             JobRecord(r[0], r[1], r[2], r[3], r[4], r[5], from_ts(r[6]), from_ts(r[7]), from_ts(r[8]),
-                      r[9], r[10], r[11])  # fmt: skip
+                      r[9], r[10], r[11], r[12])  # fmt: skip
             for r in rows
         ]
 

@@ -34,21 +34,39 @@ async def contents(store: Store) -> dict:
     }
 
 
+async def as_older_schema(path, old_version: int, monkeypatch) -> None:
+    """Turn the database at `path` into the file an older metrika-tui would have written: the
+    schema of its migrations, holding the same rows in the columns it knew."""
+    older = path.with_name("older.db")
+    with monkeypatch.context() as old_release:
+        old_release.setattr(db, "MIGRATIONS", schema.MIGRATIONS[:old_version])
+        old_release.setattr(db, "SCHEMA_VERSION", old_version)
+        await (await Store.open(older)).close()
+    with sqlite3.connect(older) as conn:
+        conn.execute("ATTACH ? AS current", (str(path),))
+        tables = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            columns = ", ".join(r[1] for r in conn.execute(f"PRAGMA main.table_info({table})"))
+            conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM current.{table}")
+    conn.close()
+    for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    os.replace(older, path)
+
+
 @pytest.mark.parametrize("old_version", range(1, schema.SCHEMA_VERSION))
 async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_path, monkeypatch, old_version):
     world = World.generate(seed=39, accounts=2, counters_per_account=2)
     async with rig(tmp_path, world) as r:
-        with monkeypatch.context() as old_release:  # an older metrika-tui writes the file
-            old_release.setattr(db, "MIGRATIONS", schema.MIGRATIONS[:old_version])
-            old_release.setattr(db, "SCHEMA_VERSION", old_version)
-            old = await r.engine()
-            await add_accounts(old, world)
-            await old.plan()
-            assert all(o.ok for o in await old.run_until_idle())
-            await old.recorder.flush()
-            before = await contents(old.store)
-            await r.close()
-            r.engines.clear()
+        synced = await r.engine()
+        await add_accounts(synced, world)
+        await synced.plan()
+        assert all(o.ok for o in await synced.run_until_idle())
+        await synced.recorder.flush()
+        before = await contents(synced.store)
+        await r.close()
+        r.engines.clear()
+        await as_older_schema(r.db, old_version, monkeypatch)  # an older metrika-tui wrote the file
         assert user_version(r.db) == old_version
 
         new = await r.engine()  # this release opens it
