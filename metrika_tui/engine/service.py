@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from metrika_tui.engine import leases
 from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
 from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
@@ -128,6 +129,8 @@ class Engine:
         #: counter -> (account, result) of this process's jobs queued again for later (why a pass waits)
         self._waiting: dict[int, tuple[int, JobResult]] = {}
         self._finished = asyncio.Event()
+        #: a pass asked to stop (a signal): running jobs get this grace, the rest go back
+        self._stop_grace: float | None = None
         #: the runtime's Scheduler, when one runs in this process
         self.scheduler = None
 
@@ -201,6 +204,18 @@ class Engine:
     async def stop_workers(self, grace: float = 10.0) -> None:
         await self.pool.stop(grace)
 
+    def request_stop(self, grace: float) -> None:
+        """End the pass now (a stop signal): `run_until_idle` lets running jobs finish within
+        `grace`, gives the other leases back and returns. Asked again: give them back at once."""
+        if self._stop_grace is not None:
+            self.pool.hurry()
+        self._stop_grace = grace
+        self._finished.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_grace is not None
+
     def _on_result(self, job: ClaimedJob, result: JobResult) -> None:
         self._results[job.counter_id] = result
         if result.run_after is not None:
@@ -216,9 +231,9 @@ class Engine:
         """Work the queue until none of these counters has a live job, or every job left is
         deferred further than `max_wait` (a quota that resets tomorrow): those stay queued.
 
-        While nothing runs and the next job waits (a spent report budget, a backoff), `on_wait`
-        is told what for, once per wait of a second or more (not per poll); the wait that
-        ends the pass is told too, with `beyond` set.
+        While none of them runs here and the next waits (a spent report budget, a backoff, a
+        job another process holds), `on_wait` is told what for, once per cause of a second or
+        more (not per poll); the wait that ends the pass is told too, with `beyond` set.
 
         A counter counts as synced if it succeeded after `since` (default: now). Pass the
         moment before planning: a job another process had queued may finish in between.
@@ -229,8 +244,13 @@ class Engine:
         started = since or self.clock.now()
         self.pool.store_error = None
         await self.start_workers()
-        told: dt.datetime | None = None  # the wait last told: each is told once
+        told: set = set()  # the causes told: each is told once
+        loop = asyncio.get_running_loop()
+        idle_since: float | None = None  # loop time since which none of the pass ran here
         while True:
+            if self._stop_grace is not None:  # a stop signal: finish or give back, then say what was done
+                await self.pool.stop(self._stop_grace)
+                break
             if self.pool.store_error is not None:  # the database refuses results: say so, don't spin
                 raise self.pool.store_error
             self._finished.clear()  # before reading: a job that ends while we read still wakes us
@@ -239,15 +259,17 @@ class Engine:
             live = await self.store.live_counter_ids(counter_ids)
             if not live:
                 break
-            now = self.clock.now()
-            until = await self._idle_until(now)
-            if until is not None and until != told and until - now >= SHORTEST_TOLD_WAIT:
-                told = until
-                wait = await self._pass_wait(live, until, now, beyond=until - now > max_wait)
-                if on_wait is not None:
-                    on_wait(wait)
-                if wait.beyond:
-                    break
+            if self.pool.busy:
+                idle_since = None
+            else:
+                idle_since = idle_since or loop.time()
+                wait = await self._pass_wait(live, self.clock.now(), max_wait, idle=loop.time() - idle_since)
+                if wait is not None and not wait.causes <= told:
+                    told |= wait.causes
+                    if on_wait is not None:
+                        on_wait(wait)
+                    if wait.beyond:
+                        break
             try:
                 await asyncio.wait_for(self._finished.wait(), 0.5)
             except TimeoutError:
@@ -255,17 +277,29 @@ class Engine:
         rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
         return [self._outcome(r, started) for r in rows]
 
-    async def _idle_until(self, now: dt.datetime) -> dt.datetime | None:
-        """When the next queued job may start, if none runs and none may start now."""
-        if await self.store.running_per_account(now):
-            return None
+    async def _pass_wait(self, live: set[int], now: dt.datetime, max_wait: dt.timedelta, *,
+                         idle: float) -> PassWait | None:  # fmt: skip
+        """Why none of the pass runs here, `idle` seconds on: None if something may start now
+        (or runs here), or the wait is too short to tell."""
+        holders = leases.holders(await self.store.held_jobs(live), self.pool.process, now, self.settings.heartbeat)
+        if holders is None:
+            return None  # one of ours runs
         soonest = await self.store.next_run_after()
-        return soonest if soonest is not None and soonest > now else None
-
-    async def _pass_wait(self, live: set[int], until: dt.datetime, now: dt.datetime, *, beyond: bool) -> PassWait:
+        deferred = soonest if soonest is not None and soonest > now else None
+        if not holders and (deferred is None or deferred - now < SHORTEST_TOLD_WAIT):
+            return None  # something may start now, or in a moment
+        if holders and idle < SHORTEST_TOLD_WAIT.total_seconds():
+            return None  # between two jobs: the next is claimed in a moment
+        ends = [h.until for h in holders if h.state == leases.HolderState.STOPPED and h.until]
+        until = min([*ends, *([deferred] if deferred else [])], default=None)
+        moving = any(h.state != leases.HolderState.STOPPED for h in holders)  # finished or taken back soon
+        if moving:
+            until = None
+        beyond = until is not None and until - now > max_wait
         waiting = [w for cid in live if (w := self._waiting.get(cid)) is not None]
         logins = {a.id: a.login for a in await self.store.accounts()} if waiting else {}
-        return explain(waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond)
+        return explain(waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond,
+                       holders=holders)  # fmt: skip
 
     def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
         result = self._results.get(row.id)

@@ -84,6 +84,12 @@ class WorkerPool:
             self._tasks.clear()
         await self.leases.stop()
 
+    def hurry(self) -> None:
+        """Stop now: cancel every worker (a running job's lease is given back as it stops)."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+
     async def _work(self, owner: str) -> None:
         loop = asyncio.get_running_loop()
         found_nothing = False  # the last look at the queue found nothing to claim
