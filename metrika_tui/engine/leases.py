@@ -48,6 +48,16 @@ class Holder:
     def label(self) -> str:
         return f"pid {self.pid} on host {self.host}" if self.pid is not None else f"host {self.host}"
 
+    def words(self, tz: dt.tzinfo) -> str:
+        """'12 jobs held by a process that stopped answering (pid 4121 on host x), taken back at 02:40:10'"""
+        jobs = f"{self.jobs} job{'s' * (self.jobs != 1)}"
+        if self.state == HolderState.GONE:
+            return f"{jobs} held by a process that stopped ({self.label}), taken back now"
+        if self.state == HolderState.STOPPED:
+            at = f", taken back at {self.until.astimezone(tz):%H:%M:%S}" if self.until else ""
+            return f"{jobs} held by a process that stopped answering ({self.label}){at}"
+        return f"{jobs} running in another process ({self.label})"
+
 
 def holders(held: list[HeldJob], me: ProcessId, now: dt.datetime, heartbeat: float) -> list[Holder] | None:
     """The processes other than this one holding these live leases; None if this one holds one.
@@ -137,7 +147,7 @@ class LeaseKeeper:
             n = await self.store.expire_leases_of(self.process.host_id, pid, started, now)
             if n:
                 taken += n
-                self.bus.emit(Kind.WARNING, f"{n} job{'s' * (n != 1)} held by a process that stopped (pid {pid} on"
-                              f" host {self.process.host}): taken back now", level=Level.WARNING,
+                gone = Holder(self.process.host, pid, n, HolderState.GONE, now)
+                self.bus.emit(Kind.WARNING, gone.words(dt.UTC), level=Level.WARNING,
                               data={"taken_back": n, "holder": f"{self.process.host}:{pid}"})  # fmt: skip
         return taken

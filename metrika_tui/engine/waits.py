@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from metrika_tui.engine.job import JobResult
-from metrika_tui.engine.leases import Holder, HolderState
+from metrika_tui.engine.leases import Holder
 from metrika_tui.metrika.limits import REPORT_BUDGET
 from metrika_tui.settings import Settings
 from metrika_tui.timefmt import duration
@@ -93,7 +93,7 @@ def explain(
             detail[cause].append(words)
     reasons, causes, named = [], set(), set()
     for holder in holders:
-        reasons.append(_holder_reason(holder, settings))
+        reasons.append(holder.words(settings.tz))
         causes.add(("holder", holder.host, holder.pid, holder.state, holder.until))
     for cause in sorted(accounts, key=soonest.__getitem__):
         names = [logins.get(i, str(i)) for i in sorted(accounts[cause])]
@@ -124,16 +124,6 @@ def _reason(kind: str, quota: str, words: list[str], accounts: str, settings: Se
     if kind == "quota":
         return f"quota of {accounts}: {_quoted(words[0])}{others}"
     return f"{accounts} retrying after: {_quoted(words[0])}{others}"
-
-
-def _holder_reason(holder: Holder, settings: Settings) -> str:
-    jobs = f"{holder.jobs} job{'s' * (holder.jobs != 1)}"
-    if holder.state == HolderState.GONE:
-        return f"{jobs} held by a process that stopped ({holder.label}), taken back now"
-    if holder.state == HolderState.STOPPED:
-        at = f", taken back at {holder.until.astimezone(settings.tz):%H:%M:%S}" if holder.until else ""
-        return f"{jobs} held by a process that stopped answering ({holder.label}){at}"
-    return f"{jobs} running in another process ({holder.label})"
 
 
 def _quoted(words: str) -> str:
