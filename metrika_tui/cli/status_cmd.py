@@ -49,6 +49,7 @@ def as_json(snapshot, next_sync) -> dict:
                         "last_fetched_at": _iso(c.last_fetched_at),
                         "next_due_at": _iso(c.next_due_at),
                         "last_error": c.last_error,
+                        "held_by": c.held_by,
                     }
                     for c in by_account.get(account.id, [])
                 ],
@@ -72,6 +73,8 @@ def describe(counter: CounterStatus, now) -> str:
         return "never synced"
     if state is CounterState.FAILED:
         return f"{counter.last_error or 'unknown error'}; {counter.attempts} attempt(s)"
+    if counter.held_by:
+        return f"{counter.held_by}; last sync {ago(counter.last_fetched_at, now)}"
     if state in (CounterState.QUEUED, CounterState.SYNCING):
         return f"last sync {ago(counter.last_fetched_at, now)}"
     if state is CounterState.REVOKED:
@@ -102,7 +105,8 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
               f"   {style.mark('🔴 ', '')}Overdue: {s.overdue}",
               f"   {style.mark('❌ ', '')}Failed: {s.failed}"]  # fmt: skip
     if s.queued or s.syncing:
-        lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}, syncing: {s.syncing}")
+        held = f" ({s.held} held by a process that stopped)" if s.held else ""
+        lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}{held}, syncing: {s.syncing}")
     if s.disabled or s.revoked:
         lines.append(f"   Not synced: {s.disabled} disabled, {s.revoked} of revoked accounts")
     lines += [f"   Overall: {s.overall_percent}%", "",

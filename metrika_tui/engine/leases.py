@@ -54,26 +54,46 @@ class Holder:
         if self.state == HolderState.GONE:
             return f"{jobs} held by a process that stopped ({self.label}), taken back now"
         if self.state == HolderState.STOPPED:
-            at = f", taken back at {self.until.astimezone(tz):%H:%M:%S}" if self.until else ""
-            return f"{jobs} held by a process that stopped answering ({self.label}){at}"
+            return f"{jobs} held by a process that stopped answering ({self.label}){self._back(tz)}"
         return f"{jobs} running in another process ({self.label})"
+
+    def note(self, tz: dt.tzinfo) -> str | None:
+        """What `sync-status` says of one job of a holder that stopped; None for one at work."""
+        if self.state == HolderState.GONE:
+            return f"held by a process that stopped ({self.label}), taken back by the next worker"
+        if self.state == HolderState.STOPPED:
+            return f"held by a process that stopped answering ({self.label}){self._back(tz)}"
+        return None
+
+    def _back(self, tz: dt.tzinfo) -> str:
+        return f", taken back at {self.until.astimezone(tz):%H:%M:%S}" if self.until else ""
 
 
 def holders(held: list[HeldJob], me: ProcessId, now: dt.datetime, heartbeat: float) -> list[Holder] | None:
     """The processes other than this one holding these live leases; None if this one holds one.
     A lease already run out is no one's (it is claimed next), so it is left out."""
+    groups = holders_by_job(held, me, now, heartbeat)
+    if any(holder is None for holder in groups.values()):
+        return None
+    return sorted({h for h in groups.values() if h is not None}, key=lambda h: (h.host, h.pid or 0))
+
+
+def holders_by_job(held: list[HeldJob], me: ProcessId, now: dt.datetime,
+                   heartbeat: float) -> dict[int, Holder | None]:  # fmt: skip
+    """Counter id -> the holder of its live lease (None: this process), as `holders`."""
     groups: dict[tuple, list[HeldJob]] = {}
     for job in held:
         if job.lease_expires_at is not None and job.lease_expires_at < now:
             continue
-        if job.host_id == me.host_id and job.pid == me.pid and job.started == me.started:
-            return None
         groups.setdefault((job.host_id, job.pid, job.started, job.host), []).append(job)
-    out = []
+    out: dict[int, Holder | None] = {}
     for (host_id, pid, started, host), jobs in groups.items():
+        mine = (host_id, pid, started) == (me.host_id, me.pid, me.started)
         until = max((j.lease_expires_at for j in jobs if j.lease_expires_at), default=None)
-        out.append(Holder(host, pid, len(jobs), holder_state(jobs, host_id, pid, started, me, now, heartbeat), until))
-    return sorted(out, key=lambda h: (h.host, h.pid or 0))
+        holder = None if mine else Holder(host, pid, len(jobs),
+                                          holder_state(jobs, host_id, pid, started, me, now, heartbeat), until)  # fmt: skip
+        out.update((job.counter_id, holder) for job in jobs)
+    return out
 
 
 def holder_state(jobs: list[HeldJob], host_id: str | None, pid: int | None, started: float | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from metrika_tui.engine import leases
@@ -312,18 +312,27 @@ class Engine:
         return JobOutcome(row.id, row.account_id, ok, None if ok else (row.last_error or "not synced"), rows)
 
     # -- what users look at --------------------------------------------------------------
-    def _status(self, row: CounterRow, now: dt.datetime, interval: dt.timedelta) -> CounterStatus:
+    def _status(self, row: CounterRow, now: dt.datetime, interval: dt.timedelta,
+                held_by: Mapping[int, str] | None = None) -> CounterStatus:  # fmt: skip
+        held = held_by.get(row.id) if held_by and row.job_status == "running" else None
         return CounterStatus(
             account_id=row.account_id, account_user_id=row.account_user_id, account_login=row.account_login,
             account_revoked=row.account_revoked, counter_id=row.id, name=row.name, site=row.site,
             active=row.active,
-            state=derive_state(active=row.active, revoked=row.account_revoked, job_status=row.job_status,
+            state=derive_state(active=row.active, revoked=row.account_revoked,
+                               job_status="queued" if held else row.job_status,
                                last_fetched_at=row.last_fetched_at, last_error=row.last_error, now=now,
                                interval=interval),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
             next_due_at=next_due(row.last_fetched_at, interval), attempts=row.job_attempts,
-            last_error=row.last_error, time_zone=row.time_zone,
+            last_error=row.last_error, time_zone=row.time_zone, held_by=held,
         )  # fmt: skip
+
+    async def _held_by_stopped(self, now: dt.datetime, ids: set[int] | None = None) -> dict[int, str]:
+        """Counter id -> what to say of its job, held by a process that stopped (not SYNCING)."""
+        by_job = leases.holders_by_job(await self.store.held_jobs(ids), self.pool.process, now, self.settings.heartbeat)
+        return {cid: note for cid, holder in by_job.items()
+                if holder is not None and (note := holder.note(self.settings.tz))}  # fmt: skip
 
     async def snapshot(
         self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None
@@ -342,7 +351,8 @@ class Engine:
             counters = await self._refreshed(base.counters, changed, now, interval)
         if counters is None:
             rows = await self.store.counter_rows()
-            counters = tuple(await map_in_slices(lambda row: self._status(row, now, interval), rows))
+            held = await self._held_by_stopped(now)
+            counters = tuple(await map_in_slices(lambda row: self._status(row, now, interval, held), rows))
         accounts = tuple(
             AccountInfo(a.id, a.user_id, a.login, a.token_masked, a.revoked, a.counters, a.revoked_reason)
             for a in await self.store.accounts()
@@ -363,7 +373,8 @@ class Engine:
     async def _refreshed(self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime,
                          interval: dt.timedelta) -> tuple[CounterStatus, ...] | None:  # fmt: skip
         """`known` with the `changed` counters read again; None if one of them is new."""
-        fresh = {row.id: self._status(row, now, interval) for row in await self.store.counter_rows(ids=changed)}
+        held = await self._held_by_stopped(now, changed)
+        fresh = {row.id: self._status(row, now, interval, held) for row in await self.store.counter_rows(ids=changed)}
         if not fresh.keys() <= {c.counter_id for c in known}:
             return None  # a counter appeared: its place in the order is the store's to say
         return tuple(fresh.get(c.counter_id, c) for c in known
@@ -376,7 +387,7 @@ class Engine:
         now = self.clock.now()
         since = now.date() - dt.timedelta(days=90)
         return CounterDetail(
-            status=self._status(rows[0], now, self.settings.interval),
+            status=self._status(rows[0], now, self.settings.interval, await self._held_by_stopped(now, {counter_id})),
             attempts=await self.store.job_history(counter_id),
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),

@@ -48,6 +48,8 @@ class CounterStatus:
     attempts: int
     last_error: str | None
     time_zone: str = "Europe/Moscow"
+    #: its job is held by a process that stopped (it will be taken back): the words for it
+    held_by: str | None = None
 
 
 def derive_state(
@@ -60,7 +62,8 @@ def derive_state(
     now: dt.datetime,
     interval: dt.timedelta,
 ) -> CounterState:
-    """The one rule for a counter's state. `job_status` is its live job's ('queued'/'running')."""
+    """The one rule for a counter's state. `job_status` is its live job's ('queued'/'running'; a
+    running job whose holder stopped is 'queued': it waits to be taken back, nothing runs it)."""
     if revoked:
         return CounterState.REVOKED
     if not active:
@@ -107,6 +110,7 @@ class Summary:
     syncing: int
     disabled: int
     revoked: int
+    held: int = 0  # of the queued: held by a process that stopped, taken back by the next worker
 
     @property
     def overall_percent(self) -> int:
@@ -123,6 +127,7 @@ class Summary:
             "syncing": self.syncing,
             "disabled": self.disabled,
             "revoked": self.revoked,
+            "held_by_stopped_process": self.held,
             "overall_percent": self.overall_percent,
         }
 
@@ -131,9 +136,10 @@ def summarize(
     rows: Iterable[CounterStatus], *, now: dt.datetime, interval: dt.timedelta
 ) -> Summary:
     tally: Tally[CounterState] = Tally()
-    total = in_sync = 0
+    total = in_sync = held = 0
     for row in rows:
         tally[row.state] += 1
+        held += row.held_by is not None
         if row.state in (CounterState.DISABLED, CounterState.REVOKED):
             continue
         total += 1
@@ -149,4 +155,5 @@ def summarize(
         syncing=tally[CounterState.SYNCING],
         disabled=tally[CounterState.DISABLED],
         revoked=tally[CounterState.REVOKED],
+        held=held,
     )

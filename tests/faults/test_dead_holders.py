@@ -32,6 +32,7 @@ def test_after_a_daemon_is_killed_mid_pass_the_next_sync_takes_its_jobs_back_at_
         wait_for(lambda: leases_held_by(r.db, daemon.pid) >= 3, 30, "the daemon at work")
         held = leases_held_by(r.db, daemon.pid)
         daemon.kill()  # SIGKILL: no chance to give anything back
+        status, text = r.procs.status(), r.procs.run("sync-status").stdout
         started = time.monotonic()
         code, out, err = r.procs.start("sync").finish(60)
         took = time.monotonic() - started
@@ -42,6 +43,12 @@ def test_after_a_daemon_is_killed_mid_pass_the_next_sync_takes_its_jobs_back_at_
     host = socket.gethostname()
     assert f"{held} jobs held by a process that stopped (pid {daemon.pid} on host {host}), taken back now" in err
     assert lost == (held, 0) and figures.lost == held  # counted as lost, not as failed tries
+    # before: sync-status says what holds them, and that nothing syncs them
+    note = f"held by a process that stopped (pid {daemon.pid} on host {host}), taken back by the next worker"
+    counters = [c for a in status["accounts"] for c in a["counters"]]
+    assert [c["state"] for c in counters if c["held_by"] == note] == ["queued"] * held
+    assert status["summary"]["syncing"] == 0 and status["summary"]["held_by_stopped_process"] == held
+    assert f"({held} held by a process that stopped), syncing: 0" in text and f"QUEUED  Counter" in text
     report("daemon killed, then sync", leases_left=held, sync_seconds=round(took, 1))
 
 
