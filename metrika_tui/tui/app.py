@@ -30,7 +30,7 @@ class MetrikaApp(App[int]):
     TITLE = "metrika-tui"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", id="quit", show=False),  # shown by the main screen, among its first
         Binding("ctrl+p", "command_palette", "Palette", id="command-palette", priority=True, show=False),
     ]
 
