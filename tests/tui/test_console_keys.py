@@ -231,6 +231,7 @@ async def test_quit_stops_the_runtime(runtime):
 
 async def test_at_80_by_24_the_footer_and_the_help_show_what_matters_unscrolled(runtime):
     async with console(runtime, size=(80, 24)) as (app, pilot):
+        await wait_for(pilot, lambda: "? Help" in screen_text(app).splitlines()[-1], "the footer")
         footer = screen_text(app).splitlines()[-1]
         assert footer.startswith("? Help q Quit f Force s Sync due r Retry F Failed / Filter"), footer
         await pilot.press("question_mark")
