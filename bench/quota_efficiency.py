@@ -26,13 +26,16 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store, simulator  # noqa: E402
 
 from metrika_tui.engine.events import Kind  # noqa: E402
-from metrika_tui.engine.job import fetch_window  # noqa: E402
+from metrika_tui.engine.job import combine  # noqa: E402
+from metrika_tui.engine.planner import PlanMode, choose  # noqa: E402
+from metrika_tui.engine.window import fetch_window, window_requests  # noqa: E402
 from metrika_tui.engine.service import Engine  # noqa: E402
 from metrika_tui.metrika import MetrikaClient  # noqa: E402
 from metrika_tui.settings import Settings  # noqa: E402
@@ -156,16 +159,19 @@ async def sequential_sync(world: World, args, sample: int) -> Run:
         try:
             await seed_store(store, world)
             started = time.perf_counter()
-            await store.plan_jobs(now=dt.datetime.now(dt.UTC), interval=settings.interval, force=True)
+            now = dt.datetime.now(dt.UTC)
+            await store.plan_jobs(now=now, choose=partial(choose, settings=settings, now=now, moment=now,
+                                                          mode=PlanMode.RESERVE, force=True))  # fmt: skip
             for _ in range(sample):
                 now = dt.datetime.now(dt.UTC)
                 job = await store.claim_next_job("sequential", now, settings.lease_seconds, settings.per_token_jobs)
-                date1, date2 = fetch_window(job, settings, now)
-                daily = await client.daily_report(job.token, job.counter_id, date1, date2)
-                months = await client.monthly_users(job.token, job.counter_id, date1, date2)
-                raw = [("daily", p) for p in daily.raw_pages] + [("monthly", p) for p in months.raw_pages]
-                assert await store.record_fetch(job, now=dt.datetime.now(dt.UTC), daily=daily.rows,
-                                                month_users=months.rows, raw_pages=raw, newest_day=date2)  # fmt: skip
+                date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, now)
+                requests = window_requests(date1, date2, settings.month_users)
+                reports = await client.read_window(job.token, job.counter_id, requests, login=job.login)
+                daily, months = combine(requests, reports)
+                raw = [("report", p) for r in reports for p in r.raw_pages]
+                assert await store.record_fetch(job, now=dt.datetime.now(dt.UTC), daily=daily,
+                                                month_users=months, raw_pages=raw, newest_day=date2)  # fmt: skip
             return finish("sequential loop", sample, time.perf_counter() - started, sim_stats(), client)
         finally:
             await engine.close()
@@ -188,17 +194,17 @@ def ideal(world: World, config: SimulatorConfig, requests_per_counter: float) ->
     total = sum(per_token)
     busiest = max(per_token)
     mean = mean_latency_seconds(config.latency)
-    p = q.parallel_per_token
+    p = q.parallel_per_login
     k = -(-busiest // q.reports_per_window) - 1
     last = busiest - k * q.reports_per_window
-    days = -(-busiest // q.per_token_per_day) - 1
+    days = -(-busiest // q.per_login_per_day) - 1
     bounds = {
         f"per address: R / Q_ip = {total:.0f} / {q.per_ip_per_second}": total / q.per_ip_per_second,
         f"in flight per token: R_t * L / P = {busiest:.0f} * {mean:.3f} / {p}": busiest * mean / p,
         f"report budget: k * W + r * L / P, k = ceil({busiest:.0f} / {q.reports_per_window}) - 1 = {k:.0f}, "
         f"r = {last:.0f}: {k:.0f} * {q.report_window_seconds:g} + {last:.0f} * {mean:.3f} / {p}":
             k * q.report_window_seconds + last * mean / p if k else 0.0,
-        f"per day: (ceil(R_t / D) - 1) * 86400 = (ceil({busiest:.0f} / {q.per_token_per_day}) - 1) * 86400":
+        f"per day: (ceil(R_t / D) - 1) * 86400 = (ceil({busiest:.0f} / {q.per_login_per_day}) - 1) * 86400":
             days * 86400.0,
     }
     best = max(bounds.values())

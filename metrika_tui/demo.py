@@ -14,15 +14,21 @@ from metrika_tui.settings import Settings
 
 @contextlib.contextmanager
 def demo_simulator(settings: Settings) -> Iterator[Settings]:
-    """Serve the demo world and yield the settings pointed at it (a no-op without --demo)."""
+    """Serve the demo world and yield the settings pointed at it (a no-op without --demo):
+    the Metrika API and Yandex ID both, with the simulator's own OAuth app, whose codes
+    approve themselves after a few seconds (`--demo accounts login` shows the whole login)."""
     if not settings.demo:
         yield settings
         return
     from metrika_tui.simulator import Simulator, SimulatorConfig, World
+    from metrika_tui.tokens import Token
 
-    sim = Simulator(World.demo(), SimulatorConfig.demo())
+    config = SimulatorConfig.demo()
+    sim = Simulator(World.demo(login_account=True), config)
     with sim.serve_in_thread(host="127.0.0.1", port=0) as base_url:
-        yield settings.replace(api_url=base_url)
+        yield settings.replace(api_url=base_url, oauth_url=base_url, login_url=base_url,
+                               oauth_client_id=config.oauth.client_id,
+                               oauth_client_secret=Token(config.oauth.client_secret))  # fmt: skip
 
 
 async def seed_demo(engine) -> None:

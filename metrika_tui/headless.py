@@ -131,7 +131,10 @@ async def _reload(runtime, reload: Callable[[], Settings]) -> None:
         runtime.engine.bus.emit(Kind.WARNING, "reload: a new database path needs a restart; kept the old one",
                                 level=Level.WARNING)  # fmt: skip
     # the database and the demo's simulator stay; everything else may change
-    await runtime.reload(fresh.replace(db_path=current.db_path, api_url=current.api_url if current.demo else fresh.api_url))
+    if current.demo:  # the demo's simulator stands in for the Metrika API and Yandex ID both
+        fresh = fresh.replace(api_url=current.api_url, oauth_url=current.oauth_url, login_url=current.login_url,
+                              oauth_client_id=current.oauth_client_id, oauth_client_secret=current.oauth_client_secret)
+    await runtime.reload(fresh.replace(db_path=current.db_path))
 
 
 async def _run_once(settings: Settings) -> int:

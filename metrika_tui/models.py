@@ -62,16 +62,40 @@ class MonthlyStat:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A report read through all its pages: parsed rows plus the raw answers as sent."""
+    """A report read through all its pages: parsed rows plus the raw answers as sent.
+
+    `totals` are the API's, by metric: computed over the whole requested range, not summed
+    from the rows, so the users total counts each user of the range once."""
 
     rows: tuple[Any, ...]
     raw_pages: tuple[dict, ...] = field(default=(), repr=False)
     sampled: bool = False
     total_rows: int = 0
+    totals: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """One report request of a sync: the daily metrics by day over [date1, date2] (grain
+    "day"), or the users of each month the range touches (grain "month")."""
+
+    date1: dt.date
+    date2: dt.date
+    grain: str = "day"
 
 
 def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
+
+
+def next_month(day: dt.date) -> dt.date:
+    """The first day of the month after `day`'s."""
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def month_end(day: dt.date) -> dt.date:
+    """The last day of `day`'s month."""
+    return next_month(day) - dt.timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrika_tui import locations
+from metrika_tui.tokens import Token
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
+DEFAULT_OAUTH_URL = "https://oauth.yandex.ru"
+DEFAULT_LOGIN_URL = "https://login.yandex.ru"
 DEFAULT_HEARTBEAT_SECONDS = 10
 
 
@@ -36,14 +39,23 @@ class Settings:
     #: second) busy while answers take up to a second. Fewer leave the rate unused: 6 used
     #: half of it at 300 ms (bench/quota_efficiency.py). Idle ones cost one read a second in all
     workers: int = 30
-    per_token_jobs: int = 3  # running jobs per account, across every process
-    per_token_requests: int = 3  # requests in flight per token, this process
+    per_token_jobs: int = 3  # running jobs per Yandex login (its accounts together), across every process
+    per_token_requests: int = 3  # requests in flight per Yandex login, this process
     max_rps: float = 30.0  # requests a second to the API's address, shared by every process on the host
-    report_budget: int = 200  # report requests per token per report_window_seconds
+    report_budget: int = 200  # report requests per Yandex login per report_window_seconds
     report_window_seconds: int = 300
     backfill_days: int = 90  # first sync of a counter reads this far back
     lookback_days: int = 3  # later syncs re-read the last days: they are not final
     max_attempts: int = 5
+    #: quota answers of unknown reset a job may wait out before it fails with the API's message
+    max_deferrals: int = 10
+    #: the daily quota of each Yandex login (Metrika: 5,000, reset at 00:00 UTC), and the share
+    #: of it kept for force-syncs: planning spreads the rest evenly over the day
+    requests_per_day: int = 5000
+    reserve_percent: int = 5
+    #: how a sync reads a month's users: "totals" (one request a month, from its answer's
+    #: totals) or "dimension" (a second request by ym:s:startOfMonth)
+    month_users: str = "totals"
     #: a worker's lease on its job, renewed every `heartbeat_seconds` while the job runs: a dead
     #: process on another host gives its jobs back this long after its last heartbeat (on the
     #: same host, at once: its pid is gone)
@@ -55,6 +67,12 @@ class Settings:
     log_format: str = "text"  # or "json"
     keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> key(s)
     demo: bool = False
+    #: Yandex ID: the OAuth server and the login info (a mirror, or the simulator in tests)
+    oauth_url: str = DEFAULT_OAUTH_URL
+    login_url: str = DEFAULT_LOGIN_URL
+    #: the app registered on Yandex OAuth that `accounts login` and token refreshes speak for
+    oauth_client_id: str = ""
+    oauth_client_secret: Token | None = None
 
     @property
     def interval(self) -> dt.timedelta:
@@ -66,8 +84,22 @@ class Settings:
         return self.heartbeat_seconds or min(DEFAULT_HEARTBEAT_SECONDS, self.lease_seconds / 3)
 
     @property
+    def reserve_requests(self) -> int:
+        """Requests of each login's day kept for force-syncs (never planned automatically)."""
+        return -(-self.requests_per_day * self.reserve_percent // 100)
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def oauth_app(self):
+        """The registered OAuth app (`metrika.oauth.OAuthApp`), or None when not configured."""
+        if not self.oauth_client_id or self.oauth_client_secret is None:
+            return None
+        from metrika_tui.metrika.oauth import OAuthApp
+
+        return OAuthApp(self.oauth_client_id, self.oauth_client_secret)
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -88,17 +120,26 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "backfill_days": ("METRIKA_BACKFILL_DAYS", "sync.backfill_days"),
     "lookback_days": ("METRIKA_LOOKBACK_DAYS", "sync.lookback_days"),
     "max_attempts": ("METRIKA_MAX_ATTEMPTS", "sync.max_attempts"),
+    "max_deferrals": ("METRIKA_MAX_DEFERRALS", "sync.max_deferrals"),
+    "requests_per_day": ("METRIKA_REQUESTS_PER_DAY", "quota.requests_per_day"),
+    "reserve_percent": ("METRIKA_RESERVE_PERCENT", "quota.reserve_percent"),
+    "month_users": ("METRIKA_MONTH_USERS", "sync.month_users"),
     "lease_seconds": ("METRIKA_LEASE_SECONDS", "sync.lease_seconds"),
     "heartbeat_seconds": ("METRIKA_HEARTBEAT_SECONDS", "sync.heartbeat_seconds"),
     "max_lost": ("METRIKA_MAX_LOST", "sync.max_lost"),
     "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
     "log_file": ("METRIKA_LOG_FILE", "log.file"),
     "log_format": ("METRIKA_LOG_FORMAT", "log.format"),
+    "oauth_url": ("METRIKA_OAUTH_URL", "oauth.url"),
+    "login_url": ("METRIKA_LOGIN_URL", "oauth.login_url"),
+    "oauth_client_id": ("METRIKA_CLIENT_ID", "oauth.client_id"),
+    "oauth_client_secret": ("METRIKA_CLIENT_SECRET", "oauth.client_secret"),
 }
 
 _POSITIVE_INT = {
     "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
-    "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds", "heartbeat_seconds", "max_lost",
+    "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds", "max_deferrals",
+    "requests_per_day", "heartbeat_seconds", "max_lost",
 }  # fmt: skip
 #: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
 #: overflow, or a process starts a million tasks); others stop at a million
@@ -106,19 +147,23 @@ _LARGEST = {
     "interval_minutes": 366 * 24 * 60,  # a pass at least once a year
     "backfill_days": 36_600, "lookback_days": 36_600,  # a century of days
     "workers": 1000, "per_token_jobs": 1000, "per_token_requests": 1000,
+    "reserve_percent": 90,  # the rest is what planning spends
 }  # fmt: skip
+#: whole numbers that may be zero
+_NON_NEGATIVE_INT = {"lookback_days", "reserve_percent"}
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
     """Turn a raw value into the setting's type, or say clearly why not."""
     where = f"{name.replace('_', '-')} (from {source})"
     try:
-        if name in _POSITIVE_INT or name == "lookback_days":
+        if name in _POSITIVE_INT or name in _NON_NEGATIVE_INT:
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError
             value = int(str(raw).strip())
-            if value < (0 if name == "lookback_days" else 1):
-                raise SettingsError(f"{where} must be a whole number above zero, not {raw!r}")
+            if value < (0 if name in _NON_NEGATIVE_INT else 1):
+                least = "zero or more" if name in _NON_NEGATIVE_INT else "above zero"
+                raise SettingsError(f"{where} must be a whole number {least}, not {raw!r}")
             if value > (largest := _LARGEST.get(name, 1_000_000)):
                 raise SettingsError(f"{where} must be at most {largest}, not {raw!r}")
             return value
@@ -141,7 +186,17 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         except (ZoneInfoNotFoundError, ValueError):
             raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)")
         return str(raw)
-    if name == "api_url":
+    if name == "oauth_client_id":
+        value = str(raw).strip()
+        if not value or len(value) > 100 or not value.isascii() or not value.isprintable() or " " in value:
+            raise SettingsError(f"{where} must be the app's ID from oauth.yandex.ru (printable, no spaces)")
+        return value
+    if name == "oauth_client_secret":  # never echoed back, not even in part
+        try:
+            return Token(str(raw))
+        except ValueError as exc:
+            raise SettingsError(f"{where}: not a usable client secret ({exc})") from None
+    if name in ("api_url", "oauth_url", "login_url"):
         url = str(raw).rstrip("/")
         if not url.startswith(("http://", "https://")):
             raise SettingsError(f"{where} must start with http:// or https://, not {raw!r}")
@@ -149,6 +204,10 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
     if name == "log_format":
         if raw not in ("text", "json"):
             raise SettingsError(f"{where} must be 'text' or 'json', not {raw!r}")
+        return raw
+    if name == "month_users":
+        if raw not in ("totals", "dimension"):
+            raise SettingsError(f"{where} must be 'totals' or 'dimension', not {raw!r}")
         return raw
     return raw
 

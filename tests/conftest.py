@@ -49,6 +49,8 @@ def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))}
     env.update(
         METRIKA_API_URL=base_url,
+        METRIKA_OAUTH_URL=base_url,  # the simulator stands in for Yandex ID too
+        METRIKA_LOGIN_URL=base_url,
         METRIKA_DB=str(tmp_path / "metrika.db"),
         METRIKA_DATA_DIR=str(tmp_path / "data"),
         METRIKA_CONFIG=str(tmp_path / "config.toml"),
@@ -57,6 +59,13 @@ def cli_env(tmp_path: Path, base_url: str) -> dict[str, str]:
         NO_COLOR="1",
     )
     return env
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    """Files a test's own process keeps (the login's device id) go to its tmp_path, never
+    to the user's data directory."""
+    monkeypatch.setenv("METRIKA_DATA_DIR", str(tmp_path / "data"))
 
 
 @pytest.fixture

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from functools import partial
+
+from metrika_tui.engine.planner import PlanMode, choose
 from metrika_tui.models import Counter
+from metrika_tui.settings import Settings
 from metrika_tui.store import Store
 from metrika_tui.tokens import Token
 
@@ -20,7 +24,8 @@ async def test_prune_keeps_recent_jobs_and_each_counters_newest(tmp_path):
         now = T0
         for hour in range(48):  # two days of hourly passes; counter 2 fails every time
             now = T0 + hour * HOUR
-            await store.plan_jobs(now=now, interval=HOUR, force=True)
+            await store.plan_jobs(now=now, choose=partial(choose, settings=Settings(), now=now, moment=now,
+                                                          mode=PlanMode.RESERVE, force=True))
             for _ in range(2):
                 job = await store.claim_next_job("w", now, 60, 3)
                 if job.counter_id == 1:

@@ -21,6 +21,10 @@ from metrika_tui.tokens import Token
 
 
 def run_manage(settings: Settings, args) -> int:
+    if (args.command, args.action) == ("accounts", "login"):
+        from metrika_tui.cli.login_cmd import run_login
+
+        return run_login(settings, args)
     handler = _HANDLERS[(args.command, args.action)]
     if (args.command, args.action) == ("accounts", "add"):
         token = read_token()  # before opening anything: a bad token input changes nothing
@@ -56,7 +60,8 @@ async def _accounts_add(engine, args, token: Token) -> int:
         raise CommandError(f"the API refused this token ({token.masked}): {exc}") from None
     except MetrikaError as exc:
         raise CommandError(f"could not check the token against the API: {exc}") from None
-    print(f"Account {account.id} added: user {account.user_id}, login {account.login}, token {account.token_masked}")
+    print(f"Account {account.id} added: user {account.user_id}, login {account.login}"
+          f" (Yandex id {account.uid or 'not known yet'}), token {account.token_masked}")
     if not args.no_discover:
         print(f"  {found} counter(s) discovered; run 'metrika-tui sync' to fetch their statistics")
     return EXIT_OK
@@ -75,6 +80,8 @@ async def _accounts_list(engine, args) -> int:
     for a in snapshot.accounts:
         status = style.paint("revoked", "red") if a.revoked else style.paint("active ", "green")
         print(f"{a.id:>4}  {a.user_id:<18.18} {a.login:<22.22} {a.token_masked:<12} {status:<8} {a.counters}")
+        if a.token_warning:
+            print(f"      {style.paint('token: ' + a.token_warning, 'yellow')}")
     return EXIT_OK
 
 

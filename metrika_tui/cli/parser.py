@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(a, default=s)
     a.add_argument("--user-id", metavar="LABEL", help="your label for the account (default: its login)")
     a.add_argument("--no-discover", action="store_true", help="do not pull its counters now")
+    a = acc.add_parser("login", help="add an account with a code confirmed on any device (needs [oauth] "
+                                     "client_id and client_secret)")
+    _common(a, default=s)
+    a.add_argument("--user-id", metavar="LABEL", help="your label for the account (default: its login)")
+    a.add_argument("--no-discover", action="store_true", help="do not pull its counters now")
     a = acc.add_parser("list", help="list accounts (tokens masked)")
     _common(a, default=s)
     a.add_argument("--json", action="store_true")

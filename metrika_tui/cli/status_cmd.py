@@ -11,7 +11,7 @@ from metrika_tui.cli.style import Style
 from metrika_tui.engine.scheduler import next_slot_after
 from metrika_tui.engine.status import CounterState, CounterStatus
 from metrika_tui.settings import Settings
-from metrika_tui.timefmt import ago, until
+from metrika_tui.timefmt import ago, span, until
 
 
 def run_status(settings: Settings, args) -> int:
@@ -40,6 +40,12 @@ def as_json(snapshot, next_sync) -> dict:
                 "user_id": account.user_id,
                 "login": account.login,
                 "status": "revoked" if account.revoked else "active",
+                "quota": quota_json(snapshot.paces.get(account.quota_login)),
+                "uid": account.uid,
+                "token_expires_at": _iso(account.token_expires_at),
+                "token_refreshable": account.has_refresh_token,
+                "login_needed": account.login_needed,
+                "token_warning": account.token_warning,
                 "counters": [
                     {
                         "counter_id": c.counter_id,
@@ -56,10 +62,39 @@ def as_json(snapshot, next_sync) -> dict:
             }
             for account in snapshot.accounts
         ],
-        "summary": snapshot.summary.as_dict(),
+        "summary": {**snapshot.summary.as_dict(),
+                    "freshness": snapshot.freshness.as_dict() if snapshot.freshness else None},
         "next_scheduled_sync_at": _iso(next_sync),
         "generated_at": _iso(snapshot.taken_at),
     }
+
+
+def quota_json(pace) -> dict | None:
+    """An account's login's day: what `quota` holds in `sync-status --json`."""
+    if pace is None:
+        return None
+    return {
+        "login": pace.login,
+        "requests_per_day": pace.per_day,
+        "used_today": pace.used,
+        "resets_at": _iso(pace.resets_at),
+        "effective_interval_minutes": round(pace.effective_interval.total_seconds() / 60),
+        "stretched": pace.stretched,
+        "spent_until": _iso(pace.spent_until),
+    }
+
+
+def quota_line(pace, now) -> str:
+    """'Quota: 1,234 of 5,000 requests today (login agency-1, resets in 5h 2m); each counter
+    every 2h 32m (its quota cannot keep 60 min)'"""
+    line = (f"Quota: {pace.used:,} of {pace.per_day:,} requests today (login {pace.login},"
+            f" resets {until(pace.resets_at, now)})")  # fmt: skip
+    if pace.spent_until is not None:
+        return line + f"; spent until {pace.spent_until:%H:%M} UTC (the API said so)"
+    if pace.stretched:
+        return line + (f"; each counter every {span(pace.effective_interval)}"
+                       f" (its quota cannot keep {span(pace.interval)})")  # fmt: skip
+    return line
 
 
 def describe(counter: CounterStatus, now) -> str:
@@ -95,6 +130,13 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
             style.mark("✅ ", "") + style.paint("ACTIVE", "green"))  # fmt: skip
         lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {account.user_id})",
                   f"   Status: {status}", f"   Counters: {len(counters)}"]  # fmt: skip
+        if (pace := snapshot.paces.get(account.quota_login)) is not None and not account.revoked:
+            lines.append(f"   {quota_line(pace, now)}")
+        if account.token_warning:
+            lines.append(f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + account.token_warning, 'yellow')}")
+        elif account.token_expires_at and not account.revoked:
+            how = "refreshed before then" if account.has_refresh_token else "not refreshable"
+            lines.append(f"   Token: valid until {account.token_expires_at:%Y-%m-%d} ({how})")
         for c in counters:
             lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {c.name}: {describe(c, now)}")
     s = snapshot.summary
@@ -109,6 +151,9 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
         lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}{held}, syncing: {s.syncing}")
     if s.disabled or s.revoked:
         lines.append(f"   Not synced: {s.disabled} disabled, {s.revoked} of revoked accounts")
+    fresh = snapshot.freshness
+    if fresh is not None and fresh.counters:
+        lines.append(f"   Data age: median {span(fresh.median_age)}, oldest {span(fresh.oldest_age)}")
     lines += [f"   Overall: {s.overall_percent}%", "",
               f"{style.mark('⏰ ', '')}Next scheduled sync: {until(next_sync, now)}"
               f" ({next_sync.astimezone(tz).strftime('%H:%M %Z')})" if next_sync else

@@ -13,7 +13,7 @@ from metrika_tui.engine.events import Event, Kind
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.settings import Settings
 from metrika_tui.stopping import STOP_GRACE_SECONDS, leave_terminal, signal_name, stop_signals
-from metrika_tui.timefmt import duration
+from metrika_tui.timefmt import duration, span
 
 
 def run_sync(settings: Settings, args) -> int:
@@ -39,12 +39,28 @@ async def _stoppable_sync(engine, args) -> int:
         return await _sync(engine, args, stopped)
 
 
+async def _care_for_tokens(engine) -> None:
+    """Refresh tokens due for it (`token_care`) and tell its warnings on stderr."""
+    from metrika_tui.engine.token_care import TokenCare
+
+    def tell(event: Event) -> None:
+        if event.level.value in ("warning", "error"):
+            print(f"metrika-tui: {event.message}", file=sys.stderr)
+
+    unsubscribe = engine.bus.subscribe(tell)
+    try:
+        await TokenCare(engine).run()
+    finally:
+        unsubscribe()
+
+
 async def _sync(engine, args, stopped: list[int]) -> int:
     style = Style.detect()
     out = sys.stdout
     started = time.monotonic()
     snapshot = await engine.snapshot()
     _check_ids(snapshot, args.account_id, args.counter_id)
+    await _care_for_tokens(engine)  # a cron-driven sync is the only thing some hosts run
 
     print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
     planned_at = engine.clock.now()  # a job another sync queued may finish before we wait
@@ -55,7 +71,8 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     print(f"Found {len(plan.accounts)} active account(s)", file=out)
     for account in plan.accounts:
         print(f"\nAccount: {account.account_id} (User: {account.user_id})", file=out)
-        total = len(account.queued) + len(account.skipped_recent) + len(account.already_live)
+        total = len(account.queued) + len(account.skipped_recent) + len(account.already_live) + len(
+            account.skipped_budget)
         print(f"  Found {total} counter(s)", file=out)
         for cid in account.queued:
             print(f"  {style.mark('✅', '+')} Counter {cid} {names.get(cid, '')}: queued for sync", file=out)
@@ -63,6 +80,9 @@ async def _sync(engine, args, stopped: list[int]) -> int:
             print(f"  {style.mark('📥', '=')} Counter {cid} {names.get(cid, '')}: already queued", file=out)
         for cid in account.skipped_recent:
             print(f"  {style.mark('⏭️ ', '-')} Counter {cid} {names.get(cid, '')}: recently synced, skipping", file=out)
+        for cid in account.skipped_budget:
+            print(f"  {style.mark('⏸️ ', '~')} Counter {cid} {names.get(cid, '')}: left for later"
+                  f" (login {account.login}'s daily quota)", file=out)  # fmt: skip
 
     wanted = set(plan.queued) | set(plan.already_live)
     outcomes = []
@@ -77,11 +97,16 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     failed = [o for o in outcomes if not o.ok]
     print(f"\n{style.rule(35)}", file=out)
     print("Sync Summary:", file=out)
-    print(f"  Total counters: {len(plan.queued) + len(plan.skipped_recent) + len(plan.already_live)}", file=out)
+    everything = len(plan.queued) + len(plan.skipped_recent) + len(plan.already_live) + len(plan.skipped_budget)
+    print(f"  Total counters: {everything}", file=out)
     print(f"  Queued: {len(plan.queued)}", file=out)
     if plan.already_live:
         print(f"  Already queued: {len(plan.already_live)}", file=out)
     print(f"  Skipped (recently synced): {len(plan.skipped_recent)}", file=out)
+    if plan.skipped_budget:
+        print(f"  Left for later (the login's daily quota): {len(plan.skipped_budget)}", file=out)
+        for login in sorted({a.login for a in plan.accounts if a.skipped_budget}):
+            print(f"    {_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force)}", file=out)
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
     elif stopped:
@@ -110,6 +135,21 @@ async def _sync(engine, args, stopped: list[int]) -> int:
         return EXIT_FAILED
     print(f"{style.mark('✅ ', '')}Sync completed in {elapsed:.2f}s", file=out)
     return EXIT_OK
+
+
+def _budget_words(pace, login: str, now, *, force: bool) -> str:
+    """Why a login's counters were left for later: the day's even share taken (plain `sync`),
+    or nothing more fits in its day but the reserve (`--force`)."""
+    if pace is None:
+        return f"login {login}: its quota for today is spent"
+    if pace.spent_until is not None:
+        return f"login {login}: the API says its daily quota is spent until {pace.spent_until:%H:%M} UTC"
+    if not force:
+        return (f"login {login}: its quota is spread over the day, each counter every"
+                f" {span(pace.effective_interval)}; 'sync --force' takes what is left of today's")  # fmt: skip
+    return (f"login {login}: nothing more fits in today's {pace.per_day:,} requests ({pace.used:,} used,"
+            f" {pace.committed:,} queued before, {pace.per_day - pace.budget:,} kept for force-syncs);"
+            f" the rest after the reset at {pace.resets_at:%H:%M} UTC")  # fmt: skip
 
 
 def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None:

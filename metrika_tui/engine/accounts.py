@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.engine.events import Kind, Level
 from metrika_tui.engine.status import CounterStatus
 from metrika_tui.tokens import Token
 
 
-async def add_account(engine, token: Token, *, user_id: str | None, discover: bool = True):
-    """Check the token against the API, store the account, and (by default) its counters.
+async def add_account(engine, token: Token, *, user_id: str | None, discover: bool = True,
+                      refresh_token: Token | None = None, expires_at=None):  # fmt: skip
+    """Ask Yandex ID whose token it is, check it against the API, store the account, and
+    (by default) its counters. A Yandex user already known gets the new token on its
+    account (logging in again), not a second account.
 
-    Returns (account, counters found). Raises the client's MetrikaError when the API
-    refuses the token, before anything is written.
+    Returns (account, counters found). Raises the client's MetrikaError when Yandex ID or
+    the API refuses the token, before anything is written. When Yandex ID does not answer,
+    the login is taken from the counters' owner and asked again later (`token_care`).
     """
+    from metrika_tui.metrika.errors import AuthError, MetrikaError
+
+    identity = None
+    if engine.yandex_id is not None:
+        try:
+            identity = await engine.yandex_id.identity(token)
+        except AuthError:
+            raise
+        except MetrikaError as exc:
+            engine.bus.emit(Kind.WARNING, f"Yandex ID did not say whose token {token.masked} is ({exc}); the login"
+                            " is taken from its counters and asked again later", level=Level.WARNING)  # fmt: skip
     counters = await engine.client.list_counters(token)
-    login = next((c.owner_login for c in counters if c.owner_login), "") or "unknown"
+    login = identity.login if identity else next((c.owner_login for c in counters if c.owner_login), "") or "unknown"
     account = await engine.store.add_account(
-        user_id=user_id or login, login=login, token=token, now=engine.clock.now()
-    )
+        user_id=user_id, login=login, token=token, now=engine.clock.now(),
+        uid=identity.uid if identity else None, refresh_token=refresh_token, expires_at=expires_at,
+    )  # fmt: skip
     found = 0
     if discover:
         found, _ = await engine.store.upsert_counters(account.id, counters, now=engine.clock.now())
@@ -44,11 +60,16 @@ async def revoke_account(engine, account_id: int):
 
 
 def account_as_dict(account) -> dict:
+    expires = account.token_expires_at
     return {
         "id": account.id,
         "user_id": account.user_id,
         "login": account.login,
+        "uid": account.uid,
         "token": account.token_masked,
+        "token_expires_at": expires.isoformat().replace("+00:00", "Z") if expires else None,
+        "refreshable": account.has_refresh_token,
+        "login_needed": account.login_needed,
         "revoked": account.revoked,
         "counters": account.counters,
     }

@@ -1,10 +1,11 @@
 """What one job does: read a counter's recent days, store them, and settle the job.
 
-The window runs from the last fetched day minus a look-back (the newest days are not final)
-or, on a first sync, from the backfill start, through today in the counter's own time zone.
-Errors are settled by kind: transient -> back off, quota -> wait without burning an
-attempt, dead token -> revoke the account, bad request or no access -> fail with the
-API's message.
+What it reads is `window`'s: the days since its last fetched day minus a look-back, in as
+few report requests as the months touched allow (a month's users from the answer's totals).
+Errors are settled by kind: transient -> back off; quota -> wait without burning an attempt
+(a login's spent day moves all its jobs to the reset; a quota of unknown reset backs off,
+doubling, and is capped); dead token -> revoke the account; bad request or no access ->
+fail with the API's message.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import datetime as dt
 import random
 import time
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
+from collections.abc import Sequence
 
 from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.ports import Clock, MetrikaApi
+from metrika_tui.engine.window import fetch_window, window_requests
 from metrika_tui.metrika.errors import AuthError, MetrikaError, QuotaError, RequestError
-from metrika_tui.models import month_start
+from metrika_tui.metrika.parse import MalformedAnswer, next_utc_midnight
+from metrika_tui.models import DailyStat, MonthUsers, Report, ReportRequest, month_start
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, Store
 
@@ -31,6 +34,10 @@ QUEUE_BACKOFF_BASE = 5.0
 QUEUE_BACKOFF_MAX = 600.0
 #: how long a job waits for a short quota (per second, parallel) the client's retries outlasted
 SHORT_QUOTA_WAIT = 5.0
+#: a quota answer of unknown reset waits this long, doubling with each one, at most UNKNOWN_QUOTA_MAX
+UNKNOWN_QUOTA_WAIT = dt.timedelta(minutes=1)
+UNKNOWN_QUOTA_MAX = dt.timedelta(hours=1)
+USERS = "ym:s:users"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,20 +52,6 @@ class JobResult:
     quota_message: str | None = None
 
 
-def fetch_window(job: ClaimedJob, settings: Settings, now: dt.datetime) -> tuple[dt.date, dt.date]:
-    """The days to read, in the counter's own time zone.
-
-    The start is moved back to the first of its month, so every month touched is read
-    whole and its aggregate (users from the API for the whole month) matches its days.
-    """
-    today = now.astimezone(ZoneInfo(job.time_zone)).date()
-    if job.last_fetched_day is None:
-        start = today - dt.timedelta(days=settings.backfill_days - 1)
-    else:
-        start = min(job.last_fetched_day, today) - dt.timedelta(days=settings.lookback_days)
-    return month_start(start), today
-
-
 def queue_backoff(attempts: int) -> float:
     """Seconds before a transient failure is tried again from the queue (full jitter)."""
     return random.uniform(0.5, 1.0) * min(QUEUE_BACKOFF_MAX, QUEUE_BACKOFF_BASE * 2**attempts)
@@ -70,17 +63,18 @@ async def run_job(
     """Fetch, store and settle one claimed job. Never raises for API or quota trouble."""
     ids = {"counter_id": job.counter_id, "account_id": job.account_id, "job_id": job.id}
     started = time.monotonic()
-    date1, date2 = fetch_window(job, settings, clock.now())
+    date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, clock.now())
+    requests = window_requests(date1, date2, settings.month_users)
     bus.emit(Kind.STARTED, f"fetching {date1}..{date2}" + (f" (try {job.attempts + 1})" if job.attempts else ""),
              level=Level.DEBUG if not job.attempts else Level.INFO, **ids)  # fmt: skip
     token = current_job.set(job)
     try:
-        daily = await client.daily_report(job.token, job.counter_id, date1, date2)
-        bus.emit(Kind.FETCHED, f"{len(daily.rows)} daily rows ({len(daily.raw_pages)} page(s))",
+        reports = await client.read_window(job.token, job.counter_id, requests, login=job.login or None)
+        daily, months = combine(requests, reports)
+        bus.emit(Kind.FETCHED, f"{len(daily)} daily rows ({sum(len(r.raw_pages) for r in reports)} page(s))",
                  level=Level.DEBUG, **ids)  # fmt: skip
-        months = await client.monthly_users(job.token, job.counter_id, date1, date2)
     except QuotaError as exc:
-        return await _settle_quota(job, exc, store=store, clock=clock, bus=bus, ids=ids)
+        return await _settle_quota(job, exc, store=store, settings=settings, clock=clock, bus=bus, ids=ids)
     except AuthError as exc:
         return await _settle_auth(job, exc, store=store, clock=clock, bus=bus, ids=ids)
     except RequestError as exc:
@@ -90,28 +84,66 @@ async def run_job(
     finally:
         current_job.reset(token)
 
-    raw = [("daily", page) for page in daily.raw_pages] + [("monthly", page) for page in months.raw_pages]
+    raw = [("monthly" if request.grain == "month" else "daily", page)
+           for request, report in zip(requests, reports) for page in report.raw_pages]  # fmt: skip
     recorded = await store.record_fetch(
-        job, now=clock.now(), daily=daily.rows, month_users=months.rows, raw_pages=raw, newest_day=date2
+        job, now=clock.now(), daily=daily, month_users=months, raw_pages=raw, newest_day=date2
     )
     if not recorded:
         bus.emit(Kind.WARNING, "lease lost before the result was written; another worker owns the job",
                  level=Level.WARNING, **ids)  # fmt: skip
         return JobResult(False, "lost", error="lease lost")
     ms = (time.monotonic() - started) * 1000
-    bus.emit(Kind.DONE, f"in sync: {len(daily.rows)} days, {len(months.rows)} month(s) in {ms:.0f} ms",
-             data={"rows": len(daily.rows), "ms": round(ms)}, **ids)  # fmt: skip
-    return JobResult(True, "done", rows=len(daily.rows))
+    bus.emit(Kind.DONE, f"in sync: {len(daily)} days, {len(months)} month(s) in {ms:.0f} ms"
+             f" ({len(reports)} request{'s' * (len(reports) != 1)})",
+             data={"rows": len(daily), "ms": round(ms), "requests": len(reports)}, **ids)  # fmt: skip
+    return JobResult(True, "done", rows=len(daily))
 
 
-async def _settle_quota(job, exc: QuotaError, *, store, clock, bus, ids) -> JobResult:
+def combine(requests: Sequence[ReportRequest], reports: Sequence[Report]) -> tuple[list[DailyStat], list[MonthUsers]]:
+    """The daily rows of a window's reports, and each month's users: from the month-grain
+    report if one was read, else from the totals of each month's own daily report (the
+    users of its range, each counted once). A month without visits has no users row."""
+    daily: list[DailyStat] = []
+    months: list[MonthUsers] = []
+    by_month = not any(r.grain == "month" for r in requests)
+    for request, report in zip(requests, reports):
+        if request.grain == "month":
+            months.extend(report.rows)
+            continue
+        daily.extend(report.rows)
+        if by_month and report.rows:
+            if USERS not in report.totals:
+                raise MalformedAnswer("the report has no users total for its month")
+            months.append(MonthUsers(month_start(request.date1), round(report.totals[USERS])))
+    return daily, months
+
+
+async def _settle_quota(job, exc: QuotaError, *, store, settings, clock, bus, ids) -> JobResult:
     now = clock.now()
-    # a per-second or parallel quota frees up in seconds: outlasting the client's quick retries
-    # (several processes on one address) is no reason to wait a minute
-    unknown = random.uniform(0.5, 1.0) * SHORT_QUOTA_WAIT if exc.short else 60
-    retry_at = exc.retry_at or now + dt.timedelta(seconds=exc.retry_after or unknown)
+    counted = False
+    if exc.short:
+        # a per-second or parallel quota frees up in seconds: outlasting the client's quick retries
+        # (several processes on one address) is no reason to wait a minute
+        retry_at = exc.retry_at or now + dt.timedelta(seconds=random.uniform(0.5, 1.0) * SHORT_QUOTA_WAIT)
+    elif exc.reset_known:
+        retry_at = exc.retry_at
+    else:  # nobody knows when it frees: back off, doubling, and give up after a few
+        if job.deferrals + 1 > settings.max_deferrals:
+            error = f"gave up after {job.deferrals} quota answers of unknown reset: {exc.message}"
+            return await _settle_failure(job, error, store, clock, bus, ids)
+        backoff = min(UNKNOWN_QUOTA_MAX, UNKNOWN_QUOTA_WAIT * 2**job.deferrals)
+        retry_at = max(exc.retry_at or now, now + backoff)
+        counted = True
     reason = f"quota {exc.error_type or 'exceeded'}: waiting until {retry_at:%H:%M:%S} UTC"
-    if await store.defer_job(job, run_after=retry_at, reason=reason):
+    if exc.daily and job.login:  # the login's day is spent: its other jobs would only hear the same
+        until = exc.retry_at or next_utc_midnight(now)
+        moved = await store.mark_login_spent(job.login, now=now, until=until, message=exc.message, reason=reason)
+        if moved is not None:  # told once, by the first job to hear it
+            bus.emit(Kind.WARNING, f"daily quota of login {job.login} is spent (the API says: {exc.message});"
+                     f" {moved + 1} job(s) wait until {until:%H:%M} UTC, and planning adapts",
+                     level=Level.WARNING, **ids)  # fmt: skip
+    if await store.defer_job(job, run_after=retry_at, reason=reason, counted=counted):
         bus.emit(Kind.DEFERRED, reason, level=Level.WARNING, **ids)
         return JobResult(False, "queued", error=reason, run_after=retry_at, quota=exc.error_type or "quota",
                          quota_message=exc.message)  # fmt: skip

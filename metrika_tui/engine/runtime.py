@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from metrika_tui.engine.events import ORIGIN, Event, Kind
+from metrika_tui.engine.events import ORIGIN, Event, Kind, Level
 from metrika_tui.engine.ports import Clock
 from metrika_tui.engine.scheduler import Scheduler
 from metrika_tui.settings import Settings
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 #: how often other processes' events are read from the shared event log
 FOLLOW_PERIOD = 0.5
+#: how long stop() lets a token refresh under way finish (its answer must be stored, or lost)
+CARE_STOP_GRACE = 15.0
 
 
 class Runtime:
@@ -43,6 +45,8 @@ class Runtime:
         self.scheduler: Scheduler | None = None
         self._listeners: list[Callable[[Event], None]] = []
         self._follower: asyncio.Task | None = None
+        self._care_task: asyncio.Task | None = None
+        self._care_busy = False  # a care pass is under way
         self._last_foreign_id: int | None = None
         self._started = False
 
@@ -95,6 +99,7 @@ class Runtime:
             await seed_demo(self.engine)
             self._last_foreign_id = await self.engine.last_event_id()
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
+            self._care_task = asyncio.get_running_loop().create_task(self._care_for_tokens(), name="token-care")
             if self._workers:
                 await self.engine.start_workers(self.settings.workers)
             if self._schedule:
@@ -116,6 +121,7 @@ class Runtime:
         if self._follower:
             self._follower.cancel()
             await asyncio.gather(self._follower, return_exceptions=True)
+        await self._stop_token_care()
         if self.engine:
             with contextlib.suppress(Exception):
                 await self.engine.stop_workers(grace)
@@ -141,6 +147,38 @@ class Runtime:
             await self.engine.stop_workers(grace=30.0)
             await self.engine.start_workers(settings.workers)
         self.engine.bus.emit(Kind.INFO, "configuration reloaded")
+
+    async def _care_for_tokens(self) -> None:
+        """Refresh tokens before they expire (`token_care`): at start, then every CARE_PERIOD."""
+        from metrika_tui.engine.token_care import CARE_PERIOD, TokenCare
+
+        care = TokenCare(self.engine)
+        while True:
+            self._care_busy = True
+            try:
+                await care.run()
+            except Exception as exc:  # the database's trouble, a bug: say so, try again later
+                log.debug("token care failed", exc_info=True)
+                self.engine.bus.emit(Kind.WARNING, f"checking the tokens failed: {exc}", level=Level.WARNING)
+            finally:
+                self._care_busy = False
+            await asyncio.sleep(CARE_PERIOD.total_seconds())
+
+    async def _stop_token_care(self) -> None:
+        """Cancel the wait between passes at once; a pass under way gets CARE_STOP_GRACE to
+        store what Yandex ID answered (a refreshed token not stored would be lost)."""
+        task, self._care_task = self._care_task, None
+        if task is None:
+            return
+        if self._care_busy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._wait_care_idle()), CARE_STOP_GRACE)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _wait_care_idle(self) -> None:
+        while self._care_busy:
+            await asyncio.sleep(0.05)
 
     async def _follow(self) -> None:
         """Relay other processes' events (from the shared event log) to our listeners."""

@@ -155,12 +155,14 @@ class Scheduler:
             self.last_planned_by_us = result.slot_taken
             if result.slot_taken:
                 await self.engine.prune_history()
+                later = f", {len(result.skipped_budget)} left for later by their quota" if result.skipped_budget else ""
                 self.engine.bus.emit(
                     Kind.TICK,
                     f"slot {local}: queued {len(result.queued)}, skipped {len(result.skipped_recent)}"
-                    f" recently synced, {len(result.already_live)} already queued; next {self._next_text()}",
-                    data={"slot": slot.isoformat(), "queued": len(result.queued)},
-                )
+                    f" recently synced, {len(result.already_live)} already queued{later}; next {self._next_text()}",
+                    data={"slot": slot.isoformat(), "queued": len(result.queued),
+                          "left_for_quota": len(result.skipped_budget)},
+                )  # fmt: skip
             else:
                 self.engine.bus.emit(
                     Kind.TICK, f"slot {local} was planned by another process", level=Level.DEBUG

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from metrika_tui.engine import leases
 from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
-from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock
-from metrika_tui.engine.recorder import EventRecorder
+from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock, YandexIdApi
+from metrika_tui.engine import planner
+from metrika_tui.engine.planner import Pace, PlanMode
+from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
+from metrika_tui.engine.scheduler import next_slot_after
 from metrika_tui.engine.status import (
     CounterState,
     CounterStatus,
     Summary,
     derive_state,
     next_clock_change,
-    next_due,
     summarize,
 )
 from metrika_tui.engine.waits import SHORTEST_TOLD_WAIT, PassWait, explain
@@ -38,6 +42,10 @@ _IN_QUEUE = (CounterState.QUEUED, CounterState.SYNCING)
 HISTORY_KEPT = dt.timedelta(days=30)
 
 
+#: how a plan spends its logins' budgets, by what asked for it (`sync --force`: FITS)
+PLAN_MODES = {"schedule": PlanMode.PACED, "startup": PlanMode.PACED, "force": PlanMode.RESERVE}
+
+
 @dataclass(frozen=True)
 class AccountPlan:
     account_id: int
@@ -45,12 +53,19 @@ class AccountPlan:
     queued: list[int] = field(default_factory=list)
     skipped_recent: list[int] = field(default_factory=list)
     already_live: list[int] = field(default_factory=list)
+    skipped_budget: list[int] = field(default_factory=list)  # due, left for later by its login's budget
+    login: str = ""  # its quota login
 
 
 @dataclass(frozen=True)
 class PlanResult:
     accounts: list[AccountPlan]
     slot_taken: bool = True
+    paces: Mapping[str, Pace] = field(default_factory=dict)  # each login's day as the plan saw it
+
+    @property
+    def skipped_budget(self) -> list[int]:
+        return [c for a in self.accounts for c in a.skipped_budget]
 
     @property
     def queued(self) -> list[int]:
@@ -83,6 +98,13 @@ class AccountInfo:
     revoked: bool
     counters: int
     revoked_reason: str | None = None
+    quota_login: str = ""  # whose quotas it spends (its Yandex login)
+    uid: str | None = None  # the Yandex user id
+    token_expires_at: dt.datetime | None = None
+    has_refresh_token: bool = False
+    login_needed: str | None = None  # why it must log in again (a refused refresh)
+    #: what the user should know about its token, if anything (`token_care.token_warning`)
+    token_warning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,21 +130,53 @@ class EngineSnapshot:
     taken_at: dt.datetime
     #: the soonest a state changes with no event (`next_clock_change`): when to look again
     clock_change_at: dt.datetime | None = None
+    #: each login's day: its quota used, when it resets, how often its counters are synced
+    paces: Mapping[str, Pace] = field(default_factory=dict)
+    freshness: Freshness | None = None
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How old the synced data of the active counters is (never-synced ones aside)."""
+
+    oldest_age: dt.timedelta | None
+    median_age: dt.timedelta | None
+    counters: int  # how many were measured
+
+    @classmethod
+    def of(cls, counters, now: dt.datetime) -> Freshness:
+        ages = sorted(now - c.last_fetched_at for c in counters
+                      if c.last_fetched_at is not None and c.active and not c.account_revoked)  # fmt: skip
+        if not ages:
+            return cls(None, None, 0)
+        return cls(ages[-1], statistics.median_low(ages), len(ages))
+
+    def as_dict(self) -> dict:
+        def seconds(age):
+            return None if age is None else round(age.total_seconds())
+
+        return {"oldest_age_seconds": seconds(self.oldest_age), "median_age_seconds": seconds(self.median_age)}
 
 
 class Engine:
     """Store + client + worker pool + events, with the operations users ask for."""
 
     def __init__(self, settings: Settings, store: Store, client: MetrikaApi, *, clock: Clock | None = None,
-                 bus: EventBus | None = None, owns_client: bool = True) -> None:  # fmt: skip
+                 bus: EventBus | None = None, owns_client: bool = True,
+                 yandex_id: YandexIdApi | None = None) -> None:  # fmt: skip
         self.settings = settings
         self.store = store
         self.client = client
+        #: Yandex ID (device login, refresh, identity); closed with the engine
+        self.yandex_id = yandex_id
         self.clock = clock or SystemClock()
         self.bus = bus or EventBus()
         self._owns_client = owns_client
         self.recorder = EventRecorder(store)
         self.bus.subscribe(self.recorder)
+        self.usage = UsageRecorder(store, self.clock)
+        listen_to_requests(client, self.usage)
+        self._told_paces: dict[str, Pace] = {}  # login -> the stretch last told
         self.pool = WorkerPool(store=store, client=client, settings=lambda: self.settings, clock=self.clock,
                                bus=self.bus, on_result=self._on_result)  # fmt: skip
         self._results: dict[int, JobResult] = {}
@@ -136,7 +190,12 @@ class Engine:
 
     @classmethod
     async def open(cls, settings: Settings, *, client: MetrikaApi | None = None, clock: Clock | None = None,
-                   bus: EventBus | None = None) -> Engine:  # fmt: skip
+                   bus: EventBus | None = None, yandex_id: YandexIdApi | None = None) -> Engine:  # fmt: skip
+        """`yandex_id`: default a client of the configured `oauth_url` / `login_url`."""
+        if yandex_id is None:
+            from metrika_tui.metrika.oauth import YandexIdClient
+
+            yandex_id = YandexIdClient.from_settings(settings)
         store = await Store.open(settings.db_path)
         owns = client is None
         if client is None:
@@ -144,41 +203,78 @@ class Engine:
 
             bus = bus or EventBus()
             client = MetrikaClient.from_settings(settings, on_retry=_retry_reporter(bus))
-        engine = cls(settings, store, client, clock=clock, bus=bus, owns_client=owns)
+        engine = cls(settings, store, client, clock=clock, bus=bus, owns_client=owns, yandex_id=yandex_id)
         engine.recorder.start()
+        engine.usage.start()
         return engine
 
     async def close(self) -> None:
         await self.pool.stop(grace=10.0)
         await self.recorder.stop()
+        await self.usage.stop()
         if self._owns_client and hasattr(self.client, "aclose"):
             await self.client.aclose()
+        if hasattr(self.yandex_id, "aclose"):
+            await self.yandex_id.aclose()
         await self.store.close()
 
     # -- planning ------------------------------------------------------------------------
     async def plan(self, *, force: bool = False, account_id: int | None = None, counter_id: int | None = None,
-                   trigger: str = "manual", priority: int = 0, slot: dt.datetime | None = None) -> PlanResult:  # fmt: skip
+                   trigger: str = "manual", priority: int = 0, slot: dt.datetime | None = None,
+                   mode: PlanMode | None = None) -> PlanResult:  # fmt: skip
+        """Queue the due counters (all, with `force`) within their logins' budgets.
+
+        `slot`: the schedule's slot this plan is (planned once across every process). `mode`:
+        how much of each login's budget it may spend; by default from the trigger (a slot or
+        a start-up paces the day; a force-sync of one counter may use the reserve; anything
+        else asked for by hand takes the even share, or with `force` what fits)."""
+        await self.usage.flush()  # every request sent so far counted before the budget is read
+        now = self.clock.now()
+        mode = mode or PLAN_MODES.get(trigger) or (PlanMode.FITS if force else PlanMode.PACED_NOW)
+        choose = functools.partial(planner.choose, settings=self.settings, now=now, moment=slot or now, mode=mode,
+                                   force=force, spread_until=next_slot_after(now, self.settings))  # fmt: skip
         rows = await self.store.plan_jobs(
-            now=self.clock.now(), interval=self.settings.interval, force=force, account_id=account_id,
-            counter_id=counter_id, trigger=trigger, priority=priority, origin=ORIGIN,
+            now=now, choose=choose, account_id=account_id, counter_id=counter_id, trigger=trigger,
+            priority=priority, boost=force and priority > 0, origin=ORIGIN,
             slot=("sync", slot.astimezone(dt.UTC).isoformat()) if slot else None,
         )  # fmt: skip
         if not rows.slot_taken:
             return PlanResult([], slot_taken=False)
-        users = {a.id: a.user_id for a in await self.store.accounts()}
+        accounts = {a.id: a for a in await self.store.accounts()}
         plans: dict[int, AccountPlan] = {}
         for outcome, pairs in (("queued", rows.queued), ("skipped_recent", rows.skipped_recent),
-                               ("already_live", rows.already_live)):  # fmt: skip
+                               ("already_live", rows.already_live), ("skipped_budget", rows.skipped_budget)):  # fmt: skip
             for cid, aid in pairs:
-                plan = plans.setdefault(aid, AccountPlan(aid, users.get(aid, "?")))
+                account = accounts.get(aid)
+                plan = plans.setdefault(aid, AccountPlan(aid, account.user_id if account else "?",
+                                                         login=account.quota_login if account else ""))  # fmt: skip
                 getattr(plan, outcome).append(cid)
         for cid, aid in rows.queued:
             self.bus.emit(Kind.QUEUED, f"queued ({trigger})", level=Level.DEBUG, counter_id=cid, account_id=aid)
         if rows.queued or trigger != "schedule":
+            later = f", {len(rows.skipped_budget)} left for later by their quota" if rows.skipped_budget else ""
             self.bus.emit(Kind.PLANNED, f"{trigger}: queued {len(rows.queued)}, {len(rows.skipped_recent)} in sync,"
-                          f" {len(rows.already_live)} already queued")  # fmt: skip
+                          f" {len(rows.already_live)} already queued{later}")  # fmt: skip
+        self._tell_paces(rows.paces)
         self.pool.wake()
-        return PlanResult([plans[a] for a in sorted(plans)])
+        return PlanResult([plans[a] for a in sorted(plans)], paces=rows.paces)
+
+    def _tell_paces(self, paces: Mapping[str, Pace]) -> None:
+        """Say once when a login's quota stretches its counters' interval (and when it no longer
+        does, or the stretch moves by more than RETELL_SHARE)."""
+        for login, pace in paces.items():
+            told = self._told_paces.get(login)
+            if pace.stretched:
+                moved = told is None or not told.stretched or abs(
+                    pace.effective_interval / told.effective_interval - 1) > planner.RETELL_SHARE
+                if moved:
+                    self._told_paces[login] = pace
+                    self.bus.emit(Kind.WARNING, pace.message(), level=Level.WARNING,
+                                  data={"login": login, "effective_interval_minutes": round(
+                                      pace.effective_interval.total_seconds() / 60)})  # fmt: skip
+            elif told is not None and told.stretched:
+                self._told_paces[login] = pace
+                self.bus.emit(Kind.INFO, pace.message(), data={"login": login})
 
     async def force_sync(self, counter_id: int) -> PlanResult:
         return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=FORCE_PRIORITY)
@@ -312,8 +408,10 @@ class Engine:
         return JobOutcome(row.id, row.account_id, ok, None if ok else (row.last_error or "not synced"), rows)
 
     # -- what users look at --------------------------------------------------------------
-    def _status(self, row: CounterRow, now: dt.datetime, interval: dt.timedelta,
+    def _status(self, row: CounterRow, now: dt.datetime,
+                schedule: tuple[dt.datetime | None, dt.datetime | None],
                 held_by: Mapping[int, str] | None = None) -> CounterStatus:  # fmt: skip
+        next_due_at, overdue_at = schedule
         held = held_by.get(row.id) if held_by and row.job_status == "running" else None
         return CounterStatus(
             account_id=row.account_id, account_user_id=row.account_user_id, account_login=row.account_login,
@@ -322,10 +420,10 @@ class Engine:
             state=derive_state(active=row.active, revoked=row.account_revoked,
                                job_status="queued" if held else row.job_status,
                                last_fetched_at=row.last_fetched_at, last_error=row.last_error, now=now,
-                               interval=interval),
+                               overdue_at=overdue_at),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
-            next_due_at=next_due(row.last_fetched_at, interval), attempts=row.job_attempts,
-            last_error=row.last_error, time_zone=row.time_zone, held_by=held,
+            next_due_at=next_due_at, attempts=row.job_attempts, last_error=row.last_error,
+            time_zone=row.time_zone, overdue_at=overdue_at, held_by=held,
         )  # fmt: skip
 
     async def _held_by_stopped(self, now: dt.datetime, ids: set[int] | None = None) -> dict[int, str]:
@@ -333,6 +431,12 @@ class Engine:
         by_job = leases.holders_by_job(await self.store.held_jobs(ids), self.pool.process, now, self.settings.heartbeat)
         return {cid: note for cid, holder in by_job.items()
                 if holder is not None and (note := holder.note(self.settings.tz))}  # fmt: skip
+
+    async def paces(self, now: dt.datetime | None = None) -> dict[str, Pace]:
+        """Each login's day: requests used, when it resets, how often its counters can be synced."""
+        now = now or self.clock.now()
+        return {login: planner.pace_of(day, self.settings, now)
+                for login, day in (await self.store.login_days(now)).items()}  # fmt: skip
 
     async def snapshot(
         self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None
@@ -345,36 +449,37 @@ class Engine:
         is built in slices (`map_in_slices`): about a second of Python at 100,000 counters,
         and a console on the same event loop stays responsive meanwhile.
         """
-        now, interval = self.clock.now(), self.settings.interval
+        now = self.clock.now()
+        paces = await self.paces(now)
         counters = None
         if changed is not None and base is not None:
-            counters = await self._refreshed(base.counters, changed, now, interval)
+            counters = await self._refreshed(base.counters, changed, now, paces)
         if counters is None:
             rows = await self.store.counter_rows()
+            schedule = planner.when_next(rows, paces, self.settings, now)
             held = await self._held_by_stopped(now)
-            counters = tuple(await map_in_slices(lambda row: self._status(row, now, interval, held), rows))
-        accounts = tuple(
-            AccountInfo(a.id, a.user_id, a.login, a.token_masked, a.revoked, a.counters, a.revoked_reason)
-            for a in await self.store.accounts()
-        )
+            counters = tuple(await map_in_slices(lambda row: self._status(row, now, schedule[row.id], held), rows))
+        accounts = tuple(account_info(a, now) for a in await self.store.accounts())
         stats = self.client.stats() if hasattr(self.client, "stats") else None
         return EngineSnapshot(
             counters=counters, accounts=accounts,
-            summary=summarize(counters, now=now, interval=interval),
+            summary=summarize(counters, now=now),
             next_scheduled_sync_at=self.scheduler.next_run_at if self.scheduler else None,
             scheduler_state=self.scheduler.state if self.scheduler else "off",
             workers_busy=self.pool.busy, workers_total=self.pool.size,
             queue_depth=sum(1 for c in counters if c.state in _IN_QUEUE),
             requests_per_second=stats.requests_per_second if stats else 0.0,
             quota_headroom=stats.worst_headroom if stats else 1.0, taken_at=now,
-            clock_change_at=next_clock_change(counters),
+            clock_change_at=next_clock_change(counters), paces=paces, freshness=Freshness.of(counters, now),
         )  # fmt: skip
 
     async def _refreshed(self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime,
-                         interval: dt.timedelta) -> tuple[CounterStatus, ...] | None:  # fmt: skip
+                         paces: Mapping[str, Pace]) -> tuple[CounterStatus, ...] | None:  # fmt: skip
         """`known` with the `changed` counters read again; None if one of them is new."""
         held = await self._held_by_stopped(now, changed)
-        fresh = {row.id: self._status(row, now, interval, held) for row in await self.store.counter_rows(ids=changed)}
+        fresh = {row.id: self._status(row, now, planner.when_next_one(row, paces.get(row.quota_login),
+                                                                     self.settings, now), held)
+                 for row in await self.store.counter_rows(ids=changed)}  # fmt: skip
         if not fresh.keys() <= {c.counter_id for c in known}:
             return None  # a counter appeared: its place in the order is the store's to say
         return tuple(fresh.get(c.counter_id, c) for c in known
@@ -386,8 +491,10 @@ class Engine:
             raise KeyError(counter_id)
         now = self.clock.now()
         since = now.date() - dt.timedelta(days=90)
+        pace = (await self.paces(now)).get(rows[0].quota_login)
         return CounterDetail(
-            status=self._status(rows[0], now, self.settings.interval, await self._held_by_stopped(now, {counter_id})),
+            status=self._status(rows[0], now, planner.when_next_one(rows[0], pace, self.settings, now),
+                                await self._held_by_stopped(now, {counter_id})),
             attempts=await self.store.job_history(counter_id),
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),
@@ -410,6 +517,18 @@ class Engine:
     async def last_event_id(self) -> int:
         await self.recorder.flush()
         return await self.store.last_event_id()
+
+
+def account_info(account, now: dt.datetime) -> AccountInfo:
+    """What users see of an account: never its secrets, only whether it has them."""
+    from metrika_tui.engine.token_care import token_warning
+
+    return AccountInfo(
+        account.id, account.user_id, account.login, account.token_masked, account.revoked, account.counters,
+        account.revoked_reason, quota_login=account.quota_login, uid=account.uid, token_expires_at=account.token_expires_at,
+        has_refresh_token=account.refresh_token is not None, login_needed=account.login_needed,
+        token_warning=token_warning(account, now),
+    )  # fmt: skip
 
 
 def _retry_reporter(bus: EventBus):

@@ -3,6 +3,11 @@
 A state is derived, never stored: from the counter's row, its account, its live job (if
 any) and the clock. Priority, highest first: REVOKED, DISABLED, SYNCING, QUEUED, FAILED,
 PENDING, OK, OVERDUE.
+
+OVERDUE follows the schedule, not a fixed age: a counter is overdue when the slot that should
+have planned it has passed (and a grace for the tick) with nothing queued — or, for a login
+whose quota stretches the interval, when its data is older than that stretched cadence and a
+slot more. A counter is never OVERDUE while its next slot is still ahead.
 """
 
 from __future__ import annotations
@@ -18,8 +23,8 @@ class CounterState(StrEnum):
     PENDING = "pending"  # never synced
     QUEUED = "queued"
     SYNCING = "syncing"
-    OK = "ok"  # last success within the interval
-    OVERDUE = "overdue"  # last success older than the interval, nothing queued
+    OK = "ok"  # synced, and its next slot (or stretched cadence) is not past
+    OVERDUE = "overdue"  # the slot that should have synced it has passed, nothing queued
     FAILED = "failed"  # the last attempt failed
     DISABLED = "disabled"  # inactive: never planned
     REVOKED = "revoked"  # its account's token is dead
@@ -44,10 +49,11 @@ class CounterStatus:
     state: CounterState
     last_fetched_at: dt.datetime | None
     last_attempt_at: dt.datetime | None
-    next_due_at: dt.datetime | None
+    next_due_at: dt.datetime | None  # when it will really be synced next (the stretched cadence counted)
     attempts: int
     last_error: str | None
     time_zone: str = "Europe/Moscow"
+    overdue_at: dt.datetime | None = None  # from then on, with nothing queued, it is OVERDUE
     #: its job is held by a process that stopped (it will be taken back): the words for it
     held_by: str | None = None
 
@@ -60,7 +66,7 @@ def derive_state(
     last_fetched_at: dt.datetime | None,
     last_error: str | None,
     now: dt.datetime,
-    interval: dt.timedelta,
+    overdue_at: dt.datetime | None,
 ) -> CounterState:
     """The one rule for a counter's state. `job_status` is its live job's ('queued'/'running'; a
     running job whose holder stopped is 'queued': it waits to be taken back, nothing runs it)."""
@@ -76,19 +82,20 @@ def derive_state(
         return CounterState.FAILED
     if last_fetched_at is None:
         return CounterState.PENDING
-    if now - last_fetched_at < interval:
+    if overdue_at is None or now < overdue_at:
         return CounterState.OK
     return CounterState.OVERDUE
 
 
-def next_due(last_fetched_at: dt.datetime | None, interval: dt.timedelta) -> dt.datetime | None:
-    return None if last_fetched_at is None else last_fetched_at + interval
+def is_fresh(row: CounterStatus, now: dt.datetime) -> bool:
+    """Its data is as fresh as the schedule (and its login's quota) promise."""
+    return row.last_fetched_at is not None and (row.overdue_at is None or now < row.overdue_at)
 
 
 def next_clock_change(rows: Iterable[CounterStatus]) -> dt.datetime | None:
     """The soonest moment a state changes with the clock alone: an OK counter turning OVERDUE
     (every other change comes with an event). None when no state waits on the clock."""
-    return min((row.next_due_at for row in rows if row.state is CounterState.OK and row.next_due_at),
+    return min((row.overdue_at for row in rows if row.state is CounterState.OK and row.overdue_at),
                default=None)  # fmt: skip
 
 
@@ -97,8 +104,8 @@ class Summary:
     """The figures at the foot of `sync-status` and in the console's summary line.
 
     `total` counts the counters that should be synced (active, account not revoked);
-    `in_sync` those among them whose last success is within the interval, whatever their
-    queue state (a counter being refreshed still holds fresh data).
+    `in_sync` those among them whose data is as fresh as the schedule promises (`is_fresh`),
+    whatever their queue state (a counter being refreshed still holds fresh data).
     """
 
     total: int
@@ -132,9 +139,7 @@ class Summary:
         }
 
 
-def summarize(
-    rows: Iterable[CounterStatus], *, now: dt.datetime, interval: dt.timedelta
-) -> Summary:
+def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
     tally: Tally[CounterState] = Tally()
     total = in_sync = held = 0
     for row in rows:
@@ -143,7 +148,7 @@ def summarize(
         if row.state in (CounterState.DISABLED, CounterState.REVOKED):
             continue
         total += 1
-        if row.last_fetched_at is not None and now - row.last_fetched_at < interval:
+        if is_fresh(row, now):
             in_sync += 1
     return Summary(
         total=total,

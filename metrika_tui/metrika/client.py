@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,13 +24,13 @@ from metrika_tui.metrika.host_pace import address_of, make_pacer
 from metrika_tui.metrika.limits import (
     ReportBudget,
     RequestMeter,
-    TokenGates,
+    UserGates,
     UtcClock,
     WallClock,
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
 from metrika_tui.metrika.stats import ClientStats, StatsKeeper
-from metrika_tui.models import DAILY_METRICS, Counter, Report
+from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end
 from metrika_tui.settings import DEFAULT_API_URL, Settings
 from metrika_tui.tokens import Token
 
@@ -55,7 +55,10 @@ class MetrikaClient:
     """Async Metrika API client; implements `metrika_tui.engine.ports.MetrikaApi`.
 
     One instance per process: it owns the connection pool and the quota keeping, which
-    only work if every request goes through the same object. The requests-a-second pace is
+    only work if every request goes through the same object. Metrika counts its per-user
+    quotas (3 in flight, 200 reports per 5 minutes) per Yandex login, shared by every token
+    of it: each call takes the token's `login`, and keeps to the limits of that login (of
+    the token alone when none is given). The requests-a-second pace is
     the host's: every client on the host talking to the same API address books its slots in
     one file (`host_pace`, `pace_file`, default `locations.pace_file()`), so several processes
     together keep to `max_rps`. `share_pace=False`, or a `transport` of the caller's (a mock,
@@ -87,7 +90,8 @@ class MetrikaClient:
         self._on_retry = on_retry
         self._report_page_size = report_page_size
         self._counters_page_size = counters_page_size
-        self._gates = TokenGates(per_token_requests)
+        self._gates = UserGates(per_token_requests)
+        self._request_listeners: list[Callable[[Token], None]] = []
         shared = share_pace and transport is None
         self._pacer = make_pacer(max_rps, margin=RATE_MARGIN, address=address_of(self.base_url) if shared else None,
                                  path=(pace_file or locations.pace_file()) if shared else None)  # fmt: skip
@@ -139,47 +143,74 @@ class MetrikaClient:
 
     # -- the calls the engine makes ------------------------------------------------------
 
-    async def list_counters(self, token: Token) -> list[Counter]:
+    async def list_counters(self, token: Token, *, login: str | None = None) -> list[Counter]:
         """Every counter the token can see: pages by the 1-based offset until `rows`."""
         counters: list[Counter] = []
         offset, size = 1, self._counters_page_size
         while True:
-            page = await self._get_json(
-                token, COUNTERS_PATH, {"per_page": size, "offset": offset}, "rows", "counters"
-            )
+            page = await self._get_json(token, login, COUNTERS_PATH, {"per_page": size, "offset": offset},
+                                        "rows", "counters")  # fmt: skip
             items = page["counters"]
             counters.extend(parse.parse_counter(item) for item in items)
             offset += size
             if offset > _whole(page["rows"], "rows") or not items:
                 return counters
 
-    async def get_counter(self, token: Token, counter_id: int) -> Counter:
-        page = await self._get_json(token, COUNTER_PATH.format(id=int(counter_id)), {}, "counter")
+    async def get_counter(self, token: Token, counter_id: int, *, login: str | None = None) -> Counter:
+        page = await self._get_json(token, login, COUNTER_PATH.format(id=int(counter_id)), {}, "counter")
         return parse.parse_counter(page["counter"])
 
     async def daily_report(
-        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date
+        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date, *, login: str | None = None
     ) -> Report:
-        """Daily figures (rows: DailyStat) for the window, every page read."""
-        params = {"dimensions": "ym:s:date", "metrics": ",".join(DAILY_METRICS), "sort": "ym:s:date"}
-        # the monthly users follow: hold a report slot for them (see ReportBudget)
-        return await self._report(token, counter_id, date1, date2, params, parse.parse_daily_rows,
-                                  budget=("hold", counter_id))  # fmt: skip
+        """Daily figures (rows: DailyStat) for the window, every page read; `totals` are the
+        whole window's (its users counted once, not summed over the days)."""
+        return (await self.read_window(token, counter_id, [ReportRequest(date1, date2)], login=login))[0]
 
     async def monthly_users(
-        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date
+        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date, *, login: str | None = None
     ) -> Report:
         """Users at month grain (rows: MonthUsers), for every month the window touches."""
+        request = ReportRequest(date1, date2, grain="month")
+        return (await self.read_window(token, counter_id, [request], login=login))[0]
+
+    async def read_window(
+        self, token: Token, counter_id: int, requests: Sequence[ReportRequest], *, login: str | None = None
+    ) -> list[Report]:
+        """Every report request of one sync, in order. The report budget is booked for all of
+        them by the first (all or nothing, see `ReportBudget`): a sync never reads half a
+        window and has its answers thrown away when the budget runs out in the middle."""
+        reports = []
+        key = self._key(token, login)
+        try:
+            for i, request in enumerate(requests):
+                budget = ("hold", counter_id, len(requests) - 1) if i == 0 else ("held", counter_id, 0)
+                if request.grain == "month":
+                    reports.append(await self._month_users(token, login, counter_id, request, budget))
+                else:
+                    params = {"dimensions": "ym:s:date", "metrics": ",".join(DAILY_METRICS), "sort": "ym:s:date"}
+                    reports.append(await self._report(token, login, counter_id, request.date1, request.date2,
+                                                      params, parse.parse_daily_rows, budget))  # fmt: skip
+        finally:
+            self._budget.release_held(key, counter_id)
+        return reports
+
+    async def _month_users(self, token: Token, login: str | None, counter_id: int, request: ReportRequest,
+                           budget: tuple[str, Hashable, int]) -> Report:  # fmt: skip
         params = {"dimensions": "ym:s:startOfMonth", "metrics": "ym:s:users", "sort": "ym:s:startOfMonth"}
         # whole months (a month's users are not a sum of days), but never past today
         today = self._clock.now().astimezone(dt.UTC).date()
-        first, last = date1.replace(day=1), max(date2, min(_month_end(date2), today))
-        return await self._report(token, counter_id, first, last, params, parse.parse_month_rows,
-                                  budget=("held", counter_id))  # fmt: skip
+        first, last = request.date1.replace(day=1), max(request.date2, min(month_end(request.date2), today))
+        return await self._report(token, login, counter_id, first, last, params, parse.parse_month_rows, budget)
+
+    def add_request_listener(self, listener: Callable[[Token], None]) -> None:
+        """`listener(token)` hears of every request as it leaves, refused ones included (Metrika
+        counts those against the daily quota too)."""
+        self._request_listeners.append(listener)
 
     def stats(self) -> ClientStats:
         """Figures for the console header: rate, in flight, retries, quota headroom."""
-        headroom = {token: self._budget.headroom(token) for token in self._budget.tokens()}
+        headroom = {key: self._budget.headroom(key) for key in self._budget.keys()}
         return self._stats.snapshot(
             requests_per_second=self._meter.per_second(),
             requests_total=self._meter.total,
@@ -192,44 +223,53 @@ class MetrikaClient:
     async def _report(
         self,
         token: Token,
+        login: str | None,
         counter_id: int,
         date1: dt.date,
         date2: dt.date,
         params: Mapping[str, str],
         parse_rows: Callable[[Mapping[str, Any]], list[T]],
-        budget: tuple[str, int] | None = None,
+        budget: tuple[str, Hashable, int] | None = None,
     ) -> Report:
         """Page through `/stat/v1/data` with the 1-based offset until `total_rows`.
-        `budget`: ("hold" | "held", key) for the first page (see `_spend_budget`)."""
+        `budget`: ("hold" | "held", name, follow-ups) for the first page (see `_spend_budget`)."""
         rows: list[T] = []
         pages: list[dict] = []
         sampled = False
+        totals: dict[str, float] = {}
         offset, limit, total = 1, self._report_page_size, 0
         while True:
             query = {
                 "ids": int(counter_id), "date1": date1.isoformat(), "date2": date2.isoformat(),
                 "accuracy": "full", "limit": limit, "offset": offset, **params,
             }  # fmt: skip
-            page = await self._get_json(token, REPORT_PATH, query, "data", "total_rows", report=True,
+            page = await self._get_json(token, login, REPORT_PATH, query, "data", "total_rows", report=True,
                                         budget=budget if offset == 1 else None)  # fmt: skip
             pages.append(dict(page))
             rows.extend(parse_rows(page))
+            if offset == 1:
+                totals = parse.parse_totals(page, params["metrics"].split(","))
             sampled = sampled or bool(page.get("sampled"))
             total = _whole(page["total_rows"], "total_rows")
             offset += limit
             if offset > total or not page["data"]:
-                return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total)
+                return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total, totals=totals)
 
     async def _get_json(
-        self, token: Token, path: str, params: Mapping[str, Any], *keys: str, report: bool = False,
-        budget: tuple[str, int] | None = None,
+        self, token: Token, login: str | None, path: str, params: Mapping[str, Any], *keys: str,
+        report: bool = False, budget: tuple[str, Hashable, int] | None = None,
     ) -> Mapping[str, Any]:
         """GET with retries; the decoded answer, checked to hold `keys`."""
         async for attempt in retrying(self._retry, self._note_retry):
             with attempt:
-                payload = await self._send(token, path, params, report=report, budget=budget)
+                payload = await self._send(token, login, path, params, report=report, budget=budget)
                 return parse.expect_mapping(payload, *keys)
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    @staticmethod
+    def _key(token: Token, login: str | None) -> Hashable:
+        """Whose quotas a request counts against: the login's, or the token's alone."""
+        return ("login", login) if login else token
 
     def _note_retry(self, exc: MetrikaError, attempt: int, wait: float) -> None:
         self._stats.retried(exc)
@@ -237,15 +277,18 @@ class MetrikaClient:
             self._on_retry(exc, attempt, wait)
 
     async def _send(
-        self, token: Token, path: str, params: Mapping[str, Any], *, report: bool,
-        budget: tuple[str, int] | None = None,
+        self, token: Token, login: str | None, path: str, params: Mapping[str, Any], *, report: bool,
+        budget: tuple[str, Hashable, int] | None = None,
     ) -> Any:
-        """One request inside every limit: the token's gate, the report budget, the pace."""
-        async with self._gates.hold(token):
+        """One request inside every limit: the user's gate, the report budget, the pace."""
+        key = self._key(token, login)
+        async with self._gates.hold(key):
             sent = await self._pacer.wait()
-            if report and await self._spend_budget(token, budget):
+            if report and await self._spend_budget(key, budget):
                 sent = await self._pacer.wait()  # we slept for the budget: book a fresh slot
             self._meter.mark()
+            for listener in self._request_listeners:
+                listener(token)
             started = time.monotonic()
             try:
                 response = await self._http.get(
@@ -262,16 +305,17 @@ class MetrikaClient:
         )  # fmt: skip
         return self._decode(response, report=report)
 
-    async def _spend_budget(self, token: Token, budget: tuple[str, int] | None = None) -> bool:
-        """Take one report request from the token's budget; True if that meant waiting.
+    async def _spend_budget(self, key: Hashable, budget: tuple[str, Hashable, int] | None = None) -> bool:
+        """Take one report request from the user's budget; True if that meant waiting.
 
-        ("hold", key): also hold one for the request that follows (all or nothing);
-        ("held", key): spend the one held under `key`, if any."""
-        how, key = budget or ("", None)
-        if how == "held" and self._budget.take_held(token, key):
+        ("hold", name, n): also hold n for the requests that follow (all or nothing);
+        ("held", name, _): spend one held under `name`, if any."""
+        how, name, follow_ups = budget or ("", None, 0)
+        if how == "held" and self._budget.take_held(key, name):
             return False
         try:
-            return await self._budget.acquire(token, hold=key if how == "hold" else None) > 0
+            held = name if how == "hold" and follow_ups > 0 else None
+            return await self._budget.acquire(key, hold=held, follow_ups=follow_ups) > 0
         except QuotaError as exc:
             self._stats.quota(exc)
             raise
@@ -311,11 +355,6 @@ def _whole(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError):
         raise parse.MalformedAnswer(f"`{name}` is not a number: {value!r}") from None
-
-
-def _month_end(day: dt.date) -> dt.date:
-    following = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return following - dt.timedelta(days=1)
 
 
 __all__ = ["ClientStats", "MetrikaClient", "RetryPolicy"]

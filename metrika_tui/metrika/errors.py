@@ -52,10 +52,17 @@ class QuotaError(MetrikaError):
         error_type: str | None = None,
         retry_after: float | None = None,
         retry_at: dt.datetime | None = None,
+        reset_known: bool | None = None,
+        daily: bool = False,
     ) -> None:
         super().__init__(message, status=status, error_type=error_type)
         self.retry_after = retry_after
         self.retry_at = retry_at
+        #: `retry_at` is when the quota frees (a Retry-After, a daily reset, our own budget),
+        #: not a guess; an answer of unknown reset is backed off, and capped, by the engine
+        self.reset_known = retry_at is not None if reset_known is None else reset_known
+        #: the login's daily quota is spent (until 00:00 UTC)
+        self.daily = daily
 
     @property
     def short(self) -> bool:

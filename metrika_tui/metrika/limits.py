@@ -5,8 +5,11 @@ Three limits, each its own small object:
   a burst of 30 at once and 30 more a second later can trip it), and counted again as they
   really leave (a late request must not crowd the next one). In memory for one process;
   `host_pace.HostPacer` shares the same book with every process on the host.
-- `TokenGates`: requests in flight per token (a semaphore each).
-- `ReportBudget`: report requests per token per window, a sliding window of grants.
+- `UserGates`: requests in flight per Yandex user (a semaphore each).
+- `ReportBudget`: report requests per user per window, a sliding window of grants.
+
+A "user" is the quota key the caller gives: the Yandex login, which Metrika counts its
+per-user quotas by (every token of a login shares them), or a token alone when no login is known.
 
 Waiting is by reservation: a caller books the next free slot and sleeps until then, so
 concurrent callers never race for the same slot and no loop polls the clock.
@@ -26,7 +29,6 @@ from functools import partial
 from typing import AsyncIterator, Protocol
 
 from metrika_tui.metrika.errors import QuotaError
-from metrika_tui.tokens import Token
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -173,44 +175,46 @@ class RatePacer:
         self._book.mark_sent(ident, self._monotonic())
 
 
-class TokenGates:
-    """A semaphore of `limit` per token; counts what is in flight for the stats."""
+class UserGates:
+    """A semaphore of `limit` per Yandex user (the quota key: a login, or a token alone);
+    counts what is in flight for the stats."""
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
-            raise ValueError("at least one request per token must be allowed")
+            raise ValueError("at least one request per user must be allowed")
         self.limit = limit
-        self._gates: dict[Token, asyncio.Semaphore] = {}
-        self._in_flight: dict[Token, int] = {}
+        self._gates: dict[Hashable, asyncio.Semaphore] = {}
+        self._in_flight: dict[Hashable, int] = {}
 
     @asynccontextmanager
-    async def hold(self, token: Token) -> AsyncIterator[None]:
-        gate = self._gates.setdefault(token, asyncio.Semaphore(self.limit))
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        gate = self._gates.setdefault(key, asyncio.Semaphore(self.limit))
         async with gate:
-            self._in_flight[token] = self._in_flight.get(token, 0) + 1
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
             try:
                 yield
             finally:
-                self._in_flight[token] -= 1
+                self._in_flight[key] -= 1
 
-    def in_flight(self, token: Token | None = None) -> int:
-        if token is not None:
-            return self._in_flight.get(token, 0)
+    def in_flight(self, key: Hashable | None = None) -> int:
+        if key is not None:
+            return self._in_flight.get(key, 0)
         return sum(self._in_flight.values())
 
 
 class ReportBudget:
-    """At most `budget` report requests per token in any `window` (sliding), with a margin.
+    """At most `budget` report requests per user in any `window` (sliding), with a margin.
 
-    When a token's budget is spent, a caller whose slot frees within `max_wait` waits for
-    it; a longer wait raises `QuotaError(retry_at=...)` so the engine can defer the job and
-    serve other accounts meanwhile. `margin` widens the window a little so the server, which
-    sees a request a little after we book it (pacing, network), never counts one too many.
+    The user is the quota key: Metrika counts the budget per Yandex login, shared by all of
+    its tokens. When a user's budget is spent, a caller whose slot frees within `max_wait`
+    waits for it; a longer wait raises `QuotaError(retry_at=...)` so the engine can defer the
+    job and serve other users meanwhile. `margin` widens the window a little so the server,
+    which sees a request a little after we book it (pacing, network), never counts one too many.
 
-    A job reads two reports (daily rows, then the month's users). Booked one by one, the
-    budget could run out between them: the first answer is thrown away with the deferred
-    job, and read again later (at a window's edge that one extra request can cost a whole
-    window). So the first may `hold` a slot for the second, which `take_held` spends.
+    A job may read several reports (one per month its window touches). Booked one by one,
+    the budget could run out between them: the answers already read are thrown away with the
+    deferred job, and read again later. So the first may `hold` slots for the ones that
+    follow, all or nothing, which `take_held` spends.
     """
 
     def __init__(
@@ -231,26 +235,31 @@ class ReportBudget:
         self.margin = margin
         self._clock = clock or UtcClock()
         self._sleep = sleep
-        self._grants: dict[Token, list[list[dt.datetime]]] = {}  # [when] of each grant in the window
-        self._held: dict[Token, dict[Hashable, list[dt.datetime]]] = {}  # grants kept for a follow-up
+        self._grants: dict[Hashable, list[list[dt.datetime]]] = {}  # [when] of each grant in the window
+        self._held: dict[Hashable, dict[Hashable, list[list[dt.datetime]]]] = {}  # grants kept for follow-ups
 
-    def _live(self, token: Token, now: dt.datetime) -> list[list[dt.datetime]]:
+    def _live(self, key: Hashable, now: dt.datetime) -> list[list[dt.datetime]]:
         horizon = now - self.window - self.margin
-        self._grants[token] = grants = [g for g in self._grants.get(token, ()) if g[0] > horizon]
-        held = self._held.get(token)
+        self._grants[key] = grants = [g for g in self._grants.get(key, ()) if g[0] > horizon]
+        held = self._held.get(key)
         if held:
-            for key in [k for k, g in held.items() if g[0] <= horizon]:
-                del held[key]
+            for name in list(held):
+                held[name] = [g for g in held[name] if g[0] > horizon]
+                if not held[name]:
+                    del held[name]
         return grants
 
-    def reserve(self, token: Token, *, hold: Hashable | None = None) -> float:
-        """Book a report request for `token`: seconds to wait, or QuotaError if too long.
+    def reserve(self, key: Hashable, *, hold: Hashable | None = None, follow_ups: int = 1) -> float:
+        """Book a report request for `key`: seconds to wait, or QuotaError if too long.
 
-        `hold`: book one more, kept under that key for the request that follows (unless one
-        is held under it already); all or nothing, so a job never starts without both."""
+        `hold`: book `follow_ups` more, kept under that name for the requests that follow
+        (unless some are held under it already: a retry holds none); all or nothing, so a
+        job never starts without every report it needs."""
         now = self._clock.now()
-        grants = self._live(token, now)
-        holding = hold is not None and self.budget > 1 and hold not in self._held.get(token, {})
+        grants = self._live(key, now)
+        holding = 0
+        if hold is not None and hold not in self._held.get(key, {}):
+            holding = max(0, min(follow_ups, self.budget - 1))
         need = 1 + holding
         excess = len(grants) + need - self.budget
         wait = 0.0
@@ -262,7 +271,7 @@ class ReportBudget:
             if wait > self.max_wait:
                 raise QuotaError(
                     f"report budget of {self.budget} requests per "
-                    f"{self.window.total_seconds():g} s is spent for this token",
+                    f"{self.window.total_seconds():g} s is spent for this user",
                     status=None,
                     error_type=REPORT_BUDGET,
                     retry_after=wait,
@@ -274,33 +283,42 @@ class ReportBudget:
         booked = [[moment] for _ in range(need)]
         grants.extend(booked)
         if holding:
-            self._held.setdefault(token, {})[hold] = booked[-1]
+            self._held.setdefault(key, {})[hold] = booked[1:]
         return wait
 
-    def take_held(self, token: Token, key: Hashable) -> bool:
-        """Spend the slot held under `key` (True), counted from now; False if there is none."""
-        grant = self._held.get(token, {}).pop(key, None)
-        if grant is None:
-            return False
+    def take_held(self, key: Hashable, name: Hashable) -> bool:
+        """Spend a slot held under `name` (True), counted from now; False if there is none."""
         now = self._clock.now()
-        if not any(g is grant for g in self._live(token, now)):
-            return False  # left the window unused: book afresh
-        grant[0] = max(grant[0], now)  # the server counts it from when it really goes
-        return True
+        live = self._live(key, now)
+        held = self._held.get(key, {})
+        slots = held.get(name)
+        while slots:
+            grant = slots.pop(0)
+            if not slots:
+                del held[name]
+            if any(g is grant for g in live):
+                grant[0] = max(grant[0], now)  # the server counts it from when it really goes
+                return True
+        return False
 
-    async def acquire(self, token: Token, *, hold: Hashable | None = None) -> float:
-        """Take a report request for `token`, waiting if that is short; the seconds waited."""
-        wait = self.reserve(token, hold=hold)
+    def release_held(self, key: Hashable, name: Hashable) -> None:
+        """Forget the slots still held under `name` (the job ended without them): they stay
+        counted until they leave the window, as the server would never know of them anyway."""
+        self._held.get(key, {}).pop(name, None)
+
+    async def acquire(self, key: Hashable, *, hold: Hashable | None = None, follow_ups: int = 1) -> float:
+        """Take a report request for `key`, waiting if that is short; the seconds waited."""
+        wait = self.reserve(key, hold=hold, follow_ups=follow_ups)
         if wait > 0:
             await self._sleep(wait)
         return wait
 
-    def headroom(self, token: Token) -> float:
-        """Share of the budget still free for `token` right now, 0..1."""
-        used = len(self._live(token, self._clock.now()))
+    def headroom(self, key: Hashable) -> float:
+        """Share of the budget still free for `key` right now, 0..1."""
+        used = len(self._live(key, self._clock.now()))
         return max(0.0, 1.0 - used / self.budget)
 
-    def tokens(self) -> Iterator[Token]:
+    def keys(self) -> Iterator[Hashable]:
         return iter(list(self._grants))
 
 

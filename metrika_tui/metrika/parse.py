@@ -116,19 +116,22 @@ def _quota_error(
     retry_after: str | None,
     report_window: dt.timedelta | None,
 ) -> QuotaError:
+    """When the quota frees, where the answer says: a Retry-After header; a daily quota at
+    00:00 UTC (by the login, or by the counter); on a report request a `quota_requests_by_uid`
+    whose message does not speak of a day, the report window (a guess: the 5-minute budget's
+    error_type is undocumented). Anything else has no known reset."""
     wait = parse_retry_after(retry_after, now)
-    retry_at: dt.datetime | None = None
     if wait is not None:
-        retry_at = now + dt.timedelta(seconds=wait)
-    elif error_type in DAILY_QUOTAS:
-        daily = "day" in message.lower() or "daily" in message.lower()
-        if report_window is not None and not daily and error_type == "quota_requests_by_uid":
-            retry_at = now + report_window
-        else:
-            retry_at = next_utc_midnight(now)
-    return QuotaError(
-        message, status=status, error_type=error_type, retry_after=wait, retry_at=retry_at
-    )
+        return QuotaError(message, status=status, error_type=error_type, retry_after=wait,
+                          retry_at=now + dt.timedelta(seconds=wait))  # fmt: skip
+    says_day = "day" in message.lower() or "daily" in message.lower()
+    if error_type == "quota_requests_by_uid" and report_window is not None and not says_day:
+        return QuotaError(message, status=status, error_type=error_type, retry_at=now + report_window,
+                          reset_known=False)  # fmt: skip
+    if error_type in DAILY_QUOTAS:
+        return QuotaError(message, status=status, error_type=error_type, retry_at=next_utc_midnight(now),
+                          daily=error_type == "quota_requests_by_uid")  # fmt: skip
+    return QuotaError(message, status=status, error_type=error_type)
 
 
 def expect_mapping(payload: Any, *keys: str) -> Mapping[str, Any]:
@@ -212,6 +215,20 @@ def parse_daily_rows(page: Mapping[str, Any]) -> list[DailyStat]:
             )
         )
     return stats
+
+
+def parse_totals(page: Mapping[str, Any], metrics: list[str]) -> dict[str, float]:
+    """The answer's `totals` by metric name (in the order of `query.metrics`, else as asked);
+    empty when the answer has none (a range without visits may omit them)."""
+    totals = page.get("totals")
+    if totals is None:
+        return {}
+    if not isinstance(totals, list):
+        raise MalformedAnswer("the report's totals are not a list")
+    order = _metric_order(page, tuple(metrics))
+    if len(totals) <= max(order, default=-1):
+        raise MalformedAnswer("the report's totals have fewer metrics than asked for")
+    return {name: _number(totals[i]) for name, i in zip(metrics, order)}
 
 
 def parse_month_rows(page: Mapping[str, Any]) -> list[MonthUsers]:

@@ -5,7 +5,7 @@ Imports nothing of metrika_tui but the shared models: the client cannot lean on 
 """
 
 from metrika_tui.simulator.clock import ManualClock, SystemClock
-from metrika_tui.simulator.config import FaultConfig, LatencyConfig, QuotaConfig, SimulatorConfig
+from metrika_tui.simulator.config import FaultConfig, LatencyConfig, OAuthConfig, QuotaConfig, SimulatorConfig
 from metrika_tui.simulator.demo_world import DEMO_TOKENS
 from metrika_tui.simulator.server import Simulator, run_forever
 from metrika_tui.simulator.stats import SimStats
@@ -16,6 +16,7 @@ __all__ = [
     "Account",
     "FaultConfig",
     "LatencyConfig",
+    "OAuthConfig",
     "ManualClock",
     "QuotaConfig",
     "SimStats",

@@ -13,10 +13,10 @@ class QuotaConfig:
     """The real API's limits. None switches one off."""
 
     per_ip_per_second: int | None = 30
-    parallel_per_token: int | None = 3
+    parallel_per_login: int | None = 3
     reports_per_window: int | None = 200  # /stat/v1/data* per token ...
     report_window_seconds: float = 300.0  # ... per this sliding window
-    per_token_per_day: int | None = 5000  # resets 00:00 UTC
+    per_login_per_day: int | None = 5000  # resets 00:00 UTC
     per_counter_per_day: int | None = 5000
 
     @classmethod
@@ -81,6 +81,32 @@ class FaultConfig:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+#: the app the simulated Yandex OAuth knows; `--demo` logs in with it
+DEMO_CLIENT_ID = "metrika-tui-demo-app"
+DEMO_CLIENT_SECRET = "demo-client-secret-0c4f9a7e21b3"
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthConfig:
+    """The simulated Yandex ID: the one app it knows, and the device login's figures.
+
+    `auto_approve_after`: seconds after which a pending code is approved by itself (as
+    `approve_as`, a login of the world; None: its first account). None waits for a control."""
+
+    client_id: str = DEMO_CLIENT_ID
+    client_secret: str = DEMO_CLIENT_SECRET
+    interval: float = 5.0  # seconds between polls, as Yandex answers
+    code_lifetime: float = 300.0  # Yandex: 300 s observed (its docs say 10 minutes)
+    token_lifetime: float = 365 * 86400.0  # a Metrika token lives about a year
+    verification_url: str = "https://ya.ru/device"
+    auto_approve_after: float | None = None
+    approve_as: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.interval > 0 or not self.code_lifetime > 0 or not self.token_lifetime > 0:
+            raise ValueError("the OAuth interval and lifetimes must be above zero")
+
+
 @dataclass(frozen=True, slots=True)
 class SimulatorConfig:
     quotas: QuotaConfig = field(default_factory=QuotaConfig)
@@ -89,6 +115,7 @@ class SimulatorConfig:
     seed: int = 0  # drives latency and fault draws
     clock: Clock = field(default_factory=SystemClock)
     data_lag_seconds: int = 120
+    oauth: OAuthConfig = field(default_factory=OAuthConfig)
 
     @classmethod
     def demo(cls) -> SimulatorConfig:
@@ -97,6 +124,7 @@ class SimulatorConfig:
             latency=LatencyConfig(kind="lognormal", median_ms=60.0, sigma=0.5, max_ms=2_000.0),
             faults=FaultConfig(backend_error=0.01, timeout=0.005, drop_connection=0.005, slow_seconds=1.5),
             seed=7,
+            oauth=OAuthConfig(auto_approve_after=4.0, approve_as="Delta-Ads"),
         )
 
     @classmethod

@@ -37,9 +37,18 @@ DEMO_ACCOUNTS: dict[str, tuple[str, tuple[tuple[int, str, str, str, str], ...]]]
 #: the demo tokens, in the order the demo adds them
 DEMO_TOKENS: tuple[str, ...] = tuple(DEMO_ACCOUNTS)
 
+#: the account `--demo accounts login` logs in as (the simulator approves the code by itself)
+DEMO_LOGIN_ACCOUNT: dict[str, tuple[str, tuple[tuple[int, str, str, str, str], ...]]] = {
+    "demo-login-delta-token": ("Delta-Ads", (
+        (70114563, "Delta Ads — лендинг «Весна»", "vesna.delta-ads.ru", "Europe/Moscow", "2025-02-03T09:15:00+03:00"),
+        (70114788, "Кондитерская «Мёд и корица»", "med-korica.ru", "Europe/Samara", "2025-05-19T11:02:41+04:00"),
+        (70223901, "Delta Ads — портфолио", "delta-ads.ru", "Europe/Moscow", "2025-08-28T16:47:13+03:00"),
+    )),
+}  # fmt: skip
+
 
 def demo_counters(token: str) -> tuple[Counter, ...]:
-    login, rows = DEMO_ACCOUNTS[token]
+    login, rows = {**DEMO_ACCOUNTS, **DEMO_LOGIN_ACCOUNT}[token]
     return tuple(
         Counter(id=cid, name=name, site=site, time_zone=tz, owner_login=login, create_time=created)
         for cid, name, site, tz, created in rows

@@ -74,6 +74,10 @@ class ApiGate:
         self.quotas = QuotaKeeper(config.quotas, config.clock)
         self.trouble = Trouble(config.latency, config.faults, config.seed)
         self.revoked: set[str] = set()
+        #: whether a token the simulated Yandex ID issued has outlived its lifetime
+        self.token_expired: Callable[[str], bool] = lambda _token: False
+        #: the account of a token (the simulated Yandex ID also knows the tokens it issued)
+        self.token_account: Callable[[str], Account | None] = world.account
         self._handlers: dict[str, Callable[[Account, dict, dt.datetime, str], dict]] = {
             "counters": lambda account, params, now, _path: counters_page(self.world, account, params, now),
             "counter": lambda account, _params, now, path: one_counter(
@@ -97,18 +101,20 @@ class ApiGate:
             client = scope.get("client")
             self.quotas.admit_address(client[0] if client else "unknown")
             token = token_of(scope["headers"])
-            if token in self.revoked or self.world.account(token) is None:
+            account = self.token_account(token)
+            if token in self.revoked or account is None or self.token_expired(token):
                 raise errors.invalid_token()
+            login = account.login  # the per-user quotas are the login's, shared by its tokens
             params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-            self.quotas.admit_token(token, report=report, counter_ids=parse_ids(params) if report else ())
+            self.quotas.admit_user(login, report=report, counter_ids=parse_ids(params) if report else ())
         except ApiError as error:
             return await self._error(send, error, token)
         self.stats.in_flight += 1
-        self.stats.note_in_flight(token, self.quotas.in_flight[token])
+        self.stats.note_in_flight(token, self.quotas.in_flight[login])
         try:
             await self._answer(send, endpoint, token, params, path, report)
         finally:
-            self.quotas.release(token)
+            self.quotas.release(login)
             self.stats.in_flight -= 1
 
     async def _answer(self, send, endpoint: str, token: str, params: dict, path: str, report: bool) -> None:

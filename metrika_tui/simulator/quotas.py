@@ -1,6 +1,7 @@
-"""The real API's quotas, kept per client address, per token and per counter.
+"""The real API's quotas, kept per client address, per Yandex login and per counter.
 
-Only admitted requests count: a request turned away with a 429 uses up nothing, so a
+Metrika counts its per-user quotas (requests in flight, report requests per 5 minutes,
+requests a day) per login: every token of one login shares them. Only admitted requests count: a request turned away with a 429 uses up nothing, so a
 client that backs off gets its full allowance back exactly when the window says.
 Time comes from the injected clock, so tests move through windows without waiting.
 """
@@ -19,10 +20,10 @@ class QuotaKeeper:
     def __init__(self, config: QuotaConfig, clock: Clock) -> None:
         self.config = config
         self.clock = clock
-        self.in_flight: dict[str, int] = defaultdict(int)
+        self.in_flight: dict[str, int] = defaultdict(int)  # by login
         self._by_ip: dict[str, deque[float]] = defaultdict(deque)
-        self._reports: dict[str, deque[float]] = defaultdict(deque)
-        self._token_day: dict[str, tuple[int, int]] = {}
+        self._reports: dict[str, deque[float]] = defaultdict(deque)  # by login
+        self._login_day: dict[str, tuple[int, int]] = {}
         self._counter_day: dict[int, tuple[int, int]] = {}
 
     def admit_address(self, address: str) -> None:
@@ -38,16 +39,16 @@ class QuotaKeeper:
             raise quota("quota_requests_by_ip", f"Too many requests per second from one IP address (limit {limit})")
         window.append(now)
 
-    def admit_token(self, token: str, *, report: bool, counter_ids: Iterable[int] = ()) -> None:
-        """Daily, report-window and parallel limits of a token; on success the request is in flight."""
+    def admit_user(self, login: str, *, report: bool, counter_ids: Iterable[int] = ()) -> None:
+        """Daily, report-window and parallel limits of a login; on success the request is in flight."""
         cfg = self.config
         moment = self.clock.now()
         now, day = moment.timestamp(), moment.toordinal()  # the clock is UTC: days turn at 00:00 UTC
-        used_today = self._used(self._token_day, token, day)
-        if cfg.per_token_per_day is not None and used_today >= cfg.per_token_per_day:
+        used_today = self._used(self._login_day, login, day)
+        if cfg.per_login_per_day is not None and used_today >= cfg.per_login_per_day:
             raise quota(
                 "quota_requests_by_uid",
-                f"Daily quota of {cfg.per_token_per_day} requests per user is exceeded; it resets at 00:00 UTC",
+                f"Daily quota of {cfg.per_login_per_day} requests per user is exceeded; it resets at 00:00 UTC",
             )
         counter_ids = tuple(counter_ids)
         if cfg.per_counter_per_day is not None:
@@ -57,7 +58,7 @@ class QuotaKeeper:
                         "quota_requests_by_counter_id",
                         f"Daily quota of {cfg.per_counter_per_day} requests for counter {cid} is exceeded",
                     )
-        window = self._reports[token] if report else None
+        window = self._reports[login] if report else None
         if window is not None and cfg.reports_per_window is not None:
             while window and window[0] <= now - cfg.report_window_seconds:
                 window.popleft()
@@ -67,24 +68,28 @@ class QuotaKeeper:
                     f"Reporting API quota is exceeded: at most {cfg.reports_per_window} report requests "
                     f"per {cfg.report_window_seconds / 60:g} minutes per user (the 5-minute report limit)",
                 )
-        if cfg.parallel_per_token is not None and self.in_flight[token] >= cfg.parallel_per_token:
+        if cfg.parallel_per_login is not None and self.in_flight[login] >= cfg.parallel_per_login:
             raise quota(
                 "quota_parallel_requests",
-                f"Too many parallel requests for this user (limit {cfg.parallel_per_token})",
+                f"Too many parallel requests for this user (limit {cfg.parallel_per_login})",
             )
-        self._token_day[token] = (day, used_today + 1)
+        self._login_day[login] = (day, used_today + 1)
         for cid in counter_ids:
             self._counter_day[cid] = (day, self._used(self._counter_day, cid, day) + 1)
         if window is not None:
             window.append(now)
-        self.in_flight[token] += 1
+        self.in_flight[login] += 1
 
-    def release(self, token: str) -> None:
-        self.in_flight[token] -= 1
+    def release(self, login: str) -> None:
+        self.in_flight[login] -= 1
 
-    def report_budget_used(self, token: str) -> int:
-        """Report requests of this token inside the current window (for stats and tests)."""
-        window = self._reports.get(token, ())
+    def used_today(self, login: str) -> int:
+        """Requests of this login admitted today (UTC)."""
+        return self._used(self._login_day, login, self.clock.now().toordinal())
+
+    def report_budget_used(self, login: str) -> int:
+        """Report requests of this login inside the current window (for stats and tests)."""
+        window = self._reports.get(login, ())
         horizon = self.clock.now().timestamp() - self.config.report_window_seconds
         return sum(1 for t in window if t > horizon)
 

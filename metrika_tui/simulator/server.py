@@ -12,17 +12,23 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 
 import uvicorn
+from urllib.parse import parse_qsl
+
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from metrika_tui.simulator.config import FaultConfig, SimulatorConfig
-from metrika_tui.simulator.gate import ApiGate
+from metrika_tui.simulator.gate import ApiGate, token_of
+from metrika_tui.simulator.errors import ApiError
+from metrika_tui.simulator.oauth import OAuthAnswer, YandexId
 from metrika_tui.simulator.stats import SimStats, mask
 from metrika_tui.simulator.world import World
 
 CONTROL_PREFIX = "/simulator"
+#: Yandex ID's paths (oauth.yandex.ru and login.yandex.ru), served beside the Metrika API
+OAUTH_PATHS = frozenset({"/device/code", "/token", "/info"})
 
 
 class SimulatorApp(Starlette):
@@ -33,7 +39,8 @@ class SimulatorApp(Starlette):
         self.gate = gate
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith(CONTROL_PREFIX):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and not path.startswith(CONTROL_PREFIX) and path not in OAUTH_PATHS:
             await self.gate(scope, receive, send)
         else:
             await super().__call__(scope, receive, send)
@@ -47,7 +54,11 @@ class Simulator:
         self.config = config or SimulatorConfig()
         self.stats = SimStats(label=self._label)
         self._gate = ApiGate(world, self.config, self.stats)
-        self.app = SimulatorApp(self._gate, self._control_routes())
+        #: the simulated Yandex ID (device login, refresh, login info); its controls are methods
+        self.yandex_id = YandexId(world, self.config.oauth, self.config.clock, self._gate.revoked)
+        self._gate.token_expired = self.yandex_id.is_expired
+        self._gate.token_account = self.yandex_id.account_of
+        self.app = SimulatorApp(self._gate, self._control_routes() + self._oauth_routes())
 
     def _label(self, token: str) -> str:
         account = self.world.account(token)
@@ -106,6 +117,54 @@ class Simulator:
             Route(f"{p}/restore", token_action(self.restore, "restored"), methods=["POST"]),
             Route(f"{p}/faults", faults, methods=["POST"]),
             Route(f"{p}/reset-stats", reset_stats, methods=["POST"]),
+        ]
+
+    def _oauth_routes(self) -> list[Route]:
+        """Yandex ID's endpoints, and controls to settle a pending login."""
+        yid = self.yandex_id
+
+        def answer(call):
+            try:
+                return JSONResponse(call())
+            except OAuthAnswer as refusal:
+                return JSONResponse(refusal.body(), status_code=refusal.status)
+
+        async def device_code(request: Request) -> JSONResponse:
+            form = dict(parse_qsl((await request.body()).decode("latin-1")))
+            return answer(lambda: yid.device_code(form))
+
+        async def token(request: Request) -> JSONResponse:
+            form = dict(parse_qsl((await request.body()).decode("latin-1")))
+            return answer(lambda: yid.token(form, request.headers.get("authorization")))
+
+        async def info(request: Request) -> JSONResponse:
+            try:
+                bearer = token_of(list(request.headers.raw))
+            except ApiError:
+                bearer = None
+            return answer(lambda: yid.info(bearer))
+
+        def control(action):
+            async def endpoint(request: Request) -> JSONResponse:
+                try:
+                    body = await request.json() if await request.body() else {}
+                    login = action(body.get("user_code"), **({"login": body["login"]} if "login" in body else {}))
+                except (ValueError, TypeError, AttributeError) as error:
+                    return JSONResponse({"error": str(error)}, status_code=400)
+                except KeyError as error:
+                    return JSONResponse({"error": str(error)}, status_code=404)
+                return JSONResponse({"user_code": login.user_code, "state": login.state})
+
+            return endpoint
+
+        p = CONTROL_PREFIX
+        return [
+            Route("/device/code", device_code, methods=["POST"]),
+            Route("/token", token, methods=["POST"]),
+            Route("/info", info, methods=["GET"]),
+            Route(f"{p}/device/approve", control(yid.approve), methods=["POST"]),
+            Route(f"{p}/device/deny", control(yid.deny), methods=["POST"]),
+            Route(f"{p}/device/expire", control(yid.expire), methods=["POST"]),
         ]
 
     # serving -----------------------------------------------------------------------------

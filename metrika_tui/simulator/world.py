@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from metrika_tui.models import Counter, DailyStat
 from metrika_tui.simulator import names
 from metrika_tui.simulator.clock import Clock, SystemClock
-from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_SEED, demo_counters
+from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_LOGIN_ACCOUNT, DEMO_SEED, demo_counters
 from metrika_tui.simulator.hashing import mix
 from metrika_tui.simulator.traffic import OUTAGE_SHARE, TrafficProfile, full_day, make_profile, new_users, partial_day, period_users
 
@@ -31,11 +31,18 @@ def zone(name: str) -> ZoneInfo:
 
 @dataclass(frozen=True, slots=True)
 class Account:
-    """A token and the login owning it. `counter_ids` is a range in generated worlds."""
+    """A token and the login owning it. `counter_ids` is a range in generated worlds;
+    `uid` is the Yandex user id `login.yandex.ru/info` answers with."""
 
     token: str
     login: str
     counter_ids: Sequence[int]
+    uid: str = ""
+
+
+def user_id_of(seed: int, index: int) -> str:
+    """A stable Yandex-like user id (nine or ten digits) for the world's index-th account."""
+    return str(100_000_000 + mix(seed, index, 9) % 1_900_000_000)
 
 
 class World:
@@ -73,21 +80,27 @@ class World:
         first_counter_id: int | None = None,
         moscow_share: float = 0.85,
         outage_share: float = OUTAGE_SHARE,
+        logins: int | None = None,
         clock: Clock | None = None,
     ) -> World:
         """A world of `accounts` tokens with `counters_per_account` counters each.
 
         `outage_share`: days without any visit (broken tracking code); 0 gives every day a row.
+        `logins`: how many Yandex logins hold the tokens (token i belongs to login i % logins),
+        so several tokens share one login's quotas; default one login per token.
         """
         if accounts < 1 or counters_per_account < 1:
             raise ValueError("a world needs at least one account with one counter")
+        if logins is not None and not 1 <= logins <= accounts:
+            raise ValueError("a world has between one login and one login per account")
         first = first_counter_id or 20_000_000 + mix(seed, 1) % 40 * 1_000_000
         per = counters_per_account
         people = [
             Account(
                 token=f"y0_sim{seed}_{i:05d}_{mix(seed, i, 2) & 0xFFFFFFFF:08x}",
-                login=names.login(i, mix(seed, i, 3)),
+                login=names.login(i % (logins or accounts), mix(seed, i % (logins or accounts), 3)),
                 counter_ids=range(first + i * per, first + (i + 1) * per),
+                uid=user_id_of(seed, i),
             )
             for i in range(accounts)
         ]
@@ -110,11 +123,17 @@ class World:
         return cls(seed, people, make_counter, locate, clock, outage_share)
 
     @classmethod
-    def demo(cls, clock: Clock | None = None) -> World:
-        """The small fixed world `--demo` shows: three accounts, 4-6 counters each."""
-        counters = {c.id: c for token in DEMO_ACCOUNTS for c in demo_counters(token)}
+    def demo(cls, clock: Clock | None = None, *, login_account: bool = False) -> World:
+        """The small fixed world `--demo` shows: three accounts, 4-6 counters each.
+
+        `login_account`: also the account `--demo accounts login` adds (not seeded)."""
+        accounts = dict(DEMO_ACCOUNTS)
+        if login_account:
+            accounts.update(DEMO_LOGIN_ACCOUNT)
+        counters = {c.id: c for token in accounts for c in demo_counters(token)}
         people = [
-            Account(token, login, tuple(cid for cid, *_ in rows)) for token, (login, rows) in DEMO_ACCOUNTS.items()
+            Account(token, login, tuple(cid for cid, *_ in rows), uid=user_id_of(DEMO_SEED, i))
+            for i, (token, (login, rows)) in enumerate(accounts.items())
         ]
         owners = {cid: a for a in people for cid in a.counter_ids}
         return cls(DEMO_SEED, people, lambda _account, cid: counters[cid], owners.get, clock)
@@ -123,6 +142,13 @@ class World:
 
     def account(self, token: str) -> Account | None:
         return self._by_token.get(token)
+
+    def account_by_login(self, login: str) -> Account | None:
+        return next((a for a in self.accounts if a.login.casefold() == login.casefold()), None)
+
+    def add_token(self, token: str, account: Account) -> None:
+        """Another token of the same login (the OAuth server issued it): it sees the same counters."""
+        self._by_token[token] = account
 
     def owner(self, counter_id: int) -> Account | None:
         return self._locate(counter_id)

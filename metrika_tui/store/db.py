@@ -124,6 +124,15 @@ class Database:
                         await self.conn.execute("ROLLBACK")
                     raise explain(exc, self.path) from None
 
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The connection for a few reads in a row, other coroutines held off meanwhile."""
+        async with self.lock:
+            try:
+                yield self.conn
+            except sqlite3.Error as exc:
+                raise explain(exc, self.path) from None
+
     async def _one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
         async with self.conn.execute(sql, _params(params)) as cur:
             return await cur.fetchone()

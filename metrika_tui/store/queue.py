@@ -11,9 +11,9 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 
-from metrika_tui.models import DailyStat, MonthUsers
-from metrika_tui.store.db import Database
+from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
+from metrika_tui.store.db import Database
 from metrika_tui.store.rows import ClaimedJob, HeldJob, from_ts, to_ts
 from metrika_tui.tokens import Token
 
@@ -21,7 +21,8 @@ from metrika_tui.tokens import Token
 #: so a claim at that same moment (`lease_expires_at < now`) already takes it
 LEASE_EPSILON = 0.001
 
-#: The most urgent runnable job of an account under its limit. Accounts at their limit are
+#: The most urgent runnable job of a login under its limit (Metrika's 3 in flight are the
+#: login's, shared by its accounts: jobs carry their account's quota login). Logins at their limit are
 #: found once (`full`), then each kind of runnable job is walked in claim order along the
 #: partial index and the walk stops at the first job of another account: with 100,000
 #: queued jobs a claim reads a few rows, not all of them (a correlated count per queued
@@ -30,20 +31,20 @@ LEASE_EPSILON = 0.001
 #: a partial index only when the query implies that condition word for word.
 _CLAIM = """
 WITH full AS (
-    SELECT account_id FROM jobs
+    SELECT login FROM jobs
      WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at >= :now
-     GROUP BY account_id HAVING COUNT(*) >= :limit
+     GROUP BY login HAVING COUNT(*) >= :limit
 ), revoked AS (
     SELECT id FROM accounts WHERE revoked != 0
 ), runnable AS (
     SELECT * FROM (SELECT id, priority, run_after FROM jobs
                     WHERE status IN ('queued', 'running') AND status = 'queued' AND run_after <= :now
-                      AND account_id NOT IN full AND account_id NOT IN revoked
+                      AND login NOT IN full AND account_id NOT IN revoked
                     ORDER BY priority DESC, run_after, id LIMIT 1)
     UNION ALL                              -- an expired lease: its holder died (lost, not a try)
     SELECT * FROM (SELECT id, priority, run_after FROM jobs
                     WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at < :now
-                      AND account_id NOT IN full AND account_id NOT IN revoked
+                      AND login NOT IN full AND account_id NOT IN revoked
                     ORDER BY priority DESC, run_after, id LIMIT 1)
 )
 UPDATE jobs
@@ -51,7 +52,7 @@ UPDATE jobs
        owner_host_id = :host_id, owner_pid = :pid, owner_started = :started, heartbeat_at = :now,
        lost = lost + (status = 'running')
  WHERE id = (SELECT id FROM runnable ORDER BY priority DESC, run_after, id LIMIT 1)
-RETURNING id, counter_id, account_id, attempts, trigger, lost
+RETURNING id, counter_id, account_id, attempts, trigger, login, deferrals, lost
 """
 
 _FENCE = "id = ? AND lease_owner = ? AND status = 'running'"
@@ -75,22 +76,22 @@ class QueueStore:
     db: Database
 
     async def claim_next_job(
-        self, owner: str, now: dt.datetime, lease_seconds: float, per_account_limit: int,
+        self, owner: str, now: dt.datetime, lease_seconds: float, per_login_limit: int,
         *, process: ProcessId | None = None,
     ) -> ClaimedJob | None:
-        """Atomically take the most urgent runnable job whose account is under its limit.
+        """Atomically take the most urgent runnable job whose login is under its limit.
 
         `process` is the lease's holder, so that a process on its host can tell when it died
         (without one, only the lease's running out says so)."""
         params = {"owner": owner, "now": to_ts(now), "expires": to_ts(now) + lease_seconds,
-                  "limit": per_account_limit, "host_id": process.host_id if process else None,
+                  "limit": per_login_limit, "host_id": process.host_id if process else None,
                   "pid": process.pid if process else None, "started": process.started if process else None}  # fmt: skip
         async with self.db.transaction() as conn:
             async with conn.execute(_CLAIM, params) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
-            job_id, counter_id, account_id, attempts, trigger, lost = row
+            job_id, counter_id, account_id, attempts, trigger, login, deferrals, lost = row
             async with conn.execute(
                 "SELECT a.token, c.time_zone, c.last_fetched_day FROM counters c"
                 " JOIN accounts a ON a.id = c.account_id WHERE c.id = ?",
@@ -100,7 +101,8 @@ class QueueStore:
         return ClaimedJob(
             id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
             trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
-            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, lost=lost,
+            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, login=login,
+            deferrals=deferrals, lost=lost,
         )  # fmt: skip
 
     async def has_claimable(self, now: dt.datetime) -> bool:
@@ -212,7 +214,7 @@ class QueueStore:
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
                 " days = excluded.days, updated_at = excluded.updated_at",
                 [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
-                  "next": _next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
+                  "next": next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body) VALUES (?, ?, ?, ?, ?)",
@@ -226,8 +228,9 @@ class QueueStore:
             )
             await conn.execute(
                 "UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_error = NULL,"
-                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?) WHERE id = ?",
-                (ts, ts, newest_day.isoformat(), job.counter_id),
+                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?),"
+                " synced_for = (SELECT planned_for FROM jobs WHERE id = ?) WHERE id = ?",
+                (ts, ts, newest_day.isoformat(), job.id, job.counter_id),
             )
             await finish_runs(conn, [job.id])
         return True
@@ -259,13 +262,14 @@ class QueueStore:
                 await finish_runs(conn, [job.id])
             return row[0]
 
-    async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str) -> bool:
-        """Back to the queue until `run_after` without counting an attempt (quota waits)."""
+    async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str, counted: bool = False) -> bool:
+        """Back to the queue until `run_after` without counting an attempt (quota waits);
+        `counted`: one more deferral of unknown reset (those are capped)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?,"
+                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?, deferrals = deferrals + ?,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(run_after), reason, job.id, job.lease_owner),
+                (to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
             )
             return cur.rowcount == 1
 
@@ -301,8 +305,9 @@ class QueueStore:
         """Retry failed counters: a fresh queued job for each (attempts start again)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO jobs (counter_id, account_id, status, priority, run_after, trigger,"
-                " created_at) SELECT c.id, c.account_id, 'queued', 10, :now, 'retry', :now"
+                "INSERT OR IGNORE INTO jobs (counter_id, account_id, login, status, priority, run_after,"
+                " planned_for, trigger, created_at)"
+                " SELECT c.id, c.account_id, a.quota_login, 'queued', 10, :now, :now, 'retry', :now"
                 " FROM counters c JOIN accounts a ON a.id = c.account_id"
                 " WHERE c.last_error IS NOT NULL AND c.active = 1 AND a.revoked = 0"
                 " AND (:counter IS NULL OR c.id = :counter)",
@@ -349,6 +354,3 @@ async def finish_runs(conn, job_ids: Sequence[int]) -> None:
     """Inside a transaction that settled these jobs: finish the sync runs they ended."""
     await conn.execute(_FINISH_RUNS, {"jobs": json.dumps(list(job_ids))})
 
-
-def _next_month(first: dt.date) -> dt.date:
-    return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from metrika_tui.tokens import Token
 
@@ -25,6 +25,11 @@ class Account:
     revoked: bool
     revoked_reason: str | None
     counters: int = 0
+    quota_login: str = ""  # whose quotas its requests count against (see store.QUOTA_LOGIN)
+    uid: str | None = None  # the Yandex user id, once login.yandex.ru/info has said it
+    refresh_token: Token | None = None
+    token_expires_at: dt.datetime | None = None
+    login_needed: str | None = None  # why the account must log in again, if it must
 
     @property
     def token_masked(self) -> str:
@@ -49,6 +54,8 @@ class CounterRow:
     last_error: str | None
     job_status: str | None  # its live job's: 'queued' | 'running' | None
     job_attempts: int
+    quota_login: str = ""
+    synced_for: dt.datetime | None = None  # what its last success was planned for
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +71,8 @@ class ClaimedJob:
     token: Token
     time_zone: str
     last_fetched_day: dt.date | None
+    login: str = ""  # the quota key its requests count against
+    deferrals: int = 0  # quota answers of unknown reset it has waited out
     lost: int = 0  # leases of this job lost with a dead worker so far (this claim's included)
 
 
@@ -123,10 +132,61 @@ class JobRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PlanCandidate:
+    """An active counter of a live account, as the planner weighs it."""
+
+    counter_id: int
+    account_id: int
+    login: str  # its account's quota_login
+    live: bool  # it has a queued or running job already
+    last_fetched_at: dt.datetime | None
+    synced_for: dt.datetime | None
+    last_fetched_day: dt.date | None
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoginDay:
+    """One login's day as the store counts it: requests sent, and jobs still to spend some."""
+
+    login: str
+    used: int = 0  # requests sent today (UTC), by every process
+    committed: int = 0  # report requests the live jobs due before the reset will make
+    spent_until: dt.datetime | None = None  # the server said the day's quota is spent
+    spent_message: str | None = None
+    counters: int = 0  # active counters of its live accounts
+    paced_until: dt.datetime | None = None  # when its last paced refresh of the day was planned to run
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    counter_id: int
+    account_id: int
+    login: str
+    cost: int
+    run_after: dt.datetime
+    planned_for: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDecision:
+    """What the planner chose, for the store to write: (counter_id, account_id) lists by outcome."""
+
+    queue: list[NewJob]
+    skipped_recent: list[tuple[int, int]]
+    skipped_budget: list[tuple[int, int]]
+    already_live: list[tuple[int, int]]
+    paces: dict = field(default_factory=dict)  # login -> engine.planner.Pace
+    paced_until: dict = field(default_factory=dict)  # login -> its last paced refresh's run_after
+
+
+@dataclass(frozen=True, slots=True)
 class PlanRows:
-    """What planning found, per counter: (counter_id, account_id) lists by outcome."""
+    """What planning did, per counter: (counter_id, account_id) lists by outcome."""
 
     queued: list[tuple[int, int]]
     skipped_recent: list[tuple[int, int]]
     already_live: list[tuple[int, int]]
     slot_taken: bool = True
+    skipped_budget: list[tuple[int, int]] = field(default_factory=list)
+    paces: dict = field(default_factory=dict)

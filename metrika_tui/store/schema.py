@@ -120,8 +120,43 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
     """,
-    # 3: a lease names its holder (a dead one on this host is found at once) and its heartbeat;
-    # a lease lost with a dead worker counts apart from failed tries; a job knows its sync run
+    # 3: Metrika's quotas belong to the Yandex login: each login's requests of the day, a job's
+    # login, cost and deferrals; the moment a sync was planned for (the schedule's due rule)
+    """
+    ALTER TABLE accounts ADD COLUMN quota_login TEXT NOT NULL DEFAULT '';
+    UPDATE accounts SET quota_login = CASE WHEN login IN ('', 'unknown') THEN 'account:' || id
+                                           ELSE lower(replace(login, '.', '-')) END;
+    ALTER TABLE jobs ADD COLUMN login TEXT NOT NULL DEFAULT '';          -- its account's quota_login
+    UPDATE jobs SET login = COALESCE((SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id), '');
+    ALTER TABLE jobs ADD COLUMN cost INTEGER NOT NULL DEFAULT 1;         -- report requests it will make
+    ALTER TABLE jobs ADD COLUMN planned_for REAL;                        -- its slot, or when it was asked for
+    UPDATE jobs SET planned_for = created_at;
+    ALTER TABLE jobs ADD COLUMN deferrals INTEGER NOT NULL DEFAULT 0;    -- quota answers of unknown reset
+    ALTER TABLE counters ADD COLUMN synced_for REAL;                     -- planned_for of its last success
+    UPDATE counters SET synced_for = last_fetched_at;
+    CREATE INDEX jobs_running_by_login ON jobs(login, status);
+    CREATE TABLE quota_days (
+        login         TEXT NOT NULL,                -- an accounts.quota_login
+        day           TEXT NOT NULL,                -- UTC: the daily quota resets at 00:00 UTC
+        requests      INTEGER NOT NULL DEFAULT 0,   -- sent, refused ones too, by every process
+        spent_until   REAL,                         -- the server said the day's quota is spent
+        spent_message TEXT,
+        paced_until   REAL,                         -- when its last paced refresh was planned to run
+        PRIMARY KEY (login, day)
+    ) WITHOUT ROWID;
+    """,
+    # 4 (issue 16): who a token belongs to (login.yandex.ru/info), and its lifecycle. The
+    # refresh token is as secret as the token; one Yandex user is one account
+    """
+    ALTER TABLE accounts ADD COLUMN uid TEXT;                 -- the Yandex user id
+    ALTER TABLE accounts ADD COLUMN refresh_token TEXT;
+    ALTER TABLE accounts ADD COLUMN token_expires_at REAL;    -- NULL: not known (a pasted token)
+    ALTER TABLE accounts ADD COLUMN login_needed TEXT;        -- why it must log in again, if it must
+    ALTER TABLE accounts ADD COLUMN refresh_lease_until REAL; -- one process refreshes at a time
+    CREATE UNIQUE INDEX accounts_by_uid ON accounts(uid) WHERE uid IS NOT NULL;
+    """,
+    # 5 (issue 13): a lease names its holder (a dead one on this host is found at once) and its
+    # heartbeat; a lease lost with a dead worker counts apart from failed tries; a job knows its run
     """
     ALTER TABLE jobs ADD COLUMN owner_host_id TEXT;     -- the holder's host id (processes.host_id)
     ALTER TABLE jobs ADD COLUMN owner_pid INTEGER;

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
 from metrika_tui.store.queue import QueueStore, finish_runs
-from metrika_tui.store.rows import Account, CounterRow, JobRecord, PlanRows, from_ts, to_ts
+from metrika_tui.store.rows import (
+    Account,
+    CounterRow,
+    JobRecord,
+    LoginDay,
+    PlanCandidate,
+    PlanDecision,
+    PlanRows,
+    from_ts,
+    to_ts,
+)
 from metrika_tui.slices import map_in_slices
 from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
 EVENT_LOG_ROWS = 20_000
+#: whose quotas an account's requests count against: its Yandex login (case and '.'/'-' do not
+#: matter to Yandex), or the account alone while its login is unknown
+QUOTA_LOGIN = "CASE WHEN login IN ('', 'unknown') THEN 'account:' || id ELSE lower(replace(login, '.', '-')) END"
 
 
 class Store(QueueStore):
@@ -37,23 +51,116 @@ class Store(QueueStore):
         return self.db.path
 
     # -- accounts ----------------------------------------------------------------------
-    async def add_account(self, *, user_id: str, login: str, token: Token, now: dt.datetime) -> Account:
-        """Add an account, or bring back (un-revoke) the one holding this token."""
+    async def add_account(
+        self, *, user_id: str | None, login: str, token: Token, now: dt.datetime, uid: str | None = None,
+        refresh_token: Token | None = None, expires_at: dt.datetime | None = None,
+    ) -> Account:
+        """Add an account, or bring back (un-revoke) the one holding this token, or, for a
+        Yandex user (`uid`) already known, give that account the new token: one user is one
+        account, and logging in again is how a dead or refused token is replaced. `user_id`
+        (the user's label) None: the login for a new account, the label it had for a known one."""
+        secret, refresh = token.reveal(), refresh_token.reveal() if refresh_token else None
+        expires = to_ts(expires_at) if expires_at else None
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO accounts (user_id, login, token, created_at) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (token) DO UPDATE SET revoked = 0, revoked_reason = NULL,"
-                " login = excluded.login, user_id = excluded.user_id",
-                (user_id, login, token.reveal(), to_ts(now)),
-            )
+            async def one(sql: str, params: tuple):
+                async with conn.execute(sql, params) as cur:
+                    return await cur.fetchone()
+
+            # the account holding this token, else the one of this Yandex user
+            target = await one("SELECT id FROM accounts WHERE token = ?", (secret,))
+            if target is None and uid is not None:
+                target = await one("SELECT id FROM accounts WHERE uid = ?", (uid,))
+            if target is None:
+                await conn.execute(
+                    "INSERT INTO accounts (user_id, login, token, created_at, uid, refresh_token, token_expires_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (user_id or login, login, secret, to_ts(now), uid, refresh, expires),
+                )
+            else:
+                taken = uid is not None and await one("SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, target[0]))
+                await conn.execute(
+                    # a new token brings its own refresh token and expiry (or none); the same one keeps them
+                    "UPDATE accounts SET user_id = COALESCE(?, user_id), login = ?, token = ?, revoked = 0,"
+                    " revoked_reason = NULL,"
+                    " login_needed = NULL, uid = COALESCE(?, uid),"
+                    " refresh_token = CASE WHEN token = ? THEN COALESCE(?, refresh_token) ELSE ? END,"
+                    " token_expires_at = CASE WHEN token = ? THEN COALESCE(?, token_expires_at) ELSE ? END"
+                    " WHERE id = ?",
+                    (user_id, login, secret, None if taken else uid, secret, refresh, refresh, secret, expires,
+                     expires, target[0]),
+                )
+            await conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN} WHERE token = ?", (secret,))
         return next(a for a in await self.accounts() if a.token == token)
 
     async def accounts(self) -> list[Account]:
         rows = await self.db.fetchall(
             "SELECT a.id, a.user_id, a.login, a.token, a.revoked, a.revoked_reason,"
-            " (SELECT COUNT(*) FROM counters c WHERE c.account_id = a.id) FROM accounts a ORDER BY a.id"
+            " (SELECT COUNT(*) FROM counters c WHERE c.account_id = a.id), a.quota_login, a.uid, a.refresh_token,"
+            " a.token_expires_at, a.login_needed FROM accounts a ORDER BY a.id"
         )
-        return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6]) for r in rows]
+        return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], Token(r[9]) if r[9] else None,
+                        from_ts(r[10]), r[11]) for r in rows]  # fmt: skip
+
+    # -- the token lifecycle (issue 16) ---------------------------------------------------
+    async def claim_token_refresh(
+        self, account_id: int, *, now: dt.datetime, due_before: dt.datetime, lease: dt.timedelta
+    ) -> Account | None:
+        """Take the right to refresh this account's token, if it is still due (expires before
+        `due_before`, has a refresh token, needs no new login) and no other process holds it.
+
+        Returns the account as it is now (another process may have refreshed it meanwhile)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET refresh_lease_until = ? WHERE id = ? AND revoked = 0"
+                " AND refresh_token IS NOT NULL AND login_needed IS NULL AND token_expires_at < ?"
+                " AND (refresh_lease_until IS NULL OR refresh_lease_until < ?)",
+                (to_ts(now + lease), account_id, to_ts(due_before), to_ts(now)),
+            )
+            if cur.rowcount != 1:
+                return None
+        return next(a for a in await self.accounts() if a.id == account_id)
+
+    async def store_refreshed_token(
+        self, account_id: int, *, old_refresh: Token, token: Token, refresh_token: Token | None,
+        expires_at: dt.datetime | None,
+    ) -> bool:
+        """Keep what a refresh gave, unless the account changed meanwhile (a new login)."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET token = ?, refresh_token = COALESCE(?, refresh_token), token_expires_at = ?,"
+                " refresh_lease_until = NULL WHERE id = ? AND refresh_token = ?",
+                (token.reveal(), refresh_token.reveal() if refresh_token else None,
+                 to_ts(expires_at) if expires_at else None, account_id, old_refresh.reveal()),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    async def mark_login_needed(self, account_id: int, *, reason: str, old_refresh: Token | None = None) -> bool:
+        """Say the account must log in again (its refresh was refused); its token works on
+        until it dies. With `old_refresh`: only if that is still its refresh token."""
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE accounts SET login_needed = ?, refresh_lease_until = NULL"
+                " WHERE id = ? AND (? IS NULL OR refresh_token = ?)",
+                (reason, account_id, old_refresh.reveal() if old_refresh else None,
+                 old_refresh.reveal() if old_refresh else None),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    async def release_token_refresh(self, account_id: int) -> None:
+        """Give the refresh right back without a result (Yandex ID did not answer)."""
+        async with self.db.transaction() as conn:
+            await conn.execute("UPDATE accounts SET refresh_lease_until = NULL WHERE id = ?", (account_id,))
+
+    async def set_identity(self, account_id: int, *, login: str, uid: str) -> bool:
+        """Record who the token belongs to (login.yandex.ru/info); False when another
+        account already holds that Yandex user (the user adds it again to merge)."""
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, account_id)) as cur:
+                if await cur.fetchone():
+                    return False
+            cur = await conn.execute("UPDATE accounts SET login = ?, uid = ? WHERE id = ?", (login, uid, account_id))
+            await conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN} WHERE id = ?", (account_id,))
+            return cur.rowcount == 1
 
     async def account_count(self) -> int:
         return (await self.db.fetchone("SELECT COUNT(*) FROM accounts"))[0]
@@ -124,34 +231,36 @@ class Store(QueueStore):
         rows = await self.db.fetchall(
             "SELECT c.id, c.account_id, a.user_id, a.login, a.revoked, c.name, c.site, c.time_zone,"
             " c.active, c.last_fetched_at, c.last_attempt_at, c.last_error, j.status,"
-            " COALESCE(j.attempts, 0)"
+            " COALESCE(j.attempts, 0), a.quota_login, c.synced_for"
             " FROM counters c JOIN accounts a ON a.id = c.account_id"
             " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running')"
             f" WHERE {where} ORDER BY c.account_id, c.id",
             params,
         )
         return await map_in_slices(lambda r: CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
-                                   bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13]), rows)  # fmt: skip
+                                   bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13], r[14],
+                                   from_ts(r[15])), rows)  # fmt: skip
 
     # -- planning ----------------------------------------------------------------------
     async def plan_jobs(
         self,
         *,
         now: dt.datetime,
-        interval: dt.timedelta,
-        force: bool = False,
+        choose: Callable[[list[PlanCandidate], dict[str, LoginDay]], PlanDecision],
         account_id: int | None = None,
         counter_id: int | None = None,
         trigger: str = "manual",
         priority: int = 0,
+        boost: bool = False,
         slot: tuple[str, str] | None = None,
         origin: str = "",
     ) -> PlanRows:
-        """Queue a job for each due counter, in one transaction (with the slot row, if any).
+        """Queue the jobs `choose` picks, in one transaction (with the slot row, if any).
 
-        Due: active, account not revoked, and never synced or last synced an interval ago
-        (any, with force). A counter with a live job gets no second one; forcing it raises
-        its priority instead.
+        `choose` (the engine's planner) sees every active counter of a live account (or this
+        account's, or this one) and each login's day as counted here, inside the same write
+        transaction: two processes planning at once cannot both spend the same budget. A
+        counter with a live job gets no second one; `boost` raises its priority instead.
         """
         ts = to_ts(now)
         async with self.db.transaction() as conn:
@@ -164,37 +273,116 @@ class Store(QueueStore):
                 if cur.rowcount != 1:
                     return PlanRows([], [], [], slot_taken=False)
             async with conn.execute(
-                "SELECT c.id, c.account_id, j.id IS NOT NULL,"
-                " (:force OR c.last_fetched_at IS NULL OR c.last_fetched_at <= :stale)"
+                "SELECT c.id, c.account_id, a.quota_login, j.id IS NOT NULL, c.last_fetched_at, c.synced_for,"
+                " c.last_fetched_day, c.time_zone"
                 " FROM counters c JOIN accounts a ON a.id = c.account_id"
                 " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running')"
                 " WHERE c.active = 1 AND a.revoked = 0"
                 " AND (:account IS NULL OR c.account_id = :account)"
                 " AND (:counter IS NULL OR c.id = :counter) ORDER BY c.account_id, c.id",
-                {"force": int(force), "stale": ts - interval.total_seconds(),
-                 "account": account_id, "counter": counter_id},  # fmt: skip
+                {"account": account_id, "counter": counter_id},
             ) as cur:
-                candidates = await cur.fetchall()
-            queued, skipped, live = [], [], []
-            for cid, aid, has_live, due in candidates:
-                (live if has_live else queued if due else skipped).append((cid, aid))
+                candidates = [
+                    PlanCandidate(r[0], r[1], r[2], bool(r[3]), from_ts(r[4]), from_ts(r[5]),
+                                  dt.date.fromisoformat(r[6]) if r[6] else None, r[7])  # fmt: skip
+                    for r in await cur.fetchall()
+                ]
+            decision = choose(candidates, await self._login_days(conn.execute, now))
             run = await conn.execute(  # a run that queued nothing is finished as it starts
                 "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped, finished_at, synced, failed)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (trigger, origin, ts, len(queued), len(skipped), *((None,) * 3 if queued else (ts, 0, 0))),
+                (trigger, origin, ts, len(decision.queue), len(decision.skipped_recent) + len(decision.skipped_budget),
+                 *((None,) * 3 if decision.queue else (ts, 0, 0))),  # fmt: skip
             )
             await conn.executemany(
-                "INSERT INTO jobs (counter_id, account_id, status, priority, run_after, trigger, created_at, run_id)"
-                " VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
-                [(cid, aid, priority, ts, trigger, ts, run.lastrowid) for cid, aid in queued],
+                "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
+                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                [(j.counter_id, j.account_id, j.login, j.cost, priority, to_ts(j.run_after), to_ts(j.planned_for),
+                  trigger, ts, run.lastrowid) for j in decision.queue],  # fmt: skip
             )
-            if force and priority and live:
+            await conn.executemany(
+                "INSERT INTO quota_days (login, day, paced_until) VALUES (?, ?, ?) ON CONFLICT (login, day)"
+                " DO UPDATE SET paced_until = excluded.paced_until",
+                [(login, quota_day(now)[0], to_ts(moment)) for login, moment in decision.paced_until.items()],
+            )
+            if boost and priority and decision.already_live:
                 await conn.executemany(
                     "UPDATE jobs SET priority = MAX(priority, ?), run_after = MIN(run_after, ?)"
                     " WHERE counter_id = ? AND status = 'queued'",
-                    [(priority, ts, cid) for cid, _ in live],
+                    [(priority, ts, cid) for cid, _ in decision.already_live],
                 )
-        return PlanRows(queued, skipped, live)
+        return PlanRows([(j.counter_id, j.account_id) for j in decision.queue], decision.skipped_recent,
+                        decision.already_live, skipped_budget=decision.skipped_budget,
+                        paces=decision.paces)  # fmt: skip
+
+    # -- each login's day: its quota ------------------------------------------------------
+    async def login_days(self, now: dt.datetime) -> dict[str, LoginDay]:
+        """Every login of a live account with today's requests, its live jobs' cost and whether
+        the server called its day spent (a read: no write lock)."""
+        async with self.db.reading() as conn:
+            return await self._login_days(conn.execute, now)
+
+    @staticmethod
+    async def _login_days(execute, now: dt.datetime) -> dict[str, LoginDay]:
+        day, reset = quota_day(now)
+        params = {"day": day, "reset": to_ts(reset)}
+        found: dict[str, dict[str, Any]] = {}
+        async with execute(
+            "SELECT a.quota_login, COUNT(c.id) FROM accounts a LEFT JOIN counters c ON c.account_id = a.id"
+            " AND c.active = 1 WHERE a.revoked = 0 GROUP BY a.quota_login", params,
+        ) as cur:  # fmt: skip
+            for login, counters in await cur.fetchall():
+                found.setdefault(login, {})["counters"] = counters
+        async with execute(
+            "SELECT login, requests, spent_until, spent_message, paced_until FROM quota_days WHERE day = :day", params
+        ) as cur:
+            for login, used, until, message, paced in await cur.fetchall():
+                found.setdefault(login, {}).update(used=used, spent_until=from_ts(until), spent_message=message,
+                                                   paced_until=from_ts(paced))  # fmt: skip
+        async with execute(
+            "SELECT login, SUM(cost) FROM jobs WHERE status IN ('queued', 'running') AND run_after < :reset"
+            " GROUP BY login", params,
+        ) as cur:  # fmt: skip
+            for login, committed in await cur.fetchall():
+                found.setdefault(login, {})["committed"] = committed
+        return {login: LoginDay(login, **values) for login, values in found.items()}
+
+    async def add_usage(self, sent: Mapping[tuple[Token, str], int]) -> None:
+        """Count requests sent: (token, UTC day) -> how many. Counted against the token's
+        account's login; a token no account holds (one being tried) counts for nobody."""
+        if not sent:
+            return
+        async with self.db.transaction() as conn:
+            await conn.executemany(
+                "INSERT INTO quota_days (login, day, requests) SELECT quota_login, ?, ? FROM accounts"
+                " WHERE token = ? ON CONFLICT (login, day) DO UPDATE SET requests = requests + excluded.requests",
+                [(day, n, token.reveal()) for (token, day), n in sent.items()],
+            )
+
+    async def mark_login_spent(self, login: str, *, now: dt.datetime, until: dt.datetime, message: str,
+                               reason: str) -> int | None:  # fmt: skip
+        """The server said the login's daily quota is spent: remember it until `until`, and
+        move its queued jobs there (each would only meet the same answer). Returns how many
+        were moved, or None if the login was known to be spent already (nothing to tell)."""
+        day, _ = quota_day(now)
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT spent_until FROM quota_days WHERE login = ? AND day = ?", (login, day)
+            ) as cur:
+                known = await cur.fetchone()
+            if known is not None and known[0] is not None and known[0] >= to_ts(until):
+                return None
+            await conn.execute(
+                "INSERT INTO quota_days (login, day, spent_until, spent_message) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (login, day) DO UPDATE SET spent_until = excluded.spent_until,"
+                " spent_message = excluded.spent_message",
+                (login, day, to_ts(until), message),
+            )
+            cur = await conn.execute(
+                "UPDATE jobs SET run_after = ?, last_error = ? WHERE login = ? AND status = 'queued' AND run_after < ?",
+                (to_ts(until), reason, login, to_ts(until)),
+            )
+            return cur.rowcount
 
     async def planned_slots(self, schedule: str = "sync") -> list[tuple[str, str]]:
         """(slot, origin) of every planned slot: which process planned which tick."""
@@ -303,3 +491,10 @@ class Store(QueueStore):
 
     async def last_event_id(self) -> int:
         return (await self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM events"))[0]
+
+
+def quota_day(now: dt.datetime) -> tuple[str, dt.datetime]:
+    """The UTC day a moment's requests count in, and when that day's quota resets."""
+    today = now.astimezone(dt.UTC).date()
+    return today.isoformat(), dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+

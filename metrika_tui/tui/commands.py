@@ -61,7 +61,7 @@ ACTIONS: tuple[ConsoleAction, ...] = (
     ConsoleAction("copy-row", "c", "copy_row", "Copy row",
                   "Copy the row (OSC 52: works over SSH too)", footer=False),
     ConsoleAction("add-account", "a", "add_account", "Add account",
-                  "Add an account: paste its OAuth token (hidden)",
+                  "Add an account: log in with a code, or paste its token (hidden)",
                   changes_data=True, footer=False),
 )
 #: bindings that live on the app, listed in help with the rest

@@ -49,6 +49,52 @@ class ConsoleOperations:
             raise Refused(f"could not check the token {token.masked}: {exc}") from None
         return f"account {account.user_id} added with {found} counter(s); press s to sync them now"
 
+    @property
+    def can_log_in(self) -> bool:
+        """Whether an OAuth app is configured, so the device-code login can work."""
+        return not self.read_only and self.runtime.settings.oauth_app is not None
+
+    @property
+    def login_not_configured(self) -> str:
+        from metrika_tui.engine.login import NOT_CONFIGURED
+
+        return NOT_CONFIGURED[0].upper() + NOT_CONFIGURED[1:] + ". Meanwhile, paste a token in the next tab."
+
+    async def start_login(self) -> Any:
+        """Ask Yandex ID for a code (`engine.login.DeviceLogin`); the screen shows its prompt."""
+        from metrika_tui.engine.login import DeviceLogin, LoginNotConfigured
+        from metrika_tui.metrika.errors import MetrikaError
+        from metrika_tui.metrika.oauth import AppRejected
+
+        self.guard("adding an account")
+        try:
+            return await DeviceLogin.start(self.engine)
+        except LoginNotConfigured as exc:
+            raise Refused(str(exc)) from None
+        except AppRejected as exc:
+            raise Refused(f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id"
+                          " and client_secret") from None  # fmt: skip
+        except MetrikaError as exc:
+            raise Refused(f"could not get a code from Yandex ID: {exc}") from None
+
+    async def finish_login(self, login: Any, label: str = "") -> str:
+        """Wait for the user's confirmation, then store the account and discover its counters."""
+        from metrika_tui.metrika.errors import MetrikaError
+        from metrika_tui.metrika.oauth import AppRejected, LoginRefused
+
+        try:
+            grant = await login.wait()
+            account, found = await login.finish(grant, user_id=label or None)
+        except LoginRefused as exc:
+            raise Refused("the login was denied on the Yandex page" if exc.reason == "denied"
+                          else "the code expired before it was confirmed") from None  # fmt: skip
+        except AppRejected as exc:
+            raise Refused(f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id"
+                          " and client_secret") from None  # fmt: skip
+        except MetrikaError as exc:
+            raise Refused(f"the login failed: {exc}") from None
+        return f"account {account.login} logged in with {found} counter(s); press s to sync them now"
+
     async def force_sync(self, counter_id: int) -> str:
         self.guard("force sync")
         result = await self.engine.force_sync(counter_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -183,3 +184,42 @@ def test_two_syncs_at_once_make_no_duplicates(cli):
     assert sum(queued) == total  # each counter queued by exactly one of them
     status = cli.json("sync-status", "--json")
     assert status["summary"]["in_sync"] == total
+
+
+def test_sync_status_tells_each_logins_quota_and_the_datas_freshness(cli):
+    cli.add_all_accounts()
+    cli.run("sync", check_code=0)
+    status = cli.json("sync-status", "--json")
+    logins = {a.login: a for a in cli.world.accounts}
+    for account in status["accounts"]:
+        quota = account["quota"]
+        # every request of the login counted: its add (counters list) and its syncs, as the API saw them
+        assert quota["used_today"] == cli.sim.quotas.used_today(account["login"]), quota
+        assert quota["requests_per_day"] == 5000 and quota["effective_interval_minutes"] == 60
+        assert quota["resets_at"].endswith("T00:00:00Z") and not quota["stretched"]
+        assert account["login"] in logins
+    freshness = status["summary"]["freshness"]
+    assert 0 <= freshness["median_age_seconds"] <= freshness["oldest_age_seconds"] < 120
+    text = cli.run("sync-status", check_code=0).stdout
+    assert "Quota: " in text and "of 5,000 requests today" in text and "Data age: median" in text
+
+
+def test_a_logins_daily_quota_stretches_its_cadence_and_sync_force_takes_only_what_fits(cli):
+    cli.add_all_accounts()  # a request each (its counters list)
+    cli.run("sync", check_code=0)  # 3 first syncs a login, 2 requests each (90 days: 4 months)
+    # 3 counters a login, hourly, need 72 requests a day: a quota of 40 allows each one every 1h 48m
+    tight = {"METRIKA_REQUESTS_PER_DAY": "40", "METRIKA_RESERVE_PERCENT": "0"}
+    status = json.loads(cli.run("sync-status", "--json", extra_env=tight, check_code=0).stdout)
+    for account in status["accounts"]:
+        assert account["quota"]["stretched"] and account["quota"]["effective_interval_minutes"] >= 108
+    text = cli.run("sync-status", extra_env=tight, check_code=0).stdout
+    assert "each counter every 1h 4" in text and "(its quota cannot keep 1h)" in text
+
+    # 9 a day: 7 used, 2 left per login: `sync --force` queues two of its three, and says why (no
+    # look-back: a refresh reads this month only, one request, whatever today's date)
+    nine = {**tight, "METRIKA_REQUESTS_PER_DAY": "9", "METRIKA_LOOKBACK_DAYS": "0"}
+    forced = cli.run("sync", "--force", extra_env=nine, check_code=0).stdout
+    assert "Queued: 6" in forced and "Left for later (the login's daily quota): 3" in forced, forced
+    assert forced.count("nothing more fits in today's 9 requests (7 used") == 3  # one line per login
+    status = cli.json("sync-status", "--json")
+    assert all(a["quota"]["used_today"] == 9 for a in status["accounts"])

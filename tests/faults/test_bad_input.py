@@ -32,7 +32,7 @@ SETTINGS = {
     "interval config bool": (["sync-status"], {}, "[sync]\ninterval_minutes = true\n", "whole number"),
     "backfill past dates": (["sync"], {"METRIKA_BACKFILL_DAYS": "99999999"}, None, "at most"),
     "lookback past dates": (["sync"], {"METRIKA_LOOKBACK_DAYS": "800000"}, None, "at most"),
-    "lookback negative": (["sync"], {"METRIKA_LOOKBACK_DAYS": "-1"}, None, "above zero"),
+    "lookback negative": (["sync"], {"METRIKA_LOOKBACK_DAYS": "-1"}, None, "zero or more"),
     "jobs per token past integers": (["sync"], {"METRIKA_PER_TOKEN_JOBS": "100000000000000000000"}, None, "at most"),
     "attempts past integers": (["sync"], {"METRIKA_MAX_ATTEMPTS": "100000000000000000000"}, None, "at most"),
     "workers config words": (["sync"], {}, '[sync]\nworkers = "many"\n', "whole number"),

@@ -37,8 +37,8 @@ FAULTS = FaultConfig(backend_error=0.05, timeout=0.05, html_500=0.05, malformed_
                      slow=0.05, slow_seconds=0.6)  # fmt: skip
 #: tighter than the client keeps to (30 rps, 3 in flight, 200 reports per 5 min), and daily
 #: quotas a pass outgrows: every quota answers 429 in bursts
-QUOTAS = QuotaConfig(per_ip_per_second=8, parallel_per_token=1, reports_per_window=8, report_window_seconds=300,
-                     per_token_per_day=12, per_counter_per_day=4)  # fmt: skip
+QUOTAS = QuotaConfig(per_ip_per_second=8, parallel_per_login=1, reports_per_window=8, report_window_seconds=300,
+                     per_login_per_day=30, per_counter_per_day=4)  # fmt: skip
 QUOTA_KINDS = {"quota_requests_by_ip", "quota_parallel_requests", "quota_requests_by_uid", "quota_requests_by_counter_id"}
 #: quick in-process retries: the test is about what happens when they run out
 RETRY = RetryPolicy(attempts=3, initial_wait=0.02, max_wait=0.2, total=2.0)
@@ -47,7 +47,8 @@ RETRY = RetryPolicy(attempts=3, initial_wait=0.02, max_wait=0.2, total=2.0)
 @contextlib.asynccontextmanager
 async def engine_on(tmp_path, url: str, clock, **settings) -> AsyncIterator[Engine]:
     base = {"workers": 6, "backfill_days": BACKFILL_DAYS, "log_file": tmp_path / "sync.log"}
-    resolved = Settings(db_path=tmp_path / "metrika.db", api_url=url, **(base | settings))
+    resolved = Settings(db_path=tmp_path / "metrika.db", api_url=url, oauth_url=url, login_url=url,
+                        **(base | settings))
     client = MetrikaClient.from_settings(resolved, retry=RETRY, clock=clock)
     engine = await Engine.open(resolved, client=client, clock=clock)
     try:
@@ -90,7 +91,7 @@ async def wait_idle(engine: Engine, timeout: float) -> None:
 @pytest.mark.timeout(soak(90, 1800))
 async def test_every_fault_and_every_quota_at_once(tmp_path, rng):
     clock = ShiftingClock()
-    world = World.generate(seed=41, accounts=soak(4, 12), counters_per_account=soak(6, 20), clock=clock)
+    world = World.generate(seed=41, accounts=soak(4, 12), counters_per_account=soak(10, 20), clock=clock)
     latency = LatencyConfig(kind="lognormal", median_ms=15.0, sigma=0.6, max_ms=400.0)
     sim = Simulator(world, SimulatorConfig(latency=latency, clock=clock, seed=rng.randrange(2**32)))
     started = time.monotonic()
@@ -143,10 +144,10 @@ class _BrokenFor:
     def __getattr__(self, name):
         return getattr(self._client, name)
 
-    async def daily_report(self, token, counter_id, date1, date2):
+    async def read_window(self, token, counter_id, requests, **kw):
         if counter_id == self.counter_id:
             raise ZeroDivisionError("a bug")
-        return await self._client.daily_report(token, counter_id, date1, date2)
+        return await self._client.read_window(token, counter_id, requests, **kw)
 
 
 async def test_a_job_that_raises_the_unexpected_fails_alone(tmp_path):

@@ -46,11 +46,13 @@ def add_accounts(env: dict, world: World) -> None:
         subprocess.run([*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True, capture_output=True)
 
 
-async def _done_jobs_per_counter(db: Path) -> dict[int, int]:
+async def _done_jobs_per_counter(db: Path, trigger: str | None = None) -> dict[int, int]:
+    """Done jobs of each counter (of one trigger: 'startup', 'schedule', ...)."""
     store = await Store.open(db)
     try:
         rows = await store.counter_rows()
-        return {r.id: sum(j.status == "done" for j in await store.job_history(r.id, 100)) for r in rows}
+        return {r.id: sum(j.status == "done" and trigger in (None, j.trigger) for j in await store.job_history(r.id, 100))
+                for r in rows}  # fmt: skip
     finally:
         await store.close()
 
@@ -165,8 +167,10 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
     stats = sim.stats.snapshot()
     assert stats["max_in_flight_per_token"] <= 3, stats
     assert not stats["quota_rejections"].get("quota_parallel_requests"), stats
-    done = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"])))
-    assert set(done.values()) == {1}  # the start-up passes of three daemons made one job per counter
+    startup = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"]), "startup"))
+    assert set(startup.values()) == {1}  # the start-up passes of three daemons made one job per counter
+    scheduled = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"]), "schedule"))
+    assert max(scheduled.values()) <= len(slots)  # and each slot one at most
     assert sum("daemon started" in out for out in outputs) == 3
 
 

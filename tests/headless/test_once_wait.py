@@ -88,7 +88,7 @@ def test_once_does_not_wait_for_a_quota_beyond_the_bound(scaled):
     world = World.generate(seed=64, accounts=1, counters_per_account=4)
     # the real report budget; the token's day allows 6 requests: the account's discovery and 5
     # reports, so a counter or two stay unread until midnight UTC
-    env, sim = scaled(world, QuotaConfig(per_token_per_day=6))
+    env, sim = scaled(world, QuotaConfig(per_login_per_day=6))
 
     proc, events, took = once(env)
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from metrika_tui.metrika.errors import QuotaError
-from metrika_tui.metrika.limits import REPORT_BUDGET, RatePacer, ReportBudget, RequestMeter, TokenGates
+from metrika_tui.metrika.limits import REPORT_BUDGET, RatePacer, ReportBudget, RequestMeter, UserGates
 from metrika_tui.tokens import Token
 
 SECRET = "y0_AgAAAAsecretsecretsecret42"
@@ -97,7 +97,7 @@ async def test_pacer_counts_requests_where_they_really_leave():
 
 
 async def test_token_gate_holds_at_most_the_limit_per_token_and_tokens_are_independent():
-    gates = TokenGates(3)
+    gates = UserGates(3)
     a, b = Token(SECRET), Token(SECRET + "b")
     peak = {a: 0, b: 0}
     release = asyncio.Event()

@@ -32,6 +32,7 @@ class PlanResult:
     queued: list = field(default_factory=list)
     skipped_recent: list = field(default_factory=list)
     already_live: list = field(default_factory=list)
+    skipped_budget: list = field(default_factory=list)
 
 
 class SharedSlots:

@@ -17,7 +17,9 @@ import pytest
 from metrika_tui.engine.accounts import add_account
 from metrika_tui.engine.events import Event
 from metrika_tui.engine.service import Engine
-from metrika_tui.metrika import MetrikaClient, RetryPolicy
+from metrika_tui.metrika import MetrikaClient
+from metrika_tui.metrika import RetryPolicy
+from metrika_tui.metrika.oauth import YandexIdClient
 from metrika_tui.models import month_start
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import ManualClock, QuotaConfig, Simulator, SimulatorConfig, World
@@ -45,6 +47,11 @@ def client_for(app, clock: ManualClock, **limits) -> MetrikaClient:
                          max_rps=10_000, clock=clock, **limits)  # fmt: skip
 
 
+def yandex_id_for(app) -> YandexIdClient:
+    """Yandex ID (the login info, the OAuth server) served by the same simulator, in process."""
+    return YandexIdClient("http://yandex-id.test", "http://yandex-id.test", transport=httpx.ASGITransport(app=app))
+
+
 @dataclass
 class Rig:
     """A world, its simulator, and the clock everything reads."""
@@ -60,7 +67,8 @@ class Rig:
         client keeps to the settings' report budget and window."""
         budget = {k: settings[k] for k in ("report_budget", "report_window_seconds") if k in settings}
         client = client_for(app or self.sim.app, self.clock, **budget)
-        engine = await Engine.open(settings_for(self.db, **settings), client=client, clock=self.clock)
+        engine = await Engine.open(settings_for(self.db, **settings), client=client, clock=self.clock,
+                                   yandex_id=yandex_id_for(self.sim.app))  # fmt: skip
         self.engines.append(engine)
         return engine
 

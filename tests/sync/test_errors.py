@@ -88,8 +88,8 @@ MIDNIGHT = dt.datetime(2026, 3, 11, tzinfo=dt.UTC)  # the daily quotas reset at 
     ("quotas", "as_420", "resets_at", "error_type"),
     [
         # adding the account takes 1 request, two counters need 4: the last one is refused
-        (QuotaConfig(per_ip_per_second=None, per_token_per_day=4), False, MIDNIGHT, "quota_requests_by_uid"),
-        (QuotaConfig(per_ip_per_second=None, per_token_per_day=4), True, MIDNIGHT, "quota_requests_by_uid"),
+        (QuotaConfig(per_ip_per_second=None, per_login_per_day=4), False, MIDNIGHT, "quota_requests_by_uid"),
+        (QuotaConfig(per_ip_per_second=None, per_login_per_day=4), True, MIDNIGHT, "quota_requests_by_uid"),
         # the first counter's quota is half spent already: its monthly report is refused
         (QuotaConfig(per_ip_per_second=None, per_counter_per_day=2), False, MIDNIGHT, "quota_requests_by_counter_id"),
         # three report requests per 5 minutes, two counters need four

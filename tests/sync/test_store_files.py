@@ -12,6 +12,7 @@ import pytest
 
 from metrika_tui.simulator import World
 from metrika_tui.store import Store, StoreError, db, schema
+from metrika_tui.store.store import QUOTA_LOGIN
 from metrika_tui.tokens import Token
 
 from .helpers import add_accounts, assert_store_matches_world, rig
@@ -34,52 +35,68 @@ async def contents(store: Store) -> dict:
     }
 
 
-async def as_older_schema(path, old_version: int, monkeypatch) -> None:
-    """Turn the database at `path` into the file an older metrika-tui would have written: the
-    schema of its migrations, holding the same rows in the columns it knew."""
-    older = path.with_name("older.db")
-    with monkeypatch.context() as old_release:
-        old_release.setattr(db, "MIGRATIONS", schema.MIGRATIONS[:old_version])
-        old_release.setattr(db, "SCHEMA_VERSION", old_version)
-        await (await Store.open(older)).close()
-    with sqlite3.connect(older) as conn:
-        conn.execute("ATTACH ? AS current", (str(path),))
-        tables = [r[0] for r in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
-        for table in tables:
-            columns = ", ".join(r[1] for r in conn.execute(f"PRAGMA main.table_info({table})"))
-            conn.execute(f"INSERT INTO main.{table} ({columns}) SELECT {columns} FROM current.{table}")
+def write_old_release_file(path, old_version: int, world: World, now: dt.datetime) -> None:
+    """A database as an older metrika-tui left it: its schema only, written by its SQL (an
+    account per token, their counters, one synced with a finished job, its rows and an event)."""
+    conn = sqlite3.connect(path)
+    for number, migration in enumerate(schema.MIGRATIONS[:old_version], 1):
+        conn.executescript(migration)
+        conn.execute(f"PRAGMA user_version = {number}")
+    ts = now.timestamp()
+    for i, account in enumerate(world.accounts, 1):
+        conn.execute("INSERT INTO accounts (id, user_id, login, token, created_at) VALUES (?, ?, ?, ?, ?)",
+                     (i, account.login, account.login, account.token, ts))
+        for cid in account.counter_ids:
+            c = world.counter(cid)
+            conn.execute("INSERT INTO counters (id, account_id, name, site, time_zone, created_at)"
+                         " VALUES (?, ?, ?, ?, ?, ?)", (cid, i, c.name, c.site, c.time_zone, ts))
+    synced = world.accounts[0].counter_ids[0]
+    conn.execute("UPDATE counters SET last_fetched_at = ?, last_fetched_day = ? WHERE id = ?",
+                 (ts - 7200, "2026-03-10", synced))
+    conn.execute("INSERT INTO jobs (counter_id, account_id, status, run_after, trigger, created_at, started_at,"
+                 " finished_at, rows) VALUES (?, 1, 'done', ?, 'schedule', ?, ?, ?, 1)",
+                 (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200))
+    conn.execute("INSERT INTO daily_stats VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
+    conn.execute("INSERT INTO monthly_stats VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)", (synced, ts - 7200))
+    conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
+    if old_version >= 3:  # what release 3 wrote of its own accord
+        conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN}")
+        conn.execute("UPDATE jobs SET login = (SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id),"
+                     " planned_for = created_at")
+        conn.execute("UPDATE counters SET synced_for = last_fetched_at")
+    conn.commit()
     conn.close()
-    for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        leftover.unlink(missing_ok=True)
-    os.replace(older, path)
 
 
 @pytest.mark.parametrize("old_version", range(1, schema.SCHEMA_VERSION))
-async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_path, monkeypatch, old_version):
+async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_path, old_version):
     world = World.generate(seed=39, accounts=2, counters_per_account=2)
     async with rig(tmp_path, world) as r:
-        synced = await r.engine()
-        await add_accounts(synced, world)
-        await synced.plan()
-        assert all(o.ok for o in await synced.run_until_idle())
-        await synced.recorder.flush()
-        before = await contents(synced.store)
-        await r.close()
-        r.engines.clear()
-        await as_older_schema(r.db, old_version, monkeypatch)  # an older metrika-tui wrote the file
-        assert user_version(r.db) == old_version
+        write_old_release_file(r.db, old_version, world, r.clock.now())
 
         new = await r.engine()  # this release opens it
 
         assert user_version(r.db) == schema.SCHEMA_VERSION
-        assert await contents(new.store) == before
+        got = await contents(new.store)
+        assert [a.token.reveal() for a in got["accounts"]] == world.tokens
+        assert [a.quota_login for a in got["accounts"]] == [a.login for a in world.accounts]  # migration 3
+        synced = world.accounts[0].counter_ids[0]
+        row = next(c for c in got["counters"] if c.id == synced)
+        assert row.last_fetched_at == row.synced_for == r.clock.now() - dt.timedelta(hours=2)
+        assert [(d.visits, d.users) for d in got["daily"][synced]] == [(10, 8)]
+        assert [m.users for m in got["monthly"][synced]] == [8]
+        assert [j.status for j in got["jobs"][synced]] == ["done"]
+        assert [e.message for e in got["events"]] == ["old"]
         with sqlite3.connect(r.db) as conn:
             indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert "jobs_finished" in indexes  # migration 2
+        assert {"jobs_finished", "jobs_running_by_login", "accounts_by_uid"} <= indexes  # migrations 2, 3, 4
+        assert all(a.uid is None and a.refresh_token is None and a.token_expires_at is None
+                   for a in got["accounts"])  # migration 4: nothing known yet (token_care asks)
         forced = await new.plan(force=True)  # and it works on
         assert len(forced.queued) == 4 and all(o.ok for o in await new.run_until_idle())
-        for counter in before["counters"]:
-            await assert_store_matches_world(new.store, world, counter.id, r.clock.now())
+        for counter in got["counters"]:
+            if counter.id != synced:  # (the old file's one synced counter holds made-up rows)
+                await assert_store_matches_world(new.store, world, counter.id, r.clock.now())
 
 
 async def test_a_database_of_a_newer_schema_is_refused_and_left_alone(tmp_path):

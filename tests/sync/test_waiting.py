@@ -77,7 +77,7 @@ async def test_a_deferral_beyond_the_bound_ends_the_pass_at_once_keeping_what_wa
     world = World.generate(seed=62, accounts=2, counters_per_account=3)
     a, b = logins(world)
     # b's token has 2 requests left today: one counter's reports; a's has plenty
-    async with rig(tmp_path, world, quotas=quotas(per_token_per_day=7)) as r:
+    async with rig(tmp_path, world, quotas=quotas(per_login_per_day=7)) as r:
         engine = await r.engine(report_budget=BUDGET, report_window_seconds=WINDOW)
         await add_accounts(engine, world)  # one request each
         for _ in range(4):  # someone else used b's token today

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
-from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, next_due, summarize
+from metrika_tui.engine.planner import OVERDUE_GRACE, next_due_slot
+from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, summarize
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
 
@@ -88,6 +89,7 @@ class FakeEngine:
         self.workers_total = settings.workers
         self.snapshot_calls = 0
         self.snapshot_changed: list[set[int] | None] = []
+        self.paces: dict = {}  # login -> engine.planner.Pace: each login's day, as snapshots carry it
 
     # -- building a world --------------------------------------------------------------------
     def add_account(self, account_id: int, login: str, *, revoked: bool = False) -> None:
@@ -100,15 +102,17 @@ class FakeEngine:
 
     def _status(self, c: FakeCounter) -> CounterStatus:
         account = self.accounts[c.account_id]
-        now, interval = self.clock.now(), self.settings.interval
+        now = self.clock.now()
+        next_due_at = next_due_slot(c.last_fetched_at, self.settings, now) if c.last_fetched_at else None
+        overdue_at = next_due_at + OVERDUE_GRACE if next_due_at else None
         state = derive_state(active=c.active, revoked=account.revoked, job_status=c.job,
                              last_fetched_at=c.last_fetched_at, last_error=c.last_error, now=now,
-                             interval=interval)  # fmt: skip
+                             overdue_at=overdue_at)  # fmt: skip
         return CounterStatus(
             account_id=account.id, account_user_id=account.user_id, account_login=account.login,
             account_revoked=account.revoked, counter_id=c.id, name=c.name, site=c.site, active=c.active,
             state=state, last_fetched_at=c.last_fetched_at, last_attempt_at=c.last_attempt_at,
-            next_due_at=next_due(c.last_fetched_at, interval), attempts=c.attempts, last_error=c.last_error,
+            next_due_at=next_due_at, attempts=c.attempts, last_error=c.last_error, overdue_at=overdue_at,
         )  # fmt: skip
 
     # -- the facade ----------------------------------------------------------------------------
@@ -120,16 +124,17 @@ class FakeEngine:
         ordered = sorted(self.counters.values(), key=lambda c: (c.account_id, c.id))
         rows = tuple(self._status(c) for c in ordered)
         per_account = Tally(c.account_id for c in ordered)
-        accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id])
+        accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id],
+                                     quota_login=a.login)
                          for a in sorted(self.accounts.values(), key=lambda a: a.id))  # fmt: skip
         jobs = [c.job for c in ordered if c.job]
         return EngineSnapshot(
             counters=rows, accounts=accounts,
-            summary=summarize(rows, now=now, interval=self.settings.interval),
+            summary=summarize(rows, now=now),
             next_scheduled_sync_at=None, scheduler_state="running",
             workers_busy=jobs.count("running"), workers_total=self.workers_total,
             queue_depth=len(jobs), requests_per_second=2.5, quota_headroom=0.87, taken_at=now,
-            clock_change_at=next_clock_change(rows),
+            clock_change_at=next_clock_change(rows), paces=dict(self.paces),
         )  # fmt: skip
 
     def _plannable(self, c: FakeCounter) -> bool:

@@ -40,8 +40,8 @@ async def test_the_main_screen_shows_states_summary_and_header(runtime):
         summary = (await runtime.engine.snapshot()).summary
         assert f"Total {summary.total} · in sync {summary.in_sync}" in text
         assert f"overall {summary.overall_percent}%" in text
-        assert "scheduler running" in text and "workers 0/4" in text and "quota 87%" in text
-        assert "alice (active, 6 counters)" in text
+        assert "scheduler running" in text and "workers 0/4" in text and "reports 87%" in text
+        assert "alice (6 counters)" in text
 
 
 async def test_force_sync_shows_queued_then_syncing_then_ok(runtime):

@@ -20,7 +20,7 @@ async def test_an_ok_row_reads_ago_and_in():
     words = dict(zip((c.key for c in COLUMNS), row_words((await statuses())[1001], T0)))
     assert words["state"] == "✓ OK"
     assert words["last"] == "5m ago"
-    assert words["next"] == "in 55m"
+    assert words["next"] == "in 30m"  # synced 09:25, due from 09:55: the 10:00 slot
     assert words["account"] == "alice"
 
 

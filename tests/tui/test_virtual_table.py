@@ -80,8 +80,10 @@ async def test_a_slow_snapshot_spaces_the_next_reads():
 async def test_the_engine_is_read_again_when_a_state_turns_with_the_clock_not_before():
     runtime = demo_world()
     engine = runtime.engine
-    # counter 1001 is OK for 0.5 s more; then OVERDUE, which no event announces
-    engine.counters[1001].last_fetched_at = engine.clock.now() - engine.settings.interval + dt.timedelta(seconds=0.5)
+    # counter 1001 was synced at 09:25: the 10:00 slot should plan it, and with nothing queued it
+    # turns OVERDUE at 10:02 (the slot and its grace), which no event announces; it is 0.5 s before
+    engine.counters[1001].last_fetched_at = engine.clock.now() - dt.timedelta(minutes=5)
+    engine.clock.advance(seconds=(dt.timedelta(minutes=32) - dt.timedelta(seconds=0.5)).total_seconds())
     async with console(runtime, bridge_options={"ageing_interval": 0.05}) as (app, pilot):
         reads = engine.snapshot_calls
         await pilot.pause(0.2)

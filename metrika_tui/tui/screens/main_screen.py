@@ -233,12 +233,14 @@ class MainScreen(Screen[None]):
             self._perform(lambda: self.operations.add_account("", ""))
             return
 
-        def entered(answer: tuple[str, str] | None) -> None:
-            if answer:
-                token, label = answer
+        def entered(answer: tuple[str, ...] | None) -> None:
+            if answer and answer[0] == "token":
+                _, token, label = answer
                 self._perform(lambda: self.operations.add_account(token, label))
+            elif answer and answer[0] == "added":  # the login stored it already
+                self._perform(lambda: answer[1])
 
-        self.app.push_screen(AddAccountScreen(), entered)
+        self.app.push_screen(AddAccountScreen(self.operations), entered)
 
     def action_retry_failed(self) -> None:
         self._perform(self.operations.retry_failed)

@@ -12,15 +12,18 @@ from zoneinfo import ZoneInfo
 
 from textual.widgets import Static
 
-from metrika_tui.timefmt import until
+from metrika_tui.timefmt import span, until
 from metrika_tui.tui.css import tcss_next_to
+
+#: cells of the small bar of a login's daily quota used
+QUOTA_BAR = 5
 
 
 def header_text(
     *, db: str, scheduler_state: str, next_sync: dt.datetime | None, snapshot: Any | None, tz: ZoneInfo,
     now: dt.datetime | None = None,
 ) -> str:
-    """`db … │ scheduler running │ next 12:00 (in 35m) │ workers 2/6 │ queue 5 │ 3.2 req/s │ quota 87%`."""
+    """`db … │ scheduler running │ next 12:00 (in 35m) │ workers 2/6 │ queue 5 │ 3.2 req/s │ reports 87%` (the 5-minute report budget left)."""
     parts = [f"db {db}", f"scheduler {scheduler_state}"]
     if snapshot is None:
         return " │ ".join(parts + ["starting…"])
@@ -32,7 +35,7 @@ def header_text(
         f"workers {snapshot.workers_busy}/{snapshot.workers_total}",
         f"queue {snapshot.queue_depth}",
         f"{snapshot.requests_per_second:.1f} req/s",
-        f"quota {round(100 * snapshot.quota_headroom)}%",
+        f"reports {round(100 * snapshot.quota_headroom)}%",
     ]
     return " │ ".join(parts)
 
@@ -50,15 +53,44 @@ def summary_text(summary: Any) -> str:
 
 
 def accounts_text(snapshot: Any) -> str:
-    """Each account with its status and how many counters it has."""
+    """Each account with its status, how many counters it has, and its login's day: the daily
+    quota used (a small bar) and how often its counters are synced (`⚠` when the quota
+    stretches the configured interval)."""
     counts = {key: len(list(group)) for key, group in
               itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}  # fmt: skip
+    paces = getattr(snapshot, "paces", {}) or {}
     entries = []
     for account in snapshot.accounts:
         name = account.login or account.user_id or f"#{account.id}"
-        status = "⊘ revoked" if account.revoked else "active"
-        entries.append(f"{name} ({status}, {counts.get(account.id, 0)} counters)")
+        if account.revoked:
+            entries.append(f"{name} (⊘ revoked, {counts.get(account.id, 0)} counters)")
+            continue
+        warning = ""
+        if getattr(account, "token_warning", None):
+            warning = "⚠ log in again, " if account.login_needed or "expired" in account.token_warning else (
+                f"⚠ token expires {account.token_expires_at:%Y-%m-%d}, ")  # fmt: skip
+        pace = paces.get(getattr(account, "quota_login", ""))
+        quota = f", {quota_text(pace)}" if pace is not None else ""
+        entries.append(f"{name} ({warning}{counts.get(account.id, 0)} counters{quota})")
     return "Accounts: " + " · ".join(entries) if entries else "Accounts: none"
+
+
+def quota_text(pace: Any) -> str:
+    """`▰▰▱▱▱ 2.3k/5k today, every 60m`; stretched: `… every 2h 32m ⚠`; spent: `… spent`."""
+    share = min(1.0, (pace.used / pace.per_day) if pace.per_day else 1.0)
+    filled = round(QUOTA_BAR * share)
+    bar = "▰" * filled + "▱" * (QUOTA_BAR - filled)
+    used = f"{bar} {_short(pace.used)}/{_short(pace.per_day)} today"
+    if pace.spent_until is not None:
+        return f"{used}, spent"
+    return f"{used}, every {span(pace.effective_interval)}{' ⚠' if pace.stretched else ''}"
+
+
+def _short(number: int) -> str:
+    """1234 -> 1.2k, 5000 -> 5k"""
+    if number < 1000:
+        return str(number)
+    return f"{number / 1000:.1f}".rstrip("0").rstrip(".") + "k"
 
 
 class StatusLine(Static):

@@ -1,0 +1,116 @@
+"""Adding an account by the device-code login: a short code the user confirms on any device.
+
+`DeviceLogin.start` asks Yandex ID for the codes; `wait` polls for the token no faster than
+the interval it was given (`slow_down` adds five seconds for good), for at most the codes'
+lifetime, riding out Yandex ID's passing trouble; `finish` stores the account like
+`accounts add` (identity from the login info, the refresh token and expiry kept) and
+discovers its counters. The command and the console both drive exactly this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from metrika_tui import locations
+from metrika_tui.engine.accounts import add_account
+from metrika_tui.engine.events import Kind
+from metrika_tui.metrika.errors import TransientError
+from metrika_tui.metrika.oauth import SLOW_DOWN_STEP, DeviceCode, LoginPending, LoginRefused, TokenGrant
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class LoginNotConfigured(Exception):
+    """No OAuth app is configured: the message says where to put its id and secret."""
+
+
+NOT_CONFIGURED = ("logging in with a code needs an app registered on Yandex OAuth: put its ID and secret in"
+                  " the config file as [oauth] client_id and client_secret (or METRIKA_CLIENT_ID and"
+                  " METRIKA_CLIENT_SECRET); see the README, 'Log in with a code'")  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPrompt:
+    """What the user is shown: the code, where to enter it, until when."""
+
+    user_code: str
+    verification_url: str
+    expires_at: dt.datetime
+    interval: float
+
+
+def device_identity() -> tuple[str, str]:
+    """(device_id, device_name) for Yandex ID: one id per installation, kept in the data
+    directory, so the user's access page lists 'metrika-tui on <host>' once, not per login."""
+    path = locations.data_dir() / "device-id"
+    try:
+        device_id = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        device_id = ""
+    if not (6 <= len(device_id) <= 50 and device_id.isascii() and device_id.isprintable()):
+        device_id = uuid.uuid4().hex
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(device_id + "\n", encoding="ascii")
+        except OSError:
+            pass  # a fresh id per login is worse, not wrong
+    host = "".join(ch for ch in socket.gethostname() if ch.isascii() and ch.isprintable())[:60] or "a server"
+    return device_id, f"metrika-tui on {host}"
+
+
+class DeviceLogin:
+    """One device-code login, from the code to the stored account."""
+
+    def __init__(self, engine, code: DeviceCode, started: dt.datetime, *, sleep: Sleep | None = None) -> None:
+        self.engine = engine
+        self.code = code
+        self.prompt = LoginPrompt(code.user_code, code.verification_url,
+                                  started + dt.timedelta(seconds=code.expires_in), code.interval)  # fmt: skip
+        self.interval = code.interval
+        self.polls = 0
+        self._sleep = sleep or asyncio.sleep
+
+    @classmethod
+    async def start(cls, engine, *, sleep: Sleep | None = None) -> DeviceLogin:
+        """Ask Yandex ID for a code. Raises LoginNotConfigured, or the client's errors."""
+        app = engine.settings.oauth_app
+        if app is None:
+            raise LoginNotConfigured(NOT_CONFIGURED)
+        device_id, device_name = device_identity()
+        code = await engine.yandex_id.request_device_code(app, device_id=device_id, device_name=device_name)
+        engine.bus.emit(Kind.INFO, f"login started: code shown, valid for {code.expires_in:.0f}s")
+        return cls(engine, code, engine.clock.now(), sleep=sleep)
+
+    def seconds_left(self) -> float:
+        return (self.prompt.expires_at - self.engine.clock.now()).total_seconds()
+
+    async def wait(self) -> TokenGrant:
+        """Poll until the user confirms: the grant. Raises LoginRefused (denied, or expired:
+        the codes' lifetime is the bound), AppRejected, or OAuthError."""
+        app = self.engine.settings.oauth_app
+        while True:
+            left = self.seconds_left()
+            if left <= 0:
+                raise LoginRefused("the code expired before it was confirmed", reason="expired")
+            await self._sleep(min(self.interval, left))  # never sooner than the interval
+            self.polls += 1
+            try:
+                return await self.engine.yandex_id.poll_device_token(app, self.code)
+            except LoginPending as exc:
+                if exc.slow_down:
+                    self.interval += SLOW_DOWN_STEP
+            except TransientError:
+                pass  # Yandex ID's passing trouble: ask again at the next interval, within the lifetime
+
+    async def finish(self, grant: TokenGrant, *, user_id: str | None = None, discover: bool = True):
+        """Store the account (identity from the login info) and its counters: (account, found)."""
+        account, found = await add_account(
+            self.engine, grant.access_token, user_id=user_id, discover=discover,
+            refresh_token=grant.refresh_token, expires_at=grant.expires_at(self.engine.clock.now()),
+        )  # fmt: skip
+        return account, found

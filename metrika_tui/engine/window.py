@@ -1,0 +1,73 @@
+"""What one sync reads: its window of days, and the fewest report requests that cover it.
+
+The window runs from the last fetched day minus a look-back (the newest days are not final)
+or, on a first sync, from the backfill start, through today in the counter's own time zone;
+its start is moved back to the first of its month, so every month touched is read whole and
+its users (a month's users are not a sum of its days) come from the API.
+
+Those users come one of two ways (`[sync] month_users`):
+- "totals": one daily request per month touched, from the month's first day: the answer's
+  `totals` are computed over the whole requested range (ClickHouse's `WITH TOTALS`), so its
+  users total is that month's users. A window inside one month costs one request.
+- "dimension": the daily rows, then the users by `ym:s:startOfMonth`: always two.
+With "totals", a window touching three months or more (a first sync's backfill) is read the
+"dimension" way, which is then fewer requests. The planner prices a sync with the same
+functions, so what it budgets is what the job spends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from metrika_tui.models import ReportRequest, month_start, next_month
+from metrika_tui.settings import Settings
+
+MONTH_USERS_MODES = ("totals", "dimension")
+
+
+def local_today(time_zone: str, now: dt.datetime) -> dt.date:
+    """Today in the counter's own zone (its reports' dates are local); UTC if unknown."""
+    try:
+        return now.astimezone(ZoneInfo(time_zone)).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return now.astimezone(dt.UTC).date()
+
+
+def fetch_window(last_fetched_day: dt.date | None, time_zone: str, settings: Settings,
+                 now: dt.datetime) -> tuple[dt.date, dt.date]:  # fmt: skip
+    """The days the next sync reads, from the first of the start's month through today."""
+    today = local_today(time_zone, now)
+    if last_fetched_day is None:
+        start = today - dt.timedelta(days=settings.backfill_days - 1)
+    else:
+        start = min(last_fetched_day, today) - dt.timedelta(days=settings.lookback_days)
+    return month_start(start), today
+
+
+def months_touched(date1: dt.date, date2: dt.date) -> list[dt.date]:
+    """The first day of every month from date1's through date2's."""
+    months, month = [], month_start(date1)
+    while month <= date2:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def window_requests(date1: dt.date, date2: dt.date, mode: str) -> list[ReportRequest]:
+    """The report requests of a sync of [date1, date2] (date1 the first of its month)."""
+    months = months_touched(date1, date2)
+    if mode == "totals" and len(months) <= 2:
+        ends = [next_month(m) - dt.timedelta(days=1) for m in months]
+        return [ReportRequest(m, min(end, date2)) for m, end in zip(months, ends)]
+    return [ReportRequest(date1, date2), ReportRequest(date1, date2, grain="month")]
+
+
+def sync_cost(last_fetched_day: dt.date | None, time_zone: str, settings: Settings, now: dt.datetime) -> int:
+    """Report requests the counter's next sync makes (one page each: a page holds 10,000 days)."""
+    return len(window_requests(*fetch_window(last_fetched_day, time_zone, settings, now), settings.month_users))
+
+
+def steady_cost(settings: Settings) -> int:
+    """Requests of a refresh inside one month: what a counter costs on most days."""
+    return 1 if settings.month_users == "totals" else 2
