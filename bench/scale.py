@@ -134,8 +134,8 @@ def mark_in_sync(db: Path) -> None:
     """Every counter synced just now (a bench shortcut: one UPDATE instead of a pass)."""
     now = dt.datetime.now(dt.UTC)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_fetched_day = ?",
-                     (to_ts(now), to_ts(now), now.date().isoformat()))  # fmt: skip
+        conn.execute("UPDATE counters SET last_fetched_at = ?, synced_for = ?, last_attempt_at = ?,"
+                     " last_fetched_day = ?", (to_ts(now), to_ts(now), to_ts(now), now.date().isoformat()))  # fmt: skip
 
 
 def bare(db: Path, sql: str, **params) -> float:

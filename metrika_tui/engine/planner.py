@@ -127,9 +127,15 @@ def _steady_interval(counters: int, cost: int, budget: int, interval: dt.timedel
     return max(interval, DAY * (counters * cost / budget))
 
 
-def is_due(candidate: PlanCandidate, moment: dt.datetime, interval: dt.timedelta) -> bool:
-    """The schedule's rule: never synced, or its last success was planned half an interval ago."""
-    return candidate.synced_for is None or candidate.synced_for <= moment - interval * DUE_SHARE
+def due_before(moment: dt.datetime, interval: dt.timedelta) -> dt.datetime:
+    """The schedule's rule: a counter is due at `moment` if never synced, or if its last success
+    was planned at or before this (half an interval earlier)."""
+    return moment - interval * DUE_SHARE
+
+
+def is_due(candidate: PlanCandidate, cutoff: dt.datetime) -> bool:
+    planned = candidate.synced_for or candidate.last_fetched_at
+    return planned is None or planned <= cutoff
 
 
 def next_due_slot(synced_for: dt.datetime | None, settings: Settings, now: dt.datetime) -> dt.datetime:
@@ -177,6 +183,7 @@ def choose(
     by_login: dict[str, list[PlanCandidate]] = {}
     for c in candidates:
         by_login.setdefault(c.login, []).append(c)
+    cutoff = due_before(moment, settings.interval)
     choice = _Choice()
     paces: dict[str, Pace] = {}
     for login, group in by_login.items():
@@ -185,7 +192,7 @@ def choose(
         for c in group:
             if c.live:
                 choice.live.append((c.counter_id, c.account_id))
-            elif force or is_due(c, moment, settings.interval):
+            elif force or is_due(c, cutoff):
                 waiting.append(c)
             else:
                 choice.recent.append((c.counter_id, c.account_id))

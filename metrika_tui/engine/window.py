@@ -18,6 +18,7 @@ functions, so what it budgets is what the job spends.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrika_tui.models import ReportRequest, month_start, next_month
@@ -26,8 +27,10 @@ from metrika_tui.settings import Settings
 MONTH_USERS_MODES = ("totals", "dimension")
 
 
+@lru_cache(maxsize=1024)
 def local_today(time_zone: str, now: dt.datetime) -> dt.date:
-    """Today in the counter's own zone (its reports' dates are local); UTC if unknown."""
+    """Today in the counter's own zone (its reports' dates are local); UTC if unknown.
+    (Cached: a plan asks it for every counter at one moment.)"""
     try:
         return now.astimezone(ZoneInfo(time_zone)).date()
     except (ZoneInfoNotFoundError, ValueError):
@@ -37,11 +40,15 @@ def local_today(time_zone: str, now: dt.datetime) -> dt.date:
 def fetch_window(last_fetched_day: dt.date | None, time_zone: str, settings: Settings,
                  now: dt.datetime) -> tuple[dt.date, dt.date]:  # fmt: skip
     """The days the next sync reads, from the first of the start's month through today."""
-    today = local_today(time_zone, now)
+    return _window(last_fetched_day, local_today(time_zone, now), settings.backfill_days, settings.lookback_days)
+
+
+@lru_cache(maxsize=4096)
+def _window(last_fetched_day: dt.date | None, today: dt.date, backfill: int, lookback: int) -> tuple[dt.date, dt.date]:
     if last_fetched_day is None:
-        start = today - dt.timedelta(days=settings.backfill_days - 1)
+        start = today - dt.timedelta(days=backfill - 1)
     else:
-        start = min(last_fetched_day, today) - dt.timedelta(days=settings.lookback_days)
+        start = min(last_fetched_day, today) - dt.timedelta(days=lookback)
     return month_start(start), today
 
 
@@ -65,7 +72,12 @@ def window_requests(date1: dt.date, date2: dt.date, mode: str) -> list[ReportReq
 
 def sync_cost(last_fetched_day: dt.date | None, time_zone: str, settings: Settings, now: dt.datetime) -> int:
     """Report requests the counter's next sync makes (one page each: a page holds 10,000 days)."""
-    return len(window_requests(*fetch_window(last_fetched_day, time_zone, settings, now), settings.month_users))
+    return _cost(fetch_window(last_fetched_day, time_zone, settings, now), settings.month_users)
+
+
+@lru_cache(maxsize=4096)
+def _cost(window: tuple[dt.date, dt.date], mode: str) -> int:
+    return len(window_requests(*window, mode))
 
 
 def steady_cost(settings: Settings) -> int:

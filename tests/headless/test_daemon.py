@@ -174,6 +174,48 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
     assert sum("daemon started" in out for out in outputs) == 3
 
 
+async def _schedule_jobs(db: Path) -> dict[int, list[float]]:
+    """Counter -> the slot each of its done schedule jobs was planned for (from the database)."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT counter_id, planned_for FROM jobs WHERE trigger = 'schedule' AND status = 'done'")
+        found: dict[int, list[float]] = {}
+        for cid, planned in rows:
+            found.setdefault(cid, []).append(planned)
+    return found
+
+
+@pytest.mark.timeout(200)
+def test_the_daemon_syncs_every_counter_at_every_slot(tmp_path, make_env):
+    """Watched over slots, not one pass: with a 1-minute interval and passes that end after
+    their slot (300 ms answers), every slot queues every counter — the old due rule queued
+    them at every second slot only ('queued 0, skipped 3 recently synced'). Three counters a
+    minute at one request each (no look-back: a refresh reads this month only, whatever the
+    date) are 4,320 requests a day: within the login's quota, so nothing is stretched."""
+    world = World.generate(seed=8, accounts=1, counters_per_account=3)
+    sim = Simulator(world, SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=300.0)))
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
+        env = make_env(url) | {"METRIKA_SYNC_INTERVAL_MINUTES": "1", "METRIKA_LOOKBACK_DAYS": "0"}
+        add_accounts(env, world)
+        while time.time() % 60 > 20:  # start early in a minute: its start-up pass is no sync "just before" the slot
+            time.sleep(0.5)
+        daemon = start(env, "--headless")
+        db = Path(env["METRIKA_DB"])
+        try:
+            wait_for(lambda: len(asyncio.run(_slots(db))) >= 2 and set(states(env)) == {"ok"}, 170, "two slots")
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            out, _ = daemon.communicate(timeout=40)
+    ticks = [line for line in out.splitlines() if " slot " in line and "queued" in line]
+    assert len(ticks) >= 2 and all("queued 3, skipped 0 recently synced, 0 already" in line for line in ticks), ticks
+    slots = {dt_slot for dt_slot, _ in asyncio.run(_slots(db))}
+    per_counter = asyncio.run(_schedule_jobs(db))
+    assert sorted(per_counter) == sorted(world.accounts[0].counter_ids)
+    for planned in per_counter.values():  # one sync a slot, each for its own slot
+        assert len(planned) == len(set(planned)) == len(slots)
+
+
 def test_the_daemon_tells_other_processes_events_as_theirs(tmp_path, make_env):
     world = World.generate(seed=7, accounts=1, counters_per_account=2)
     sim = Simulator(world, SimulatorConfig())

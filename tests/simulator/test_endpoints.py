@@ -95,6 +95,21 @@ async def test_daily_report_matches_world_daily(client, world):
     assert body["totals"][0] == sum(visits) and body["min"][0] == min(visits) and body["max"][0] == max(visits)
 
 
+async def test_totals_count_each_user_of_the_range_once_as_the_month_grain_does(client, world):
+    """Like ClickHouse's WITH TOTALS: the users total of a range is its distinct users (fewer than
+    the sum of its days'), so a daily report from a month's first day gives that month's users."""
+    cid = world.counters_of(ALPHA)[1].id
+    daily = (await client.get("/stat/v1/data", headers=auth(ALPHA),
+                              params=_daily_params(cid, "2026-02-01", "2026-02-28"))).json()  # fmt: skip
+    months = (await client.get("/stat/v1/data", headers=auth(ALPHA), params={
+        "ids": str(cid), "metrics": "ym:s:users", "dimensions": "ym:s:startOfMonth",
+        "date1": "2026-02-01", "date2": "2026-02-28"})).json()  # fmt: skip
+    users = DAILY_METRICS.index("ym:s:users")
+    by_day = sum(row["metrics"][users] for row in daily["data"])
+    assert daily["totals"][users] == months["data"][0]["metrics"][0] == world.month_users(cid, dt.date(2026, 2, 1), NOW)
+    assert daily["totals"][users] < by_day
+
+
 async def test_report_pages_with_limit_and_offset(client, world):
     cid = world.counters_of(ALPHA)[0].id
     pages, offset = [], 1
