@@ -377,7 +377,8 @@ class Engine:
                          idle: float) -> PassWait | None:  # fmt: skip
         """Why none of the pass runs here, `idle` seconds on: None if something may start now
         (or runs here), or the wait is too short to tell."""
-        holders = leases.holders(await self.store.held_jobs(live), self.pool.process, now, self.settings.heartbeat)
+        held = [job for job in await self.store.held_jobs() if job.counter_id in live]
+        holders = leases.holders(held, self.pool.process, now, self.settings.heartbeat)
         if holders is None:
             return None  # one of ours runs
         soonest = await self.store.next_run_after()
@@ -426,9 +427,9 @@ class Engine:
             time_zone=row.time_zone, overdue_at=overdue_at, held_by=held,
         )  # fmt: skip
 
-    async def _held_by_stopped(self, now: dt.datetime, ids: set[int] | None = None) -> dict[int, str]:
+    async def _held_by_stopped(self, now: dt.datetime) -> dict[int, str]:
         """Counter id -> what to say of its job, held by a process that stopped (not SYNCING)."""
-        by_job = leases.holders_by_job(await self.store.held_jobs(ids), self.pool.process, now, self.settings.heartbeat)
+        by_job = leases.holders_by_job(await self.store.held_jobs(), self.pool.process, now, self.settings.heartbeat)
         return {cid: note for cid, holder in by_job.items()
                 if holder is not None and (note := holder.note(self.settings.tz))}  # fmt: skip
 
@@ -476,7 +477,7 @@ class Engine:
     async def _refreshed(self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime,
                          paces: Mapping[str, Pace]) -> tuple[CounterStatus, ...] | None:  # fmt: skip
         """`known` with the `changed` counters read again; None if one of them is new."""
-        held = await self._held_by_stopped(now, changed)
+        held = await self._held_by_stopped(now)
         fresh = {row.id: self._status(row, now, planner.when_next_one(row, paces.get(row.quota_login),
                                                                      self.settings, now), held)
                  for row in await self.store.counter_rows(ids=changed)}  # fmt: skip
@@ -494,7 +495,7 @@ class Engine:
         pace = (await self.paces(now)).get(rows[0].quota_login)
         return CounterDetail(
             status=self._status(rows[0], now, planner.when_next_one(rows[0], pace, self.settings, now),
-                                await self._held_by_stopped(now, {counter_id})),
+                                await self._held_by_stopped(now)),
             attempts=await self.store.job_history(counter_id),
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
@@ -153,14 +153,12 @@ class QueueStore:
             )
             return cur.rowcount
 
-    async def held_jobs(self, counter_ids: Iterable[int] | None = None) -> list[HeldJob]:
-        """Running jobs (of these counters) with who holds them: what a pass waits for when
-        none of its own runs, and what `sync-status` says of a job whose holder stopped."""
+    async def held_jobs(self) -> list[HeldJob]:
+        """Running jobs (a few: workers x processes) with who holds them: what a pass waits for
+        when none of its own runs, and what `sync-status` says of a job whose holder stopped."""
         rows = await self.db.fetchall(
             "SELECT id, counter_id, account_id, lease_owner, owner_host_id, owner_pid, owner_started,"
-            " lease_expires_at, heartbeat_at FROM jobs WHERE status IN ('queued', 'running')"
-            " AND status = 'running' AND (:ids IS NULL OR counter_id IN (SELECT value FROM json_each(:ids)))",
-            {"ids": None if counter_ids is None else json.dumps(sorted(counter_ids))},
+            " lease_expires_at, heartbeat_at FROM jobs WHERE status IN ('queued', 'running') AND status = 'running'"
         )
         return [HeldJob(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], from_ts(r[7]), from_ts(r[8]))
                 for r in rows]  # fmt: skip
