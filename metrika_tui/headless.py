@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -19,6 +19,8 @@ from typing import TextIO
 
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.private import make_private_dir, open_private
+from metrika_tui.text import dumps
 from metrika_tui.settings import Settings, SettingsError
 from metrika_tui.stopping import STOP_GRACE_SECONDS as PASS_STOP_GRACE
 from metrika_tui.stopping import leave_terminal, signal_name, stop_signals
@@ -30,7 +32,7 @@ STOP_GRACE_SECONDS = 20.0
 
 def format_event(event: Event, fmt: str) -> str:
     if fmt == "json":
-        return json.dumps(
+        return dumps(
             {
                 "ts": event.ts.isoformat(),
                 "level": event.level.value,
@@ -42,7 +44,6 @@ def format_event(event: Event, fmt: str) -> str:
                 "origin": event.origin,
                 **({"data": event.data} if event.data else {}),
             },
-            ensure_ascii=False,
             default=str,
         )
     return event.line()
@@ -55,9 +56,10 @@ class EventWriter:
         self.fmt = settings.log_format
         self.stdout = stdout or sys.stdout
         path = Path(settings.log_file)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.file: TextIO | None = path.open("a", buffering=1, encoding="utf-8")
+        try:  # private (0700 folder, 0600 file), and never appended through a symlink
+            make_private_dir(path.parent)
+            fd = open_private(path, os.O_WRONLY | os.O_APPEND)
+            self.file: TextIO | None = open(fd, "a", buffering=1, encoding="utf-8")
         except OSError as exc:
             raise SettingsError(f"log-file {path}: cannot append ({exc.strerror})") from None
 

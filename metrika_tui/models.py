@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 #: The metrics a daily sync asks for, in this order (the report answer keeps the order).
 DAILY_METRICS: tuple[str, ...] = (
@@ -33,6 +35,7 @@ class Counter:
     owner_login: str = ""
     permission: str = "own"
     create_time: str = ""
+    time_zone_offset: int | None = None  # minutes east of UTC, as the API says (a fallback zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,9 @@ class Report:
 
     rows: tuple[Any, ...]
     raw_pages: tuple[dict, ...] = field(default=(), repr=False)
-    sampled: bool = False
+    sampled: bool = False  # estimated from a sample (`sampled: true` or a share under 1)
     total_rows: int = 0
+    sample_share: float = 1.0  # the smallest share of visits any page was computed from
     totals: dict[str, float] = field(default_factory=dict)
 
 
@@ -88,6 +92,33 @@ def month_start(day: dt.date) -> dt.date:
     return day.replace(day=1)
 
 
+def known_zone(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None when this machine does not know it (or it is no name)."""
+    return _zone(name) if name and len(name) < 100 else None
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # unknown, a path, a NUL byte…
+        return None
+
+
+def counter_zone(name: str, offset_minutes: int | None) -> dt.tzinfo:
+    """The zone a counter's days are counted in: its named zone, or where this machine does not
+    know that name, the fixed offset the API gave with it (UTC when there is none either)."""
+    zone = known_zone(name)
+    if zone is not None:
+        return zone
+    return dt.timezone(dt.timedelta(minutes=offset_minutes or 0))
+
+
+def offset_text(offset_minutes: int | None) -> str:
+    """`+03:00`"""
+    minutes = offset_minutes or 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 def next_month(day: dt.date) -> dt.date:
     """The first day of the month after `day`'s."""
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -9,11 +9,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import math
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrika_tui import locations
@@ -62,7 +64,9 @@ class Settings:
     lease_seconds: int = 30
     heartbeat_seconds: int | None = None  # None: 10, or a third of a shorter lease
     max_lost: int = 5  # a job whose worker died this many times fails ("its worker died 5 times")
-    request_timeout: float = 30.0
+    request_timeout: float = 30.0  # seconds without a byte of the answer
+    request_deadline_seconds: float = 120.0  # seconds for a whole request, however it trickles
+    max_answer_bytes: int = 16 * 1024 * 1024  # a bigger answer is a bad answer, read no further
     log_file: Path = field(default_factory=locations.default_log_file)
     log_format: str = "text"  # or "json"
     keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> key(s)
@@ -128,6 +132,8 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "heartbeat_seconds": ("METRIKA_HEARTBEAT_SECONDS", "sync.heartbeat_seconds"),
     "max_lost": ("METRIKA_MAX_LOST", "sync.max_lost"),
     "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
+    "request_deadline_seconds": ("METRIKA_REQUEST_DEADLINE_SECONDS", "api.request_deadline_seconds"),
+    "max_answer_bytes": ("METRIKA_MAX_ANSWER_BYTES", "api.max_answer_bytes"),
     "log_file": ("METRIKA_LOG_FILE", "log.file"),
     "log_format": ("METRIKA_LOG_FORMAT", "log.format"),
     "oauth_url": ("METRIKA_OAUTH_URL", "oauth.url"),
@@ -139,7 +145,7 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
 _POSITIVE_INT = {
     "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
     "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds", "max_deferrals",
-    "requests_per_day", "heartbeat_seconds", "max_lost",
+    "requests_per_day", "max_answer_bytes", "heartbeat_seconds", "max_lost",
 }  # fmt: skip
 #: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
 #: overflow, or a process starts a million tasks); others stop at a million
@@ -148,9 +154,21 @@ _LARGEST = {
     "backfill_days": 36_600, "lookback_days": 36_600,  # a century of days
     "workers": 1000, "per_token_jobs": 1000, "per_token_requests": 1000,
     "reserve_percent": 90,  # the rest is what planning spends
+    "report_window_seconds": 86_400,  # Metrika's longest quota window is a day
+    "max_answer_bytes": 1024**3,
 }  # fmt: skip
 #: whole numbers that may be zero
 _NON_NEGATIVE_INT = {"lookback_days", "reserve_percent"}
+#: the smallest whole numbers that make sense, where 1 does not
+_SMALLEST = {"max_answer_bytes": 64 * 1024}  # a page of counters is tens of kilobytes
+#: numbers with a fraction: (smallest, largest). Below 0.1 requests a second a pass of a few
+#: counters takes minutes per request; a timeout under 0.1 s fails on loopback
+_FLOATS = {
+    "max_rps": (0.1, 1000.0),
+    "request_timeout": (0.1, 3600.0),
+    "request_deadline_seconds": (1.0, 86_400.0),
+}
+_URL_SCHEMES = ("http", "https")
 
 
 def _coerce(name: str, raw: Any, source: str) -> Any:
@@ -164,18 +182,24 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             if value < (0 if name in _NON_NEGATIVE_INT else 1):
                 least = "zero or more" if name in _NON_NEGATIVE_INT else "above zero"
                 raise SettingsError(f"{where} must be a whole number {least}, not {raw!r}")
+            if value < (smallest := _SMALLEST.get(name, 0)):
+                raise SettingsError(f"{where} must be at least {smallest}, not {raw!r}")
             if value > (largest := _LARGEST.get(name, 1_000_000)):
                 raise SettingsError(f"{where} must be at most {largest}, not {raw!r}")
             return value
-        if name in {"max_rps", "request_timeout"}:
-            value = float(str(raw).strip())
-            if not value > 0 or value == float("inf"):
+        if name in _FLOATS:
+            value = float(str(raw).strip()) if not isinstance(raw, bool) else math.nan
+            if not value > 0 or not math.isfinite(value):
                 raise SettingsError(f"{where} must be a number above zero, not {raw!r}")
+            low, high = _FLOATS[name]
+            if not low <= value <= high:
+                raise SettingsError(f"{where} must be between {low:g} and {high:g}, not {raw!r}")
             return value
     except ValueError as exc:
         if isinstance(exc, SettingsError):
             raise
-        raise SettingsError(f"{where} must be a whole number, not {raw!r}") from None
+        kind = "a number" if name in _FLOATS else "a whole number"
+        raise SettingsError(f"{where} must be {kind}, not {raw!r}") from None
     if name in {"db_path", "log_file"}:
         if not str(raw).strip():
             raise SettingsError(f"{where} is empty")
@@ -197,10 +221,7 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         except ValueError as exc:
             raise SettingsError(f"{where}: not a usable client secret ({exc})") from None
     if name in ("api_url", "oauth_url", "login_url"):
-        url = str(raw).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise SettingsError(f"{where} must start with http:// or https://, not {raw!r}")
-        return url
+        return _api_url(str(raw), where)
     if name == "log_format":
         if raw not in ("text", "json"):
             raise SettingsError(f"{where} must be 'text' or 'json', not {raw!r}")
@@ -210,6 +231,44 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
             raise SettingsError(f"{where} must be 'totals' or 'dimension', not {raw!r}")
         return raw
     return raw
+
+
+def _api_url(raw: str, where: str) -> str:
+    """The API's base URL, parsed whole: http(s), a host, a port 1-65535, nothing else odd."""
+    if not raw.strip().startswith(("http://", "https://")):
+        raise SettingsError(f"{where} must start with http:// or https://, not {raw!r}")
+    url = raw.strip().rstrip("/")
+    if not url.isascii() or not url.isprintable() or " " in url:
+        raise SettingsError(f"{where} must be a plain URL (printable ASCII, no spaces), not {raw!r}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises for a port past 65535 or one that is not a number
+    except ValueError as exc:
+        raise SettingsError(f"{where} is not a usable URL ({exc}): {raw!r}") from None
+    if parts.scheme not in _URL_SCHEMES or not parts.hostname:
+        raise SettingsError(f"{where} has no host name: {raw!r}")
+    if port == 0:
+        raise SettingsError(f"{where}: the port must be 1-65535, not 0")
+    if parts.username is not None or parts.password is not None:
+        raise SettingsError(f"{where} must not hold a user or password (they would show in logs)")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{where} must not have a query or a fragment: {raw!r}")
+    return url
+
+
+def _check_together(values: Mapping[str, Any]) -> None:
+    """Rules between settings: a whole request cannot have less time than one of its reads, nor
+    a lease less than the time between its renewals."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
+    timeout = values.get("request_timeout", defaults["request_timeout"])
+    deadline = values.get("request_deadline_seconds", defaults["request_deadline_seconds"])
+    if deadline < timeout:
+        raise SettingsError(f"request-deadline-seconds ({deadline:g}) must be at least "
+                            f"request-timeout ({timeout:g}): a whole request includes its reads")  # fmt: skip
+    heartbeat, lease = values.get("heartbeat_seconds"), values.get("lease_seconds", defaults["lease_seconds"])
+    if heartbeat is not None and heartbeat >= lease:
+        raise SettingsError(f"heartbeat-seconds ({heartbeat}) must be shorter than lease-seconds ({lease}):"
+                            " a lease would run out between two renewals")  # fmt: skip
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
@@ -265,8 +324,5 @@ def load_settings(
         values["demo"] = True
         if not (flags.get("db_path") or environ.get("METRIKA_DB", "").strip()):
             values["db_path"] = locations.demo_db()
-    settings = Settings(**values)
-    if settings.heartbeat_seconds is not None and settings.heartbeat_seconds >= settings.lease_seconds:
-        raise SettingsError(f"heartbeat-seconds ({settings.heartbeat_seconds}) must be shorter than lease-seconds"
-                            f" ({settings.lease_seconds}): a lease would run out between two renewals")  # fmt: skip
-    return settings
+    _check_together(values)
+    return Settings(**values)

@@ -26,6 +26,12 @@ class Token:
             raise ValueError("the token is empty")
         if any(ch.isspace() for ch in value):
             raise ValueError("the token contains white space")
+        if not (value.isascii() and value.isprintable()):
+            # an OAuth token is printable ASCII; anything else cannot go into an HTTP header.
+            # Say where, never what: the rest of it may be the real secret
+            where = next(n for n, ch in enumerate(value, 1) if not (ch.isascii() and ch.isprintable()))
+            raise ValueError(f"the token must be printable ASCII (letters, digits, - . _ ~ + / =); "
+                             f"character {where} of {len(value)} is not")  # fmt: skip
         self._value = value
 
     def reveal(self) -> str:

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return _dispatch(args)
     except UsageError as exc:
-        return _fail(str(exc), EXIT_USAGE)
+        return _fail(str(exc), EXIT_USAGE, lines=True)
     except SettingsError as exc:
         return _fail(f"invalid setting: {exc}", EXIT_USAGE)
     except CommandError as exc:
@@ -47,8 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
-def _fail(message: str, code: int) -> int:
-    print(f"metrika-tui: {message}", file=sys.stderr)
+def _fail(message: str, code: int, *, lines: bool = False) -> int:
+    """One line on stderr (or a few, for argparse's usage), outside text in it made visible."""
+    from metrika_tui.text import visible
+
+    shown = "\n".join(map(visible, message.split("\n"))) if lines else visible(message)
+    print(f"metrika-tui: {shown}", file=sys.stderr)
     return code
 
 

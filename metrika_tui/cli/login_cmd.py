@@ -20,6 +20,7 @@ from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.settings import Settings
 from metrika_tui.timefmt import duration
+from metrika_tui.text import visible
 
 #: how often the countdown line is redrawn on a terminal
 TICK = 1.0
@@ -48,7 +49,7 @@ async def _login(engine, args) -> int:
     grant = await _wait_or_stop(login, out)
     account, found = await login.finish(grant, user_id=args.user_id, discover=not args.no_discover)
     expires = f", valid until {account.token_expires_at:%Y-%m-%d}" if account.token_expires_at else ""
-    print(f"Account {account.id} added: login {account.login} (Yandex id {account.uid or 'not known yet'}),"
+    print(f"Account {account.id} added: login {visible(account.login)} (Yandex id {visible(account.uid or 'not known yet')}),"
           f" token {account.token_masked}{expires}", file=out)  # fmt: skip
     if not args.no_discover:
         print(f"  {found} counter(s) discovered; run 'metrika-tui sync' to fetch their statistics", file=out)
@@ -57,13 +58,14 @@ async def _login(engine, args) -> int:
 
 def show_prompt(prompt, out: TextIO, style: Style, seconds_left: float) -> None:
     """The steps, the URL (a link where the terminal makes one) and the code, large."""
-    url = _link(prompt.verification_url) if style.rich else prompt.verification_url
-    code = "\n".join("      " + line for line in big_text(prompt.user_code).splitlines())
+    shown_url = visible(prompt.verification_url)  # the OAuth server's words: no control reaches the terminal
+    url = _link(shown_url) if style.rich else shown_url
+    code = "\n".join("      " + line for line in big_text(visible(prompt.user_code)).splitlines())
     print("Log in to Yandex with a code:\n", file=out)
     print(f"  1. Open  {style.paint(url, 'bold')}  on any device (a phone will do)", file=out)
     print("  2. Sign in as the account to add, and enter this code:\n", file=out)
     print(style.paint(code, "bold"), file=out)
-    print(f"\n      code: {style.paint(prompt.user_code, 'bold')}\n", file=out)
+    print(f"\n      code: {style.paint(visible(prompt.user_code), 'bold')}\n", file=out)
     if not style.rich:  # no countdown line in a pipe or a log: say the bound once
         print(f"Waiting up to {duration(seconds_left)} for the confirmation...", file=out, flush=True)
 

@@ -7,7 +7,6 @@ an argument (argv is visible to every user of the machine), and is shown masked 
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import sys
 
@@ -16,6 +15,7 @@ from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine import accounts as ops
 from metrika_tui.settings import Settings
+from metrika_tui.text import dumps, fit, visible
 from metrika_tui.timefmt import ago
 from metrika_tui.tokens import Token
 
@@ -49,9 +49,21 @@ def read_token() -> Token:
         raise CommandError(f"not a usable token: {exc}", EXIT_USAGE) from None
 
 
+def _tell_warnings(engine):
+    """While discovering: the engine's warnings (a time zone this machine does not know) on stderr."""
+    from metrika_tui.engine.events import Level
+
+    def tell(event) -> None:
+        if event.level in (Level.WARNING, Level.ERROR):
+            print(f"  warning: {visible(event.message)}", file=sys.stderr)
+
+    return engine.bus.subscribe(tell)
+
+
 async def _accounts_add(engine, args, token: Token) -> int:
     from metrika_tui.metrika.errors import AuthError, MetrikaError
 
+    _tell_warnings(engine)
     try:
         account, found = await ops.add_account(
             engine, token, user_id=args.user_id, discover=not args.no_discover
@@ -60,8 +72,8 @@ async def _accounts_add(engine, args, token: Token) -> int:
         raise CommandError(f"the API refused this token ({token.masked}): {exc}") from None
     except MetrikaError as exc:
         raise CommandError(f"could not check the token against the API: {exc}") from None
-    print(f"Account {account.id} added: user {account.user_id}, login {account.login}"
-          f" (Yandex id {account.uid or 'not known yet'}), token {account.token_masked}")
+    print(f"Account {account.id} added: user {visible(account.user_id)}, login {visible(account.login)}"
+          f" (Yandex id {visible(account.uid or 'not known yet')}), token {account.token_masked}")
     if not args.no_discover:
         print(f"  {found} counter(s) discovered; run 'metrika-tui sync' to fetch their statistics")
     return EXIT_OK
@@ -70,7 +82,7 @@ async def _accounts_add(engine, args, token: Token) -> int:
 async def _accounts_list(engine, args) -> int:
     snapshot = await engine.snapshot()
     if args.json:
-        print(json.dumps([ops.account_as_dict(a) for a in snapshot.accounts], indent=2, ensure_ascii=False))
+        print(dumps([ops.account_as_dict(a) for a in snapshot.accounts], indent=2))
         return EXIT_OK
     if not snapshot.accounts:
         print("No accounts. Add one with: metrika-tui accounts add   (or try: metrika-tui --demo)")
@@ -79,9 +91,9 @@ async def _accounts_list(engine, args) -> int:
     print(f"{'ID':>4}  {'USER':<18} {'LOGIN':<22} {'TOKEN':<12} {'STATUS':<8} COUNTERS")
     for a in snapshot.accounts:
         status = style.paint("revoked", "red") if a.revoked else style.paint("active ", "green")
-        print(f"{a.id:>4}  {a.user_id:<18.18} {a.login:<22.22} {a.token_masked:<12} {status:<8} {a.counters}")
+        print(f"{a.id:>4}  {fit(a.user_id, 18)} {fit(a.login, 22)} {a.token_masked:<12} {status:<8} {a.counters}")
         if a.token_warning:
-            print(f"      {style.paint('token: ' + a.token_warning, 'yellow')}")
+            print(f"      {style.paint('token: ' + visible(a.token_warning), 'yellow')}")
     return EXIT_OK
 
 
@@ -89,7 +101,7 @@ async def _accounts_revoke(engine, args) -> int:
     account = await ops.revoke_account(engine, args.account_id)
     if account is None:
         raise CommandError(f"unknown account id {args.account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
-    print(f"Account {account.id} ({account.user_id}) revoked: its counters are no longer synced")
+    print(f"Account {account.id} ({visible(account.user_id)}) revoked: its counters are no longer synced")
     return EXIT_OK
 
 
@@ -99,37 +111,42 @@ async def _counters_discover(engine, args) -> int:
     snapshot = await engine.snapshot()
     _check_account(snapshot, args.account_id)
     accounts = [a for a in snapshot.accounts if args.account_id in (None, a.id)]
+    _tell_warnings(engine)
     failures = 0
     for account in accounts:
         if account.revoked:
-            print(f"Account {account.id} ({account.user_id}): revoked, skipped")
+            print(f"Account {account.id} ({visible(account.user_id)}): revoked, skipped")
             continue
         try:
             found, new = await ops.discover(engine, account.id)
         except MetrikaError as exc:
             failures += 1
-            print(f"Account {account.id} ({account.user_id}): discovery failed: {exc}", file=sys.stderr)
+            print(f"Account {account.id} ({visible(account.user_id)}): discovery failed: {visible(exc)}",
+                  file=sys.stderr)  # fmt: skip
             continue
-        print(f"Account {account.id} ({account.user_id}): {found} counter(s), {new} new")
+        print(f"Account {account.id} ({visible(account.user_id)}): {found} counter(s), {new} new")
     return 1 if failures else EXIT_OK
 
 
 async def _counters_list(engine, args) -> int:
     snapshot = await engine.snapshot()
     _check_account(snapshot, args.account_id)
-    rows = [c for c in snapshot.counters if args.account_id in (None, c.account_id)]
+    seen_by = await engine.counter_accounts()  # a shared counter is listed for every account that sees it
+    rows = [c for c in snapshot.counters if args.account_id is None
+            or args.account_id in seen_by.get(c.counter_id, (c.account_id,))]  # fmt: skip
     if args.json:
-        print(json.dumps([ops.counter_as_dict(c) for c in rows], indent=2, ensure_ascii=False))
+        print(dumps([ops.counter_as_dict(c, seen_by.get(c.counter_id, ())) for c in rows], indent=2))
         return EXIT_OK
     if not rows:
         print("No counters. Discover them with: metrika-tui counters discover")
         return EXIT_OK
     style = Style.detect()
     now = snapshot.taken_at
-    print(f"{'COUNTER':>10}  {'ACCOUNT':>7}  {'NAME':<28} {'SITE':<26} {'STATE':<10} LAST SYNC")
+    print(f"{'COUNTER':>10}  {'ACCOUNTS':<8}  {'NAME':<28} {'SITE':<26} {'STATE':<10} LAST SYNC")
     for c in rows:
         state = style.paint(f"{c.state.label:<10}", "dim" if not c.active else "bold")
-        print(f"{c.counter_id:>10}  {c.account_id:>7}  {c.name:<28.28} {c.site:<26.26} {state} {ago(c.last_fetched_at, now)}")
+        accounts = fit(",".join(map(str, seen_by.get(c.counter_id, (c.account_id,)))), 8)  # synced through the first
+        print(f"{c.counter_id:>10}  {accounts}  {fit(c.name, 28)} {fit(c.site, 26)} {state} {ago(c.last_fetched_at, now)}")
     return EXIT_OK
 
 

@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counters-per-account", type=_positive_int, default=10)
     p.add_argument("--latency-ms", type=float, default=0.0, help="median answer latency")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of answers that fail (0..1)")
+    p.add_argument("--hostile", metavar="TRICKS", default="",
+                   help="serve hostile answers for every counter: comma-separated tricks (names, errors, "
+                        "endless_paging, trickle, huge, rows_outside, sampled, bogus_zone, …)")
 
     p = sub.add_parser("paths", help="print where config, data and logs live")
     _common(p, default=s)

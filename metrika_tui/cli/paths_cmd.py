@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from metrika_tui import locations
 from metrika_tui.settings import Settings
+from metrika_tui.text import visible
 
 
 def run_paths(settings: Settings) -> int:
@@ -16,5 +17,5 @@ def run_paths(settings: Settings) -> int:
     ]
     for label, path in rows:
         state = "" if path.exists() else "  (not created yet)"
-        print(f"{label:<15} {path}{state}")
+        print(f"{label:<15} {visible(path)}{state}")
     return 0

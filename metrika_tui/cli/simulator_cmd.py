@@ -8,7 +8,9 @@ from metrika_tui.cli import CommandError
 
 
 def run_simulator(args) -> int:
-    from metrika_tui.simulator import DEMO_TOKENS, SimulatorConfig, World, run_forever
+    import dataclasses
+
+    from metrika_tui.simulator import DEMO_TOKENS, HostileConfig, SimulatorConfig, World, run_forever
 
     if not 0 <= args.fault_rate <= 1:
         raise CommandError("--fault-rate is a share of answers, between 0 and 1", 2)
@@ -19,6 +21,11 @@ def run_simulator(args) -> int:
     else:
         world = World.generate(seed=args.seed, accounts=args.accounts, counters_per_account=args.counters_per_account)
     config = SimulatorConfig.from_cli(latency_ms=args.latency_ms, fault_rate=args.fault_rate)
+    try:
+        hostile = HostileConfig.everywhere(*filter(None, (t.strip() for t in args.hostile.split(","))))
+    except ValueError as exc:
+        raise CommandError(f"--hostile: {exc}", 2) from None
+    config = dataclasses.replace(config, hostile=hostile)
     tokens = DEMO_TOKENS if args.seed is None else world.tokens
     print(f"Metrika simulator on http://{args.host}:{args.port}  ({len(world.tokens)} tokens)", file=sys.stderr)
     print("Tokens:", ", ".join(tokens[:5]) + (" ..." if len(tokens) > 5 else ""), file=sys.stderr)

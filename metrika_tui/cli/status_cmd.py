@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-import json
-import sys
 
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.scheduler import next_slot_after
 from metrika_tui.engine.status import CounterState, CounterStatus
 from metrika_tui.settings import Settings
+from metrika_tui.text import dumps, visible
 from metrika_tui.timefmt import ago, span, until
 
 
@@ -19,7 +18,7 @@ def run_status(settings: Settings, args) -> int:
         snapshot = await engine.snapshot()
         next_sync = snapshot.next_scheduled_sync_at or next_slot_after(snapshot.taken_at, engine.settings)
         if args.json:
-            print(json.dumps(as_json(snapshot, next_sync), indent=2, ensure_ascii=False))
+            print(dumps(as_json(snapshot, next_sync), indent=2))
         else:
             print(render_text(snapshot, next_sync, Style.detect(), engine.settings.tz))
         return 0
@@ -55,6 +54,7 @@ def as_json(snapshot, next_sync) -> dict:
                         "last_fetched_at": _iso(c.last_fetched_at),
                         "next_due_at": _iso(c.next_due_at),
                         "last_error": c.last_error,
+                        "sample_share": c.sample_share,
                         "held_by": c.held_by,
                     }
                     for c in by_account.get(account.id, [])
@@ -87,7 +87,7 @@ def quota_json(pace) -> dict | None:
 def quota_line(pace, now) -> str:
     """'Quota: 1,234 of 5,000 requests today (login agency-1, resets in 5h 2m); each counter
     every 2h 32m (its quota cannot keep 60 min)'"""
-    line = (f"Quota: {pace.used:,} of {pace.per_day:,} requests today (login {pace.login},"
+    line = (f"Quota: {pace.used:,} of {pace.per_day:,} requests today (login {visible(pace.login)},"
             f" resets {until(pace.resets_at, now)})")  # fmt: skip
     if pace.spent_until is not None:
         return line + f"; spent until {pace.spent_until:%H:%M} UTC (the API said so)"
@@ -100,14 +100,15 @@ def quota_line(pace, now) -> str:
 def describe(counter: CounterStatus, now) -> str:
     """The words after the state, as the original report put them."""
     state = counter.state
+    sampled = f" (figures sampled: {counter.sample_share:.0%} of visits)" if counter.sample_share is not None else ""
     if state is CounterState.OK:
-        return f"synced {ago(counter.last_fetched_at, now)}, next {until(counter.next_due_at, now)}"
+        return f"synced {ago(counter.last_fetched_at, now)}, next {until(counter.next_due_at, now)}{sampled}"
     if state is CounterState.OVERDUE:
         return f"last sync {ago(counter.last_fetched_at, now)}"
     if state is CounterState.PENDING:
         return "never synced"
     if state is CounterState.FAILED:
-        return f"{counter.last_error or 'unknown error'}; {counter.attempts} attempt(s)"
+        return f"{visible(counter.last_error or 'unknown error')}; {counter.attempts} attempt(s)"
     if counter.held_by:
         return f"{counter.held_by}; last sync {ago(counter.last_fetched_at, now)}"
     if state in (CounterState.QUEUED, CounterState.SYNCING):
@@ -128,17 +129,17 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
         counters = by_account.get(account.id, [])
         status = style.mark("⛔ ", "") + style.paint("REVOKED", "red") if account.revoked else (
             style.mark("✅ ", "") + style.paint("ACTIVE", "green"))  # fmt: skip
-        lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {account.user_id})",
+        lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {visible(account.user_id)})",
                   f"   Status: {status}", f"   Counters: {len(counters)}"]  # fmt: skip
         if (pace := snapshot.paces.get(account.quota_login)) is not None and not account.revoked:
             lines.append(f"   {quota_line(pace, now)}")
         if account.token_warning:
-            lines.append(f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + account.token_warning, 'yellow')}")
+            lines.append(f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + visible(account.token_warning), 'yellow')}")
         elif account.token_expires_at and not account.revoked:
             how = "refreshed before then" if account.has_refresh_token else "not refreshable"
             lines.append(f"   Token: valid until {account.token_expires_at:%Y-%m-%d} ({how})")
         for c in counters:
-            lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {c.name}: {describe(c, now)}")
+            lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {visible(c.name)}: {describe(c, now)}")
     s = snapshot.summary
     lines += ["", style.rule(), "Summary:",
               f"   Total counters: {s.total}",
@@ -154,6 +155,8 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
     fresh = snapshot.freshness
     if fresh is not None and fresh.counters:
         lines.append(f"   Data age: median {span(fresh.median_age)}, oldest {span(fresh.oldest_age)}")
+    if s.sampled:
+        lines.append(f"   {style.mark('≈ ', '')}Sampled: {s.sampled} (the API estimated their figures from a sample)")
     lines += [f"   Overall: {s.overall_percent}%", "",
               f"{style.mark('⏰ ', '')}Next scheduled sync: {until(next_sync, now)}"
               f" ({next_sync.astimezone(tz).strftime('%H:%M %Z')})" if next_sync else

@@ -11,6 +11,7 @@ from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.events import Event, Kind
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.text import visible
 from metrika_tui.settings import Settings
 from metrika_tui.stopping import STOP_GRACE_SECONDS, leave_terminal, signal_name, stop_signals
 from metrika_tui.timefmt import duration, span
@@ -45,7 +46,7 @@ async def _care_for_tokens(engine) -> None:
 
     def tell(event: Event) -> None:
         if event.level.value in ("warning", "error"):
-            print(f"metrika-tui: {event.message}", file=sys.stderr)
+            print(f"metrika-tui: {visible(event.message)}", file=sys.stderr)
 
     unsubscribe = engine.bus.subscribe(tell)
     try:
@@ -67,10 +68,10 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     plan = await engine.plan(
         force=args.force, account_id=args.account_id, counter_id=args.counter_id, trigger="sync"
     )
-    names = {c.counter_id: c.name for c in snapshot.counters}
+    names = {c.counter_id: visible(c.name) for c in snapshot.counters}
     print(f"Found {len(plan.accounts)} active account(s)", file=out)
     for account in plan.accounts:
-        print(f"\nAccount: {account.account_id} (User: {account.user_id})", file=out)
+        print(f"\nAccount: {account.account_id} (User: {visible(account.user_id)})", file=out)
         total = len(account.queued) + len(account.skipped_recent) + len(account.already_live) + len(
             account.skipped_budget)
         print(f"  Found {total} counter(s)", file=out)
@@ -106,7 +107,8 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     if plan.skipped_budget:
         print(f"  Left for later (the login's daily quota): {len(plan.skipped_budget)}", file=out)
         for login in sorted({a.login for a in plan.accounts if a.skipped_budget}):
-            print(f"    {_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force)}", file=out)
+            print(f"    {visible(_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force))}",
+                  file=out)  # fmt: skip
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
     elif stopped:
@@ -117,11 +119,12 @@ async def _sync(engine, args, stopped: list[int]) -> int:
         print(f"  Synced: {sum(o.ok for o in outcomes)}", file=out)
         print(f"  Failed: {len(failed)}", file=out)
         for o in failed:
-            print(f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {o.error}", file=out)
+            print(f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {visible(o.error)}",
+                  file=out)  # fmt: skip
         if progress is not None and progress.stopped is not None:
             beyond = progress.stopped
             print(f"  Still queued: {beyond.queued}, the next may run in {duration(beyond.seconds or 0)}"
-                  f" ({progress.beyond}): {beyond.why}", file=out)  # fmt: skip
+                  f" ({progress.beyond}): {visible(beyond.why)}", file=out)  # fmt: skip
     print(style.rule(35), file=out)
     elapsed = time.monotonic() - started
     if args.no_wait:
@@ -204,7 +207,7 @@ class _Progress:
         """A line on stderr about what the pass waits for; the bar goes on below it."""
         if self.style.rich:  # the bar's line ends; it goes on below the message
             print(file=self.out, flush=True)
-        print(f"  {words}", file=sys.stderr, flush=True)
+        print(f"  {visible(words)}", file=sys.stderr, flush=True)
         self._draw()
 
     @property
@@ -230,7 +233,7 @@ class _Progress:
         if self.style.rich:
             self._draw()
         else:
-            print(f"  {event.kind.value}: counter {event.counter_id}: {event.message}", file=self.out)
+            print(f"  {event.kind.value}: counter {event.counter_id}: {visible(event.message)}", file=self.out)
 
     def _draw(self) -> None:
         if not self.style.rich:

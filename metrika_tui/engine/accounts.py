@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from metrika_tui.engine.events import Kind, Level
 from metrika_tui.engine.status import CounterStatus
+from metrika_tui.models import known_zone, offset_text
 from metrika_tui.tokens import Token
+
+#: counters named in the warning about unknown time zones, then "and N more"
+NAMED_ZONES = 5
 
 
 async def add_account(engine, token: Token, *, user_id: str | None, discover: bool = True,
@@ -37,6 +41,7 @@ async def add_account(engine, token: Token, *, user_id: str | None, discover: bo
     found = 0
     if discover:
         found, _ = await engine.store.upsert_counters(account.id, counters, now=engine.clock.now())
+        _warn_unknown_zones(engine, account.id, counters)
     engine.bus.emit(Kind.INFO, f"account {account.id} ({account.user_id}) added with {found} counter(s)",
                     account_id=account.id)  # fmt: skip
     return account, found
@@ -48,7 +53,20 @@ async def discover(engine, account_id: int) -> tuple[int, int]:
     counters = await engine.client.list_counters(account.token)
     found, new = await engine.store.upsert_counters(account_id, counters, now=engine.clock.now())
     engine.bus.emit(Kind.INFO, f"discovered {found} counter(s), {new} new", account_id=account_id)
+    _warn_unknown_zones(engine, account_id, counters)
     return found, new
+
+
+def _warn_unknown_zones(engine, account_id: int, counters) -> None:
+    """One warning for the counters whose time zone this machine does not know: their days are
+    counted at the fixed offset the API gave with it (no daylight saving), not failed."""
+    unknown = [c for c in counters if known_zone(c.time_zone) is None]
+    if not unknown:
+        return
+    named = ", ".join(f"{c.id} ({c.time_zone!r}, offset {offset_text(c.time_zone_offset)})" for c in unknown[:NAMED_ZONES])
+    more = f" and {len(unknown) - NAMED_ZONES} more" if len(unknown) > NAMED_ZONES else ""
+    engine.bus.emit(Kind.WARNING, f"{len(unknown)} counter(s) in a time zone this machine does not know: {named}{more};"
+                    " their days are counted at that fixed offset", level=Level.WARNING, account_id=account_id)
 
 
 async def revoke_account(engine, account_id: int):
@@ -75,13 +93,15 @@ def account_as_dict(account) -> dict:
     }
 
 
-def counter_as_dict(counter: CounterStatus) -> dict:
+def counter_as_dict(counter: CounterStatus, seen_by: tuple[int, ...] = ()) -> dict:
+    """A counter for --json; `accounts`: every account that sees it, the one it syncs through first."""
     def iso(moment):
         return moment.isoformat().replace("+00:00", "Z") if moment else None
 
     return {
         "counter_id": counter.counter_id,
         "account_id": counter.account_id,
+        "accounts": list(seen_by or (counter.account_id,)),
         "name": counter.name,
         "site": counter.site,
         "active": counter.active,
@@ -89,4 +109,5 @@ def counter_as_dict(counter: CounterStatus) -> dict:
         "last_fetched_at": iso(counter.last_fetched_at),
         "next_due_at": iso(counter.next_due_at),
         "last_error": counter.last_error,
+        "sample_share": counter.sample_share,
     }

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from metrika_tui.text import visible
+
 log = logging.getLogger(__name__)
 
 #: who published: host and pid, so the console can tell its own events from a daemon's
@@ -62,18 +64,19 @@ class Event:
     @property
     def by(self) -> str:
         """`[other: host:pid] ` when another process did it (a shared database), else nothing."""
-        return f"[other: {self.origin}] " if self.origin != ORIGIN else ""
+        return f"[other: {visible(self.origin)}] " if self.origin != ORIGIN else ""
 
     def line(self) -> str:
-        """One human line, the same in the log file and headless stdout (the log pane's is
-        the same from the level on)."""
+        """One human line for the log file and headless stdout (the log pane's is the same from
+        the level on); the message is outside text (names, the API's words), made visible: one
+        event is always one line."""
         stamp = self.ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
         return f"{stamp} {self.tail()}"
 
     def tail(self) -> str:
         """The line after its time: `INFO    done     counter=101 [other: vm:4121] in sync: …`."""
         where = f" counter={self.counter_id}" if self.counter_id is not None else ""
-        return f"{self.level.upper():<7} {self.kind:<8}{where} {self.by}{self.message}"
+        return f"{self.level.upper():<7} {self.kind:<8}{where} {self.by}{visible(self.message)}"
 
 
 Subscriber = Callable[[Event], None]

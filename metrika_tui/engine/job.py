@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.ports import Clock, MetrikaApi
 from metrika_tui.engine.window import fetch_window, window_requests
-from metrika_tui.metrika.errors import AuthError, MetrikaError, QuotaError, RequestError
+from metrika_tui.metrika.errors import AuthError, BadAnswer, MetrikaError, QuotaError, RequestError
+from metrika_tui.metrika import parse
 from metrika_tui.metrika.parse import MalformedAnswer, next_utc_midnight
 from metrika_tui.models import DailyStat, MonthUsers, Report, ReportRequest, month_start
 from metrika_tui.settings import Settings
@@ -63,7 +64,8 @@ async def run_job(
     """Fetch, store and settle one claimed job. Never raises for API or quota trouble."""
     ids = {"counter_id": job.counter_id, "account_id": job.account_id, "job_id": job.id}
     started = time.monotonic()
-    date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, clock.now())
+    date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, clock.now(),
+                                offset=job.time_zone_offset)  # fmt: skip
     requests = window_requests(date1, date2, settings.month_users)
     bus.emit(Kind.STARTED, f"fetching {date1}..{date2}" + (f" (try {job.attempts + 1})" if job.attempts else ""),
              level=Level.DEBUG if not job.attempts else Level.INFO, **ids)  # fmt: skip
@@ -79,6 +81,8 @@ async def run_job(
         return await _settle_auth(job, exc, store=store, clock=clock, bus=bus, ids=ids)
     except RequestError as exc:
         return await _settle_failure(job, f"request refused: {exc.message}", store, clock, bus, ids)
+    except BadAnswer as exc:  # nothing of it is stored; asking again would get the same
+        return await _settle_failure(job, f"bad answer from Metrika: {exc.message}", store, clock, bus, ids)
     except MetrikaError as exc:  # transient, after the client's own quick retries
         return await _settle_transient(job, str(exc), store=store, settings=settings, clock=clock, bus=bus, ids=ids)
     finally:
@@ -86,17 +90,23 @@ async def run_job(
 
     raw = [("monthly" if request.grain == "month" else "daily", page)
            for request, report in zip(requests, reports) for page in report.raw_pages]  # fmt: skip
+    sampled_reports = [report.sample_share for report in reports if report.sampled]
+    share = min(sampled_reports) if sampled_reports else None
     recorded = await store.record_fetch(
-        job, now=clock.now(), daily=daily, month_users=months, raw_pages=raw, newest_day=date2
+        job, now=clock.now(), daily=daily, month_users=months, raw_pages=raw, newest_day=date2,
+        sample_share=share,
     )
     if not recorded:
         bus.emit(Kind.WARNING, "lease lost before the result was written; another worker owns the job",
                  level=Level.WARNING, **ids)  # fmt: skip
         return JobResult(False, "lost", error="lease lost")
     ms = (time.monotonic() - started) * 1000
+    sampled = f"; figures sampled ({share:.0%} of visits), marked so" if share is not None else ""
     bus.emit(Kind.DONE, f"in sync: {len(daily)} days, {len(months)} month(s) in {ms:.0f} ms"
-             f" ({len(reports)} request{'s' * (len(reports) != 1)})",
-             data={"rows": len(daily), "ms": round(ms), "requests": len(reports)}, **ids)  # fmt: skip
+             f" ({len(reports)} request{'s' * (len(reports) != 1)}){sampled}",
+             data={"rows": len(daily), "ms": round(ms), "requests": len(reports),
+                   **({"sample_share": share} if sampled else {})},
+             level=Level.WARNING if sampled else Level.INFO, **ids)  # fmt: skip
     return JobResult(True, "done", rows=len(daily))
 
 
@@ -115,7 +125,8 @@ def combine(requests: Sequence[ReportRequest], reports: Sequence[Report]) -> tup
         if by_month and report.rows:
             if USERS not in report.totals:
                 raise MalformedAnswer("the report has no users total for its month")
-            months.append(MonthUsers(month_start(request.date1), round(report.totals[USERS])))
+            users = parse.count_of(report.totals[USERS], f"the users total of {request.date1:%Y-%m}")
+            months.append(MonthUsers(month_start(request.date1), users))
     return daily, months
 
 

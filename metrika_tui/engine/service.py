@@ -424,7 +424,7 @@ class Engine:
                                overdue_at=overdue_at),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
             next_due_at=next_due_at, attempts=row.job_attempts, last_error=row.last_error,
-            time_zone=row.time_zone, overdue_at=overdue_at, held_by=held,
+            time_zone=row.time_zone, overdue_at=overdue_at, sample_share=row.sample_share, held_by=held,
         )  # fmt: skip
 
     async def _held_by_stopped(self, now: dt.datetime) -> dict[int, str]:
@@ -507,6 +507,10 @@ class Engine:
         if removed:
             self.bus.emit(Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days",
                           level=Level.DEBUG)  # fmt: skip
+
+    async def counter_accounts(self) -> dict[int, tuple[int, ...]]:
+        """Counter id -> every account that sees it, the one it is synced through first."""
+        return await self.store.counter_access()
 
     async def failed_jobs(self) -> list[JobRecord]:
         return await self.store.failed_jobs()

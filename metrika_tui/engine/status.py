@@ -54,6 +54,8 @@ class CounterStatus:
     last_error: str | None
     time_zone: str = "Europe/Moscow"
     overdue_at: dt.datetime | None = None  # from then on, with nothing queued, it is OVERDUE
+    #: the last fetch's share of visits when its figures were estimated from a sample
+    sample_share: float | None = None
     #: its job is held by a process that stopped (it will be taken back): the words for it
     held_by: str | None = None
 
@@ -117,6 +119,7 @@ class Summary:
     syncing: int
     disabled: int
     revoked: int
+    sampled: int = 0  # of `total`: the last fetch's figures were estimated from a sample
     held: int = 0  # of the queued: held by a process that stopped, taken back by the next worker
 
     @property
@@ -134,6 +137,7 @@ class Summary:
             "syncing": self.syncing,
             "disabled": self.disabled,
             "revoked": self.revoked,
+            "sampled": self.sampled,
             "held_by_stopped_process": self.held,
             "overall_percent": self.overall_percent,
         }
@@ -141,13 +145,14 @@ class Summary:
 
 def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
     tally: Tally[CounterState] = Tally()
-    total = in_sync = held = 0
+    total = in_sync = sampled = held = 0
     for row in rows:
         tally[row.state] += 1
         held += row.held_by is not None
         if row.state in (CounterState.DISABLED, CounterState.REVOKED):
             continue
         total += 1
+        sampled += row.sample_share is not None
         if is_fresh(row, now):
             in_sync += 1
     return Summary(
@@ -160,5 +165,6 @@ def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
         syncing=tally[CounterState.SYNCING],
         disabled=tally[CounterState.DISABLED],
         revoked=tally[CounterState.REVOKED],
+        sampled=sampled,
         held=held,
     )

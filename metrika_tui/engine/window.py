@@ -19,28 +19,26 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from metrika_tui.models import ReportRequest, month_start, next_month
+from metrika_tui.models import ReportRequest, counter_zone, month_start, next_month
 from metrika_tui.settings import Settings
 
 MONTH_USERS_MODES = ("totals", "dimension")
 
 
 @lru_cache(maxsize=1024)
-def local_today(time_zone: str, now: dt.datetime) -> dt.date:
-    """Today in the counter's own zone (its reports' dates are local); UTC if unknown.
-    (Cached: a plan asks it for every counter at one moment.)"""
-    try:
-        return now.astimezone(ZoneInfo(time_zone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return now.astimezone(dt.UTC).date()
+def local_today(time_zone: str, now: dt.datetime, offset: int | None = None) -> dt.date:
+    """Today in the counter's own zone (its reports' dates are local); a zone this machine
+    does not know is the fixed offset (minutes) the API gave with it, else UTC. (Cached: a
+    plan asks it for every counter at one moment.)"""
+    return now.astimezone(counter_zone(time_zone, offset)).date()
 
 
 def fetch_window(last_fetched_day: dt.date | None, time_zone: str, settings: Settings,
-                 now: dt.datetime) -> tuple[dt.date, dt.date]:  # fmt: skip
+                 now: dt.datetime, *, offset: int | None = None) -> tuple[dt.date, dt.date]:  # fmt: skip
     """The days the next sync reads, from the first of the start's month through today."""
-    return _window(last_fetched_day, local_today(time_zone, now), settings.backfill_days, settings.lookback_days)
+    return _window(last_fetched_day, local_today(time_zone, now, offset), settings.backfill_days,
+                   settings.lookback_days)
 
 
 @lru_cache(maxsize=4096)

@@ -102,10 +102,7 @@ class WorkerPool:
             try:
                 job = None
                 if await self.store.has_claimable(self.clock.now()):  # idle: read, don't lock
-                    job = await self.store.claim_next_job(
-                        owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs,
-                        process=self.process,
-                    )
+                    job = await self._claim(owner, settings)
             except StoreError as exc:
                 self.bus.emit(Kind.ERROR, f"claiming a job failed: {exc}", level=Level.ERROR)
                 await self._idle(5 * IDLE_POLL_SECONDS, seen)
@@ -118,6 +115,19 @@ class WorkerPool:
                 found_nothing = False
                 self.wake()
             await self._run(job, settings)
+
+    async def _claim(self, owner: str, settings: Settings) -> ClaimedJob | None:
+        """Claim a job; stopped meanwhile (`hurry`), the claim is let finish and the job it took
+        is given back, or its lease would be left behind for its whole length."""
+        claim = asyncio.ensure_future(self.store.claim_next_job(
+            owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs, process=self.process))  # fmt: skip
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                if (job := await _through_cancels(claim)) is not None:
+                    await _through_cancels(asyncio.ensure_future(self.store.release_job(job, now=self.clock.now())))
+            raise
 
     def _poll_seconds(self) -> float:
         """Until an idle worker looks again: the idle workers share one look a second between
@@ -149,7 +159,7 @@ class WorkerPool:
                                    clock=self.clock, bus=self.bus)  # fmt: skip
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release_job(job, now=self.clock.now()))
+                await _through_cancels(asyncio.ensure_future(self.store.release_job(job, now=self.clock.now())))
             self.bus.emit(Kind.INFO, "stopped mid-job; lease given back", counter_id=job.counter_id,
                           job_id=job.id)  # fmt: skip
             raise
@@ -181,3 +191,14 @@ class WorkerPool:
                               account_id=job.account_id, job_id=job.id)  # fmt: skip
         if self.on_result:
             self.on_result(job, JobResult(False, "failed", error=error))
+
+
+async def _through_cancels(future: asyncio.Future):
+    """Its result, however often the waiting task is cancelled meanwhile (a database write
+    that must not be left half-known; bounded by the database's busy timeout)."""
+    while True:
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                return future.result()

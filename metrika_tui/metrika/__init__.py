@@ -3,6 +3,7 @@
 from metrika_tui.metrika.client import MetrikaClient
 from metrika_tui.metrika.errors import (
     AuthError,
+    BadAnswer,
     MetrikaError,
     QuotaError,
     RequestError,
@@ -13,6 +14,7 @@ from metrika_tui.metrika.stats import ClientStats
 
 __all__ = [
     "AuthError",
+    "BadAnswer",
     "ClientStats",
     "MetrikaClient",
     "MetrikaError",

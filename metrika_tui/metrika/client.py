@@ -8,7 +8,9 @@ token into a log line, an exception or a repr.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import itertools
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -19,7 +21,7 @@ import httpx
 
 from metrika_tui import locations
 from metrika_tui.metrika import parse
-from metrika_tui.metrika.errors import MetrikaError, QuotaError, TransientError
+from metrika_tui.metrika.errors import BadAnswer, MetrikaError, QuotaError, TransientError
 from metrika_tui.metrika.host_pace import address_of, make_pacer
 from metrika_tui.metrika.limits import (
     ReportBudget,
@@ -75,6 +77,8 @@ class MetrikaClient:
         report_window_seconds: float = 300,
         max_budget_wait: float = 3.0,
         timeout: float = 30.0,
+        request_deadline: float = 120.0,
+        max_answer_bytes: int = 16 * 1024 * 1024,
         retry: RetryPolicy = RetryPolicy(),
         report_page_size: int = 10_000,
         counters_page_size: int = 1000,
@@ -90,6 +94,8 @@ class MetrikaClient:
         self._on_retry = on_retry
         self._report_page_size = report_page_size
         self._counters_page_size = counters_page_size
+        self._deadline = request_deadline  # a whole request, however slowly it trickles in
+        self._max_answer_bytes = max_answer_bytes
         self._gates = UserGates(per_token_requests)
         self._request_listeners: list[Callable[[Token], None]] = []
         shared = share_pace and transport is None
@@ -124,6 +130,8 @@ class MetrikaClient:
             report_budget=settings.report_budget,
             report_window_seconds=settings.report_window_seconds,
             timeout=settings.request_timeout,
+            request_deadline=settings.request_deadline_seconds,
+            max_answer_bytes=settings.max_answer_bytes,
         )
         options.update(overrides)
         return cls(**options)
@@ -144,17 +152,27 @@ class MetrikaClient:
     # -- the calls the engine makes ------------------------------------------------------
 
     async def list_counters(self, token: Token, *, login: str | None = None) -> list[Counter]:
-        """Every counter the token can see: pages by the 1-based offset until `rows`."""
-        counters: list[Counter] = []
-        offset, size = 1, self._counters_page_size
-        while True:
+        """Every counter the token can see: pages by the 1-based offset, as many as the first
+        answer's `rows` implies (bounded; an empty or repeated page is a BadAnswer)."""
+        counters: dict[int, Counter] = {}  # a counter added meanwhile may shift one into the next page
+        offset, size, previous = 1, self._counters_page_size, None
+        for number in itertools.count():
             page = await self._get_json(token, login, COUNTERS_PATH, {"per_page": size, "offset": offset},
                                         "rows", "counters")  # fmt: skip
-            items = page["counters"]
-            counters.extend(parse.parse_counter(item) for item in items)
-            offset += size
-            if offset > _whole(page["rows"], "rows") or not items:
-                return counters
+            if number == 0:
+                total = parse.whole_number(page["rows"], "rows")
+                needed = parse.pages_needed(total, size, most_rows=parse.MAX_COUNTER_PAGES * size,
+                                            most_pages=parse.MAX_COUNTER_PAGES, what="the counters list")  # fmt: skip
+            if not isinstance(page["counters"], list):
+                raise parse.MalformedAnswer("`counters` is not a list")
+            found = [parse.parse_counter(item) for item in page["counters"]]
+            ids = [c.id for c in found]
+            parse.check_page(ids, previous, offset=offset, total=total, what="the counters list")
+            counters.update((c.id, c) for c in found if c.id not in counters)
+            previous, offset = ids, offset + size
+            if number + 1 >= needed:
+                return list(counters.values())
+        raise AssertionError("unreachable")
 
     async def get_counter(self, token: Token, counter_id: int, *, login: str | None = None) -> Counter:
         page = await self._get_json(token, login, COUNTER_PATH.format(id=int(counter_id)), {}, "counter")
@@ -189,8 +207,11 @@ class MetrikaClient:
                     reports.append(await self._month_users(token, login, counter_id, request, budget))
                 else:
                     params = {"dimensions": "ym:s:date", "metrics": ",".join(DAILY_METRICS), "sort": "ym:s:date"}
-                    reports.append(await self._report(token, login, counter_id, request.date1, request.date2,
-                                                      params, parse.parse_daily_rows, budget))  # fmt: skip
+                    report = await self._report(token, login, counter_id, request.date1, request.date2, params,
+                                                parse.parse_daily_rows, budget,
+                                                most_rows=parse.days_in(request.date1, request.date2))  # fmt: skip
+                    parse.check_days(report.rows, request.date1, request.date2)
+                    reports.append(report)
         finally:
             self._budget.release_held(key, counter_id)
         return reports
@@ -201,7 +222,10 @@ class MetrikaClient:
         # whole months (a month's users are not a sum of days), but never past today
         today = self._clock.now().astimezone(dt.UTC).date()
         first, last = request.date1.replace(day=1), max(request.date2, min(month_end(request.date2), today))
-        return await self._report(token, login, counter_id, first, last, params, parse.parse_month_rows, budget)
+        report = await self._report(token, login, counter_id, first, last, params, parse.parse_month_rows, budget,
+                                    most_rows=parse.months_in(first, last))  # fmt: skip
+        parse.check_months(report.rows, first, last)
+        return report
 
     def add_request_listener(self, listener: Callable[[Token], None]) -> None:
         """`listener(token)` hears of every request as it leaves, refused ones included (Metrika
@@ -230,30 +254,55 @@ class MetrikaClient:
         params: Mapping[str, str],
         parse_rows: Callable[[Mapping[str, Any]], list[T]],
         budget: tuple[str, Hashable, int] | None = None,
+        *,
+        most_rows: int,
     ) -> Report:
-        """Page through `/stat/v1/data` with the 1-based offset until `total_rows`.
-        `budget`: ("hold" | "held", name, follow-ups) for the first page (see `_spend_budget`)."""
+        """Every page of `/stat/v1/data` (see `_pages`). A sampled answer is read once more (it
+        asks accuracy=full already; a less busy API may answer exactly): if still sampled, it
+        comes back marked so. `budget`: ("hold" | "held", name, follow-ups) for the first page."""
+        read = (token, login, counter_id, date1, date2, params, parse_rows)
+        report = await self._pages(*read, budget, most_rows)
+        if report.sampled:
+            log.info("counter %d: sampled answer (share %.3f), read once more", counter_id, report.sample_share)
+            report = await self._pages(*read, None, most_rows)
+        return report
+
+    async def _pages(self, token: Token, login: str | None, counter_id: int, date1: dt.date, date2: dt.date,
+                     params: Mapping[str, str], parse_rows: Callable[[Mapping[str, Any]], list[T]],
+                     budget: tuple[str, Hashable, int] | None, most_rows: int) -> Report:  # fmt: skip
+        """Page with the 1-based offset, as many pages as the first answer's `total_rows` implies:
+        at most `most_rows` rows can exist and MAX_REPORT_PAGES are read; an empty or repeated
+        page is a BadAnswer (see `parse.pages_needed`, `parse.check_page`)."""
         rows: list[T] = []
         pages: list[dict] = []
-        sampled = False
+        sampled, share, previous = False, 1.0, None
         totals: dict[str, float] = {}
-        offset, limit, total = 1, self._report_page_size, 0
-        while True:
+        offset, limit = 1, self._report_page_size
+        for number in itertools.count():
             query = {
                 "ids": int(counter_id), "date1": date1.isoformat(), "date2": date2.isoformat(),
                 "accuracy": "full", "limit": limit, "offset": offset, **params,
             }  # fmt: skip
             page = await self._get_json(token, login, REPORT_PATH, query, "data", "total_rows", report=True,
                                         budget=budget if offset == 1 else None)  # fmt: skip
+            what = f"report of counter {counter_id}"
+            if number == 0:
+                total = parse.whole_number(page["total_rows"], "total_rows")
+                needed = parse.pages_needed(total, limit, most_rows=most_rows, most_pages=parse.MAX_REPORT_PAGES,
+                                            what=what)  # fmt: skip
+                totals = parse.parse_totals(page, params["metrics"].split(","))
+            if not isinstance(page["data"], list):
+                raise parse.MalformedAnswer("`data` is not a list")
+            parse.check_page(page["data"], previous, offset=offset, total=total, what=what)
             pages.append(dict(page))
             rows.extend(parse_rows(page))
-            if offset == 1:
-                totals = parse.parse_totals(page, params["metrics"].split(","))
-            sampled = sampled or bool(page.get("sampled"))
-            total = _whole(page["total_rows"], "total_rows")
-            offset += limit
-            if offset > total or not page["data"]:
-                return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total, totals=totals)
+            page_sampled, page_share = parse.sampling(page)
+            sampled, share = sampled or page_sampled, min(share, page_share)
+            previous, offset = page["data"], offset + limit
+            if number + 1 >= needed:
+                return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total, totals=totals,
+                              sample_share=share)  # fmt: skip
+        raise AssertionError("unreachable")
 
     async def _get_json(
         self, token: Token, login: str | None, path: str, params: Mapping[str, Any], *keys: str,
@@ -291,10 +340,14 @@ class MetrikaClient:
                 listener(token)
             started = time.monotonic()
             try:
-                response = await self._http.get(
-                    path, params=params, headers={"Authorization": f"OAuth {token.reveal()}"},
-                    extensions={"trace": _when_written(sent)},
-                )
+                async with asyncio.timeout(self._deadline):
+                    async with self._http.stream(
+                        "GET", path, params=params, headers={"Authorization": f"OAuth {token.reveal()}"},
+                        extensions={"trace": _when_written(sent)},
+                    ) as response:
+                        body = await self._read_capped(response)
+            except TimeoutError:
+                raise TransientError(f"no whole answer within {self._deadline:g}s", error_type="timeout") from None
             except httpx.TimeoutException as exc:
                 raise TransientError(f"no answer in time ({type(exc).__name__})", error_type="timeout") from None
             except httpx.TransportError as exc:
@@ -303,7 +356,23 @@ class MetrikaClient:
             "GET %s -> %d in %.0f ms (token %s)",
             path, response.status_code, 1000 * (time.monotonic() - started), token,
         )  # fmt: skip
-        return self._decode(response, report=report)
+        return self._decode(response, body, report=report)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The body, or a BadAnswer as soon as it is past `max_answer_bytes` (read no further)."""
+        cap = self._max_answer_bytes
+        too_big = BadAnswer(f"the answer is larger than {cap:,} bytes (max_answer_bytes); not read further",
+                            status=response.status_code)  # fmt: skip
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise too_big
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise too_big
+            chunks.append(chunk)
+        return b"".join(chunks)
 
     async def _spend_budget(self, key: Hashable, budget: tuple[str, Hashable, int] | None = None) -> bool:
         """Take one report request from the user's budget; True if that meant waiting.
@@ -320,16 +389,16 @@ class MetrikaClient:
             self._stats.quota(exc)
             raise
 
-    def _decode(self, response: httpx.Response, *, report: bool) -> Any:
+    def _decode(self, response: httpx.Response, body: bytes, *, report: bool) -> Any:
         if response.is_success:
-            payload = parse.decode_json(response.content)
+            payload = parse.decode_json(body)
             if payload is None:
                 raise parse.MalformedAnswer(f"HTTP {response.status_code} with a body that is not JSON")
             return payload
         window = self._budget.window if report else None
         error = parse.error_from_response(
             response.status_code,
-            response.content,
+            body,
             now=self._clock.now(),
             retry_after=response.headers.get("Retry-After"),
             report_window=window,
@@ -348,13 +417,6 @@ def _when_written(sent: Callable[[], None]):
             sent()
 
     return trace
-
-
-def _whole(value: Any, name: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise parse.MalformedAnswer(f"`{name}` is not a number: {value!r}") from None
 
 
 __all__ = ["ClientStats", "MetrikaClient", "RetryPolicy"]

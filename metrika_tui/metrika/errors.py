@@ -8,6 +8,9 @@
 - TransientError: 5xx, backend_error, timeout, connection trouble, a body that is not JSON,
   "Query is too complicated": worth another try.
 - RequestError: our request is wrong (400s); retrying changes nothing. The API's message is kept.
+- BadAnswer: a 2xx answer that is wrong (rows outside the asked days, duplicates, negative or
+  non-finite figures, paging that never ends, an answer past the size cap): that counter fails
+  with what was wrong, nothing of it is stored, and the rest of the pass goes on.
 
 No message here ever contains a token: the client builds them from the API's answer only.
 """
@@ -84,3 +87,10 @@ class TransientError(MetrikaError):
 
 class RequestError(MetrikaError):
     """Our request is wrong; the API's message says how."""
+
+
+class BadAnswer(MetrikaError):
+    """The API answered, but not with something we may store; the message says what was wrong."""
+
+    def __init__(self, message: str, *, status: int | None = 200) -> None:
+        super().__init__(message, status=status, error_type="bad_answer")

@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 
 from metrika_tui.metrika.limits import PaceBook, RatePacer, Sleep
+from metrika_tui.private import make_private_dir, open_private
 
 try:
     import fcntl
@@ -187,9 +188,8 @@ class HostPacer(RatePacer):
         """The file, opened by this process (after a fork the inherited descriptor would share
         its lock with the parent's: open our own)."""
         if self._fd is None or self._pid != os.getpid():
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
-            self._fd = os.open(self.path, flags, 0o600)
+            make_private_dir(self.path.parent)
+            self._fd = open_private(self.path, os.O_RDWR)
             self._pid = os.getpid()
         return self._fd
 

@@ -2,23 +2,44 @@
 
 Everything here is pure: bytes and status codes in, models or `MetrikaError`s out, so
 every documented shape can be tested without a network.
+
+Answers are checked before anything is kept (`BadAnswer` says what was wrong): figures are
+finite, not negative and believable; rows lie in the asked days, once each; paging ends at the
+pages the first answer's total implies, and a page that is empty or repeats the one before
+it is a bad answer, not another page to ask for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from metrika_tui.metrika.errors import (
     AuthError,
+    BadAnswer,
     MetrikaError,
     QuotaError,
     RequestError,
     TransientError,
 )
 from metrika_tui.models import DAILY_METRICS, Counter, DailyStat, MonthUsers
+
+#: the most one day's count (visits, users, pageviews) can be: the biggest sites have tens of
+#: millions of visits a day; past this an answer is absurd (and 1e30 overflows SQLite)
+MAX_DAILY_COUNT = 10**10
+#: a visit's average length, at most a day
+MAX_VISIT_SECONDS = 86_400.0
+#: pages read at most for one report, and for the counters list (a million counters at 1,000
+#: a page), whatever an answer's total claims
+MAX_REPORT_PAGES = 100
+MAX_COUNTER_PAGES = 1_000
+#: counter names and sites are cut to this many characters when read (Metrika's own are short)
+MAX_NAME_CHARS = 1_000
+#: a time zone offset in minutes lies within UTC-12 .. UTC+14
+OFFSET_MINUTES = range(-12 * 60, 14 * 60 + 1)
 
 #: quotas that reset at 00:00 UTC (the daily ones)
 DAILY_QUOTAS = frozenset({"quota_requests_by_uid", "quota_requests_by_counter_id"})
@@ -143,33 +164,85 @@ def expect_mapping(payload: Any, *keys: str) -> Mapping[str, Any]:
 
 
 def parse_counter(raw: Any) -> Counter:
-    """A counter from the Management API; `id` may be an int or a numeric string."""
+    """A counter from the Management API; `id` may be an int or a numeric string. Its texts
+    are kept as sent (cut to MAX_NAME_CHARS): they are shown only through `text.visible`."""
     item = expect_mapping(raw, "id")
-    try:
-        counter_id = int(item["id"])
-    except (TypeError, ValueError):
-        raise MalformedAnswer(f"a counter id is not a number: {item['id']!r}") from None
-    site = item.get("site") or (item.get("site2") or {}).get("site") or ""
+    counter_id = whole_number(item["id"], "a counter id")
+    if not 0 < counter_id < 2**63:
+        raise BadAnswer(f"a counter id is out of range: {counter_id}")
+    site2 = item.get("site2")
+    site = item.get("site") or (site2.get("site") if isinstance(site2, Mapping) else "") or ""
     return Counter(
         id=counter_id,
-        name=str(item.get("name") or ""),
-        site=str(site),
-        time_zone=str(item.get("time_zone_name") or "Europe/Moscow"),
-        status=str(item.get("status") or "Active"),
-        owner_login=str(item.get("owner_login") or ""),
-        permission=str(item.get("permission") or "own"),
-        create_time=str(item.get("create_time") or ""),
+        name=_text(item.get("name")),
+        site=_text(site),
+        time_zone=_text(item.get("time_zone_name")) or "Europe/Moscow",
+        status=_text(item.get("status")) or "Active",
+        owner_login=_text(item.get("owner_login")),
+        permission=_text(item.get("permission")) or "own",
+        create_time=_text(item.get("create_time")),
+        time_zone_offset=_offset(item.get("time_zone_offset")),
     )
 
 
+def _text(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= MAX_NAME_CHARS else text[: MAX_NAME_CHARS - 1] + "…"
+
+
+def _offset(value: Any) -> int | None:
+    """`time_zone_offset` in minutes, or None when missing or impossible."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return int(value) if int(value) in OFFSET_MINUTES else None
+
+
+def whole_number(value: Any, name: str) -> int:
+    """A count or an id from an answer: a whole number (or its string), not negative."""
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadAnswer(f"{name} is not a whole number: {_short(value)}") from None
+    if number < 0:
+        raise BadAnswer(f"{name} is negative: {number}")
+    return number
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _number(value: Any) -> float:
-    """A metric value: null means no data (0); ints may come without `.0`."""
+    """A metric value: null means no data (0); ints may come without `.0`; never NaN or infinite."""
     if value is None:
         return 0.0
+    if isinstance(value, bool):
+        raise BadAnswer(f"a metric is not a number: {value!r}")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise MalformedAnswer(f"a metric is not a number: {value!r}") from None
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise BadAnswer(f"a metric is not a number: {_short(value)}") from None
+    if not math.isfinite(number):
+        raise BadAnswer(f"a metric is not a finite number: {value!r}")
+    return number
+
+
+def _count(value: float, name: str, day: dt.date) -> int:
+    """A day's count: not negative, not absurd."""
+    if value < 0:
+        raise BadAnswer(f"{day}: {name} is negative ({value:g})")
+    if value > MAX_DAILY_COUNT:
+        raise BadAnswer(f"{day}: {name} of {value:g} is past belief (at most {MAX_DAILY_COUNT:g} a day)")
+    return round(value)
+
+
+def _within(value: float, name: str, day: dt.date, highest: float) -> float:
+    if not 0 <= value <= highest:
+        raise BadAnswer(f"{day}: {name} of {value:g} is outside 0..{highest:g}")
+    return value
 
 
 def _first_dimension(row: Mapping[str, Any]) -> str:
@@ -204,14 +277,15 @@ def parse_daily_rows(page: Mapping[str, Any]) -> list[DailyStat]:
         if not isinstance(values, list) or len(values) <= max(order):
             raise MalformedAnswer("a report row has fewer metrics than asked for")
         visits, users, pageviews, bounce, duration = (_number(values[i]) for i in order)
+        day = _date(_first_dimension(row))
         stats.append(
             DailyStat(
-                date=_date(_first_dimension(row)),
-                visits=round(visits),
-                users=round(users),
-                pageviews=round(pageviews),
-                bounce_rate=bounce,
-                avg_visit_duration=duration,
+                date=day,
+                visits=_count(visits, "visits", day),
+                users=_count(users, "users", day),
+                pageviews=_count(pageviews, "pageviews", day),
+                bounce_rate=_within(bounce, "bounce rate", day, 100.0),
+                avg_visit_duration=_within(duration, "average visit duration", day, MAX_VISIT_SECONDS),
             )
         )
     return stats
@@ -228,7 +302,18 @@ def parse_totals(page: Mapping[str, Any], metrics: list[str]) -> dict[str, float
     order = _metric_order(page, tuple(metrics))
     if len(totals) <= max(order, default=-1):
         raise MalformedAnswer("the report's totals have fewer metrics than asked for")
-    return {name: _number(totals[i]) for name, i in zip(metrics, order)}
+    values = {name: _number(totals[i]) for name, i in zip(metrics, order)}
+    negative = [name for name, value in values.items() if value < 0]
+    if negative:
+        raise BadAnswer(f"the report's total of {negative[0]} is negative ({values[negative[0]]:g})")
+    return values
+
+
+def count_of(value: float, what: str) -> int:
+    """A count from totals: whole, not absurd (a month of days at most MAX_DAILY_COUNT each)."""
+    if not 0 <= value <= 31 * MAX_DAILY_COUNT:
+        raise BadAnswer(f"{what} of {value:g} is past belief")
+    return round(value)
 
 
 def parse_month_rows(page: Mapping[str, Any]) -> list[MonthUsers]:
@@ -239,5 +324,72 @@ def parse_month_rows(page: Mapping[str, Any]) -> list[MonthUsers]:
         if not isinstance(values, list) or not values:
             raise MalformedAnswer("a report row has no metrics")
         day = _date(_first_dimension(row))
-        months.append(MonthUsers(month=day.replace(day=1), users=round(_number(values[0]))))
+        months.append(MonthUsers(month=day.replace(day=1), users=_count(_number(values[0]), "users", day)))
     return months
+
+
+# -- checks across rows and pages ---------------------------------------------------------------
+
+
+def check_days(rows: Sequence[DailyStat], date1: dt.date, date2: dt.date) -> None:
+    """Every row a day of the asked window, each day once."""
+    _once_each_within([row.date for row in rows], date1, date2, str, f"the asked days {date1}..{date2}")
+
+
+def check_months(rows: Sequence[MonthUsers], date1: dt.date, date2: dt.date) -> None:
+    """Every row a month the window touches, each month once."""
+    first, last = date1.replace(day=1), date2.replace(day=1)
+    _once_each_within([row.month for row in rows], first, last, lambda m: f"the month {m:%Y-%m}",
+                      f"the asked months {first:%Y-%m}..{last:%Y-%m}")  # fmt: skip
+
+
+def _once_each_within(keys: Sequence[dt.date], first: dt.date, last: dt.date, name, window: str) -> None:
+    seen: set[dt.date] = set()
+    for key in keys:
+        if not first <= key <= last:
+            raise BadAnswer(f"a row for {name(key)}, outside {window}")
+        if key in seen:
+            raise BadAnswer(f"{name(key)} comes twice")
+        seen.add(key)
+
+
+def days_in(date1: dt.date, date2: dt.date) -> int:
+    return max(0, (date2 - date1).days + 1)
+
+
+def months_in(date1: dt.date, date2: dt.date) -> int:
+    return max(0, (date2.year - date1.year) * 12 + date2.month - date1.month + 1)
+
+
+def pages_needed(total: int, page_size: int, *, most_rows: int, most_pages: int, what: str) -> int:
+    """The pages the first answer's total implies (at least one), or a bad answer when that
+    total is more than can exist (`most_rows`: a window of N days has at most N daily rows)
+    or would take more than `most_pages` pages."""
+    if total > most_rows:
+        raise BadAnswer(f"{what}: the answer claims {total} rows, and at most {most_rows} can exist")
+    pages = max(1, -(-total // page_size))
+    if pages > most_pages:
+        raise BadAnswer(f"{what}: the answer claims {total} rows, {pages} pages (at most {most_pages} are read)")
+    return pages
+
+
+def check_page(items: Sequence[Any], previous: Sequence[Any] | None, *, offset: int, total: int, what: str) -> None:
+    """A page that is empty while the total says rows are due, or that repeats the page before
+    it, is a bad answer: asking on would never end."""
+    if not items and total > 0:
+        raise BadAnswer(f"{what}: the page at offset {offset} is empty, though the answer claims {total} rows")
+    if previous is not None and items and list(items) == list(previous):
+        raise BadAnswer(f"{what}: the page at offset {offset} repeats the page before it")
+
+
+def sampling(page: Mapping[str, Any]) -> tuple[bool, float]:
+    """(sampled, share): whether the figures were estimated from a sample (`sampled: true` or
+    a `sample_share` under 1), and the share of visits they came from (1.0 when exact)."""
+    raw = page.get("sample_share", 1.0)
+    share = _number(raw) if raw is not None else 1.0
+    if not 0 < share <= 1:
+        raise BadAnswer(f"sample_share is not a share in (0, 1]: {_short(raw)}")
+    flag = page.get("sampled")
+    if flag not in (None, True, False, 0, 1):
+        raise BadAnswer(f"sampled is not true or false: {_short(flag)}")
+    return bool(flag) or share < 1, share

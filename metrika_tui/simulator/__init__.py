@@ -7,6 +7,7 @@ Imports nothing of metrika_tui but the shared models: the client cannot lean on 
 from metrika_tui.simulator.clock import ManualClock, SystemClock
 from metrika_tui.simulator.config import FaultConfig, LatencyConfig, OAuthConfig, QuotaConfig, SimulatorConfig
 from metrika_tui.simulator.demo_world import DEMO_TOKENS
+from metrika_tui.simulator.hostile import HostileConfig
 from metrika_tui.simulator.server import Simulator, run_forever
 from metrika_tui.simulator.stats import SimStats
 from metrika_tui.simulator.world import Account, World
@@ -15,6 +16,7 @@ __all__ = [
     "DEMO_TOKENS",
     "Account",
     "FaultConfig",
+    "HostileConfig",
     "LatencyConfig",
     "OAuthConfig",
     "ManualClock",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from metrika_tui.simulator.clock import Clock, SystemClock
+from metrika_tui.simulator.hostile import HostileConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,7 @@ class SimulatorConfig:
     seed: int = 0  # drives latency and fault draws
     clock: Clock = field(default_factory=SystemClock)
     data_lag_seconds: int = 120
+    hostile: HostileConfig = field(default_factory=HostileConfig)  # none of its tricks, by default
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
 
     @classmethod

@@ -18,6 +18,7 @@ import httpx
 from metrika_tui.simulator import errors
 from metrika_tui.simulator.config import SimulatorConfig
 from metrika_tui.simulator.errors import ApiError
+from metrika_tui.simulator.hostile import Hostility
 from metrika_tui.simulator.management import counters_page, one_counter
 from metrika_tui.simulator.params import parse_ids, parse_report
 from metrika_tui.simulator.quotas import QuotaKeeper
@@ -73,6 +74,7 @@ class ApiGate:
         self.stats = stats
         self.quotas = QuotaKeeper(config.quotas, config.clock)
         self.trouble = Trouble(config.latency, config.faults, config.seed)
+        self.hostile = Hostility(config.hostile)
         self.revoked: set[str] = set()
         #: whether a token the simulated Yandex ID issued has outlived its lifetime
         self.token_expired: Callable[[str], bool] = lambda _token: False
@@ -135,14 +137,18 @@ class ApiGate:
         if token in self.revoked:  # revoked while the answer was on its way
             return await self._error(send, errors.invalid_token(), token)
         try:
-            answer = self._handlers[endpoint](self.world.account(token), params, self.clock.now(), path)
+            ids = _counters_asked(endpoint, params, path)
+            self.hostile.refuse(endpoint, ids)
+            answer = self._handlers[endpoint](self.world.account(token), self.hostile.params(endpoint, params, ids),
+                                              self.clock.now(), path)  # fmt: skip
         except ApiError as error:
             return await self._error(send, error, token)
-        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()
+        answer = self.hostile.rewrite(endpoint, answer, ids)
+        body = json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode()  # NaN stays NaN
         if fault == "malformed_json":
             body = body[: max(1, len(body) // 2)]
         self.stats.note_answer(200, None, token)
-        await _respond(send, 200, body, _JSON)
+        await _respond(send, 200, body, _JSON, trickle=self.hostile.trickle(endpoint, ids))
 
     def _data(self, account: Account, params: dict, now: dt.datetime, _path: str) -> dict:
         query = parse_report(params, bytime=False)
@@ -156,7 +162,7 @@ class ApiGate:
 
     def _check_access(self, account: Account, ids: tuple[int, ...]) -> None:
         for cid in ids:
-            if self.world.owner(cid) is not account:
+            if not self.world.can_read(account, cid):
                 raise errors.access_denied(cid)
 
     async def _error(self, send, error: ApiError, token: str | None) -> None:
@@ -164,10 +170,30 @@ class ApiGate:
         await _respond(send, error.status, error.body(), _JSON)
 
 
-async def _respond(send, status: int, body: bytes, content_type: bytes) -> None:
+def _counters_asked(endpoint: str, params: dict, path: str) -> tuple[int, ...]:
+    if endpoint in _REPORTS:
+        return parse_ids(params)
+    if endpoint == "counter":
+        return (int(path.rstrip("/").rsplit("/", 1)[1]),)
+    return ()
+
+
+#: a trickling answer stops after this long, answered or not (the simulator's own bound)
+TRICKLE_LIMIT_SECONDS = 120.0
+
+
+async def _respond(send, status: int, body: bytes, content_type: bytes, *, trickle: float = 0.0) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    if not trickle:
+        await send({"type": "http.response.body", "body": body})
+        return
+    cycle = getattr(send, "__self__", None)  # uvicorn's request cycle: it knows when the client left
+    for n in range(min(len(body), int(TRICKLE_LIMIT_SECONDS / trickle) + 1)):
+        if getattr(cycle, "disconnected", False):
+            return
+        await send({"type": "http.response.body", "body": body[n : n + 1], "more_body": n + 1 < len(body)})
+        await asyncio.sleep(trickle)
 
 
 async def _drop(send) -> None:

@@ -56,10 +56,9 @@ def counters_page(world: World, account: Account, params: Mapping[str, str], now
     search = params.get("search_string", "").casefold()
     wanted = _id_filter(params.get("counter_ids", ""))
     matches = []
-    for cid in account.counter_ids:
-        if wanted is not None and cid not in wanted:
+    for counter in world.counters_of(account.token):
+        if wanted is not None and counter.id not in wanted:
             continue
-        counter = world.counter(cid)
         if counter.status != status:
             continue
         if search and search not in counter.name.casefold() and search not in counter.site.casefold():
@@ -71,7 +70,7 @@ def counters_page(world: World, account: Account, params: Mapping[str, str], now
 
 def one_counter(world: World, account: Account, counter_id: int, now: dt.datetime) -> dict:
     """`GET /management/v1/counter/{id}`: someone else's counter is 403, like a missing one."""
-    if world.owner(counter_id) is not account:
+    if not world.can_read(account, counter_id):
         raise access_denied(counter_id)
     return {"counter": counter_json(world.counter(counter_id), now)}
 

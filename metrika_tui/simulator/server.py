@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from metrika_tui.simulator.config import FaultConfig, SimulatorConfig
+from metrika_tui.simulator.gate import ApiGate
+from metrika_tui.simulator.hostile import HostileConfig
 from metrika_tui.simulator.gate import ApiGate, token_of
 from metrika_tui.simulator.errors import ApiError
 from metrika_tui.simulator.oauth import OAuthAnswer, YandexId
@@ -76,6 +78,10 @@ class Simulator:
     def set_faults(self, faults: FaultConfig) -> None:
         self._gate.trouble.set_faults(faults)
 
+    def set_hostile(self, hostile: HostileConfig) -> None:
+        """Switch hostile tricks on (or off, with an empty config) from now on."""
+        self._gate.hostile.config = hostile
+
     @property
     def faults(self) -> FaultConfig:
         return self._gate.trouble.faults
@@ -106,6 +112,14 @@ class Simulator:
                 return JSONResponse({"error": str(error)}, status_code=400)
             return JSONResponse(self.faults.to_dict())
 
+        async def hostile(request: Request) -> JSONResponse:
+            try:
+                self.set_hostile(HostileConfig.from_dict(await request.json()))
+            except (ValueError, TypeError) as error:
+                return JSONResponse({"error": str(error)}, status_code=400)
+            config = self._gate.hostile.config
+            return JSONResponse({"tricks": {k: None if v is None else sorted(v) for k, v in config.tricks.items()}})
+
         async def reset_stats(_request: Request) -> JSONResponse:
             self.stats.reset()
             return JSONResponse({"reset": True})
@@ -116,6 +130,7 @@ class Simulator:
             Route(f"{p}/revoke", token_action(self.revoke, "revoked"), methods=["POST"]),
             Route(f"{p}/restore", token_action(self.restore, "restored"), methods=["POST"]),
             Route(f"{p}/faults", faults, methods=["POST"]),
+            Route(f"{p}/hostile", hostile, methods=["POST"]),
             Route(f"{p}/reset-stats", reset_stats, methods=["POST"]),
         ]
 
@@ -142,7 +157,7 @@ class Simulator:
                 bearer = token_of(list(request.headers.raw))
             except ApiError:
                 bearer = None
-            return answer(lambda: yid.info(bearer))
+            return answer(lambda: self._gate.hostile.identity(yid.info(bearer)))
 
         def control(action):
             async def endpoint(request: Request) -> JSONResponse:

@@ -6,6 +6,7 @@ answers are the same in every run and a world of 100,000 counters costs only its
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class World:
         self._by_token = {a.token: a for a in accounts}
         self._make_counter = make_counter
         self._locate = locate
+        self._shared: dict[str, list[int]] = {}  # token -> counters others own that it may read
         self._counter = lru_cache(maxsize=65536)(self._build_counter)
         self._profile = lru_cache(maxsize=65536)(self._build_profile)
 
@@ -157,10 +159,22 @@ class World:
         return self._counter(counter_id)
 
     def counters_of(self, token: str) -> list[Counter]:
+        """Every counter the token sees: its own, then those shared with it (permission view)."""
         account = self._by_token.get(token)
         if account is None:
             raise KeyError("no account has this token")
-        return [self._counter(cid) for cid in account.counter_ids]
+        return [self._counter(cid) for cid in account.counter_ids] + [
+            dataclasses.replace(self._counter(cid), permission="view") for cid in self._shared.get(token, ())]
+
+    def share(self, counter_id: int, token: str) -> None:
+        """Let another account read a counter (delegated access, as Metrika's "view" permission)."""
+        if self._counter(counter_id) is None or token not in self._by_token:
+            raise KeyError("share a counter of this world with an account of this world")
+        if counter_id not in (shared := self._shared.setdefault(token, [])):
+            shared.append(counter_id)
+
+    def can_read(self, account: Account, counter_id: int) -> bool:
+        return self.owner(counter_id) is account or counter_id in self._shared.get(account.token, ())
 
     def counter_count(self) -> int:
         return sum(len(a.counter_ids) for a in self.accounts)

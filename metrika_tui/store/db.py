@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from metrika_tui.private import create_private_file, make_private_dir
 from metrika_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 15_000
@@ -55,10 +55,12 @@ class Database:
     @classmethod
     async def open(cls, path: Path) -> Database:
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():  # created readable by its owner only: it holds tokens
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        try:  # its folder 0700 and the file 0600 whatever the umask: it holds tokens
+            make_private_dir(path.parent)
+            if path.is_symlink() and not path.exists():
+                raise StoreError(f"{path} is a symbolic link to nothing: not followed (remove it)")
+            if not path.exists():
+                create_private_file(path)
         except OSError as exc:
             raise StoreError(f"{path} cannot be created: {exc.strerror}") from None
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zlib
 from collections.abc import Sequence
 
 from metrika_tui.models import DailyStat, MonthUsers, next_month
@@ -92,17 +93,17 @@ class QueueStore:
             if row is None:
                 return None
             job_id, counter_id, account_id, attempts, trigger, login, deferrals, lost = row
-            async with conn.execute(
-                "SELECT a.token, c.time_zone, c.last_fetched_day FROM counters c"
-                " JOIN accounts a ON a.id = c.account_id WHERE c.id = ?",
-                (counter_id,),
+            async with conn.execute(  # the job's account's token (a shared counter may have moved)
+                "SELECT a.token, c.time_zone, c.last_fetched_day, c.time_zone_offset FROM counters c"
+                " JOIN accounts a ON a.id = ? WHERE c.id = ?",
+                (account_id, counter_id),
             ) as cur:
-                token, time_zone, last_day = await cur.fetchone()
+                token, time_zone, last_day, offset = await cur.fetchone()
         return ClaimedJob(
             id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
             trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
             last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, login=login,
-            deferrals=deferrals, lost=lost,
+            deferrals=deferrals, time_zone_offset=offset, lost=lost,
         )  # fmt: skip
 
     async def has_claimable(self, now: dt.datetime) -> bool:
@@ -173,12 +174,15 @@ class QueueStore:
         raw_pages: Sequence[tuple[str, dict]],
         newest_day: dt.date,
         keep_raw: int = 3,
+        sample_share: float | None = None,
     ) -> bool:
         """Store a finished fetch and complete the job in ONE transaction, if the lease is ours.
 
         Daily rows are upserted (a retried job changes nothing), the months touched are
         re-aggregated (users at month grain from the API; rates visit-weighted), and only
-        then does the counter's last_fetched_at move.
+        then does the counter's last_fetched_at move. `sample_share`: the figures were sampled
+        (that share of visits): the days and the counter are marked so. Raw answers are kept
+        compressed (zlib: about a tenth of their JSON, see docs/reliability.md).
         """
         ts = to_ts(now)
         async with self.db.transaction() as conn:
@@ -191,13 +195,13 @@ class QueueStore:
                 return False  # our lease is gone: someone else owns this job now
             await conn.executemany(
                 "INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate,"
-                " avg_visit_duration, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " avg_visit_duration, fetched_at, sampled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (counter_id, date) DO UPDATE SET visits = excluded.visits,"
                 " users = excluded.users, pageviews = excluded.pageviews,"
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
-                " fetched_at = excluded.fetched_at",
+                " fetched_at = excluded.fetched_at, sampled = excluded.sampled",
                 [(job.counter_id, d.date.isoformat(), d.visits, d.users, d.pageviews, d.bounce_rate,
-                  d.avg_visit_duration, ts) for d in daily],  # fmt: skip
+                  d.avg_visit_duration, ts, int(sample_share is not None)) for d in daily],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
@@ -215,9 +219,9 @@ class QueueStore:
                   "next": next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
             )
             await conn.executemany(
-                "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body) VALUES (?, ?, ?, ?, ?)",
-                [(job.counter_id, job.id, kind, ts, json.dumps(body, ensure_ascii=False))
-                 for kind, body in raw_pages],  # fmt: skip
+                "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body, encoding)"
+                " VALUES (?, ?, ?, ?, ?, 'zlib')",
+                [(job.counter_id, job.id, kind, ts, compress_answer(body)) for kind, body in raw_pages],
             )
             await conn.execute(  # keep the raw answers of the last few syncs only
                 "DELETE FROM raw_answers WHERE counter_id = ? AND job_id NOT IN"
@@ -226,9 +230,9 @@ class QueueStore:
             )
             await conn.execute(
                 "UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_error = NULL,"
-                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?),"
+                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?), sample_share = ?,"
                 " synced_for = (SELECT planned_for FROM jobs WHERE id = ?) WHERE id = ?",
-                (ts, ts, newest_day.isoformat(), job.id, job.counter_id),
+                (ts, ts, newest_day.isoformat(), sample_share, job.id, job.counter_id),
             )
             await finish_runs(conn, [job.id])
         return True
@@ -352,3 +356,12 @@ async def finish_runs(conn, job_ids: Sequence[int]) -> None:
     """Inside a transaction that settled these jobs: finish the sync runs they ended."""
     await conn.execute(_FINISH_RUNS, {"jobs": json.dumps(list(job_ids))})
 
+
+def compress_answer(body: dict) -> bytes:
+    """An answer as stored in raw_answers: its compact JSON, zlib-compressed."""
+    return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), 6)
+
+
+def decompress_answer(body: bytes | str, encoding: str) -> dict:
+    """A raw_answers row back as the answer (rows from before compression are plain JSON)."""
+    return json.loads(zlib.decompress(body) if encoding == "zlib" else body)

@@ -56,6 +56,7 @@ class CounterRow:
     job_attempts: int
     quota_login: str = ""
     synced_for: dt.datetime | None = None  # what its last success was planned for
+    sample_share: float | None = None  # the last fetch's, when its figures were sampled
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class ClaimedJob:
     last_fetched_day: dt.date | None
     login: str = ""  # the quota key its requests count against
     deferrals: int = 0  # quota answers of unknown reset it has waited out
+    time_zone_offset: int | None = None  # minutes: the zone when its name is unknown here
     lost: int = 0  # leases of this job lost with a dead worker so far (this claim's included)
 
 

@@ -155,7 +155,26 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE accounts ADD COLUMN refresh_lease_until REAL; -- one process refreshes at a time
     CREATE UNIQUE INDEX accounts_by_uid ON accounts(uid) WHERE uid IS NOT NULL;
     """,
-    # 5 (issue 13): a lease names its holder (a dead one on this host is found at once) and its
+    # 5 (issue 12): a counter visible to several accounts (delegated access) belongs to all of
+    # them; counters.account_id is the one it is synced through (see Store.rehome_counters)
+    """
+    CREATE TABLE counter_access (
+        counter_id INTEGER NOT NULL REFERENCES counters(id),
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        found_at   REAL NOT NULL,                      -- first seen by this account: the earliest is preferred
+        PRIMARY KEY (counter_id, account_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX counter_access_by_account ON counter_access(account_id, counter_id);
+    INSERT INTO counter_access (counter_id, account_id, found_at) SELECT id, account_id, created_at FROM counters;
+    -- the API's offset (minutes): the counter's zone where this machine does not know its name
+    ALTER TABLE counters ADD COLUMN time_zone_offset INTEGER;
+    -- the last fetch's share of visits when its figures were sampled (NULL: exact)
+    ALTER TABLE counters ADD COLUMN sample_share REAL;
+    ALTER TABLE daily_stats ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
+    -- 'zlib': the body is the answer's JSON, compressed
+    ALTER TABLE raw_answers ADD COLUMN encoding TEXT NOT NULL DEFAULT 'json';
+    """,
+    # 6 (issue 13): a lease names its holder (a dead one on this host is found at once) and its
     # heartbeat; a lease lost with a dead worker counts apart from failed tries; a job knows its run
     """
     ALTER TABLE jobs ADD COLUMN owner_host_id TEXT;     -- the holder's host id (processes.host_id)

@@ -11,7 +11,7 @@ from typing import Any
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
-from metrika_tui.store.queue import QueueStore, finish_runs
+from metrika_tui.store.queue import QueueStore, decompress_answer, finish_runs
 from metrika_tui.store.rows import (
     Account,
     CounterRow,
@@ -28,6 +28,12 @@ from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
 EVENT_LOG_ROWS = 20_000
+#: the account a counter is synced through: of the live accounts that see it, the one that
+#: found it first (so it goes back to its first account when that one is added again)
+_PREFERRED_ACCOUNT = (
+    "SELECT x.account_id FROM counter_access x JOIN accounts a ON a.id = x.account_id"
+    " WHERE x.counter_id = counters.id AND a.revoked = 0 ORDER BY x.found_at, x.account_id LIMIT 1"
+)
 #: whose quotas an account's requests count against: its Yandex login (case and '.'/'-' do not
 #: matter to Yandex), or the account alone while its login is unknown
 QUOTA_LOGIN = "CASE WHEN login IN ('', 'unknown') THEN 'account:' || id ELSE lower(replace(login, '.', '-')) END"
@@ -95,7 +101,7 @@ class Store(QueueStore):
     async def accounts(self) -> list[Account]:
         rows = await self.db.fetchall(
             "SELECT a.id, a.user_id, a.login, a.token, a.revoked, a.revoked_reason,"
-            " (SELECT COUNT(*) FROM counters c WHERE c.account_id = a.id), a.quota_login, a.uid, a.refresh_token,"
+            " (SELECT COUNT(*) FROM counter_access x WHERE x.account_id = a.id), a.quota_login, a.uid, a.refresh_token,"
             " a.token_expires_at, a.login_needed FROM accounts a ORDER BY a.id"
         )
         return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], Token(r[9]) if r[9] else None,
@@ -170,6 +176,8 @@ class Store(QueueStore):
     ) -> bool:
         """Mark the account revoked and cancel its live jobs; returns False for an unknown id.
 
+        Its counters that another live account sees move to that one (`rehome`), and those whose
+        jobs were just cancelled are queued again through it: a pass goes on without them lost.
         `only_if_active`: also False when it was revoked already, so of several jobs that meet
         the same dead token at once, exactly one revokes the account (and says so).
         """
@@ -181,31 +189,66 @@ class Store(QueueStore):
             if cur.rowcount != 1:
                 return False
             async with conn.execute(
+                "SELECT counter_id, priority, trigger, cost, planned_for, run_id FROM jobs"
+                " WHERE account_id = ? AND status IN ('queued', 'running')",
+                (account_id,),
+            ) as cur:
+                stopped = await cur.fetchall()
+            async with conn.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE account_id = ? AND status IN ('queued', 'running') RETURNING id",
                 (to_ts(now), reason, account_id),
             ) as cur:
-                await finish_runs(conn, [row[0] for row in await cur.fetchall()])
+                cancelled = [row[0] for row in await cur.fetchall()]
+            moved = dict(await _rehome(conn, "account_id = :account", {"account": account_id}))
+            await conn.executemany(  # the same run: it is finished when they are
+                "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
+                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ?, ? FROM accounts"
+                " WHERE id = ?",
+                [(cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
+                 for cid, priority, trigger, cost, planned_for, run_id in stopped if cid in moved],  # fmt: skip
+            )
+            await finish_runs(conn, cancelled)
             return True
 
     # -- counters ----------------------------------------------------------------------
     async def upsert_counters(
         self, account_id: int, counters: Sequence[Counter], *, now: dt.datetime
     ) -> tuple[int, int]:
-        """Insert new counters, refresh names/sites of known ones; returns (total, new)."""
+        """Insert new counters, refresh names/sites of known ones; returns (total, new).
+
+        Every one of them is now seen by this account too (a counter shared by several
+        accounts belongs to all of them); one whose account was revoked moves to this one."""
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 before = (await cur.fetchone())[0]
             await conn.executemany(
-                "INSERT INTO counters (id, account_id, name, site, time_zone, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
-                " site = excluded.site, time_zone = excluded.time_zone",
-                [(c.id, account_id, c.name, c.site, c.time_zone, to_ts(now)) for c in counters],
+                "INSERT INTO counters (id, account_id, name, site, time_zone, time_zone_offset, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
+                " site = excluded.site, time_zone = excluded.time_zone, time_zone_offset = excluded.time_zone_offset",
+                [(c.id, account_id, c.name, c.site, c.time_zone, c.time_zone_offset, to_ts(now)) for c in counters],
+            )
+            await conn.executemany(
+                "INSERT INTO counter_access (counter_id, account_id, found_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                [(c.id, account_id, to_ts(now)) for c in counters],
             )
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 after = (await cur.fetchone())[0]
+            await _rehome(conn, "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps([c.id for c in counters])})
         return len(counters), after - before
+
+    async def counter_access(self) -> dict[int, tuple[int, ...]]:
+        """Counter id -> the accounts that see it, the one it is synced through first."""
+        rows = await self.db.fetchall(
+            "SELECT x.counter_id, x.account_id, x.account_id = c.account_id FROM counter_access x"
+            " JOIN counters c ON c.id = x.counter_id ORDER BY x.counter_id, 3 DESC, x.found_at, x.account_id"
+        )
+        seen: dict[int, list[int]] = {}
+        for counter_id, account_id, _home in rows:
+            seen.setdefault(counter_id, []).append(account_id)
+        return {counter_id: tuple(accounts) for counter_id, accounts in seen.items()}
 
     async def set_counter_active(self, counter_id: int, active: bool, *, now: dt.datetime | None = None) -> bool:
         """Enable or disable; disabling also drops a queued (not a running) job."""
@@ -231,7 +274,7 @@ class Store(QueueStore):
         rows = await self.db.fetchall(
             "SELECT c.id, c.account_id, a.user_id, a.login, a.revoked, c.name, c.site, c.time_zone,"
             " c.active, c.last_fetched_at, c.last_attempt_at, c.last_error, j.status,"
-            " COALESCE(j.attempts, 0), a.quota_login, c.synced_for"
+            " COALESCE(j.attempts, 0), a.quota_login, c.synced_for, c.sample_share"
             " FROM counters c JOIN accounts a ON a.id = c.account_id"
             " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running')"
             f" WHERE {where} ORDER BY c.account_id, c.id",
@@ -239,7 +282,7 @@ class Store(QueueStore):
         )
         return await map_in_slices(lambda r: CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
                                    bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13], r[14],
-                                   from_ts(r[15])), rows)  # fmt: skip
+                                   from_ts(r[15]), r[16]), rows)  # fmt: skip
 
     # -- planning ----------------------------------------------------------------------
     async def plan_jobs(
@@ -452,6 +495,20 @@ class Store(QueueStore):
     async def raw_answer_count(self, counter_id: int) -> int:
         return (await self.db.fetchone("SELECT COUNT(*) FROM raw_answers WHERE counter_id = ?", (counter_id,)))[0]
 
+    async def raw_answers(self, counter_id: int) -> list[tuple[str, dict]]:
+        """(kind, answer) of the counter's kept raw answers, oldest first, decompressed."""
+        rows = await self.db.fetchall(
+            "SELECT kind, body, encoding FROM raw_answers WHERE counter_id = ? ORDER BY id", (counter_id,)
+        )
+        return [(kind, decompress_answer(body, encoding)) for kind, body, encoding in rows]
+
+    async def sampled_days(self, counter_id: int) -> list[dt.date]:
+        """The counter's stored days whose figures were estimated from a sample."""
+        rows = await self.db.fetchall(
+            "SELECT date FROM daily_stats WHERE counter_id = ? AND sampled ORDER BY date", (counter_id,)
+        )
+        return [dt.date.fromisoformat(r[0]) for r in rows]
+
     async def table_counts(self) -> dict[str, int]:
         """Row counts of the main tables (for checks and the benchmarks)."""
         names = ("accounts", "counters", "jobs", "daily_stats", "monthly_stats", "raw_answers", "events")
@@ -493,6 +550,22 @@ class Store(QueueStore):
         return (await self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM events"))[0]
 
 
+async def _rehome(conn, where: str, params: dict) -> list[tuple[int, int]]:
+    """Move the counters matching `where` to their preferred live account (`_PREFERRED_ACCOUNT`)
+    where that is another one, their queued jobs along; returns (counter, new account) pairs.
+    A counter no live account sees stays where it is (and shows REVOKED)."""
+    async with conn.execute(
+        f"UPDATE counters SET account_id = ({_PREFERRED_ACCOUNT}) WHERE {where}"
+        f" AND COALESCE(({_PREFERRED_ACCOUNT}), account_id) != account_id RETURNING id, account_id",
+        params,
+    ) as cur:
+        moved = [tuple(row) for row in await cur.fetchall()]
+    await conn.executemany(
+        "UPDATE jobs SET account_id = :account, login = (SELECT quota_login FROM accounts WHERE id = :account)"
+        " WHERE counter_id = :counter AND status = 'queued'",
+        [{"account": account, "counter": counter} for counter, account in moved],
+    )
+    return moved
 def quota_day(now: dt.datetime) -> tuple[str, dt.datetime]:
     """The UTC day a moment's requests count in, and when that day's quota resets."""
     today = now.astimezone(dt.UTC).date()

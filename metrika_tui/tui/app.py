@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.text import visible
 from metrika_tui.stopping import STOP_GRACE_SECONDS, install_stop_signals, leave_terminal, signal_name
 from metrika_tui.tui.commands import ConsoleCommands
 from metrika_tui.tui.driver import HangupSafeDriver
@@ -50,8 +51,16 @@ class MetrikaApp(App[int]):
         self.main_screen = MainScreen(runtime, self.operations, self.keys, bridge_options=bridge_options)
         self._stopped = False
         self._quitting = False
+        self._hung_up = False
         self._unhook_signals: Callable[[], None] | None = None
         self.set_keymap(self.keys)
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
+               markup: bool = False) -> None:  # fmt: skip
+        """Every toast, of every screen: its words may be outside text (a name, the API's error),
+        so they are never parsed as markup and their controls are made visible."""
+        options = {} if timeout is None else {"timeout": timeout}
+        super().notify(visible(message), title=visible(title), severity=severity, markup=False, **options)
 
     def on_mount(self) -> None:
         self.push_screen(self.main_screen)  # pushed (not the default screen) so its CSS_PATH loads
@@ -87,12 +96,19 @@ class MetrikaApp(App[int]):
 
     def hang_up(self) -> None:
         """The terminal hung up (or SIGHUP): stop as on `q`, writing nothing to a terminal
-        that is gone (`leave_terminal`; one still there is restored on exit as always)."""
+        that is gone (`leave_terminal`; one still there is restored on exit as always).
+        A hang-up comes twice (Textual's failed write and the kernel's SIGHUP): only a
+        hang-up while quitting for another reason hurries."""
         leave_terminal()
-        if self._quitting:
+        if self._quitting and not self._hung_up:
             self._hurry()
-        else:
+        elif not self._quitting:
             self.run_worker(self._quit(None), group="quit")
+        self._hung_up = True
+
+    def terminal_gone(self) -> None:
+        """Textual could not write to the terminal: it hung up."""
+        self.hang_up()
 
     def _hurry(self) -> None:
         hurry = getattr(self.runtime, "hurry", None)

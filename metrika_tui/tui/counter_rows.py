@@ -13,6 +13,7 @@ from typing import Any, Callable
 from rich.text import Text
 
 from metrika_tui.engine.status import CounterState, CounterStatus
+from metrika_tui.text import visible
 from metrika_tui.timefmt import ago, until
 from metrika_tui.tui.theme_styles import ThemeStyles, state_text
 
@@ -48,27 +49,29 @@ DEFAULT_SORT = "account"
 
 
 def short_error(error: str | None, width: int = ERROR_WIDTH) -> str:
+    """The error's first line, its controls made visible, cut to `width`."""
     if not error:
         return ""
-    first_line = error.strip().splitlines()[0] if error.strip() else ""
+    first_line = visible(error.strip().splitlines()[0]) if error.strip() else ""
     return first_line if len(first_line) <= width else first_line[: width - 1] + "…"
 
 
 def account_label(counter: CounterStatus) -> str:
-    return counter.account_login or counter.account_user_id or f"#{counter.account_id}"
+    return visible(counter.account_login or counter.account_user_id or f"#{counter.account_id}")
 
 
 def row_words(counter: CounterStatus, now: dt.datetime) -> tuple[str, ...]:
-    """The row as plain words, in column order: what a user reads, and what changes compare."""
+    """The row as plain words, in column order: what a user reads, and what changes compare.
+    Outside text (name, account, site, error) is made visible: one counter, one clean line."""
     return (
         str(counter.counter_id),
-        state_text(counter.state),
-        counter.name,
+        state_text(counter.state) + (" ≈" if counter.sample_share is not None else ""),  # ≈: sampled figures
+        visible(counter.name),
         account_label(counter),
         ago(counter.last_fetched_at, now),
         until(counter.next_due_at, now) if counter.active and not counter.account_revoked else "—",
         str(counter.attempts) if counter.attempts else "",
-        counter.site,
+        visible(counter.site),
         short_error(counter.last_error or counter.held_by),
     )
 
@@ -108,5 +111,5 @@ def row_as_text(counter: CounterStatus, now: dt.datetime) -> str:
     """The selected row for the clipboard: tab-separated, header names first."""
     header = "\t".join(column.label for column in COLUMNS)
     words = list(row_words(counter, now))
-    words[-1] = counter.last_error or ""
+    words[-1] = visible(counter.last_error or "")  # pasted into a shell later: no controls
     return header + "\n" + "\t".join(words)

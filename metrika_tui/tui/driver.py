@@ -70,7 +70,7 @@ if LinuxDriver is not None:
         def _hung_up(self) -> None:
             """On the writer thread: the terminal is gone."""
             leave_terminal()
-            hang_up = getattr(self._app, "hang_up", None)
+            hang_up = getattr(self._app, "terminal_gone", None)
             if self._loop is not None and hang_up is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(hang_up)
 

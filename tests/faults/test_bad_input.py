@@ -45,6 +45,21 @@ SETTINGS = {
     "zone config number": (["sync-status"], {}, "[sync]\ntimezone = 3\n", "unknown time zone"),
     "zone env path": (["sync-status"], {"APP_TIMEZONE": "../../etc/passwd"}, None, "unknown time zone"),
     "api url without scheme": (["sync"], {}, '[api]\nurl = "api-metrika.yandex.net"\n', "http://"),
+    "api url broken IPv6": (["sync"], {"METRIKA_API_URL": "http://[::1"}, None, "not a usable URL"),
+    "api url port past 65535": (["sync-status"], {"METRIKA_API_URL": "http://127.0.0.1:99999"}, None,
+                                "Port out of range"),
+    "api url port zero": (["sync", "--api-url", "http://127.0.0.1:0"], {}, None, "1-65535"),
+    "api url without a host": (["sync"], {"METRIKA_API_URL": "http://:80/"}, None, "no host name"),
+    "api url with a password": (["sync"], {}, '[api]\nurl = "https://me:secret@api-metrika.yandex.net"\n',
+                                "must not hold a user or password"),
+    "api url with a control": (["sync"], {"METRIKA_API_URL": "http://127.0.0.1/\x1b[2J"}, None, "printable ASCII"),
+    "rate vanishingly small": (["sync"], {"METRIKA_MAX_RPS": "1e-300"}, None, "between 0.1 and 1000"),
+    "rate past a thousand": (["sync"], {}, "[api]\nmax_rps = 5000\n", "between 0.1 and 1000"),
+    "deadline under the timeout": (["sync"], {"METRIKA_REQUEST_DEADLINE_SECONDS": "5"}, None,
+                                   "at least request-timeout"),
+    "deadline past a day": (["sync"], {}, "[api]\nrequest_deadline_seconds = 1e9\n", "between 1 and 86400"),
+    "answer cap too small": (["sync"], {}, "[api]\nmax_answer_bytes = 100\n", "at least 65536"),
+    "report window past a day": (["sync"], {}, "[api]\nreport_window_seconds = 100000\n", "at most 86400"),
     "log format": (["--headless", "--once"], {"METRIKA_LOG_FORMAT": "xml"}, None, "'text' or 'json'"),
     "config not UTF-8": (["sync-status"], {}, b"\xff\xfe[sync]\x00\x01 garbage", "not UTF-8"),
     "config section not a table": (["sync"], {}, "sync = 5\n", "[sync] must be a table"),
@@ -74,6 +89,16 @@ def test_a_bad_setting_from_any_source_is_refused_before_anything_runs(offline, 
         path.write_bytes(config) if isinstance(config, bytes) else path.write_text(config)
     refused(offline.run(*args, env=env), 2, fragment)
     assert not offline.db.exists()  # refused before the database was even opened
+
+
+@pytest.mark.parametrize("how", ["stdin", "environment"])
+def test_a_token_that_is_not_printable_ascii_is_refused_without_showing_it(offline, how):
+    token = "y0_токен_AgAAAAsecretpart"
+    env = {"METRIKA_TOKEN": token} if how == "environment" else {}
+    proc = offline.run("accounts", "add", stdin=token + "\n" if how == "stdin" else "", env=env)
+    refused(proc, 2, "printable ASCII")
+    assert "secretpart" not in proc.stdout + proc.stderr and "токен" not in proc.stderr
+    assert not offline.db.exists()
 
 
 def test_an_unreadable_config_file(offline, tmp_path):

@@ -3,6 +3,7 @@ writes afterwards lands."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import subprocess
@@ -168,3 +169,26 @@ async def test_a_job_whose_worker_died_max_lost_times_fails_saying_so(tmp_path):
         (record,) = await engine.store.job_history(counter_id)
         assert (record.status, record.attempts, record.lost, record.error) == ("failed", 0, 5, outcome.error)
         assert r.sim.stats.by_endpoint["data"] == 0  # it was not fetched once more
+
+
+async def test_a_worker_stopped_in_the_middle_of_its_claim_gives_the_job_back(tmp_path):
+    world = World.generate(seed=39, accounts=1, counters_per_account=1)
+    async with rig(tmp_path, world) as r:
+        engine = await planned(r, world)
+        claimed = asyncio.Event()
+        real_claim = engine.store.claim_next_job
+
+        async def slow_claim(*args, **kwargs):  # the claim is made, its answer comes late
+            job = await real_claim(*args, **kwargs)
+            claimed.set()
+            await asyncio.sleep(1)
+            return job
+
+        engine.store.claim_next_job = slow_claim
+        engine.pool.start(1)
+        await asyncio.wait_for(claimed.wait(), 5)
+        engine.pool.hurry()  # a second stop signal: cancel now
+        await engine.pool.stop(grace=0)
+
+        (row,) = await engine.store.counter_rows()
+        assert row.job_status == "queued"  # given back, not left leased for 30 s

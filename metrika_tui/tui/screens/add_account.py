@@ -22,6 +22,7 @@ from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 from metrika_tui.bigtext import big_text
 from metrika_tui.timefmt import duration
 from metrika_tui.tui.operations import Refused
+from metrika_tui.text import visible
 
 #: what the screen dismisses with: ("token", token, label) to add, ("added", message) when
 #: the login stored the account, or None when cancelled
@@ -90,9 +91,9 @@ class AddAccountScreen(ModalScreen[Answer]):
             return
         prompt = self._login.prompt
         self.query_one("#login-steps", Static).update(Text.assemble(
-            "Open ", (prompt.verification_url, "bold underline"), " on any device (c copies it),\n"
+            "Open ", (visible(prompt.verification_url), "bold underline"), " on any device (c copies it),\n"
             "sign in as the account to add, and enter this code:"))  # fmt: skip
-        self.query_one("#login-code", Static).update(Text(f"{big_text(prompt.user_code)}\n\n{prompt.user_code}",
+        self.query_one("#login-code", Static).update(Text(f"{big_text(visible(prompt.user_code))}\n\n{visible(prompt.user_code)}",
                                                           style="bold"))  # fmt: skip
         self._tick()
         self._countdown = self.set_interval(1.0, self._tick)
@@ -118,7 +119,7 @@ class AddAccountScreen(ModalScreen[Answer]):
 
     def _show_status(self, text: str, *, alert: bool = False) -> None:
         status = self.query_one("#login-status", Static)
-        status.update(Text(text))
+        status.update(Text(visible(text)))  # the OAuth server's and the API's words among them
         status.set_class(alert, "-alert")
 
     def action_copy_url(self) -> None:

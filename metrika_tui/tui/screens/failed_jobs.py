@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from metrika_tui.text import visible
 from metrika_tui.tui.operations import ConsoleOperations, Refused
 
 
@@ -59,9 +60,11 @@ class FailedJobsScreen(Screen[None]):
         keep = table.cursor_row
         table.clear()  # a short list re-read on demand; the cursor row is restored below
         for job in jobs:
-            table.add_row(str(job.counter_id), job.name, str(job.attempts),
-                          job.failed_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
-                          Text(job.error or "", no_wrap=True, overflow="ellipsis"), key=str(job.counter_id))  # fmt: skip
+            # the name and the error are outside text: Text (never markup), controls made visible
+            table.add_row(str(job.counter_id), Text(visible(job.name), no_wrap=True, overflow="ellipsis"),
+                          str(job.attempts), job.failed_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
+                          Text(visible(job.error or ""), no_wrap=True, overflow="ellipsis"),
+                          key=str(job.counter_id))  # fmt: skip
         if jobs:
             table.move_cursor(row=min(keep, len(jobs) - 1), animate=False)
         self.query_one("#failed-title", Static).update(f"Failed jobs: {len(jobs)}  ·  r retry selected · a retry all · esc back")

@@ -40,13 +40,14 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static(Text.assemble(("Keys", "bold"), ' · Esc, q or ? closes · remap: [keys] <binding id> = "key"'
                                        " (config file)"))  # fmt: skip
-            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK\n"
-                         "        ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED", id="help-states")
+            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE\n"
+                         "        ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)", id="help-states")
             yield DataTable(id="help-keys", cursor_type="row")
 
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
         table.add_columns("Key", "Binding id", "What it does")
-        table.add_rows(help_rows(self.keymap, self.read_only))
+        # keys come from the config file: Text, so a "[" in one is a key, not markup
+        table.add_rows([tuple(map(Text, row)) for row in help_rows(self.keymap, self.read_only)])
         table.can_focus = False  # the box scrolls (arrows, page keys); focus on the table would scroll to it
         self.query_one("#help-box").focus()

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline, Static
 
+from metrika_tui.text import visible
 from metrika_tui.timefmt import span
 from metrika_tui.tui.counter_rows import short_error
 from metrika_tui.tui.css import tcss_next_to
@@ -29,11 +30,12 @@ def visits_series(daily: list[Any], today: dt.date, days: int = 90) -> list[floa
     return [float(by_day.get(start + dt.timedelta(days=n), 0)) for n in range(days)]
 
 
-def attempt_row(attempt: Any, tz: ZoneInfo) -> tuple[str, str, str, str]:
+def attempt_row(attempt: Any, tz: ZoneInfo) -> tuple[str, str, str, Text]:
+    """Started, took, rows, outcome; the outcome (the API's words) as Text: never markup."""
     started = attempt.started_at.astimezone(tz).strftime("%m-%d %H:%M")
     took = span(attempt.finished_at - attempt.started_at) if attempt.finished_at else "…"
     outcome = "✓ ok" if attempt.ok else ("✗ " + short_error(attempt.error, 60) if attempt.finished_at else "⟳")
-    return started, took, str(attempt.rows if attempt.rows is not None else ""), outcome
+    return started, took, str(attempt.rows if attempt.rows is not None else ""), Text(outcome, no_wrap=True)
 
 
 class CounterDetailPane(VerticalScroll):
@@ -65,10 +67,13 @@ class CounterDetailPane(VerticalScroll):
         status = detail.status
         self.counter_id = status.counter_id
         self.border_title = f"Details · {status.counter_id}"
-        title = Text.assemble((f"{status.name}", "bold"), f"  {status.site}\n",
-                              f"{state_text(status.state)} · account {status.account_login or status.account_user_id}")  # fmt: skip
+        account = visible(status.account_login or status.account_user_id)
+        title = Text.assemble((visible(status.name), "bold"), f"  {visible(status.site)}\n",
+                              f"{state_text(status.state)} · account {account}")  # fmt: skip
+        if status.sample_share is not None:
+            title.append(f"\n≈ figures sampled by the API: {status.sample_share:.0%} of visits")
         if status.last_error:
-            title.append(f"\nlast error: {status.last_error}")
+            title.append(f"\nlast error: {visible(status.last_error)}")
         self.query_one("#detail-title", Static).update(title)
         series = visits_series(list(detail.daily), today)
         self.query_one("#detail-visits", Sparkline).data = series

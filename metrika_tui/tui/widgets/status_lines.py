@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from textual.widgets import Static
 
+from metrika_tui.text import visible
 from metrika_tui.timefmt import span, until
 from metrika_tui.tui.css import tcss_next_to
 
@@ -24,7 +25,7 @@ def header_text(
     now: dt.datetime | None = None,
 ) -> str:
     """`db … │ scheduler running │ next 12:00 (in 35m) │ workers 2/6 │ queue 5 │ 3.2 req/s │ reports 87%` (the 5-minute report budget left)."""
-    parts = [f"db {db}", f"scheduler {scheduler_state}"]
+    parts = [f"db {visible(db)}", f"scheduler {scheduler_state}"]
     if snapshot is None:
         return " │ ".join(parts + ["starting…"])
     now = now or snapshot.taken_at
@@ -49,6 +50,8 @@ def summary_text(summary: Any) -> str:
         text += f" · queued {summary.queued}{held} · syncing {summary.syncing}"
     if summary.disabled or summary.revoked:
         text += f" · disabled {summary.disabled} · revoked {summary.revoked}"
+    if getattr(summary, "sampled", 0):
+        text += f" · sampled ≈ {summary.sampled}"
     return text + f" · overall {summary.overall_percent}%"
 
 
@@ -61,7 +64,7 @@ def accounts_text(snapshot: Any) -> str:
     paces = getattr(snapshot, "paces", {}) or {}
     entries = []
     for account in snapshot.accounts:
-        name = account.login or account.user_id or f"#{account.id}"
+        name = visible(account.login or account.user_id or f"#{account.id}")
         if account.revoked:
             entries.append(f"{name} (⊘ revoked, {counts.get(account.id, 0)} counters)")
             continue
@@ -94,10 +97,14 @@ def _short(number: int) -> str:
 
 
 class StatusLine(Static):
-    """One line of words; `-alert` marks it when something needs the user's eye."""
+    """One line of words; `-alert` marks it when something needs the user's eye. The words
+    hold outside text (logins, paths, errors): never parsed as markup, controls made visible."""
 
     DEFAULT_CSS = tcss_next_to(__file__)
 
+    def __init__(self, content: str = "", *, id: str | None = None) -> None:
+        super().__init__(visible(content), id=id, markup=False)
+
     def show(self, text: str, *, alert: bool = False) -> None:
-        self.update(text)
+        self.update(visible(text))
         self.set_class(alert, "-alert")
