@@ -5,7 +5,7 @@ For each size (the store seeded directly, 100 counters an account):
   queued), against a bare SQLite statement that queues the same jobs on a copy of the file;
 - claiming the next job from that queue (what each worker does per job);
 - the console's re-read during a pass: a snapshot of ~300 changed counters on the last one,
-  against a full snapshot;
+  against a full snapshot; `metrika-tui health`'s checks, against the same full snapshot;
 - a `sync-status` query: the engine's snapshot (rows, states, summary) in process, and the
   real `metrika-tui sync-status --json` command, against a bare SQLite read of the same
   rows and an empty Python start-up;
@@ -15,7 +15,8 @@ For each size (the store seeded directly, 100 counters an account):
 Then, with 10,000 counters, the real processes:
 - the `--headless` daemon: resident memory after it planned a pass and works it against the
   simulator (its own process, real quotas), and idle (every counter in sync), with its idle
-  CPU; against an idle Python interpreter;
+  CPU; against an idle Python interpreter; then idle again serving /metrics, scraped every
+  15 s and every 5 s: its CPU against the same daemon without;
 Then the real console in tmux (a private server, `tmux -L bench`) over 10,000 and 100,000
 counters in sync: time to the first screen with counters on it, idle CPU (over at least 65 s:
 one re-read of the engine) and memory; against a bare Textual app in the same tmux.
@@ -33,6 +34,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import statistics
 import subprocess
@@ -47,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, seed_store, simulator  # noqa: E402
 from console_reconcile import compare  # noqa: E402
 
+from metrika_tui.engine.health import check_health  # noqa: E402
 from metrika_tui.engine.service import Engine  # noqa: E402
 from metrika_tui.settings import Settings  # noqa: E402
 from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
@@ -185,6 +188,9 @@ async def store_figures(counters: int) -> None:
             partials = [(await atimed(engine.snapshot(changed=changed, base=snapshot)))[0] for _ in range(3)]
             print(f"  the console's re-read, {len(changed)} changed: {ms(statistics.median(partials)):>9}   "
                   f"(a full snapshot: {ms(snap)}; {snap / statistics.median(partials):.1f}x)")
+            healths = [(await atimed(check_health(engine.settings)))[0] for _ in range(3)]
+            print(f"  `health`'s checks (in process):      {ms(statistics.median(healths)):>9}   (a full snapshot: "
+                  f"{ms(snap)})")
 
             now = dt.datetime.now(dt.UTC)
             claims = [(await atimed(engine.store.claim_next_job(f"bench:w{n}", now, 120, 3)))[0] for n in range(30)]
@@ -244,10 +250,10 @@ def wait_for_line(path: Path, text: str, limit: float = 120.0) -> float:
 class Daemon:
     """`metrika-tui --headless` as a subprocess, its output in a file."""
 
-    def __init__(self, folder: Path, url: str) -> None:
+    def __init__(self, folder: Path, url: str, *args: str) -> None:
         self.out = folder / "daemon.out"
         with self.out.open("w") as sink:
-            self.proc = subprocess.Popen([COMMAND, "--headless"], env=env_for(folder, METRIKA_API_URL=url),
+            self.proc = subprocess.Popen([COMMAND, "--headless", *args], env=env_for(folder, METRIKA_API_URL=url),
                                          stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
         self.process = psutil.Process(self.proc.pid)
 
@@ -369,6 +375,51 @@ def processes(counters: int, idle_seconds: float) -> None:
             python.wait()
         print(f"  daemon idle, all {counters:,} in sync:     RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
               f"{idle_seconds:.0f} s (busiest second {peak:.0f}%)   (idle Python: RSS {base_rss:.0f} MiB)")
+        metrics_cost(idle, url, counters, idle_seconds, bare_cpu=cpu)
+
+
+#: how often the benchmark scrapes /metrics (Prometheus's own default is every minute; 15 s is common)
+SCRAPE_EVERY = (15.0, 5.0)
+
+
+def metrics_cost(folder: Path, url: str, counters: int, idle_seconds: float, *, bare_cpu: float) -> None:
+    """The idle daemon again, serving /metrics and scraped every few seconds (the scraper is
+    this process: its CPU is not the daemon's), against the same daemon without (`bare_cpu`)."""
+    import threading
+    import urllib.request
+
+    for every in SCRAPE_EVERY:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        daemon = Daemon(folder, url, "--metrics-port", str(port))
+        took: list[float] = []
+        size = 0
+        stop = threading.Event()
+
+        def scraper() -> None:
+            nonlocal size
+            while not stop.wait(every if took else 0):
+                t0 = time.perf_counter()
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+                    size = len(answer.read())
+                took.append(time.perf_counter() - t0)
+
+        try:
+            wait_for_line(daemon.out, "daemon started")
+            time.sleep(2.0)
+            thread = threading.Thread(target=scraper, daemon=True)
+            thread.start()
+            time.sleep(1.0)  # the first scrape reads the engine's snapshot in full: start-up's cost
+            cpu, peak, rss = sample(daemon.process, idle_seconds)
+            stop.set()
+            thread.join(30)
+        finally:
+            daemon.stop()
+        print(f"  daemon idle with /metrics scraped every {every:.0f} s: CPU {cpu:.2f}% of one core over "
+              f"{idle_seconds:.0f} s (+{cpu - bare_cpu:.2f} points on the daemon without; busiest second "
+              f"{peak:.0f}%), RSS {rss:.0f} MiB; {len(took)} scrapes, median {ms(statistics.median(took))} "
+              f"(first, a full read of {counters:,} counters: {ms(took[0])}), {size / 1024:.1f} KiB each")
 
 
 def console_processes(sizes: list[int], idle_seconds: float) -> None:

@@ -83,17 +83,20 @@ def run_headless(
     """Run the daemon (or one pass). `reload` re-reads the settings on SIGHUP."""
     from metrika_tui.demo import demo_simulator
 
-    with demo_simulator(settings) as resolved:
-        if once:
+    if once:
+        with demo_simulator(settings) as resolved:
             return asyncio.run(_run_once(resolved))
-        return asyncio.run(_run_daemon(resolved, reload or (lambda: settings)))
+    from metrika_tui.metrics import serving_metrics
+
+    with serving_metrics(settings) as metrics, demo_simulator(settings) as resolved:  # a port in use: at once
+        return asyncio.run(_run_daemon(resolved, reload or (lambda: settings), metrics))
 
 
-async def _run_daemon(settings: Settings, reload: Callable[[], Settings]) -> int:
+async def _run_daemon(settings: Settings, reload: Callable[[], Settings], metrics=None) -> int:
     from metrika_tui.engine.runtime import Runtime
 
     writer = EventWriter(settings)
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, on_engine=metrics.exporter.attach if metrics else None)
     runtime.subscribe(writer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -112,9 +115,11 @@ async def _run_daemon(settings: Settings, reload: Callable[[], Settings]) -> int
         nxt = runtime.next_scheduled_sync_at
         writer(Event(Kind.INFO, f"daemon started: {settings.workers} workers, a pass every {settings.interval_minutes}"
                                 f" min ({settings.timezone}), next at {nxt.astimezone(settings.tz):%H:%M %Z};"
-                                f" db {runtime.describe_db}"))  # fmt: skip
+                                f" db {runtime.describe_db}{f'; metrics on {metrics.url}' if metrics else ''}"))  # fmt: skip
         await stop.wait()
     finally:
+        if metrics:
+            metrics.exporter.detach()
         await runtime.stop(grace=STOP_GRACE_SECONDS)
         writer(Event(Kind.INFO, "daemon stopped"))
         writer.close()
@@ -131,6 +136,9 @@ async def _reload(runtime, reload: Callable[[], Settings]) -> None:
         return
     if fresh.db_path != current.db_path:
         runtime.engine.bus.emit(Kind.WARNING, "reload: a new database path needs a restart; kept the old one",
+                                level=Level.WARNING)  # fmt: skip
+    if (fresh.metrics_port, fresh.metrics_address) != (current.metrics_port, current.metrics_address):
+        runtime.engine.bus.emit(Kind.WARNING, "reload: a new metrics port or address needs a restart; kept the old",
                                 level=Level.WARNING)  # fmt: skip
     # the database and the demo's simulator stay; everything else may change
     if current.demo:  # the demo's simulator stands in for the Metrika API and Yandex ID both

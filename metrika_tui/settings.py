@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
+import ipaddress
 import math
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,6 +79,10 @@ class Settings:
     #: the app registered on Yandex OAuth that `accounts login` and token refreshes speak for
     oauth_client_id: str = ""
     oauth_client_secret: Token | None = None
+    #: where the daemon and the console serve Prometheus metrics (/metrics); None: not served,
+    #: 0: a free port (told at start). Loopback by default: the figures name logins
+    metrics_port: int | None = None
+    metrics_address: str = "127.0.0.1"
 
     @property
     def interval(self) -> dt.timedelta:
@@ -140,6 +146,8 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "login_url": ("METRIKA_LOGIN_URL", "oauth.login_url"),
     "oauth_client_id": ("METRIKA_CLIENT_ID", "oauth.client_id"),
     "oauth_client_secret": ("METRIKA_CLIENT_SECRET", "oauth.client_secret"),
+    "metrics_port": ("METRIKA_METRICS_PORT", "metrics.port"),
+    "metrics_address": ("METRIKA_METRICS_ADDRESS", "metrics.address"),
 }
 
 _POSITIVE_INT = {
@@ -156,9 +164,10 @@ _LARGEST = {
     "reserve_percent": 90,  # the rest is what planning spends
     "report_window_seconds": 86_400,  # Metrika's longest quota window is a day
     "max_answer_bytes": 1024**3,
+    "metrics_port": 65535,
 }  # fmt: skip
 #: whole numbers that may be zero
-_NON_NEGATIVE_INT = {"lookback_days", "reserve_percent"}
+_NON_NEGATIVE_INT = {"lookback_days", "reserve_percent", "metrics_port"}
 #: the smallest whole numbers that make sense, where 1 does not
 _SMALLEST = {"max_answer_bytes": 64 * 1024}  # a page of counters is tens of kilobytes
 #: numbers with a fraction: (smallest, largest). Below 0.1 requests a second a pass of a few
@@ -226,11 +235,25 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         if raw not in ("text", "json"):
             raise SettingsError(f"{where} must be 'text' or 'json', not {raw!r}")
         return raw
+    if name == "metrics_address":
+        return _address(str(raw), where)
     if name == "month_users":
         if raw not in ("totals", "dimension"):
             raise SettingsError(f"{where} must be 'totals' or 'dimension', not {raw!r}")
         return raw
     return raw
+
+
+def _address(raw: str, where: str) -> str:
+    """An IP address (127.0.0.1, ::1, 0.0.0.0) or a host name to listen on."""
+    value = raw.strip()
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*", value):
+        raise SettingsError(f"{where} must be an IP address or a host name to listen on, not {raw!r}")
+    return value
 
 
 def _api_url(raw: str, where: str) -> str:

@@ -20,6 +20,9 @@ PACKAGE = Path(metrika_tui.__file__).parent
 
 ENGINE_MODULES = [
     "metrika_tui.headless",
+    "metrika_tui.metrics",
+    "metrika_tui.cli.health_cmd",
+    "metrika_tui.cli.export_cmd",
     "metrika_tui.engine.runtime",
     "metrika_tui.engine.scheduler",
     "metrika_tui.engine.service",

@@ -71,12 +71,15 @@ def _dispatch(args) -> int:
     flags = {
         name: getattr(args, name, None)
         for name in ("db_path", "api_url", "interval_minutes", "timezone", "workers", "log_file",
-                     "log_format")
+                     "log_format", "metrics_port", "metrics_address")
     }  # fmt: skip
     flags["demo"] = getattr(args, "demo", False)
     config_path = Path(args.config) if getattr(args, "config", None) else None
     settings = load_settings(flags, config_path=config_path)
 
+    served = getattr(args, "metrics_port", None) is not None or getattr(args, "metrics_address", None)
+    if served and (args.command is not None or args.once):
+        raise UsageError("--metrics-port and --metrics-address go with the daemon (--headless) or the console")
     if args.command is None:
         if args.once and not args.headless:
             raise UsageError("--once goes with --headless")
@@ -101,6 +104,14 @@ def _dispatch(args) -> int:
         from metrika_tui.cli.manage_cmd import run_manage
 
         return run_manage(settings, args)
+    if args.command == "health":
+        from metrika_tui.cli.health_cmd import run_health
+
+        return run_health(settings, args)
+    if args.command == "export":
+        from metrika_tui.cli.export_cmd import run_export
+
+        return run_export(settings, args)
     if args.command == "paths":
         from metrika_tui.cli.paths_cmd import run_paths
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from dataclasses import dataclass
 
 from metrika_tui import __version__
+from metrika_tui.models import month_end
 
 
 class UsageError(Exception):
@@ -51,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--read-only", action="store_true", help="console: observe only")
     parser.add_argument("--log-file", metavar="PATH", help="headless: append events here")
     parser.add_argument("--log-format", choices=("text", "json"), help="headless: event line format")
+    parser.add_argument("--metrics-port", type=_port, metavar="PORT",
+                        help="headless and console: serve Prometheus metrics on http://ADDRESS:PORT/metrics "
+                             "(env METRIKA_METRICS_PORT, [metrics] port; 0: a free port)")
+    parser.add_argument("--metrics-address", metavar="ADDRESS",
+                        help="where the metrics are served (env METRIKA_METRICS_ADDRESS, [metrics] address; "
+                             "default 127.0.0.1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = argparse.SUPPRESS
 
@@ -114,6 +122,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve hostile answers for every counter: comma-separated tricks (names, errors, "
                         "endless_paging, trickle, huge, rows_outside, sampled, bogus_zone, …)")
 
+    p = sub.add_parser("health", help="exit 0 if the sync is healthy, else 1 with one line per reason",
+                       description="Healthy: the database opens, a scheduler planned the last slot (a daemon or "
+                                   "console runs), and no active counter's data is older than --max-age. For "
+                                   "HEALTHCHECK, systemd and monitoring.")  # fmt: skip
+    _common(p, default=s)
+    p.add_argument("--max-age", type=_age, metavar="DURATION",
+                   help="the oldest data that is healthy (90m, 6h, 2d; default: 3 intervals of each "
+                        "counter's login, its quota's stretched cadence counted)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+
+    p = sub.add_parser("export", help="the stored statistics as CSV or JSON Lines, to stdout or a file",
+                       description="Stream the stored daily or monthly statistics: to stdout (for a pipe), or "
+                                   "to --output FILE, which appears whole or not at all. Dates are in each "
+                                   "counter's own time zone.")  # fmt: skip
+    _common(p, default=s)
+    p.add_argument("grain", choices=("daily", "monthly"), help="one row a counter and day, or a counter and month")
+    p.add_argument("--counter-id", dest="counter_ids", type=_positive_int, nargs="+", action="extend",
+                   metavar="ID", help="only these counters (repeat or list several)")
+    p.add_argument("--account-id", type=_positive_int, metavar="ID", help="only this account's counters")
+    p.add_argument("--from", dest="first", type=_day_or_month, metavar="DATE",
+                   help="from this day (YYYY-MM-DD, or YYYY-MM: its first day); monthly: the months it touches")
+    p.add_argument("--to", dest="last", type=_day_or_month, metavar="DATE",
+                   help="through this day (YYYY-MM-DD, or YYYY-MM: its last day)")
+    p.add_argument("--format", choices=("csv", "jsonl"),
+                   help="csv (a header row, then one row each) or jsonl (one JSON object a line); default: "
+                        "jsonl for an --output ending .jsonl or .ndjson, else csv")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (via a temporary file renamed when "
+                                                         "complete) instead of stdout")
+
     p = sub.add_parser("paths", help="print where config, data and logs live")
     _common(p, default=s)
     return parser
@@ -135,25 +172,63 @@ def _positive_int(text: str) -> int:
     return value
 
 
-#: the longest --max-wait: every Metrika quota resets within a day
-_LONGEST_WAIT = dt.timedelta(hours=24)
-_UNIT_SECONDS = {"h": 3600, "m": 60, "s": 1}
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
-def _wait(text: str) -> dt.timedelta:
-    """Seconds ('360'), or amounts with units ('90s', '10m', '1h30m'), up to a day."""
+def _seconds(text: str) -> float | None:
+    """Seconds ('360'), or amounts with units ('90s', '10m', '1h30m', '2d'); None if neither."""
     compact = "".join(text.split()).lower()
-    if compact.startswith("-"):
-        raise argparse.ArgumentTypeError(f"a wait cannot be negative, got {text!r}")
     if re.fullmatch(r"\d+(\.\d+)?", compact):
-        seconds = float(compact)
-    elif re.fullmatch(r"(\d+(\.\d+)?[hms])+", compact):
-        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([hms])", compact))
-    else:
-        raise argparse.ArgumentTypeError(f"expected seconds or a time like 90s, 10m, 1h30m, got {text!r}")
-    if seconds > _LONGEST_WAIT.total_seconds():
-        raise argparse.ArgumentTypeError(f"a wait of at most 24h, got {text!r}")
-    return dt.timedelta(seconds=seconds)
+        return float(compact)
+    if re.fullmatch(r"(\d+(\.\d+)?[dhms])+", compact):
+        return sum(float(n) * _UNIT_SECONDS[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)([dhms])", compact))
+    return None
+
+
+def _span(what: str, longest: str, *, zero: bool = True):
+    """An argparse type: a time as `_seconds` reads it, from zero (or above it) to `longest`."""
+
+    def parse(text: str) -> dt.timedelta:
+        if text.strip().startswith("-"):
+            raise argparse.ArgumentTypeError(f"{what} cannot be negative, got {text!r}")
+        seconds = _seconds(text)
+        if seconds is None:
+            raise argparse.ArgumentTypeError(f"expected seconds or a time like 90s, 10m, 1h30m, got {text!r}")
+        if not zero and seconds == 0:
+            raise argparse.ArgumentTypeError(f"{what} must be above zero, got {text!r}")
+        if seconds > _seconds(longest):
+            raise argparse.ArgumentTypeError(f"{what} of at most {longest}, got {text!r}")
+        return dt.timedelta(seconds=seconds)
+
+    return parse
+
+
+#: --max-wait: every Metrika quota resets within a day
+_wait = _span("a wait", "24h")
+#: health --max-age: data a year old is no longer a question of freshness
+_age = _span("an age", "366d", zero=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DayOrMonth:
+    """A --from/--to bound: a day, or a month (its first day as a start, its last as an end)."""
+
+    first: dt.date
+    last: dt.date
+
+
+def _day_or_month(text: str) -> DayOrMonth:
+    compact = text.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", compact):
+            day = dt.date.fromisoformat(compact)
+            return DayOrMonth(day, day)
+        if re.fullmatch(r"\d{4}-\d{2}", compact):
+            first = dt.date.fromisoformat(compact + "-01")
+            return DayOrMonth(first, month_end(first))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"no such date: {text!r}") from None
+    raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD or a month as YYYY-MM, got {text!r}")
 
 
 def _port(text: str) -> int:

@@ -36,12 +36,15 @@ class Runtime:
         schedule: bool = True,
         workers: bool = True,
         engine=None,
+        on_engine: Callable[[Runtime], None] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
         self._schedule = schedule
         self._workers = workers
         self.engine = engine
+        #: told once the engine is open, before workers and scheduler start (the metrics attach)
+        self._on_engine = on_engine
         self.scheduler: Scheduler | None = None
         self._listeners: list[Callable[[Event], None]] = []
         self._follower: asyncio.Task | None = None
@@ -96,6 +99,8 @@ class Runtime:
                 self.engine.bus.subscribe(callback)
         self._started = True  # from here on, stop() owns closing what start opened
         try:
+            if self._on_engine is not None:
+                self._on_engine(self)
             await seed_demo(self.engine)
             self._last_foreign_id = await self.engine.last_event_id()
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
@@ -105,8 +110,7 @@ class Runtime:
             if self._schedule:
                 self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
                 self.scheduler.start()
-                # catch up at once: whatever is due now should not wait for the next slot
-                await self.engine.plan(trigger="startup")
+                await self.scheduler.catch_up()  # whatever is due now does not wait for the next slot
         except BaseException:  # a failed or cancelled start (quit during start-up) leaves nothing open
             await self.stop()
             raise

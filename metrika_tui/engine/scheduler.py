@@ -23,7 +23,7 @@ import logging
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from metrika_tui.engine.events import Kind, Level
+from metrika_tui.engine.events import ORIGIN, Kind, Level
 from metrika_tui.engine.ports import Clock, SystemClock
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
@@ -135,6 +135,22 @@ class Scheduler:
         return nxt.astimezone(self.settings.tz).strftime("at %H:%M %Z") if nxt else "not scheduled"
 
     # -- the tick --------------------------------------------------------------------------
+    async def catch_up(self) -> None:
+        """The start-up's plan: whatever is due now does not wait for the next slot. It covers
+        the slot it starts in, so that slot counts as planned (for `metrika-tui health`: a
+        scheduler planned the last slot) unless another process planned it already."""
+        await self.engine.plan(trigger="startup")
+        now = self.clock.now()
+        slot = current_slot(now, self.settings)
+        async with self._tick_lock:
+            if self.last_tick_slot is not None and slot <= self.last_tick_slot:
+                return  # a tick came first
+            self.last_tick_slot = slot
+            if await self.engine.store.note_slot(schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(),
+                                                 now=now, origin=ORIGIN):  # fmt: skip
+                self.last_planned_by_us = True
+            # else someone planned this slot before we started (maybe our own last run): the next tick tells
+
     async def tick(self) -> None:
         """Plan the current slot, once across every process sharing the database."""
         async with self._tick_lock:

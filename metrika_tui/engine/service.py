@@ -187,6 +187,10 @@ class Engine:
         self._stop_grace: float | None = None
         #: the runtime's Scheduler, when one runs in this process
         self.scheduler = None
+        #: told of every plan this process makes (trigger, result) and every job result of its
+        #: workers (the metrics: passes, job runs)
+        self.plan_listeners: list[Callable[[str, PlanResult], None]] = []
+        self.result_listeners: list[Callable[[ClaimedJob, JobResult], None]] = []
 
     @classmethod
     async def open(cls, settings: Settings, *, client: MetrikaApi | None = None, clock: Clock | None = None,
@@ -257,7 +261,10 @@ class Engine:
                           f" {len(rows.already_live)} already queued{later}")  # fmt: skip
         self._tell_paces(rows.paces)
         self.pool.wake()
-        return PlanResult([plans[a] for a in sorted(plans)], paces=rows.paces)
+        result = PlanResult([plans[a] for a in sorted(plans)], paces=rows.paces)
+        for listener in self.plan_listeners:
+            listener(trigger, result)
+        return result
 
     def _tell_paces(self, paces: Mapping[str, Pace]) -> None:
         """Say once when a login's quota stretches its counters' interval (and when it no longer
@@ -319,6 +326,8 @@ class Engine:
         else:
             self._waiting.pop(job.counter_id, None)
         self._finished.set()
+        for listener in self.result_listeners:
+            listener(job, result)
 
     async def run_until_idle(self, counter_ids: set[int] | None = None, *,
                              max_wait: dt.timedelta = MAX_WAIT_FOR_DEFERRED,

@@ -31,7 +31,7 @@ from metrika_tui.metrika.limits import (
     WallClock,
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
-from metrika_tui.metrika.stats import ClientStats, StatsKeeper
+from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
 from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end
 from metrika_tui.settings import DEFAULT_API_URL, Settings
 from metrika_tui.tokens import Token
@@ -98,6 +98,7 @@ class MetrikaClient:
         self._max_answer_bytes = max_answer_bytes
         self._gates = UserGates(per_token_requests)
         self._request_listeners: list[Callable[[Token], None]] = []
+        self._answer_listeners: list[Callable[[str, float], None]] = []
         shared = share_pace and transport is None
         self._pacer = make_pacer(max_rps, margin=RATE_MARGIN, address=address_of(self.base_url) if shared else None,
                                  path=(pace_file or locations.pace_file()) if shared else None)  # fmt: skip
@@ -232,6 +233,16 @@ class MetrikaClient:
         counts those against the daily quota too)."""
         self._request_listeners.append(listener)
 
+    def add_answer_listener(self, listener: Callable[[str, float], None]) -> None:
+        """`listener(outcome, seconds)` hears how each request sent ended and how long it took:
+        outcome is one of `OUTCOMES` (see `outcome_of`)."""
+        self._answer_listeners.append(listener)
+
+    def _tell_answer(self, outcome: str, started: float) -> None:
+        seconds = time.monotonic() - started
+        for listener in self._answer_listeners:
+            listener(outcome, seconds)
+
     def stats(self) -> ClientStats:
         """Figures for the console header: rate, in flight, retries, quota headroom."""
         headroom = {key: self._budget.headroom(key) for key in self._budget.keys()}
@@ -346,17 +357,29 @@ class MetrikaClient:
                         extensions={"trace": _when_written(sent)},
                     ) as response:
                         body = await self._read_capped(response)
+            except MetrikaError as exc:  # an answer past max_answer_bytes
+                self._tell_answer(outcome_of(exc), started)
+                raise
             except TimeoutError:
+                self._tell_answer("retry", started)
                 raise TransientError(f"no whole answer within {self._deadline:g}s", error_type="timeout") from None
             except httpx.TimeoutException as exc:
+                self._tell_answer("retry", started)
                 raise TransientError(f"no answer in time ({type(exc).__name__})", error_type="timeout") from None
             except httpx.TransportError as exc:
+                self._tell_answer("retry", started)
                 raise TransientError(f"connection trouble ({type(exc).__name__})", error_type="connection") from None
         log.debug(
             "GET %s -> %d in %.0f ms (token %s)",
             path, response.status_code, 1000 * (time.monotonic() - started), token,
         )  # fmt: skip
-        return self._decode(response, body, report=report)
+        try:
+            payload = self._decode(response, body, report=report)
+        except MetrikaError as exc:
+            self._tell_answer(outcome_of(exc), started)
+            raise
+        self._tell_answer("ok", started)
+        return payload
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """The body, or a BadAnswer as soon as it is past `max_answer_bytes` (read no further)."""
@@ -419,4 +442,4 @@ def _when_written(sent: Callable[[], None]):
     return trace
 
 
-__all__ = ["ClientStats", "MetrikaClient", "RetryPolicy"]
+__all__ = ["OUTCOMES", "ClientStats", "MetrikaClient", "RetryPolicy"]

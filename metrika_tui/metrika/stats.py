@@ -5,8 +5,21 @@ from __future__ import annotations
 from collections import Counter as Tally
 from dataclasses import dataclass, field
 
-from metrika_tui.metrika.errors import MetrikaError, QuotaError
+from metrika_tui.metrika.errors import MetrikaError, QuotaError, TransientError
 from metrika_tui.tokens import Token
+
+
+#: how a request sent can end: an answer we use, a failure worth another try (5xx, a timeout,
+#: a dropped connection, a body that is not JSON), a quota answer (420/429), or a refusal
+#: that trying again does not change (a bad request, a dead token, no access)
+OUTCOMES = ("ok", "retry", "quota", "error")
+
+
+def outcome_of(exc: MetrikaError) -> str:
+    """The outcome (of OUTCOMES) of a request that ended in `exc`."""
+    if isinstance(exc, QuotaError):
+        return "quota"
+    return "retry" if isinstance(exc, TransientError) else "error"
 
 
 @dataclass(frozen=True, slots=True)

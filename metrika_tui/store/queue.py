@@ -181,7 +181,7 @@ class QueueStore:
         Daily rows are upserted (a retried job changes nothing), the months touched are
         re-aggregated (users at month grain from the API; rates visit-weighted), and only
         then does the counter's last_fetched_at move. `sample_share`: the figures were sampled
-        (that share of visits): the days and the counter are marked so. Raw answers are kept
+        (that share of visits): the days, their months and the counter are marked so. Raw answers are kept
         compressed (zlib: about a tenth of their JSON, see docs/reliability.md).
         """
         ts = to_ts(now)
@@ -205,18 +205,19 @@ class QueueStore:
             )
             await conn.executemany(
                 "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
-                " avg_visit_duration, days, updated_at)"
+                " avg_visit_duration, days, updated_at, sampled)"
                 " SELECT :counter, :month, COALESCE(SUM(visits), 0), :users, COALESCE(SUM(pageviews), 0),"
                 "   COALESCE(SUM(bounce_rate * visits) / NULLIF(SUM(visits), 0), 0),"
                 "   COALESCE(SUM(avg_visit_duration * visits) / NULLIF(SUM(visits), 0), 0),"
-                "   COUNT(*), :now"
+                "   COUNT(*), :now, MAX(COALESCE(MAX(sampled), 0), :sampled)"
                 " FROM daily_stats WHERE counter_id = :counter AND date >= :month AND date < :next"
                 " ON CONFLICT (counter_id, month) DO UPDATE SET visits = excluded.visits,"
                 " users = excluded.users, pageviews = excluded.pageviews,"
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
-                " days = excluded.days, updated_at = excluded.updated_at",
+                " days = excluded.days, updated_at = excluded.updated_at, sampled = excluded.sampled",
                 [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
-                  "next": next_month(m.month).isoformat()} for m in month_users],  # fmt: skip
+                  "next": next_month(m.month).isoformat(), "sampled": int(sample_share is not None)}
+                 for m in month_users],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body, encoding)"

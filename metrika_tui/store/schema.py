@@ -174,7 +174,15 @@ MIGRATIONS: tuple[str, ...] = (
     -- 'zlib': the body is the answer's JSON, compressed
     ALTER TABLE raw_answers ADD COLUMN encoding TEXT NOT NULL DEFAULT 'json';
     """,
-    # 6 (issue 13): a lease names its holder (a dead one on this host is found at once) and its
+    # 6 (issue 17): a month is sampled when one of its days is (`export` shows it); months
+    # already stored say so from their days
+    """
+    ALTER TABLE monthly_stats ADD COLUMN sampled INTEGER NOT NULL DEFAULT 0;
+    UPDATE monthly_stats SET sampled = 1 WHERE EXISTS (SELECT 1 FROM daily_stats d
+        WHERE d.counter_id = monthly_stats.counter_id AND d.sampled != 0
+          AND d.date >= monthly_stats.month AND d.date < date(monthly_stats.month, '+1 month'));
+    """,
+    # 7 (issue 13): a lease names its holder (a dead one on this host is found at once) and its
     # heartbeat; a lease lost with a dead worker counts apart from failed tries; a job knows its run
     """
     ALTER TABLE jobs ADD COLUMN owner_host_id TEXT;     -- the holder's host id (processes.host_id)

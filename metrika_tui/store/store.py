@@ -11,6 +11,8 @@ from typing import Any
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
+from metrika_tui.store.export import ExportStore
+from metrika_tui.store.monitoring import MonitoringStore
 from metrika_tui.store.queue import QueueStore, decompress_answer, finish_runs
 from metrika_tui.store.rows import (
     Account,
@@ -39,7 +41,7 @@ _PREFERRED_ACCOUNT = (
 QUOTA_LOGIN = "CASE WHEN login IN ('', 'unknown') THEN 'account:' || id ELSE lower(replace(login, '.', '-')) END"
 
 
-class Store(QueueStore):
+class Store(QueueStore, ExportStore, MonitoringStore):
     """Accounts, counters, planning, statistics and the event log over one Database."""
 
     def __init__(self, db: Database) -> None:

@@ -56,9 +56,8 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
     conn.execute("INSERT INTO jobs (counter_id, account_id, status, run_after, trigger, created_at, started_at,"
                  " finished_at, rows) VALUES (?, 1, 'done', ?, 'schedule', ?, ?, ?, 1)",
                  (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200))
-    conn.execute("INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate,"
-                 " avg_visit_duration, fetched_at) VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)",
-                 (synced, ts - 7200))  # the columns named: a later release adds more
+    conn.execute("INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate, avg_visit_duration,"
+                 " fetched_at) VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
     conn.execute("INSERT INTO monthly_stats VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)", (synced, ts - 7200))
     conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
     if old_version >= 3:  # what release 3 wrote of its own accord
@@ -66,6 +65,8 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
         conn.execute("UPDATE jobs SET login = (SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id),"
                      " planned_for = created_at")
         conn.execute("UPDATE counters SET synced_for = last_fetched_at")
+    if old_version >= 5:  # release 5 marked sampled days (not yet their months)
+        conn.execute("UPDATE daily_stats SET sampled = 1")
     conn.commit()
     conn.close()
 
@@ -91,9 +92,12 @@ async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_
         assert [e.message for e in got["events"]] == ["old"]
         with sqlite3.connect(r.db) as conn:
             indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+            sampled = [conn.execute(f"SELECT sampled FROM {t}").fetchall() for t in ("daily_stats", "monthly_stats")]
         assert {"jobs_finished", "jobs_running_by_login", "accounts_by_uid"} <= indexes  # migrations 2, 3, 4
         assert all(a.uid is None and a.refresh_token is None and a.token_expires_at is None
                    for a in got["accounts"])  # migration 4: nothing known yet (token_care asks)
+        was = int(old_version >= 5)  # migration 5: older days were not sampled; 6: a month is if a day is
+        assert sampled == [[(was,)], [(was,)]]
         forced = await new.plan(force=True)  # and it works on
         assert len(forced.queued) == 4 and all(o.ok for o in await new.run_until_idle())
         for counter in got["counters"]:
