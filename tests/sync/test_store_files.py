@@ -58,7 +58,9 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
                  (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200))
     conn.execute("INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate, avg_visit_duration,"
                  " fetched_at) VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
-    conn.execute("INSERT INTO monthly_stats VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)", (synced, ts - 7200))
+    conn.execute("INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
+                 " avg_visit_duration, days, updated_at) VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)",
+                 (synced, ts - 7200))  # the columns named: a later release adds more
     conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
     if old_version >= 3:  # what release 3 wrote of its own accord
         conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN}")
