@@ -69,6 +69,8 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
         conn.execute("UPDATE counters SET synced_for = last_fetched_at")
     if old_version >= 5:  # release 5 marked sampled days (not yet their months)
         conn.execute("UPDATE daily_stats SET sampled = 1")
+    if old_version >= 6:  # release 6 marked their months too
+        conn.execute("UPDATE monthly_stats SET sampled = 1")
     conn.commit()
     conn.close()
 
