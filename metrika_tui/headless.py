@@ -21,8 +21,10 @@ from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.private import make_private_dir, open_private
 from metrika_tui.text import dumps
-from metrika_tui.timefmt import duration
 from metrika_tui.settings import Settings, SettingsError
+from metrika_tui.stopping import STOP_GRACE_SECONDS as PASS_STOP_GRACE
+from metrika_tui.stopping import leave_terminal, signal_name, stop_signals
+from metrika_tui.timefmt import duration
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
 STOP_GRACE_SECONDS = 20.0
@@ -156,24 +158,40 @@ async def _run_once(settings: Settings) -> int:
     writer = EventWriter(settings)
     runtime = Runtime(settings, schedule=False, workers=False)
     runtime.subscribe(writer)
-    try:
-        await runtime.start()
-        planned_at = runtime.engine.clock.now()  # a job another process queued may finish before we wait
-        plan = await runtime.engine.plan(trigger="once")
-        waits = _WaitTeller(writer, pass_max_wait(settings))
-        outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live),
-                                                       max_wait=waits.max_wait, on_wait=waits,
-                                                       since=planned_at)  # fmt: skip
-        synced = sum(o.ok for o in outcomes)
-        queued = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
-        later = f" (the next may run in {duration(waits.stopped.seconds)})" if waits.stopped else ""
-        writer(Event(Kind.INFO, f"pass complete: {synced} synced, {len(outcomes) - synced - queued} failed,"
-                                f"{f' {queued} still queued{later},' if queued else ''}"
-                                f" {len(plan.skipped_recent)} already in sync"))  # fmt: skip
-        return 1 if synced < len(outcomes) else 0
-    finally:
-        await runtime.stop(grace=STOP_GRACE_SECONDS)
-        writer.close()
+    stopped: list[int] = []
+
+    def on_stop(signum: int) -> None:  # like `sync`: finish or give back, say what was done
+        if not stopped:
+            stopped.append(signum)
+            if signum == signal.SIGHUP:
+                leave_terminal()
+            writer(Event(Kind.INFO, f"{signal_name(signum)}: stopping; running jobs get {PASS_STOP_GRACE:.0f}s,"
+                                    " the rest go back to the queue"))  # fmt: skip
+        if runtime.engine is not None:
+            runtime.engine.request_stop(PASS_STOP_GRACE)
+
+    with stop_signals(on_stop):
+        try:
+            await runtime.start()
+            if stopped:  # a signal while starting
+                runtime.engine.request_stop(PASS_STOP_GRACE)
+            planned_at = runtime.engine.clock.now()  # a job another process queued may finish before we wait
+            plan = await runtime.engine.plan(trigger="once")
+            waits = _WaitTeller(writer, pass_max_wait(settings))
+            outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live),
+                                                           max_wait=waits.max_wait, on_wait=waits,
+                                                           since=planned_at)  # fmt: skip
+            synced = sum(o.ok for o in outcomes)
+            queued = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
+            later = f" (the next may run in {duration(waits.stopped.seconds or 0)})" if waits.stopped else ""
+            ended = f"stopped by {signal_name(stopped[0])}" if stopped else "complete"
+            writer(Event(Kind.INFO, f"pass {ended}: {synced} synced, {len(outcomes) - synced - queued} failed,"
+                                    f"{f' {queued} still queued{later},' if queued else ''}"
+                                    f" {len(plan.skipped_recent)} already in sync"))  # fmt: skip
+            return 1 if synced < len(outcomes) else 0
+        finally:
+            await runtime.stop(grace=PASS_STOP_GRACE if stopped else STOP_GRACE_SECONDS)
+            writer.close()
 
 
 class _WaitTeller:

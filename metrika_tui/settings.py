@@ -26,6 +26,7 @@ from metrika_tui.tokens import Token
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 DEFAULT_OAUTH_URL = "https://oauth.yandex.ru"
 DEFAULT_LOGIN_URL = "https://login.yandex.ru"
+DEFAULT_HEARTBEAT_SECONDS = 10
 
 
 class SettingsError(ValueError):
@@ -59,7 +60,12 @@ class Settings:
     #: how a sync reads a month's users: "totals" (one request a month, from its answer's
     #: totals) or "dimension" (a second request by ym:s:startOfMonth)
     month_users: str = "totals"
-    lease_seconds: int = 120
+    #: a worker's lease on its job, renewed every `heartbeat_seconds` while the job runs: a dead
+    #: process on another host gives its jobs back this long after its last heartbeat (on the
+    #: same host, at once: its pid is gone)
+    lease_seconds: int = 30
+    heartbeat_seconds: int | None = None  # None: 10, or a third of a shorter lease
+    max_lost: int = 5  # a job whose worker died this many times fails ("its worker died 5 times")
     request_timeout: float = 30.0  # seconds without a byte of the answer
     request_deadline_seconds: float = 120.0  # seconds for a whole request, however it trickles
     max_answer_bytes: int = 16 * 1024 * 1024  # a bigger answer is a bad answer, read no further
@@ -81,6 +87,11 @@ class Settings:
     @property
     def interval(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.interval_minutes)
+
+    @property
+    def heartbeat(self) -> float:
+        """Seconds between lease renewals."""
+        return self.heartbeat_seconds or min(DEFAULT_HEARTBEAT_SECONDS, self.lease_seconds / 3)
 
     @property
     def reserve_requests(self) -> int:
@@ -124,6 +135,8 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
     "reserve_percent": ("METRIKA_RESERVE_PERCENT", "quota.reserve_percent"),
     "month_users": ("METRIKA_MONTH_USERS", "sync.month_users"),
     "lease_seconds": ("METRIKA_LEASE_SECONDS", "sync.lease_seconds"),
+    "heartbeat_seconds": ("METRIKA_HEARTBEAT_SECONDS", "sync.heartbeat_seconds"),
+    "max_lost": ("METRIKA_MAX_LOST", "sync.max_lost"),
     "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
     "request_deadline_seconds": ("METRIKA_REQUEST_DEADLINE_SECONDS", "api.request_deadline_seconds"),
     "max_answer_bytes": ("METRIKA_MAX_ANSWER_BYTES", "api.max_answer_bytes"),
@@ -140,7 +153,7 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
 _POSITIVE_INT = {
     "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
     "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds", "max_deferrals",
-    "requests_per_day", "max_answer_bytes",
+    "requests_per_day", "max_answer_bytes", "heartbeat_seconds", "max_lost",
 }  # fmt: skip
 #: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
 #: overflow, or a process starts a million tasks); others stop at a million
@@ -267,13 +280,18 @@ def _api_url(raw: str, where: str) -> str:
 
 
 def _check_together(values: Mapping[str, Any]) -> None:
-    """Rules between settings: a whole request cannot have less time than one of its reads."""
+    """Rules between settings: a whole request cannot have less time than one of its reads, nor
+    a lease less than the time between its renewals."""
     defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
     timeout = values.get("request_timeout", defaults["request_timeout"])
     deadline = values.get("request_deadline_seconds", defaults["request_deadline_seconds"])
     if deadline < timeout:
         raise SettingsError(f"request-deadline-seconds ({deadline:g}) must be at least "
                             f"request-timeout ({timeout:g}): a whole request includes its reads")  # fmt: skip
+    heartbeat, lease = values.get("heartbeat_seconds"), values.get("lease_seconds", defaults["lease_seconds"])
+    if heartbeat is not None and heartbeat >= lease:
+        raise SettingsError(f"heartbeat-seconds ({heartbeat}) must be shorter than lease-seconds ({lease}):"
+                            " a lease would run out between two renewals")  # fmt: skip
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -15,6 +15,14 @@ def test_defaults_match_the_original(tmp_path):
     assert (s.interval_minutes, s.timezone) == (60, "Europe/Moscow")
 
 
+def test_a_lease_is_renewed_a_few_times_before_it_runs_out(tmp_path):
+    assert load_settings(environ={}, config_path=tmp_path / "none.toml").heartbeat == 10  # of a 30 s lease
+    assert load_settings(environ={"METRIKA_LEASE_SECONDS": "6"}, config_path=tmp_path / "none.toml").heartbeat == 2
+    chosen = load_settings(environ={"METRIKA_LEASE_SECONDS": "6", "METRIKA_HEARTBEAT_SECONDS": "5"},
+                           config_path=tmp_path / "none.toml")  # fmt: skip
+    assert chosen.heartbeat == 5
+
+
 def test_priority_is_file_then_env_then_flags(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text('[sync]\ninterval_minutes = 30\ntimezone = "UTC"\nworkers = 2\n')
@@ -35,6 +43,8 @@ def test_priority_is_file_then_env_then_flags(tmp_path):
         ({"APP_TIMEZONE": "Mars/Olympus"}, "unknown time zone"),
         ({"METRIKA_WORKERS": "1.5"}, "METRIKA_WORKERS"),
         ({"METRIKA_API_URL": "api.example"}, "http://"),
+        ({"METRIKA_HEARTBEAT_SECONDS": "30"}, r"heartbeat-seconds \(30\) must be shorter than lease-seconds \(30\)"),
+        ({"METRIKA_MAX_LOST": "0"}, "max-lost"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path, env, fragment):

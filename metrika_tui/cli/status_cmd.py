@@ -55,6 +55,7 @@ def as_json(snapshot, next_sync) -> dict:
                         "next_due_at": _iso(c.next_due_at),
                         "last_error": c.last_error,
                         "sample_share": c.sample_share,
+                        "held_by": c.held_by,
                     }
                     for c in by_account.get(account.id, [])
                 ],
@@ -108,6 +109,8 @@ def describe(counter: CounterStatus, now) -> str:
         return "never synced"
     if state is CounterState.FAILED:
         return f"{visible(counter.last_error or 'unknown error')}; {counter.attempts} attempt(s)"
+    if counter.held_by:
+        return f"{counter.held_by}; last sync {ago(counter.last_fetched_at, now)}"
     if state in (CounterState.QUEUED, CounterState.SYNCING):
         return f"last sync {ago(counter.last_fetched_at, now)}"
     if state is CounterState.REVOKED:
@@ -145,7 +148,8 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
               f"   {style.mark('🔴 ', '')}Overdue: {s.overdue}",
               f"   {style.mark('❌ ', '')}Failed: {s.failed}"]  # fmt: skip
     if s.queued or s.syncing:
-        lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}, syncing: {s.syncing}")
+        held = f" ({s.held} held by a process that stopped)" if s.held else ""
+        lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}{held}, syncing: {s.syncing}")
     if s.disabled or s.revoked:
         lines.append(f"   Not synced: {s.disabled} disabled, {s.revoked} of revoked accounts")
     fresh = snapshot.freshness

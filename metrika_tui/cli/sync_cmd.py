@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -11,12 +12,32 @@ from metrika_tui.cli.style import Style
 from metrika_tui.engine.events import Event, Kind
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.text import visible
-from metrika_tui.timefmt import duration, span
 from metrika_tui.settings import Settings
+from metrika_tui.stopping import STOP_GRACE_SECONDS, leave_terminal, signal_name, stop_signals
+from metrika_tui.timefmt import duration, span
 
 
 def run_sync(settings: Settings, args) -> int:
-    return run_with_engine(settings, lambda engine: _sync(engine, args))
+    return run_with_engine(settings, lambda engine: _stoppable_sync(engine, args))
+
+
+async def _stoppable_sync(engine, args) -> int:
+    """The pass, with SIGTERM, SIGINT and SIGHUP as ways to stop it: running jobs get a short
+    grace, the rest go back to the queue, the summary says so (a hang-up: quietly)."""
+    stopped: list[int] = []
+
+    def on_stop(signum: int) -> None:
+        if not stopped:
+            stopped.append(signum)
+            if signum == signal.SIGHUP:
+                leave_terminal()
+            else:
+                print(f"\nmetrika-tui: {signal_name(signum)}: stopping; running jobs get {STOP_GRACE_SECONDS:.0f}s,"
+                      " the rest go back to the queue", file=sys.stderr, flush=True)  # fmt: skip
+        engine.request_stop(STOP_GRACE_SECONDS)
+
+    with stop_signals(on_stop):
+        return await _sync(engine, args, stopped)
 
 
 async def _care_for_tokens(engine) -> None:
@@ -34,7 +55,7 @@ async def _care_for_tokens(engine) -> None:
         unsubscribe()
 
 
-async def _sync(engine, args) -> int:
+async def _sync(engine, args, stopped: list[int]) -> int:
     style = Style.detect()
     out = sys.stdout
     started = time.monotonic()
@@ -90,18 +111,28 @@ async def _sync(engine, args) -> int:
                   file=out)  # fmt: skip
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
-    else:
+    elif stopped:
+        left = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
+        print(f"  Stopped by {signal_name(stopped[0])}: {left} counter(s) back in the queue"
+              " (the next sync or a running metrika-tui takes them)", file=out)  # fmt: skip
+    if not args.no_wait:
         print(f"  Synced: {sum(o.ok for o in outcomes)}", file=out)
         print(f"  Failed: {len(failed)}", file=out)
         for o in failed:
             print(f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {visible(o.error)}",
                   file=out)  # fmt: skip
         if progress is not None and progress.stopped is not None:
-            stopped = progress.stopped
-            print(f"  Still queued: {stopped.queued}, the next may run in {duration(stopped.seconds)}"
-                  f" ({progress.beyond}): {visible(stopped.why)}", file=out)  # fmt: skip
+            beyond = progress.stopped
+            print(f"  Still queued: {beyond.queued}, the next may run in {duration(beyond.seconds or 0)}"
+                  f" ({progress.beyond}): {visible(beyond.why)}", file=out)  # fmt: skip
     print(style.rule(35), file=out)
     elapsed = time.monotonic() - started
+    if args.no_wait:
+        print(f"{style.mark('📥 ', '')}Queued {len(plan.queued)} in {elapsed:.2f}s; not waiting for them", file=out)
+        return EXIT_OK
+    if stopped:
+        print(f"{style.mark('⏹️  ', '')}Sync stopped by {signal_name(stopped[0])} in {elapsed:.2f}s", file=out)
+        return EXIT_FAILED if failed else EXIT_OK
     if failed:
         print(f"{style.mark('⚠️  ', '')}Sync finished with {len(failed)} failure(s) in {elapsed:.2f}s", file=out)
         return EXIT_FAILED
@@ -168,11 +199,15 @@ class _Progress:
             print(file=self.out)
 
     def waiting(self, wait: PassWait) -> None:
-        if self.style.rich:  # the bar's line ends; it goes on below the message
-            print(file=self.out, flush=True)
         if wait.beyond:
             self.stopped = wait
-        print(f"  {visible(wait.line(self.beyond))}", file=sys.stderr, flush=True)
+        self.waiting_words(wait.line(self.beyond))
+
+    def waiting_words(self, words: str) -> None:
+        """A line on stderr about what the pass waits for; the bar goes on below it."""
+        if self.style.rich:  # the bar's line ends; it goes on below the message
+            print(file=self.out, flush=True)
+        print(f"  {visible(words)}", file=sys.stderr, flush=True)
         self._draw()
 
     @property
@@ -190,6 +225,9 @@ class _Progress:
             if (event.account_id, event.message) in self._deferrals:
                 return
             self._deferrals.add((event.account_id, event.message))
+        elif "taken_back" in event.data:  # a dead process's jobs: told like a wait, once each
+            self.waiting_words(event.message)
+            return
         elif event.kind is not Kind.RETRYING:
             return
         if self.style.rich:

@@ -61,12 +61,22 @@ class Event:
     origin: str = ORIGIN
     id: int | None = None  # the store's row id, once persisted
 
+    @property
+    def by(self) -> str:
+        """`[other: host:pid] ` when another process did it (a shared database), else nothing."""
+        return f"[other: {visible(self.origin)}] " if self.origin != ORIGIN else ""
+
     def line(self) -> str:
-        """One human line for the log file and headless stdout; the message is outside text
-        (names, the API's words), made visible: one event is always one line."""
+        """One human line for the log file and headless stdout (the log pane's is the same from
+        the level on); the message is outside text (names, the API's words), made visible: one
+        event is always one line."""
         stamp = self.ts.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        return f"{stamp} {self.tail()}"
+
+    def tail(self) -> str:
+        """The line after its time: `INFO    done     counter=101 [other: vm:4121] in sync: …`."""
         where = f" counter={self.counter_id}" if self.counter_id is not None else ""
-        return f"{stamp} {self.level.upper():<7} {self.kind:<8}{where} {visible(self.message)}"
+        return f"{self.level.upper():<7} {self.kind:<8}{where} {self.by}{visible(self.message)}"
 
 
 Subscriber = Callable[[Event], None]

@@ -131,6 +131,11 @@ class Runtime:
                 await self.engine.stop_workers(grace)
             await self.engine.close()
 
+    def hurry(self) -> None:
+        """Stopping, asked again: give the running jobs back now instead of waiting for them."""
+        if self.engine:
+            self.engine.pool.hurry()
+
     async def reload(self, settings: Settings) -> None:
         """Apply new settings (SIGHUP): a new interval or zone reschedules; workers resize."""
         old = self.settings

@@ -9,6 +9,7 @@ import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from metrika_tui.engine import leases
 from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
 from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock, YandexIdApi
@@ -182,6 +183,8 @@ class Engine:
         #: counter -> (account, result) of this process's jobs queued again for later (why a pass waits)
         self._waiting: dict[int, tuple[int, JobResult]] = {}
         self._finished = asyncio.Event()
+        #: a pass asked to stop (a signal): running jobs get this grace, the rest go back
+        self._stop_grace: float | None = None
         #: the runtime's Scheduler, when one runs in this process
         self.scheduler = None
         #: told of every plan this process makes (trigger, result) and every job result of its
@@ -284,7 +287,7 @@ class Engine:
         return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=FORCE_PRIORITY)
 
     async def set_counter_active(self, counter_id: int, active: bool) -> None:
-        if not await self.store.set_counter_active(counter_id, active):
+        if not await self.store.set_counter_active(counter_id, active, now=self.clock.now()):
             raise KeyError(counter_id)
         self.bus.emit(Kind.INFO, "enabled" if active else "disabled: it will not be planned",
                       counter_id=counter_id)  # fmt: skip
@@ -304,6 +307,18 @@ class Engine:
     async def stop_workers(self, grace: float = 10.0) -> None:
         await self.pool.stop(grace)
 
+    def request_stop(self, grace: float) -> None:
+        """End the pass now (a stop signal): `run_until_idle` lets running jobs finish within
+        `grace`, gives the other leases back and returns. Asked again: give them back at once."""
+        if self._stop_grace is not None:
+            self.pool.hurry()
+        self._stop_grace = grace
+        self._finished.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_grace is not None
+
     def _on_result(self, job: ClaimedJob, result: JobResult) -> None:
         self._results[job.counter_id] = result
         if result.run_after is not None:
@@ -321,9 +336,9 @@ class Engine:
         """Work the queue until none of these counters has a live job, or every job left is
         deferred further than `max_wait` (a quota that resets tomorrow): those stay queued.
 
-        While nothing runs and the next job waits (a spent report budget, a backoff), `on_wait`
-        is told what for, once per wait of a second or more (not per poll); the wait that
-        ends the pass is told too, with `beyond` set.
+        While none of them runs here and the next waits (a spent report budget, a backoff, a
+        job another process holds), `on_wait` is told what for, once per cause of a second or
+        more (not per poll); the wait that ends the pass is told too, with `beyond` set.
 
         A counter counts as synced if it succeeded after `since` (default: now). Pass the
         moment before planning: a job another process had queued may finish in between.
@@ -334,8 +349,13 @@ class Engine:
         started = since or self.clock.now()
         self.pool.store_error = None
         await self.start_workers()
-        told: dt.datetime | None = None  # the wait last told: each is told once
+        told: set = set()  # the causes told: each is told once
+        loop = asyncio.get_running_loop()
+        idle_since: float | None = None  # loop time since which none of the pass ran here
         while True:
+            if self._stop_grace is not None:  # a stop signal: finish or give back, then say what was done
+                await self.pool.stop(self._stop_grace)
+                break
             if self.pool.store_error is not None:  # the database refuses results: say so, don't spin
                 raise self.pool.store_error
             self._finished.clear()  # before reading: a job that ends while we read still wakes us
@@ -344,15 +364,17 @@ class Engine:
             live = await self.store.live_counter_ids(counter_ids)
             if not live:
                 break
-            now = self.clock.now()
-            until = await self._idle_until(now)
-            if until is not None and until != told and until - now >= SHORTEST_TOLD_WAIT:
-                told = until
-                wait = await self._pass_wait(live, until, now, beyond=until - now > max_wait)
-                if on_wait is not None:
-                    on_wait(wait)
-                if wait.beyond:
-                    break
+            if self.pool.busy:
+                idle_since = None
+            else:
+                idle_since = idle_since or loop.time()
+                wait = await self._pass_wait(live, self.clock.now(), max_wait, idle=loop.time() - idle_since)
+                if wait is not None and not wait.causes <= told:
+                    told |= wait.causes
+                    if on_wait is not None:
+                        on_wait(wait)
+                    if wait.beyond:
+                        break
             try:
                 await asyncio.wait_for(self._finished.wait(), 0.5)
             except TimeoutError:
@@ -360,17 +382,30 @@ class Engine:
         rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
         return [self._outcome(r, started) for r in rows]
 
-    async def _idle_until(self, now: dt.datetime) -> dt.datetime | None:
-        """When the next queued job may start, if none runs and none may start now."""
-        if await self.store.running_per_account(now):
-            return None
+    async def _pass_wait(self, live: set[int], now: dt.datetime, max_wait: dt.timedelta, *,
+                         idle: float) -> PassWait | None:  # fmt: skip
+        """Why none of the pass runs here, `idle` seconds on: None if something may start now
+        (or runs here), or the wait is too short to tell."""
+        held = [job for job in await self.store.held_jobs() if job.counter_id in live]
+        holders = leases.holders(held, self.pool.process, now, self.settings.heartbeat)
+        if holders is None:
+            return None  # one of ours runs
         soonest = await self.store.next_run_after()
-        return soonest if soonest is not None and soonest > now else None
-
-    async def _pass_wait(self, live: set[int], until: dt.datetime, now: dt.datetime, *, beyond: bool) -> PassWait:
+        deferred = soonest if soonest is not None and soonest > now else None
+        if not holders and (deferred is None or deferred - now < SHORTEST_TOLD_WAIT):
+            return None  # something may start now, or in a moment
+        if holders and idle < SHORTEST_TOLD_WAIT.total_seconds():
+            return None  # between two jobs: the next is claimed in a moment
+        ends = [h.until for h in holders if h.state == leases.HolderState.STOPPED and h.until]
+        until = min([*ends, *([deferred] if deferred else [])], default=None)
+        moving = any(h.state != leases.HolderState.STOPPED for h in holders)  # finished or taken back soon
+        if moving:
+            until = None
+        beyond = until is not None and until - now > max_wait
         waiting = [w for cid in live if (w := self._waiting.get(cid)) is not None]
         logins = {a.id: a.login for a in await self.store.accounts()} if waiting else {}
-        return explain(waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond)
+        return explain(waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond,
+                       holders=holders)  # fmt: skip
 
     def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
         result = self._results.get(row.id)
@@ -384,19 +419,28 @@ class Engine:
 
     # -- what users look at --------------------------------------------------------------
     def _status(self, row: CounterRow, now: dt.datetime,
-                schedule: tuple[dt.datetime | None, dt.datetime | None]) -> CounterStatus:  # fmt: skip
+                schedule: tuple[dt.datetime | None, dt.datetime | None],
+                held_by: Mapping[int, str] | None = None) -> CounterStatus:  # fmt: skip
         next_due_at, overdue_at = schedule
+        held = held_by.get(row.id) if held_by and row.job_status == "running" else None
         return CounterStatus(
             account_id=row.account_id, account_user_id=row.account_user_id, account_login=row.account_login,
             account_revoked=row.account_revoked, counter_id=row.id, name=row.name, site=row.site,
             active=row.active,
-            state=derive_state(active=row.active, revoked=row.account_revoked, job_status=row.job_status,
+            state=derive_state(active=row.active, revoked=row.account_revoked,
+                               job_status="queued" if held else row.job_status,
                                last_fetched_at=row.last_fetched_at, last_error=row.last_error, now=now,
                                overdue_at=overdue_at),
             last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
             next_due_at=next_due_at, attempts=row.job_attempts, last_error=row.last_error,
-            time_zone=row.time_zone, overdue_at=overdue_at, sample_share=row.sample_share,
+            time_zone=row.time_zone, overdue_at=overdue_at, sample_share=row.sample_share, held_by=held,
         )  # fmt: skip
+
+    async def _held_by_stopped(self, now: dt.datetime) -> dict[int, str]:
+        """Counter id -> what to say of its job, held by a process that stopped (not SYNCING)."""
+        by_job = leases.holders_by_job(await self.store.held_jobs(), self.pool.process, now, self.settings.heartbeat)
+        return {cid: note for cid, holder in by_job.items()
+                if holder is not None and (note := holder.note(self.settings.tz))}  # fmt: skip
 
     async def paces(self, now: dt.datetime | None = None) -> dict[str, Pace]:
         """Each login's day: requests used, when it resets, how often its counters can be synced."""
@@ -423,7 +467,8 @@ class Engine:
         if counters is None:
             rows = await self.store.counter_rows()
             schedule = planner.when_next(rows, paces, self.settings, now)
-            counters = tuple(await map_in_slices(lambda row: self._status(row, now, schedule[row.id]), rows))
+            held = await self._held_by_stopped(now)
+            counters = tuple(await map_in_slices(lambda row: self._status(row, now, schedule[row.id], held), rows))
         accounts = tuple(account_info(a, now) for a in await self.store.accounts())
         stats = self.client.stats() if hasattr(self.client, "stats") else None
         return EngineSnapshot(
@@ -441,8 +486,9 @@ class Engine:
     async def _refreshed(self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime,
                          paces: Mapping[str, Pace]) -> tuple[CounterStatus, ...] | None:  # fmt: skip
         """`known` with the `changed` counters read again; None if one of them is new."""
+        held = await self._held_by_stopped(now)
         fresh = {row.id: self._status(row, now, planner.when_next_one(row, paces.get(row.quota_login),
-                                                                     self.settings, now))
+                                                                     self.settings, now), held)
                  for row in await self.store.counter_rows(ids=changed)}  # fmt: skip
         if not fresh.keys() <= {c.counter_id for c in known}:
             return None  # a counter appeared: its place in the order is the store's to say
@@ -457,7 +503,8 @@ class Engine:
         since = now.date() - dt.timedelta(days=90)
         pace = (await self.paces(now)).get(rows[0].quota_login)
         return CounterDetail(
-            status=self._status(rows[0], now, planner.when_next_one(rows[0], pace, self.settings, now)),
+            status=self._status(rows[0], now, planner.when_next_one(rows[0], pace, self.settings, now),
+                                await self._held_by_stopped(now)),
             attempts=await self.store.job_history(counter_id),
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),

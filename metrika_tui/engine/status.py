@@ -56,6 +56,8 @@ class CounterStatus:
     overdue_at: dt.datetime | None = None  # from then on, with nothing queued, it is OVERDUE
     #: the last fetch's share of visits when its figures were estimated from a sample
     sample_share: float | None = None
+    #: its job is held by a process that stopped (it will be taken back): the words for it
+    held_by: str | None = None
 
 
 def derive_state(
@@ -68,7 +70,8 @@ def derive_state(
     now: dt.datetime,
     overdue_at: dt.datetime | None,
 ) -> CounterState:
-    """The one rule for a counter's state. `job_status` is its live job's ('queued'/'running')."""
+    """The one rule for a counter's state. `job_status` is its live job's ('queued'/'running'; a
+    running job whose holder stopped is 'queued': it waits to be taken back, nothing runs it)."""
     if revoked:
         return CounterState.REVOKED
     if not active:
@@ -117,6 +120,7 @@ class Summary:
     disabled: int
     revoked: int
     sampled: int = 0  # of `total`: the last fetch's figures were estimated from a sample
+    held: int = 0  # of the queued: held by a process that stopped, taken back by the next worker
 
     @property
     def overall_percent(self) -> int:
@@ -134,15 +138,17 @@ class Summary:
             "disabled": self.disabled,
             "revoked": self.revoked,
             "sampled": self.sampled,
+            "held_by_stopped_process": self.held,
             "overall_percent": self.overall_percent,
         }
 
 
 def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
     tally: Tally[CounterState] = Tally()
-    total = in_sync = sampled = 0
+    total = in_sync = sampled = held = 0
     for row in rows:
         tally[row.state] += 1
+        held += row.held_by is not None
         if row.state in (CounterState.DISABLED, CounterState.REVOKED):
             continue
         total += 1
@@ -160,4 +166,5 @@ def summarize(rows: Iterable[CounterStatus], *, now: dt.datetime) -> Summary:
         disabled=tally[CounterState.DISABLED],
         revoked=tally[CounterState.REVOKED],
         sampled=sampled,
+        held=held,
     )

@@ -1,25 +1,25 @@
 """The worker pool: N asyncio tasks that claim jobs from the durable queue and run them.
 
-Workers hold a lease while they run a job and renew it; on stop, running jobs get a grace
-period to finish, then are cancelled and their leases handed back, so nothing is left
-half-written and another process can take the job at once.
+Workers hold a lease while they run a job, renewed by the pool's heartbeat (`LeaseKeeper`,
+which also takes back the leases of dead processes on this host); on stop, running jobs
+get a grace period to finish, then are cancelled and their leases handed back, so nothing
+is left half-written and another process can take the job at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 from collections.abc import Callable
 
-from metrika_tui.engine.events import ORIGIN, EventBus, Kind, Level
+from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, run_job
+from metrika_tui.engine.leases import LeaseKeeper
 from metrika_tui.engine.ports import Clock, MetrikaApi
+from metrika_tui.processes import ProcessId, this_process
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, Store, StoreError
-
-log = logging.getLogger(__name__)
 
 #: the idle workers of a pool look at the queue about this often between them (other
 #: processes plan too; leases expire; deferred jobs come due), each in its turn; whichever
@@ -40,9 +40,12 @@ class WorkerPool:
         clock: Clock,
         bus: EventBus,
         on_result: Callable[[ClaimedJob, JobResult], None] | None = None,
+        process: ProcessId | None = None,
     ) -> None:
         self.store, self.client, self._settings, self.clock, self.bus = store, client, settings, clock, bus
         self.on_result = on_result
+        self.process = process or this_process()
+        self.leases = LeaseKeeper(store=store, clock=clock, bus=bus, settings=settings, process=self.process)
         self._tasks: list[asyncio.Task] = []
         self._wake = asyncio.Event()
         self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
@@ -59,8 +62,9 @@ class WorkerPool:
 
     def start(self, n: int) -> None:
         self._stopping = False
+        self.leases.start()
         for i in range(len(self._tasks), len(self._tasks) + n):
-            owner = f"{ORIGIN}:w{i}"
+            owner = f"{self.process.label}:w{i}"
             self._tasks.append(asyncio.get_running_loop().create_task(self._work(owner), name=owner))
 
     def wake(self) -> None:
@@ -72,13 +76,19 @@ class WorkerPool:
         """Let running jobs finish within `grace` seconds, then cancel (leases are given back)."""
         self._stopping = True
         self.wake()
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(self._tasks, timeout=grace)
-        for task in pending:
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+        await self.leases.stop()
+
+    def hurry(self) -> None:
+        """Stop now: cancel every worker (a running job's lease is given back as it stops)."""
+        self._stopping = True
+        for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
 
     async def _work(self, owner: str) -> None:
         loop = asyncio.get_running_loop()
@@ -92,9 +102,7 @@ class WorkerPool:
             try:
                 job = None
                 if await self.store.has_claimable(self.clock.now()):  # idle: read, don't lock
-                    job = await self.store.claim_next_job(
-                        owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs
-                    )
+                    job = await self._claim(owner, settings)
             except StoreError as exc:
                 self.bus.emit(Kind.ERROR, f"claiming a job failed: {exc}", level=Level.ERROR)
                 await self._idle(5 * IDLE_POLL_SECONDS, seen)
@@ -107,6 +115,19 @@ class WorkerPool:
                 found_nothing = False
                 self.wake()
             await self._run(job, settings)
+
+    async def _claim(self, owner: str, settings: Settings) -> ClaimedJob | None:
+        """Claim a job; stopped meanwhile (`hurry`), the claim is let finish and the job it took
+        is given back, or its lease would be left behind for its whole length."""
+        claim = asyncio.ensure_future(self.store.claim_next_job(
+            owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs, process=self.process))  # fmt: skip
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                if (job := await _through_cancels(claim)) is not None:
+                    await _through_cancels(asyncio.ensure_future(self.store.release_job(job, now=self.clock.now())))
+            raise
 
     def _poll_seconds(self) -> float:
         """Until an idle worker looks again: the idle workers share one look a second between
@@ -128,14 +149,17 @@ class WorkerPool:
             self._idle_workers -= 1
 
     async def _run(self, job: ClaimedJob, settings: Settings) -> None:
+        if job.lost >= settings.max_lost:  # every worker that took it died: it may be what kills them
+            await self._give_up_lost(job)
+            return
         self.busy += 1
-        renewer = asyncio.get_running_loop().create_task(self._renew(job, settings.lease_seconds))
+        self.leases.hold(job)
         try:
             result = await run_job(job, store=self.store, client=self.client, settings=settings,
                                    clock=self.clock, bus=self.bus)  # fmt: skip
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release_job(job, now=self.clock.now()))
+                await _through_cancels(asyncio.ensure_future(self.store.release_job(job, now=self.clock.now())))
             self.bus.emit(Kind.INFO, "stopped mid-job; lease given back", counter_id=job.counter_id,
                           job_id=job.id)  # fmt: skip
             raise
@@ -154,16 +178,27 @@ class WorkerPool:
                 await self.store.fail_job(job, now=self.clock.now(), error=error)
             result = JobResult(False, "failed", error=error)
         finally:
-            renewer.cancel()
+            self.leases.release(job)
             self.busy -= 1
         if self.on_result:
             self.on_result(job, result)
 
-    async def _renew(self, job: ClaimedJob, lease_seconds: float) -> None:
-        """Keep the lease alive while a slow job runs (every third of the lease)."""
-        while True:
-            await asyncio.sleep(lease_seconds / 3)
-            with contextlib.suppress(StoreError):
-                if not await self.store.renew_lease(job, self.clock.now(), lease_seconds):
-                    log.warning("lease of job %s was taken over", job.id)
-                    return
+    async def _give_up_lost(self, job: ClaimedJob) -> None:
+        error = f"its worker died {job.lost} times"
+        with contextlib.suppress(StoreError):
+            if await self.store.fail_job(job, now=self.clock.now(), error=error, count_attempt=False):
+                self.bus.emit(Kind.FAILED, error, level=Level.ERROR, counter_id=job.counter_id,
+                              account_id=job.account_id, job_id=job.id)  # fmt: skip
+        if self.on_result:
+            self.on_result(job, JobResult(False, "failed", error=error))
+
+
+async def _through_cancels(future: asyncio.Future):
+    """Its result, however often the waiting task is cancelled meanwhile (a database write
+    that must not be left half-known; bounded by the database's busy timeout)."""
+    while True:
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            if future.done():
+                return future.result()

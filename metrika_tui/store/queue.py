@@ -13,9 +13,14 @@ import zlib
 from collections.abc import Sequence
 
 from metrika_tui.models import DailyStat, MonthUsers, next_month
+from metrika_tui.processes import ProcessId
 from metrika_tui.store.db import Database
-from metrika_tui.store.rows import ClaimedJob, to_ts
+from metrika_tui.store.rows import ClaimedJob, HeldJob, from_ts, to_ts
 from metrika_tui.tokens import Token
+
+#: a lease ended because its holder died is dated this much before the moment it was found,
+#: so a claim at that same moment (`lease_expires_at < now`) already takes it
+LEASE_EPSILON = 0.001
 
 #: The most urgent runnable job of a login under its limit (Metrika's 3 in flight are the
 #: login's, shared by its accounts: jobs carry their account's quota login). Logins at their limit are
@@ -37,7 +42,7 @@ WITH full AS (
                     WHERE status IN ('queued', 'running') AND status = 'queued' AND run_after <= :now
                       AND login NOT IN full AND account_id NOT IN revoked
                     ORDER BY priority DESC, run_after, id LIMIT 1)
-    UNION ALL                                              -- an expired lease was a failed try
+    UNION ALL                              -- an expired lease: its holder died (lost, not a try)
     SELECT * FROM (SELECT id, priority, run_after FROM jobs
                     WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at < :now
                       AND login NOT IN full AND account_id NOT IN revoked
@@ -45,12 +50,25 @@ WITH full AS (
 )
 UPDATE jobs
    SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
-       attempts = attempts + (status = 'running')
+       owner_host_id = :host_id, owner_pid = :pid, owner_started = :started, heartbeat_at = :now,
+       lost = lost + (status = 'running')
  WHERE id = (SELECT id FROM runnable ORDER BY priority DESC, run_after, id LIMIT 1)
-RETURNING id, counter_id, account_id, attempts, trigger, login, deferrals
+RETURNING id, counter_id, account_id, attempts, trigger, login, deferrals, lost
 """
 
 _FENCE = "id = ? AND lease_owner = ? AND status = 'running'"
+
+#: the sync runs of these jobs (a JSON list of ids) that have no live job left are finished:
+#: their end is their last job's, and their figures are final
+_FINISH_RUNS = """
+UPDATE sync_runs
+   SET finished_at = (SELECT MAX(finished_at) FROM jobs WHERE run_id = sync_runs.id),
+       synced = (SELECT COUNT(*) FROM jobs WHERE run_id = sync_runs.id AND status = 'done'),
+       failed = (SELECT COUNT(*) FROM jobs WHERE run_id = sync_runs.id AND status = 'failed')
+ WHERE finished_at IS NULL
+   AND id IN (SELECT run_id FROM jobs WHERE id IN (SELECT value FROM json_each(:jobs)))
+   AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = sync_runs.id AND status IN ('queued', 'running'))
+"""
 
 
 class QueueStore:
@@ -59,17 +77,22 @@ class QueueStore:
     db: Database
 
     async def claim_next_job(
-        self, owner: str, now: dt.datetime, lease_seconds: float, per_login_limit: int
+        self, owner: str, now: dt.datetime, lease_seconds: float, per_login_limit: int,
+        *, process: ProcessId | None = None,
     ) -> ClaimedJob | None:
-        """Atomically take the most urgent runnable job whose login is under its limit."""
+        """Atomically take the most urgent runnable job whose login is under its limit.
+
+        `process` is the lease's holder, so that a process on its host can tell when it died
+        (without one, only the lease's running out says so)."""
         params = {"owner": owner, "now": to_ts(now), "expires": to_ts(now) + lease_seconds,
-                  "limit": per_login_limit}  # fmt: skip
+                  "limit": per_login_limit, "host_id": process.host_id if process else None,
+                  "pid": process.pid if process else None, "started": process.started if process else None}  # fmt: skip
         async with self.db.transaction() as conn:
             async with conn.execute(_CLAIM, params) as cur:
                 row = await cur.fetchone()
             if row is None:
                 return None
-            job_id, counter_id, account_id, attempts, trigger, login, deferrals = row
+            job_id, counter_id, account_id, attempts, trigger, login, deferrals, lost = row
             async with conn.execute(  # the job's account's token (a shared counter may have moved)
                 "SELECT a.token, c.time_zone, c.last_fetched_day, c.time_zone_offset FROM counters c"
                 " JOIN accounts a ON a.id = ? WHERE c.id = ?",
@@ -80,7 +103,7 @@ class QueueStore:
             id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
             trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
             last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, login=login,
-            deferrals=deferrals, time_zone_offset=offset,
+            deferrals=deferrals, time_zone_offset=offset, lost=lost,
         )  # fmt: skip
 
     async def has_claimable(self, now: dt.datetime) -> bool:
@@ -92,13 +115,54 @@ class QueueStore:
         )
         return bool(row[0])
 
+    async def renew_leases(self, jobs: Sequence[ClaimedJob], now: dt.datetime, lease_seconds: float) -> set[int]:
+        """The heartbeat: extend the leases of these jobs that are still ours, in one statement.
+        Returns the ids renewed (a job missing was taken over: its lease had run out)."""
+        if not jobs:
+            return set()
+        held = json.dumps([[job.id, job.lease_owner] for job in jobs])
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "UPDATE jobs SET lease_expires_at = :expires, heartbeat_at = :now"
+                " WHERE status = 'running' AND (id, lease_owner) IN"
+                " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:held)) RETURNING id",
+                {"expires": to_ts(now) + lease_seconds, "now": to_ts(now), "held": held},
+            ) as cur:
+                return {row[0] for row in await cur.fetchall()}
+
     async def renew_lease(self, job: ClaimedJob, now: dt.datetime, lease_seconds: float) -> bool:
+        return job.id in await self.renew_leases([job], now, lease_seconds)
+
+    async def lease_holders(self, host_id: str, now: dt.datetime) -> list[tuple[int, float | None, int]]:
+        """(pid, start time, leases) of every process on host `host_id` holding a live lease."""
+        return await self.db.fetchall(
+            "SELECT owner_pid, owner_started, COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
+            " AND status = 'running' AND owner_host_id = ? AND lease_expires_at >= ?"
+            " GROUP BY owner_pid, owner_started",
+            (host_id, to_ts(now)),
+        )
+
+    async def expire_leases_of(self, host_id: str, pid: int, started: float | None, now: dt.datetime) -> int:
+        """End now the leases of a process found dead (`lease_holders`): its jobs are claimed
+        again at once, as expired leases. Returns how many."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET lease_expires_at = ? WHERE {_FENCE}",
-                (to_ts(now) + lease_seconds, job.id, job.lease_owner),
+                "UPDATE jobs SET lease_expires_at = :gone WHERE status IN ('queued', 'running')"
+                " AND status = 'running' AND owner_host_id = :host AND owner_pid = :pid"
+                " AND owner_started IS :started AND lease_expires_at >= :gone",
+                {"gone": to_ts(now) - LEASE_EPSILON, "host": host_id, "pid": pid, "started": started},
             )
-            return cur.rowcount == 1
+            return cur.rowcount
+
+    async def held_jobs(self) -> list[HeldJob]:
+        """Running jobs (a few: workers x processes) with who holds them: what a pass waits for
+        when none of its own runs, and what `sync-status` says of a job whose holder stopped."""
+        rows = await self.db.fetchall(
+            "SELECT id, counter_id, account_id, lease_owner, owner_host_id, owner_pid, owner_started,"
+            " lease_expires_at, heartbeat_at FROM jobs WHERE status IN ('queued', 'running') AND status = 'running'"
+        )
+        return [HeldJob(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], from_ts(r[7]), from_ts(r[8]))
+                for r in rows]  # fmt: skip
 
     async def record_fetch(
         self,
@@ -171,6 +235,7 @@ class QueueStore:
                 " synced_for = (SELECT planned_for FROM jobs WHERE id = ?) WHERE id = ?",
                 (ts, ts, newest_day.isoformat(), sample_share, job.id, job.counter_id),
             )
+            await finish_runs(conn, [job.id])
         return True
 
     async def retry_job(
@@ -196,6 +261,8 @@ class QueueStore:
                 " ELSE last_error END WHERE id = ?",
                 (to_ts(now), row[0], error, job.counter_id),
             )
+            if row[0] == "failed":
+                await finish_runs(conn, [job.id])
             return row[0]
 
     async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str, counted: bool = False) -> bool:
@@ -209,13 +276,14 @@ class QueueStore:
             )
             return cur.rowcount == 1
 
-    async def fail_job(self, job: ClaimedJob, *, now: dt.datetime, error: str) -> bool:
-        """Give up on the job now (a bad request, no access): the error stays visible."""
+    async def fail_job(self, job: ClaimedJob, *, now: dt.datetime, error: str, count_attempt: bool = True) -> bool:
+        """Give up on the job now (a bad request, no access): the error stays visible.
+        `count_attempt=False`: it was not tried (its workers kept dying: `lost`)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+                f"UPDATE jobs SET status = 'failed', attempts = attempts + ?, last_error = ?,"
                 f" finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (error, to_ts(now), job.id, job.lease_owner),
+                (int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False
@@ -223,6 +291,7 @@ class QueueStore:
                 "UPDATE counters SET last_attempt_at = ?, last_error = ? WHERE id = ?",
                 (to_ts(now), error, job.counter_id),
             )
+            await finish_runs(conn, [job.id])
             return True
 
     async def release_job(self, job: ClaimedJob, *, now: dt.datetime) -> bool:
@@ -282,6 +351,11 @@ class QueueStore:
             f"SELECT id, counter_id, account_id, status, last_error, rows FROM jobs WHERE id IN ({marks})",
             tuple(job_ids),
         )
+
+
+async def finish_runs(conn, job_ids: Sequence[int]) -> None:
+    """Inside a transaction that settled these jobs: finish the sync runs they ended."""
+    await conn.execute(_FINISH_RUNS, {"jobs": json.dumps(list(job_ids))})
 
 
 def compress_answer(body: dict) -> bytes:

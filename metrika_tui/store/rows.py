@@ -75,6 +75,26 @@ class ClaimedJob:
     login: str = ""  # the quota key its requests count against
     deferrals: int = 0  # quota answers of unknown reset it has waited out
     time_zone_offset: int | None = None  # minutes: the zone when its name is unknown here
+    lost: int = 0  # leases of this job lost with a dead worker so far (this claim's included)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldJob:
+    """A running job and who holds its lease (`processes.ProcessId` in parts)."""
+
+    id: int
+    counter_id: int
+    account_id: int
+    lease_owner: str  # host:pid:wN
+    host_id: str | None  # None: a holder that did not say (only its lease's end tells)
+    pid: int | None
+    started: float | None
+    lease_expires_at: dt.datetime | None
+    heartbeat_at: dt.datetime | None
+
+    @property
+    def host(self) -> str:
+        return self.lease_owner.rsplit(":", 2)[0] if self.lease_owner.count(":") >= 2 else self.lease_owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +113,7 @@ class JobRecord:
     last_error: str | None
     rows: int | None
     counter_name: str = ""
+    lost: int = 0  # leases lost with a dead worker (not failed tries)
 
     # the console's words for a job as an attempt, or as a failure
     @property

@@ -182,6 +182,19 @@ MIGRATIONS: tuple[str, ...] = (
         WHERE d.counter_id = monthly_stats.counter_id AND d.sampled != 0
           AND d.date >= monthly_stats.month AND d.date < date(monthly_stats.month, '+1 month'));
     """,
+    # 7 (issue 13): a lease names its holder (a dead one on this host is found at once) and its
+    # heartbeat; a lease lost with a dead worker counts apart from failed tries; a job knows its run
+    """
+    ALTER TABLE jobs ADD COLUMN owner_host_id TEXT;     -- the holder's host id (processes.host_id)
+    ALTER TABLE jobs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE jobs ADD COLUMN owner_started REAL;     -- its start time: a reused pid differs
+    ALTER TABLE jobs ADD COLUMN heartbeat_at REAL;      -- the lease's last renewal
+    ALTER TABLE jobs ADD COLUMN lost INTEGER NOT NULL DEFAULT 0;  -- leases lost with a dead worker
+    ALTER TABLE jobs ADD COLUMN run_id INTEGER;         -- the sync_runs row that queued it
+    ALTER TABLE sync_runs ADD COLUMN synced INTEGER;
+    CREATE INDEX jobs_by_run ON jobs(run_id, status) WHERE run_id IS NOT NULL;
+    CREATE INDEX sync_runs_open ON sync_runs(id) WHERE finished_at IS NULL;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,7 +13,7 @@ from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.store.db import Database
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
-from metrika_tui.store.queue import QueueStore, decompress_answer
+from metrika_tui.store.queue import QueueStore, decompress_answer, finish_runs
 from metrika_tui.store.rows import (
     Account,
     CounterRow,
@@ -191,24 +191,27 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             if cur.rowcount != 1:
                 return False
             async with conn.execute(
-                "SELECT counter_id, priority, trigger, cost, planned_for FROM jobs"
+                "SELECT counter_id, priority, trigger, cost, planned_for, run_id FROM jobs"
                 " WHERE account_id = ? AND status IN ('queued', 'running')",
                 (account_id,),
             ) as cur:
                 stopped = await cur.fetchall()
-            await conn.execute(
+            async with conn.execute(
                 "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
-                " WHERE account_id = ? AND status IN ('queued', 'running')",
+                " WHERE account_id = ? AND status IN ('queued', 'running') RETURNING id",
                 (to_ts(now), reason, account_id),
-            )
+            ) as cur:
+                cancelled = [row[0] for row in await cur.fetchall()]
             moved = dict(await _rehome(conn, "account_id = :account", {"account": account_id}))
-            await conn.executemany(
+            await conn.executemany(  # the same run: it is finished when they are
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ? FROM accounts WHERE id = ?",
-                [(cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), moved[cid])
-                 for cid, priority, trigger, cost, planned_for in stopped if cid in moved],  # fmt: skip
+                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ?, ? FROM accounts"
+                " WHERE id = ?",
+                [(cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
+                 for cid, priority, trigger, cost, planned_for, run_id in stopped if cid in moved],  # fmt: skip
             )
+            await finish_runs(conn, cancelled)
             return True
 
     # -- counters ----------------------------------------------------------------------
@@ -249,16 +252,17 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             seen.setdefault(counter_id, []).append(account_id)
         return {counter_id: tuple(accounts) for counter_id, accounts in seen.items()}
 
-    async def set_counter_active(self, counter_id: int, active: bool) -> bool:
+    async def set_counter_active(self, counter_id: int, active: bool, *, now: dt.datetime | None = None) -> bool:
         """Enable or disable; disabling also drops a queued (not a running) job."""
         async with self.db.transaction() as conn:
             cur = await conn.execute("UPDATE counters SET active = ? WHERE id = ?", (int(active), counter_id))
             if not active:
-                await conn.execute(
-                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled'"
-                    " WHERE counter_id = ? AND status = 'queued'",
-                    (counter_id,),
-                )
+                async with conn.execute(
+                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled', finished_at = ?"
+                    " WHERE counter_id = ? AND status = 'queued' RETURNING id",
+                    (to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
+                ) as cancelled:
+                    await finish_runs(conn, [row[0] for row in await cancelled.fetchall()])
             return cur.rowcount == 1
 
     async def counter_rows(
@@ -329,11 +333,17 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                     for r in await cur.fetchall()
                 ]
             decision = choose(candidates, await self._login_days(conn.execute, now))
+            run = await conn.execute(  # a run that queued nothing is finished as it starts
+                "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped, finished_at, synced, failed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (trigger, origin, ts, len(decision.queue), len(decision.skipped_recent) + len(decision.skipped_budget),
+                 *((None,) * 3 if decision.queue else (ts, 0, 0))),  # fmt: skip
+            )
             await conn.executemany(
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
                 [(j.counter_id, j.account_id, j.login, j.cost, priority, to_ts(j.run_after), to_ts(j.planned_for),
-                  trigger, ts) for j in decision.queue],  # fmt: skip
+                  trigger, ts, run.lastrowid) for j in decision.queue],  # fmt: skip
             )
             await conn.executemany(
                 "INSERT INTO quota_days (login, day, paced_until) VALUES (?, ?, ?) ON CONFLICT (login, day)"
@@ -346,11 +356,6 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                     " WHERE counter_id = ? AND status = 'queued'",
                     [(priority, ts, cid) for cid, _ in decision.already_live],
                 )
-            await conn.execute(
-                "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped) VALUES (?, ?, ?, ?, ?)",
-                (trigger, origin, ts, len(decision.queue),
-                 len(decision.skipped_recent) + len(decision.skipped_budget)),  # fmt: skip
-            )
         return PlanRows([(j.counter_id, j.account_id) for j in decision.queue], decision.skipped_recent,
                         decision.already_live, skipped_budget=decision.skipped_budget,
                         paces=decision.paces)  # fmt: skip
@@ -463,13 +468,13 @@ class Store(QueueStore, ExportStore, MonitoringStore):
     async def _jobs(self, where: str, params: tuple) -> list[JobRecord]:
         rows = await self.db.fetchall(
             "SELECT j.id, j.counter_id, j.account_id, j.status, j.attempts, j.trigger, j.created_at,"
-            " j.started_at, j.finished_at, j.last_error, j.rows, c.name"
+            " j.started_at, j.finished_at, j.last_error, j.rows, c.name, j.lost"
             f" FROM jobs j JOIN counters c ON c.id = j.counter_id {where}",
             params,
         )
         return [
             JobRecord(r[0], r[1], r[2], r[3], r[4], r[5], from_ts(r[6]), from_ts(r[7]), from_ts(r[8]),
-                      r[9], r[10], r[11])  # fmt: skip
+                      r[9], r[10], r[11], r[12])  # fmt: skip
             for r in rows
         ]
 

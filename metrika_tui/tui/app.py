@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+import signal
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from textual import work
@@ -14,7 +15,9 @@ from textual.binding import Binding
 
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.text import visible
+from metrika_tui.stopping import STOP_GRACE_SECONDS, install_stop_signals, leave_terminal, signal_name
 from metrika_tui.tui.commands import ConsoleCommands
+from metrika_tui.tui.driver import HangupSafeDriver
 from metrika_tui.tui.operations import ConsoleOperations
 from metrika_tui.tui.screens.main_screen import MainScreen
 
@@ -28,7 +31,7 @@ class MetrikaApp(App[int]):
     TITLE = "metrika-tui"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
+        Binding("q", "quit", "Quit", id="quit", show=False),  # shown by the main screen, among its first
         Binding("ctrl+p", "command_palette", "Palette", id="command-palette", priority=True, show=False),
     ]
 
@@ -40,13 +43,16 @@ class MetrikaApp(App[int]):
         keys: Mapping[str, str] | None = None,
         bridge_options: Mapping[str, float] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=HangupSafeDriver)
         self.runtime = runtime
         self.read_only = read_only
         self.keys = dict(runtime.settings.keys if keys is None else keys)
         self.operations = ConsoleOperations(runtime, read_only=read_only)
         self.main_screen = MainScreen(runtime, self.operations, self.keys, bridge_options=bridge_options)
         self._stopped = False
+        self._quitting = False
+        self._hung_up = False
+        self._unhook_signals: Callable[[], None] | None = None
         self.set_keymap(self.keys)
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
@@ -60,6 +66,7 @@ class MetrikaApp(App[int]):
         self.push_screen(self.main_screen)  # pushed (not the default screen) so its CSS_PATH loads
         if self.read_only:
             self.sub_title = "read-only"
+        self._unhook_signals = install_stop_signals(self._on_stop_signal)
         self._start_runtime()
 
     @work(exclusive=True, group="runtime")
@@ -75,7 +82,45 @@ class MetrikaApp(App[int]):
 
     async def action_quit(self) -> None:
         """Quit cleanly: stop planning, let workers finish or give their leases back."""
-        self.notify("stopping: workers finish or give their jobs back…", timeout=30)
+        await self._quit("stopping")
+
+    def _on_stop_signal(self, signum: int) -> None:
+        """SIGTERM and SIGINT quit like `q`; SIGHUP quietly (the terminal is likely gone).
+        A second signal while quitting gives the running jobs back at once."""
+        if signum == signal.SIGHUP:
+            self.hang_up()
+        elif self._quitting:
+            self._hurry()
+        else:
+            self.run_worker(self._quit(f"{signal_name(signum)}: stopping"), group="quit")
+
+    def hang_up(self) -> None:
+        """The terminal hung up (or SIGHUP): stop as on `q`, writing nothing to a terminal
+        that is gone (`leave_terminal`; one still there is restored on exit as always).
+        A hang-up comes twice (Textual's failed write and the kernel's SIGHUP): only a
+        hang-up while quitting for another reason hurries."""
+        leave_terminal()
+        if self._quitting and not self._hung_up:
+            self._hurry()
+        elif not self._quitting:
+            self.run_worker(self._quit(None), group="quit")
+        self._hung_up = True
+
+    def terminal_gone(self) -> None:
+        """Textual could not write to the terminal: it hung up."""
+        self.hang_up()
+
+    def _hurry(self) -> None:
+        hurry = getattr(self.runtime, "hurry", None)
+        if hurry is not None:
+            hurry()
+
+    async def _quit(self, words: str | None) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        if words:
+            self.notify(f"{words}: workers finish or give their jobs back…", timeout=30)
         await self.stop_runtime()
         self.exit(0)
 
@@ -87,10 +132,12 @@ class MetrikaApp(App[int]):
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await worker.wait()
         try:
-            await self.runtime.stop()
+            await self.runtime.stop(grace=STOP_GRACE_SECONDS)
         except Exception:
             log.exception("stopping the engine failed")
 
     async def on_unmount(self) -> None:
         """The terminal went away (SSH drop, ctrl+q): still give the leases back."""
+        if self._unhook_signals is not None:
+            self._unhook_signals()
         await self.stop_runtime()

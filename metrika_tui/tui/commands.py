@@ -26,54 +26,57 @@ class ConsoleAction:
     footer: bool = True
 
 
+#: the footer shows the actions marked `footer` in this order (the most used first, help
+#: first of all: at 80 columns the footer shows every one of them, `?` and `q` included)
 ACTIONS: tuple[ConsoleAction, ...] = (
-    ConsoleAction("force-sync", "f", "force_sync", "Force sync",
-                  "Sync the selected counter now, ahead of the queue", changes_data=True),
-    ConsoleAction("toggle-active", "d", "toggle_active", "Disable/enable",
-                  "Disable the selected counter (never planned), or enable it again", changes_data=True),
+    ConsoleAction("help", "question_mark", "help", "Help", "Show every key"),
+    ConsoleAction("force-sync", "f", "force_sync", "Force",
+                  "Sync the selected counter now, first in line", changes_data=True),
     ConsoleAction("sync-due", "s", "sync_due", "Sync due",
                   "Queue every counter that is due now", changes_data=True),
-    ConsoleAction("force-sync-all", "S", "force_sync_all", "Force all",
-                  "Queue every counter, due or not (asks first)", changes_data=True, footer=False),
-    ConsoleAction("retry-failed", "r", "retry_failed", "Retry failed",
+    ConsoleAction("retry-failed", "r", "retry_failed", "Retry",
                   "Requeue every failed job", changes_data=True),
     ConsoleAction("failed-view", "F", "failed_view", "Failed",
                   "Open the failed jobs: retry one or all"),
     ConsoleAction("filter", "slash", "filter", "Filter",
-                  "Filter the rows by id, name, site, account, state or error"),
+                  "Filter by id, name, site, account, state or error"),
+    ConsoleAction("toggle-active", "d", "toggle_active", "Disable",
+                  "Disable the selected counter, or enable it again", changes_data=True),
+    ConsoleAction("pause-scheduler", "p", "pause_scheduler", "Pause",
+                  "Pause or resume planning (the display goes on)", changes_data=True),
+    ConsoleAction("force-sync-all", "S", "force_sync_all", "Force all",
+                  "Queue every counter, due or not (asks first)", changes_data=True, footer=False),
     ConsoleAction("sort", "o", "sort_next", "Sort",
-                  "Sort by the next column (click a header to sort by it)", footer=False),
+                  "Sort by the next column (or click a header)", footer=False),
     ConsoleAction("sort-reverse", "O", "sort_reverse", "Reverse sort",
                   "Reverse the sort order", footer=False),
-    ConsoleAction("pause-scheduler", "p", "pause_scheduler", "Pause/resume",
-                  "Pause or resume the scheduler (planning, not the display)", changes_data=True),
     ConsoleAction("toggle-log", "l", "toggle_log", "Log",
-                  "Show or hide the log pane"),
+                  "Show or hide the log pane", footer=False),
     ConsoleAction("freeze-log", "z", "freeze_log", "Follow log",
                   "Pause or resume following the log", footer=False),
     ConsoleAction("log-level", "v", "log_level", "Log level",
-                  "Show log lines from debug, info, warning or error up", footer=False),
+                  "Log level: debug, info, warning or error and up", footer=False),
     ConsoleAction("toggle-detail", "i", "toggle_detail", "Details",
                   "Show or hide the selected counter's details", footer=False),
     ConsoleAction("copy-row", "c", "copy_row", "Copy row",
-                  "Copy the selected row to the clipboard (OSC 52, works over SSH)", footer=False),
+                  "Copy the row (OSC 52: works over SSH too)", footer=False),
     ConsoleAction("add-account", "a", "add_account", "Add account",
-                  "Add an account: log in with a code on any device, or paste its OAuth token (hidden)",
+                  "Add an account: log in with a code, or paste its token (hidden)",
                   changes_data=True, footer=False),
-    ConsoleAction("help", "question_mark", "help", "Help", "Show every key"),
 )
 #: bindings that live on the app, listed in help with the rest
 APP_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("quit", "q", "Quit: running jobs finish or are given back"),
     ("command-palette", "ctrl+p", "Open the command palette: every action by name"),
-    ("quit", "q", "Quit cleanly: workers stop, leases are given back"),
     ("focus-next", "tab", "Jump to the next pane (shift+tab: back)"),
 )
 
 
 def screen_bindings() -> list[Binding]:
-    return [
-        Binding(a.key, a.action, a.title, show=a.footer, id=a.id, tooltip=a.help) for a in ACTIONS
-    ]
+    """The main screen's keys; `q` among the first shown in the footer (it is the app's)."""
+    shown = [Binding(a.key, a.action, a.title, show=a.footer, id=a.id, tooltip=a.help) for a in ACTIONS]
+    quit_key = Binding("q", "app.quit", "Quit", id="quit", tooltip=APP_KEYS[0][2])
+    return [shown[0], quit_key, *shown[1:]]
 
 
 def effective_key(binding_id: str, default: str, keymap: Mapping[str, str]) -> str:

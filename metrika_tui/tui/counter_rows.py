@@ -72,7 +72,7 @@ def row_words(counter: CounterStatus, now: dt.datetime) -> tuple[str, ...]:
         until(counter.next_due_at, now) if counter.active and not counter.account_revoked else "—",
         str(counter.attempts) if counter.attempts else "",
         visible(counter.site),
-        short_error(counter.last_error),
+        short_error(counter.last_error or counter.held_by),
     )
 
 

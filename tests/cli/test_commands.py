@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -81,7 +82,8 @@ def test_account_and_counter_filters(cli):
 def test_no_wait_only_enqueues(cli):
     cli.add_all_accounts()
     out = cli.run("sync", "--no-wait", check_code=0).stdout
-    assert "Not waiting" in out
+    assert "Not waiting" in out and "Sync completed" not in out  # it only queued: it says so
+    assert re.search(rf"\nQueued {len(cli.world.tokens) * 3} in \d+\.\d\ds; not waiting for them\n", out)
     status = cli.json("sync-status", "--json")
     assert {c["state"] for a in status["accounts"] for c in a["counters"]} == {"queued"}
     # a second plan makes no duplicate: the live jobs are reported as already queued

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from metrika_tui.simulator import ShiftingClock, Simulator, SimulatorConfig, World  # noqa: F401 (the fault tests' clock)
@@ -69,6 +69,7 @@ class Processes:
     env: dict[str, str]
     folder: Path
     started: int = 0
+    procs: list[Proc] = field(default_factory=list)
 
     @property
     def db(self) -> Path:
@@ -81,7 +82,14 @@ class Processes:
         with out.open("w") as stdout, err.open("w") as stderr:
             popen = subprocess.Popen(_command(faults) + list(args), env={**self.env, **(faults or {})},
                                      stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)  # fmt: skip
-        return Proc(popen, out, err)
+        self.procs.append(Proc(popen, out, err))
+        return self.procs[-1]
+
+    def kill_the_rest(self) -> None:
+        """A test that failed half-way leaves no process of its own behind."""
+        for proc in self.procs:
+            if proc.popen.poll() is None:
+                proc.kill()
 
     def run(self, *args: str, stdin: str = "", timeout: float = 90, env: dict[str, str] | None = None,
             faults: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
@@ -133,8 +141,11 @@ def rig(folder: Path, make_env: Callable[[str], dict], world: World, config: Sim
     sim = Simulator(world, config or SimulatorConfig())
     with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
         procs = Processes(make_env(url) | {"METRIKA_BACKFILL_DAYS": str(BACKFILL_DAYS), **env}, folder)
-        procs.add_accounts(world)
-        yield Rig(world, sim, procs)
+        try:
+            procs.add_accounts(world)
+            yield Rig(world, sim, procs)
+        finally:
+            procs.kill_the_rest()
 
 
 # -- reading the database as a bystander (its own read-only connection; WAL: never blocks) --

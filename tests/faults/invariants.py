@@ -41,11 +41,12 @@ class Figures:
 
     counters: int
     done_jobs: int
-    attempts: int  # failed tries the done jobs absorbed (expired leases, transient errors)
+    attempts: int  # failed tries the done jobs absorbed (transient errors)
     daily_rows: int
     monthly_rows: int
     revoked_counters: int
     cancelled_jobs: int
+    lost: int = 0  # leases the done jobs lost with a dead worker (taken back, claimed again)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,20 @@ async def check_invariants(
 def check_invariants_now(db: Path, world: World, **options) -> Figures:
     """`check_invariants` from synchronous code (tests that drive processes)."""
     return asyncio.run(check_invariants(db, world, **options))
+
+
+async def _check_runs(store: Store) -> None:
+    """Every sync run is written whole: finished with its last job, its figures its jobs'."""
+    runs = await store.db.fetchall(
+        "SELECT r.id, r.queued, r.finished_at, r.synced, r.failed, COUNT(DISTINCT j.counter_id), MAX(j.finished_at),"
+        " COALESCE(SUM(j.status = 'done'), 0), COALESCE(SUM(j.status = 'failed'), 0)"
+        " FROM sync_runs r LEFT JOIN jobs j ON j.run_id = r.id GROUP BY r.id")  # fmt: skip
+    for run_id, queued, finished, synced, failed, jobs, last, done, fails in runs:
+        # (a counter whose account was revoked mid-pass is queued again in the same run, through
+        # another account that sees it: one counter, two jobs)
+        assert jobs == queued, f"sync run {run_id}: queued {queued} counters, has jobs of {jobs}"
+        assert finished is not None and (synced, failed) == (done, fails), f"sync run {run_id} not whole"
+        assert finished == (last if jobs else finished), f"sync run {run_id} finished at {finished}, not {last}"
 
 
 async def _check(store: Store, world: World, passes: int, revoked: set[str], backfill: int, lookback: int) -> Figures:
@@ -123,10 +138,12 @@ async def _check(store: Store, world: World, passes: int, revoked: set[str], bac
         monthly_rows += len(await store.monthly_stats(row.id))
     counts = await store.table_counts()
     assert counts["daily_stats"] == daily_rows and counts["monthly_stats"] == monthly_rows
+    await _check_runs(store)
     return Figures(
         counters=len(rows),
         done_jobs=sum(j.status == "done" for j in jobs),
         attempts=sum(j.attempts for j in jobs if j.status == "done"),
+        lost=(await store.db.fetchone("SELECT COALESCE(SUM(lost), 0) FROM jobs WHERE status = 'done'"))[0],
         daily_rows=daily_rows,
         monthly_rows=monthly_rows,
         revoked_counters=revoked_counters,

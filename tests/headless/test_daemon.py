@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -215,3 +216,32 @@ def test_the_daemon_syncs_every_counter_at_every_slot(tmp_path, make_env):
     assert sorted(per_counter) == sorted(world.accounts[0].counter_ids)
     for planned in per_counter.values():  # one sync a slot, each for its own slot
         assert len(planned) == len(set(planned)) == len(slots)
+
+
+def test_the_daemon_tells_other_processes_events_as_theirs(tmp_path, make_env):
+    world = World.generate(seed=7, accounts=1, counters_per_account=2)
+    sim = Simulator(world, SimulatorConfig())
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
+        env = make_env(url)
+        add_accounts(env, world)
+        daemon = start(env, "--headless")
+        seen: list[str] = []
+        try:
+            while sum(" done " in line for line in seen) < 2:  # its start-up pass
+                seen.append(daemon.stdout.readline())
+            forced = subprocess.Popen([*COMMAND, "sync", "--force", "--no-wait"], env=env, stdout=subprocess.PIPE,
+                                      text=True)  # fmt: skip
+            forced.communicate(timeout=60)
+            theirs = f"[other: {socket.gethostname()}:{forced.pid}] "
+            while not any(theirs in line for line in seen):
+                seen.append(daemon.stdout.readline())
+        finally:
+            daemon.send_signal(signal.SIGTERM)
+            out, _ = daemon.communicate(timeout=30)
+    lines = seen + out.splitlines()
+    (planned,) = [line for line in lines if theirs in line]
+    assert planned.split()[3:6] == ["planned", *theirs.split()]  # after the time and level, before the words
+    assert f"{theirs}sync: queued 2" in planned
+    assert not [line for line in lines if "[other: " in line and theirs not in line]  # its own lines are its own
+    logged = (Path(env["METRIKA_DATA_DIR"]) / "logs" / "sync.log").read_text()
+    assert f"{theirs}sync: queued 2" in logged

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from metrika_tui.simulator import World
 
-from .helpers import add_accounts, assert_store_matches_world, rig
+from .helpers import NOW, add_accounts, assert_store_matches_world, rig
 
 
 def all_counters(world: World) -> list[int]:
@@ -60,3 +60,36 @@ async def test_a_forced_second_sync_changes_nothing(tmp_path):
         for cid in counters:
             assert [j.status for j in await engine.store.job_history(cid)] == ["done", "done"]
             await assert_store_matches_world(engine.store, world, cid, r.clock.now())
+
+
+async def test_each_sync_run_is_written_whole_when_its_last_job_settles(tmp_path):
+    world = World.generate(seed=33, accounts=2, counters_per_account=3)
+    counters = all_counters(world)
+    async with rig(tmp_path, world) as r:
+        engine = await r.engine()
+        await add_accounts(engine, world)
+        await engine.plan(trigger="sync")
+        assert runs(r.db) == [("sync", 6, 0, None, None, None)]  # planned, nothing settled yet
+        assert all(o.ok for o in await engine.run_until_idle())
+        r.clock.advance(60)
+        await engine.plan(trigger="sync")  # nothing is due: finished as it starts
+        await engine.set_counter_active(counters[0], False)
+        r.sim.revoke(world.tokens[1])
+        await engine.plan(force=True, trigger="force")
+        outcomes = await engine.run_until_idle()
+
+        first, idle, forced = runs(r.db)
+        assert first == ("sync", 6, 0, NOW.timestamp(), 6, 0)  # finished with its last job
+        now = r.clock.now().timestamp()
+        assert idle == ("sync", 0, 6, now, 0, 0)
+        # the forced run: 5 counters (one disabled); account 2's token died, its 3 jobs cancelled
+        assert forced == ("force", 5, 0, now, 2, 0) and sum(o.ok for o in outcomes) == 2
+
+
+def runs(db) -> list[tuple]:
+    """(trigger, queued, skipped, finished_at, synced, failed) of every sync run, oldest first."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT trigger, queued, skipped, finished_at, synced, failed FROM sync_runs"
+                            " ORDER BY id").fetchall()  # fmt: skip

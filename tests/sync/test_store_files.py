@@ -58,7 +58,9 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
                  (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200))
     conn.execute("INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate, avg_visit_duration,"
                  " fetched_at) VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
-    conn.execute("INSERT INTO monthly_stats VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)", (synced, ts - 7200))
+    conn.execute("INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
+                 " avg_visit_duration, days, updated_at) VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)",
+                 (synced, ts - 7200))  # the columns named: a later release adds more
     conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
     if old_version >= 3:  # what release 3 wrote of its own accord
         conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN}")
@@ -67,6 +69,8 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
         conn.execute("UPDATE counters SET synced_for = last_fetched_at")
     if old_version >= 5:  # release 5 marked sampled days (not yet their months)
         conn.execute("UPDATE daily_stats SET sampled = 1")
+    if old_version >= 6:  # release 6 marked their months too
+        conn.execute("UPDATE monthly_stats SET sampled = 1")
     conn.commit()
     conn.close()
 

@@ -26,5 +26,6 @@ def test_a_line_from_another_process_names_it():
 
     foreign = Event(Kind.DONE, "done", ts=T0, counter_id=7, origin="server-2:4242")
     own = Event(Kind.DONE, "done", ts=T0, counter_id=7)
-    assert event_line(foreign, ZoneInfo("UTC")).endswith("[server-2:4242]")
+    assert event_line(foreign, ZoneInfo("UTC")) == "09:30:00 INFO    done     counter=7 [other: server-2:4242] done"
     assert event_line(own, ZoneInfo("UTC")) == "09:30:00 INFO    done     counter=7 done"
+    assert foreign.line().endswith("counter=7 [other: server-2:4242] done")  # the log file's, the daemon's

@@ -227,3 +227,16 @@ async def test_quit_stops_the_runtime(runtime):
         await pilot.press("q")
         await pilot.pause()
     assert runtime.stopped
+
+
+async def test_at_80_by_24_the_footer_and_the_help_show_what_matters_unscrolled(runtime):
+    async with console(runtime, size=(80, 24)) as (app, pilot):
+        await wait_for(pilot, lambda: "? Help" in screen_text(app).splitlines()[-1], "the footer")
+        footer = screen_text(app).splitlines()[-1]
+        assert footer.startswith("? Help q Quit f Force s Sync due r Retry F Failed / Filter"), footer
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "Binding id" in screen_text(app), "the help screen")
+        text = screen_text(app)
+        assert "Esc, q or ? closes" in text and "⊘ REVOKED" in text and "○ PENDING" in text  # the legend
+        assert re.search(r"\bq\s+quit\s+Quit: running jobs finish or are given back", text)
+        assert text.index("? ") < text.index("q       quit") < text.index("force-sync")  # the most used first

@@ -15,12 +15,14 @@ from metrika_tui.tui.commands import ACTIONS, APP_KEYS, effective_key
 
 
 def help_rows(keymap: Mapping[str, str], read_only: bool) -> list[tuple[str, str, str]]:
-    """(key, binding id, what it does) for every action; read-only marks what is refused."""
+    """(key, binding id, what it does) for every action, the most used first (help, then
+    quit); read-only marks what is refused."""
     rows = []
     for action in ACTIONS:
         words = action.help + (" (refused: read-only)" if read_only and action.changes_data else "")
         rows.append((effective_key(action.id, action.key, keymap), action.id, words))
-    rows += [(effective_key(bid, key, keymap), bid, words) for bid, key, words in APP_KEYS]
+    app_rows = [(effective_key(bid, key, keymap), bid, words) for bid, key, words in APP_KEYS]
+    rows = [rows[0], app_rows[0], *rows[1:], *app_rows[1:]]
     return [(key.replace("question_mark", "?").replace("slash", "/"), bid, words) for key, bid, words in rows]
 
 
@@ -34,15 +36,18 @@ class HelpScreen(ModalScreen[None]):
         self.read_only = read_only
 
     def compose(self) -> ComposeResult:
+        # what matters most on top, so 80 x 24 shows it unscrolled: closing, the states, then the keys
         with VerticalScroll(id="help-box"):
-            yield Static("[b]Keys[/b]  (remap any of them in the config file: [keys] <binding id> = \"key\")")
+            yield Static(Text.assemble(("Keys", "bold"), ' · Esc, q or ? closes · remap: [keys] <binding id> = "key"'
+                                       " (config file)"))  # fmt: skip
+            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE\n"
+                         "        ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)", id="help-states")
             yield DataTable(id="help-keys", cursor_type="row")
-            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE  ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)")
-            yield Static("Esc, q or ? closes this help.", id="help-close-hint")
 
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
         table.add_columns("Key", "Binding id", "What it does")
         # keys come from the config file: Text, so a "[" in one is a key, not markup
         table.add_rows([tuple(map(Text, row)) for row in help_rows(self.keymap, self.read_only)])
-        table.focus()
+        table.can_focus = False  # the box scrolls (arrows, page keys); focus on the table would scroll to it
+        self.query_one("#help-box").focus()

@@ -76,7 +76,7 @@ class MainScreen(Screen[None]):
             yield CounterTable(id="counters")
             yield CounterDetailPane(tz=self.tz, id="detail")
         yield LogPane(tz=self.tz, id="log")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._apply_theme()

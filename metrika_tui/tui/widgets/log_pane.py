@@ -15,8 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
-from metrika_tui.engine.events import ORIGIN, Event, Level
-from metrika_tui.text import visible
+from metrika_tui.engine.events import Event, Level
 from metrika_tui.tui.css import tcss_next_to
 
 MAX_LINES = 2_000
@@ -24,11 +23,9 @@ LEVELS: tuple[Level, ...] = (Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR
 
 
 def event_line(event: Event, tz: ZoneInfo) -> str:
-    """`12:03:07 WARNING retrying counter=101 429: quota…  [host:4242]` (origin when foreign)."""
-    where = f" counter={event.counter_id}" if event.counter_id is not None else ""
-    origin = f"  [{visible(event.origin)}]" if event.origin != ORIGIN else ""
-    return (f"{event.ts.astimezone(tz):%H:%M:%S} {event.level.upper():<7} {event.kind:<8}{where}"
-            f" {visible(event.message)}{origin}")  # fmt: skip
+    """`12:03:07 WARNING retrying counter=101 [other: host:4242] 429: quota…` (the same words as
+    the log file's and the daemon's, which say which process did it when it was not this one)."""
+    return f"{event.ts.astimezone(tz):%H:%M:%S} {event.tail()}"
 
 
 class LogPane(RichLog):

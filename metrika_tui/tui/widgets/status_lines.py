@@ -46,7 +46,8 @@ def summary_text(summary: Any) -> str:
     text = (f"Total {summary.total} · in sync {summary.in_sync} · pending {summary.pending}"
             f" · overdue {summary.overdue} · failed {summary.failed}")  # fmt: skip
     if summary.queued or summary.syncing:
-        text += f" · queued {summary.queued} · syncing {summary.syncing}"
+        held = f" ({summary.held} held by a stopped process)" if summary.held else ""
+        text += f" · queued {summary.queued}{held} · syncing {summary.syncing}"
     if summary.disabled or summary.revoked:
         text += f" · disabled {summary.disabled} · revoked {summary.revoked}"
     if getattr(summary, "sampled", 0):
