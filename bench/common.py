@@ -47,8 +47,7 @@ def machine() -> str:
         pass
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     mem = psutil.virtual_memory().total / 2**30
-    return (f"{cpu}; {psutil.cpu_count()} cores; {mem:.1f} GiB; Python {sys.version.split()[0]}; "
-            f"load average {load}")
+    return f"{cpu}; {psutil.cpu_count()} cores; {mem:.1f} GiB; Python {sys.version.split()[0]}; load average {load}"
 
 
 def mean_latency_seconds(latency) -> float:
@@ -88,8 +87,9 @@ def _serve(seed: int, accounts: int, per_account: int, config, port: int) -> Non
 
 
 @contextlib.contextmanager
-def simulator(seed: int, accounts: int, per_account: int, config, *, in_thread: bool = False
-              ) -> Iterator[tuple[str, Callable[[], dict]]]:  # fmt: skip
+def simulator(
+    seed: int, accounts: int, per_account: int, config, *, in_thread: bool = False
+) -> Iterator[tuple[str, Callable[[], dict]]]:
     """Serve `World.generate(seed, accounts, per_account)` on loopback; yields (base URL, stats).
 
     By default in a process of its own, like the real API: in a thread of the benchmark, the

@@ -27,14 +27,14 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from datatable_table import DataTableCounters  # noqa: E402
-from tui.fake_engine import demo_world  # noqa: E402  (the console's in-memory engine)
+from datatable_table import DataTableCounters
+from tui.fake_engine import demo_world
 
-import metrika_tui.tui.screens.main_screen as main_screen  # noqa: E402
-from metrika_tui.engine.events import Kind  # noqa: E402
-from metrika_tui.tui.app import MetrikaApp  # noqa: E402
-from metrika_tui.tui.theme_styles import state_text  # noqa: E402
-from metrika_tui.tui.widgets.counter_table import CounterTable  # noqa: E402
+import metrika_tui.tui.screens.main_screen as main_screen
+from metrika_tui.engine.events import Kind
+from metrika_tui.tui.app import MetrikaApp
+from metrika_tui.tui.theme_styles import state_text
+from metrika_tui.tui.widgets.counter_table import CounterTable
 
 PER_ACCOUNT = 100
 #: the console's bridge as each table ran with: the baseline re-read everything every 10 s to age
@@ -122,22 +122,29 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1000:,.0f} ms" if seconds < 10 else f"{seconds:,.1f} s"
 
 
-async def compare(counters: int, burst: int, rounds: int, idle_seconds: float,
-                  baseline_rounds: int | None = None) -> dict[str, Figures]:  # fmt: skip
+async def compare(
+    counters: int, burst: int, rounds: int, idle_seconds: float, baseline_rounds: int | None = None
+) -> dict[str, Figures]:
     """Both tables at one size; prints a small table with the ratios."""
     ours = await measure("this console", counters, burst, rounds, idle_seconds)
     base = await measure("baseline", counters, burst, baseline_rounds or rounds, idle_seconds)
     med_o, med_b = statistics.median(ours.reconcile), statistics.median(base.reconcile)
-    print(f"{counters:,} counters, bursts of {burst:,} state changes "
-          f"({len(ours.reconcile)} / {len(base.reconcile)} rounds), idle over {ours.idle_seconds:.0f} s:")  # fmt: skip
+    print(
+        f"{counters:,} counters, bursts of {burst:,} state changes "
+        f"({len(ours.reconcile)} / {len(base.reconcile)} rounds), idle over {ours.idle_seconds:.0f} s:"
+    )
     print(f"  {'':34} {'this console':>14} {'baseline':>14}   ratio")
-    for label, a, b in (("start to a full table", ours.load, base.load),
-                        ("burst reconciled (median)", med_o, med_b),
-                        ("burst end to end (events to screen)", ours.end_to_end, base.end_to_end)):  # fmt: skip
+    for label, a, b in (
+        ("start to a full table", ours.load, base.load),
+        ("burst reconciled (median)", med_o, med_b),
+        ("burst end to end (events to screen)", ours.end_to_end, base.end_to_end),
+    ):
         print(f"  {label:34} {ms(a):>14} {ms(b):>14}   {b / a:.1f}x faster")
     print(f"  {'snapshot reads for the burst':34} {ours.reads:>14} {base.reads:>14}")
-    print(f"  {'idle CPU, % of one core':34} {ours.idle_cpu:>13.2f}% {base.idle_cpu:>13.2f}%   "
-          f"{base.idle_cpu / max(ours.idle_cpu, 0.01):.1f}x less")
+    print(
+        f"  {'idle CPU, % of one core':34} {ours.idle_cpu:>13.2f}% {base.idle_cpu:>13.2f}%   "
+        f"{base.idle_cpu / max(ours.idle_cpu, 0.01):.1f}x less"
+    )
     return {"this console": ours, "baseline": base}
 
 

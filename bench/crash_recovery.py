@@ -42,15 +42,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, machine, simulator  # noqa: E402
+from common import ROOT, machine, simulator
 
-from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
+from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
 
 SEED, ACCOUNTS, PER_ACCOUNT = 77, 2, 6
 CONFIG = SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=300.0))
 #: makes a pseudo-terminal the controlling terminal, then becomes `python -m metrika_tui ARGS`
-LAUNCH = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
-          " os.execv(sys.executable, [sys.executable, '-m', 'metrika_tui', *sys.argv[1:]])")
+LAUNCH = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+    " os.execv(sys.executable, [sys.executable, '-m', 'metrika_tui', *sys.argv[1:]])"
+)
 
 
 @dataclass
@@ -63,10 +65,17 @@ class Tree:
     def env(self, folder: Path, url: str) -> dict[str, str]:
         """Its environment; run it from `folder` (`python -m` puts the working folder first)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))}
-        return env | {"PYTHONPATH": str(self.path), "METRIKA_API_URL": url, "METRIKA_DB": str(folder / "m.db"),
-                      "METRIKA_DATA_DIR": str(folder / "data"), "METRIKA_CONFIG": str(folder / "none.toml"),
-                      "METRIKA_CACHE_DIR": str(folder / "cache"), "METRIKA_WORKERS": "4", "NO_COLOR": "1",
-                      "TERM": "xterm-256color"}  # fmt: skip
+        return env | {
+            "PYTHONPATH": str(self.path),
+            "METRIKA_API_URL": url,
+            "METRIKA_DB": str(folder / "m.db"),
+            "METRIKA_DATA_DIR": str(folder / "data"),
+            "METRIKA_CONFIG": str(folder / "none.toml"),
+            "METRIKA_CACHE_DIR": str(folder / "cache"),
+            "METRIKA_WORKERS": "4",
+            "NO_COLOR": "1",
+            "TERM": "xterm-256color",
+        }
 
 
 @dataclass
@@ -80,8 +89,15 @@ class Recovery:
 
 
 def run(tree: Tree, env: dict, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "metrika_tui", *args], env=env, input=stdin, text=True,
-                          capture_output=True, timeout=300, cwd=here(env))  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "metrika_tui", *args],
+        env=env,
+        input=stdin,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        cwd=here(env),
+    )
 
 
 def here(env: dict) -> Path:
@@ -99,8 +115,10 @@ def peek(db: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def held_by(db: Path, pid: int) -> list[int]:
     try:
-        return [r[0] for r in peek(db, "SELECT id FROM jobs WHERE status = 'running' AND lease_owner LIKE ?",
-                                   (f"%:{pid}:w%",))]  # fmt: skip
+        return [
+            r[0]
+            for r in peek(db, "SELECT id FROM jobs WHERE status = 'running' AND lease_owner LIKE ?", (f"%:{pid}:w%",))
+        ]
     except sqlite3.OperationalError:
         return []
 
@@ -120,13 +138,23 @@ def recover(tree: Tree, env: dict, held: list[int], dead_owner: str, crashed_at:
     db = Path(env["METRIKA_DB"])
     err_path = Path(env["METRIKA_DATA_DIR"]).parent / f"sync-{time.monotonic_ns()}.err"
     with err_path.open("w") as err:
-        sync = subprocess.Popen([sys.executable, "-m", "metrika_tui", "sync"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=err, stdin=subprocess.DEVNULL, cwd=here(env))  # fmt: skip
+        sync = subprocess.Popen(
+            [sys.executable, "-m", "metrika_tui", "sync"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            stdin=subprocess.DEVNULL,
+            cwd=here(env),
+        )
     marks = ",".join("?" * len(held))
     first = None
     while first is None:
-        back = peek(db, f"SELECT COUNT(*) FROM jobs WHERE id IN ({marks}) AND (status = 'done' OR"
-                        " (status = 'running' AND lease_owner NOT LIKE ?))", (*held, f"{dead_owner}%"))[0][0]  # fmt: skip
+        back = peek(
+            db,
+            f"SELECT COUNT(*) FROM jobs WHERE id IN ({marks}) AND (status = 'done' OR"
+            " (status = 'running' AND lease_owner NOT LIKE ?))",
+            (*held, f"{dead_owner}%"),
+        )[0][0]
         if back:
             first = time.monotonic() - crashed_at
         elif time.monotonic() - crashed_at > 300:
@@ -140,15 +168,22 @@ def recover(tree: Tree, env: dict, held: list[int], dead_owner: str, crashed_at:
 
 def same_host(tree: Tree, env: dict) -> Recovery:
     db = Path(env["METRIKA_DB"])
-    daemon = subprocess.Popen([sys.executable, "-m", "metrika_tui", "--headless"], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=here(env))  # fmt: skip
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "metrika_tui", "--headless"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=here(env),
+    )
     held = wait_holding(db, daemon.pid)
     daemon.kill()
     crashed = time.monotonic()
     daemon.wait()
     first, done, said = recover(tree, env, held, f"%:{daemon.pid}:", crashed)
-    return Recovery("same host: daemon SIGKILLed mid-pass", tree.name, first, done, said,
-                    f"{len(held)} leases left by the kill")
+    return Recovery(
+        "same host: daemon SIGKILLed mid-pass", tree.name, first, done, said, f"{len(held)} leases left by the kill"
+    )
 
 
 def other_host(tree: Tree, env: dict) -> Recovery:
@@ -160,13 +195,18 @@ def other_host(tree: Tree, env: dict) -> Recovery:
     with sqlite3.connect(db) as conn:  # what each version's claim writes, for a holder that then dies
         for n, job in enumerate(ids):
             if "heartbeat_at" in columns:  # this tree: a 30 s lease, renewed by heartbeat
-                conn.execute("UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?,"
-                             " started_at = ?, owner_host_id = 'another-host', owner_pid = 4121,"
-                             " owner_started = 1000, heartbeat_at = ? WHERE id = ?",
-                             (f"far-away:4121:w{n}", now + 30, now, now, job))  # fmt: skip
+                conn.execute(
+                    "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?,"
+                    " started_at = ?, owner_host_id = 'another-host', owner_pid = 4121,"
+                    " owner_started = 1000, heartbeat_at = ? WHERE id = ?",
+                    (f"far-away:4121:w{n}", now + 30, now, now, job),
+                )
             else:  # the baseline: a 120 s lease
-                conn.execute("UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?,"
-                             " started_at = ? WHERE id = ?", (f"far-away:4121:w{n}", now + 120, now, job))  # fmt: skip
+                conn.execute(
+                    "UPDATE jobs SET status = 'running', lease_owner = ?, lease_expires_at = ?,"
+                    " started_at = ? WHERE id = ?",
+                    (f"far-away:4121:w{n}", now + 120, now, job),
+                )
     conn.close()
     crashed = time.monotonic()
     first, done, said = recover(tree, env, ids, "far-away:4121:", crashed)
@@ -177,8 +217,15 @@ def ssh_drop(tree: Tree, env: dict) -> Recovery:
     db = Path(env["METRIKA_DB"])
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 35, 120, 0, 0))
-    console = subprocess.Popen([sys.executable, "-c", LAUNCH], env=env, stdin=slave, stdout=slave, stderr=slave,
-                               start_new_session=True, cwd=here(env))  # fmt: skip
+    console = subprocess.Popen(
+        [sys.executable, "-c", LAUNCH],
+        env=env,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        start_new_session=True,
+        cwd=here(env),
+    )
     os.close(slave)
     drained = threading.Thread(target=_drain, args=(master,), daemon=True)
     drained.start()
@@ -196,14 +243,25 @@ def ssh_drop(tree: Tree, env: dict) -> Recovery:
     first, done, said = recover(tree, env, held, f"%:{console.pid}:", crashed)
     watcher.join(60)
     code, left = ended.get("code"), ended.get("left")
-    return Recovery("SSH drop: the console's terminal hangs up", tree.name, first, done, said,
-                    f"console exit {code}, {len(held)} leases held at the drop, {left} left by it")
+    return Recovery(
+        "SSH drop: the console's terminal hangs up",
+        tree.name,
+        first,
+        done,
+        said,
+        f"console exit {code}, {len(held)} leases held at the drop, {left} left by it",
+    )
 
 
 def _imports(tree: Tree, env: dict) -> bool:
     """Whether a process of this environment imports this tree's metrika_tui."""
-    where = subprocess.run([sys.executable, "-c", "import metrika_tui; print(metrika_tui.__file__)"], env=env,
-                           capture_output=True, text=True, cwd=here(env)).stdout.strip()  # fmt: skip
+    where = subprocess.run(
+        [sys.executable, "-c", "import metrika_tui; print(metrika_tui.__file__)"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=here(env),
+    ).stdout.strip()
     return Path(where).resolve().is_relative_to(tree.path.resolve())
 
 
@@ -226,8 +284,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", help="the revision to compare with (default: where this branch left main)")
     args = parser.parse_args()
-    rev = args.baseline or subprocess.run(["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], text=True,
-                                          capture_output=True, check=True).stdout.strip()  # fmt: skip
+    rev = (
+        args.baseline
+        or subprocess.run(
+            ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"], text=True, capture_output=True, check=True
+        ).stdout.strip()
+    )
     print(machine())
     world = World.generate(seed=SEED, accounts=ACCOUNTS, counters_per_account=PER_ACCOUNT)
     results: list[Recovery] = []
@@ -245,15 +307,19 @@ def main() -> None:
                         assert run(tree, env, "accounts", "add", stdin=token + "\n").returncode == 0
                     result = scenario(tree, env)
                 results.append(result)
-                print(f"  {result.crash} [{result.tree}]: back after {result.first_back:.1f} s, pass done after"
-                      f" {result.pass_done:.1f} s; {result.note}; sync said: {result.sync_said or '(nothing)'}",
-                      flush=True)  # fmt: skip
+                print(
+                    f"  {result.crash} [{result.tree}]: back after {result.first_back:.1f} s, pass done after"
+                    f" {result.pass_done:.1f} s; {result.note}; sync said: {result.sync_said or '(nothing)'}",
+                    flush=True,
+                )
                 shutil.rmtree(folder, ignore_errors=True)
     print("\n| crash | before: back / pass done | after: back / pass done | ratio (back) |")
     print("| --- | --- | --- | --- |")
     for before, after in zip(results[::2], results[1::2]):
-        print(f"| {before.crash} | {before.first_back:.1f} s / {before.pass_done:.1f} s | {after.first_back:.1f} s /"
-              f" {after.pass_done:.1f} s | {before.first_back / max(after.first_back, 0.01):.0f}x |")
+        print(
+            f"| {before.crash} | {before.first_back:.1f} s / {before.pass_done:.1f} s | {after.first_back:.1f} s /"
+            f" {after.pass_done:.1f} s | {before.first_back / max(after.first_back, 0.01):.0f}x |"
+        )
 
 
 if __name__ == "__main__":

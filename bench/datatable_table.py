@@ -90,14 +90,11 @@ class DataTableCounters(DataTable):
         self.styles_for_cells = styles
         self._shown = {key: ((), state) for key, (_, state) in self._shown.items()}
 
-    def reconcile(
-        self, counters: Sequence[CounterStatus], now: dt.datetime, query: str = ""
-    ) -> ReconcileStats:
+    def reconcile(self, counters: Sequence[CounterStatus], now: dt.datetime, query: str = "") -> ReconcileStats:
         assert self.styles_for_cells is not None, "restyle() first: cells need the theme"
         styles = self.styles_for_cells
         column = next(c for c in COLUMNS if c.key == self.sort_column)
-        visible = sorted((c for c in counters if matches(c, query)), key=column.sort_key,
-                         reverse=self.sort_reverse)  # fmt: skip
+        visible = sorted((c for c in counters if matches(c, query)), key=column.sort_key, reverse=self.sort_reverse)
         wanted = {c.counter_id for c in visible}
         cursor_id = self.selected_counter.counter_id if self.selected_counter else None
 
@@ -143,4 +140,3 @@ class DataTableCounters(DataTable):
                 self.update_cell(str(key), column_key, cells[index])
                 count += 1
         return count
-

@@ -29,10 +29,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine  # noqa: E402
-from scale import COMMAND, PYTHON, Daemon, env_for, mark_in_sync, sample, seeded, wait_for_line  # noqa: E402
+from common import machine
+from scale import COMMAND, PYTHON, Daemon, env_for, mark_in_sync, sample, seeded, wait_for_line
 
-from metrika_tui.models import month_start  # noqa: E402
+from metrika_tui.models import month_start
 
 #: the naive export: every row in one list, then written
 NAIVE = """
@@ -60,12 +60,23 @@ def write_days(db: Path, days: int) -> tuple[int, int]:
             for cid in ids:
                 for date in dates:
                     visits = rng.randint(10, 5000)
-                    yield (cid, date, visits, visits * 4 // 5, visits * 3, round(rng.uniform(20, 60), 4),
-                           round(rng.uniform(60, 300), 3), now)  # fmt: skip
+                    yield (
+                        cid,
+                        date,
+                        visits,
+                        visits * 4 // 5,
+                        visits * 3,
+                        round(rng.uniform(20, 60), 4),
+                        round(rng.uniform(60, 300), 3),
+                        now,
+                    )
 
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.executemany("INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate,"
-                         " avg_visit_duration, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", daily())  # fmt: skip
+        conn.executemany(
+            "INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate,"
+            " avg_visit_duration, fetched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            daily(),
+        )
         conn.executemany(
             "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
             " avg_visit_duration, days, updated_at) SELECT counter_id, :month, SUM(visits), SUM(users) / 2,"
@@ -126,8 +137,10 @@ def figures(counters: int, days: int, naive: bool, settle: float) -> float:
         t0 = time.perf_counter()
         daily_rows, monthly_rows = write_days(db, days)
         mark_in_sync(db)
-        print(f"  seeded {counters:,} counters ({seeding:.1f} s), {daily_rows:,} daily and {monthly_rows:,} monthly"
-              f" rows ({time.perf_counter() - t0:.1f} s); database {db.stat().st_size / 2**20:,.0f} MiB")  # fmt: skip
+        print(
+            f"  seeded {counters:,} counters ({seeding:.1f} s), {daily_rows:,} daily and {monthly_rows:,} monthly"
+            f" rows ({time.perf_counter() - t0:.1f} s); database {db.stat().st_size / 2**20:,.0f} MiB"
+        )
         env = env_for(folder)
         idle = daemon_idle_rss(folder, settle)
         print(f"  the daemon, idle (all in sync):         RSS {idle:6.0f} MiB")
@@ -136,17 +149,23 @@ def figures(counters: int, days: int, naive: bool, settle: float) -> float:
         rss, seconds = peak_run([COMMAND, "export", "daily", "--output", str(out)], env)
         size = out.stat().st_size / 2**20
         out.unlink()
-        print(f"  export daily --output daily.csv:        peak RSS {rss:6.0f} MiB ({rss / idle:.2f}x the idle daemon),"
-              f" {seconds:5.1f} s, {daily_rows / seconds:,.0f} rows/s, {size:,.0f} MiB of CSV")  # fmt: skip
+        print(
+            f"  export daily --output daily.csv:        peak RSS {rss:6.0f} MiB ({rss / idle:.2f}x the idle daemon),"
+            f" {seconds:5.1f} s, {daily_rows / seconds:,.0f} rows/s, {size:,.0f} MiB of CSV"
+        )
         jsonl, seconds = peak_run([COMMAND, "export", "daily", "--format", "jsonl"], env)
-        print(f"  export daily --format jsonl > /dev/null: peak RSS {jsonl:6.0f} MiB, {seconds:5.1f} s,"
-              f" {daily_rows / seconds:,.0f} rows/s")  # fmt: skip
+        print(
+            f"  export daily --format jsonl > /dev/null: peak RSS {jsonl:6.0f} MiB, {seconds:5.1f} s,"
+            f" {daily_rows / seconds:,.0f} rows/s"
+        )
         monthly, seconds = peak_run([COMMAND, "export", "monthly", "--output", str(folder / "monthly.csv")], env)
         print(f"  export monthly --output monthly.csv:    peak RSS {monthly:6.0f} MiB, {seconds:5.1f} s")
         if naive:
             base, seconds = peak_run([PYTHON, "-c", NAIVE, str(db), str(folder / "naive.csv")], env)
-            print(f"  the naive export (fetchall, then csv):  peak RSS {base:6.0f} MiB ({base / rss:.1f}x the"
-                  f" streamed export), {seconds:5.1f} s")  # fmt: skip
+            print(
+                f"  the naive export (fetchall, then csv):  peak RSS {base:6.0f} MiB ({base / rss:.1f}x the"
+                f" streamed export), {seconds:5.1f} s"
+            )
         return rss
 
 
@@ -158,8 +177,10 @@ def main(args) -> None:
         peaks[counters] = figures(counters, args.days, naive=n == 0, settle=args.settle)
     if len(peaks) > 1:
         small, large = min(peaks), max(peaks)
-        print(f"\nexport daily's peak RSS at {large:,} counters / at {small:,}: {peaks[large] / peaks[small]:.2f}"
-              f" for {large / small:.0f}x the rows")  # fmt: skip
+        print(
+            f"\nexport daily's peak RSS at {large:,} counters / at {small:,}: {peaks[large] / peaks[small]:.2f}"
+            f" for {large / small:.0f}x the rows"
+        )
 
 
 if __name__ == "__main__":

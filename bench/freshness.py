@@ -53,16 +53,16 @@ from unittest import mock
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, seed_store  # noqa: E402
+from common import machine, seed_store
 
-from metrika_tui.engine import planner  # noqa: E402
-from metrika_tui.engine.events import Kind  # noqa: E402
-from metrika_tui.engine.service import Engine  # noqa: E402
-from metrika_tui.engine.window import steady_cost, sync_cost  # noqa: E402
-from metrika_tui.metrika import MetrikaClient  # noqa: E402
-from metrika_tui.metrika.oauth import YandexIdClient  # noqa: E402
-from metrika_tui.settings import Settings  # noqa: E402
-from metrika_tui.simulator import (  # noqa: E402
+from metrika_tui.engine import planner
+from metrika_tui.engine.events import Kind
+from metrika_tui.engine.service import Engine
+from metrika_tui.engine.window import steady_cost, sync_cost
+from metrika_tui.metrika import MetrikaClient
+from metrika_tui.metrika.oauth import YandexIdClient
+from metrika_tui.settings import Settings
+from metrika_tui.simulator import (
     LatencyConfig,
     QuotaConfig,
     ShiftingClock,
@@ -70,7 +70,7 @@ from metrika_tui.simulator import (  # noqa: E402
     SimulatorConfig,
     World,
 )
-from metrika_tui.store.rows import NewJob, PlanDecision  # noqa: E402
+from metrika_tui.store.rows import NewJob, PlanDecision
 
 SEED = 2026
 #: the measured day: mid-month, so every refresh's window (the look-back, from the month's
@@ -114,8 +114,17 @@ class Planning:
     choose: Callable | None  # None: the product's planner
 
 
-def greedy_choose(candidates, days, *, settings: Settings, now: dt.datetime, moment: dt.datetime, mode,
-                  force: bool = False, spread_until=None) -> PlanDecision:  # fmt: skip
+def greedy_choose(
+    candidates,
+    days,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    moment: dt.datetime,
+    mode,
+    force: bool = False,
+    spread_until=None,
+) -> PlanDecision:
     """The planning before issue 11: every counter whose last success is older than the
     interval at the plan's moment (the tick) is queued, at once, whatever its login has
     left today. (A pass ends a little after its slot, so at the next slot nothing is that
@@ -186,9 +195,15 @@ class Day:
     def __init__(self, spec: WorldSpec, planning: Planning, args, tmp: Path) -> None:
         self.spec, self.planning, self.args = spec, planning, args
         self.world = World.generate(seed=SEED, accounts=spec.logins, counters_per_account=spec.counters)
-        self.settings = Settings(db_path=tmp / "metrika.db", api_url="http://metrika.test", log_file=tmp / "sync.log",
-                                 backfill_days=BACKFILL_DAYS, requests_per_day=spec.per_day, max_rps=MAX_RPS,
-                                 month_users=planning.month_users)  # fmt: skip
+        self.settings = Settings(
+            db_path=tmp / "metrika.db",
+            api_url="http://metrika.test",
+            log_file=tmp / "sync.log",
+            backfill_days=BACKFILL_DAYS,
+            requests_per_day=spec.per_day,
+            max_rps=MAX_RPS,
+            month_users=planning.month_users,
+        )
         self.cost = steady_cost(self.settings)
         self.budget = spec.per_day - self.settings.reserve_requests
         self.synced: dict[int, list[dt.datetime]] = defaultdict(list)  # counter -> each success
@@ -203,13 +218,15 @@ class Day:
         first_seed = DAY - max(seed_floor, self.settings.interval) - MINUTE
         self.clock = clock = ShiftingClock(first_seed)
         self.world.clock = clock
-        latency = LatencyConfig(kind="lognormal", median_ms=self.args.latency_ms, sigma=0.5,
-                                max_ms=self.args.latency_ms * 10)  # fmt: skip
+        latency = LatencyConfig(
+            kind="lognormal", median_ms=self.args.latency_ms, sigma=0.5, max_ms=self.args.latency_ms * 10
+        )
         quotas = QuotaConfig(per_ip_per_second=None, per_login_per_day=self.spec.per_day)
         self.sim = sim = Simulator(self.world, SimulatorConfig(quotas=quotas, latency=latency, clock=clock, seed=SEED))
         client = MetrikaClient.from_settings(self.settings, transport=httpx.ASGITransport(app=sim.app), clock=clock)
-        yandex_id = YandexIdClient("http://yandex-id.test", "http://yandex-id.test",
-                                   transport=httpx.ASGITransport(app=sim.app))  # fmt: skip
+        yandex_id = YandexIdClient(
+            "http://yandex-id.test", "http://yandex-id.test", transport=httpx.ASGITransport(app=sim.app)
+        )
         self.engine = engine = await Engine.open(self.settings, client=client, clock=clock, yandex_id=yandex_id)
         try:
             await seed_store(engine.store, self.world, now=clock.now())
@@ -240,8 +257,11 @@ class Day:
             per_login = defaultdict(list)
             for a in self.world.accounts:
                 per_login[a.login].extend(a.counter_ids)
-            moments = sorted((DAY - floor * (len(ids) - k) / len(ids), cid)
-                             for ids in per_login.values() for k, cid in enumerate(ids))  # fmt: skip
+            moments = sorted(
+                (DAY - floor * (len(ids) - k) / len(ids), cid)
+                for ids in per_login.values()
+                for k, cid in enumerate(ids)
+            )
             for moment, cid in moments:
                 await self.run_until(moment)
                 await self.engine.force_sync(cid)
@@ -256,11 +276,12 @@ class Day:
         deadline = time.monotonic() + STALL_SECONDS
         while (now := clock.now()) < target:
             # in this order: a job claimed between two of these reads is seen running by the later one
-            if (await engine.store.has_claimable(now) or await engine.store.running_per_account(now)
-                    or engine.pool.busy):  # fmt: skip
+            if await engine.store.has_claimable(now) or await engine.store.running_per_account(now) or engine.pool.busy:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"the queue has not gone idle in {STALL_SECONDS} s of real time"
-                                       f" (simulated {now:%H:%M:%S}, waiting for {target:%H:%M:%S})")  # fmt: skip
+                    raise RuntimeError(
+                        f"the queue has not gone idle in {STALL_SECONDS} s of real time"
+                        f" (simulated {now:%H:%M:%S}, waiting for {target:%H:%M:%S})"
+                    )
                 await asyncio.sleep(0.002)
                 continue
             deadline = time.monotonic() + STALL_SECONDS
@@ -295,10 +316,18 @@ class Day:
             requests[a.login] += sim.stats.for_token(a.token).admitted - admitted[a.token]
         day_syncs = sum(len(t) - len(before.get(c, ())) for c, t in self.synced.items())
         figures = DayFigures(
-            self.spec, self.planning.name, floor_of(self.spec, self.cost, self.settings), dict(requests),
-            Counter(sim.stats.quota_rejections) - rejected, engine.client.stats().budget_deferrals - deferrals,
-            day_syncs, *self._ages(), *self._idle_hours(used_at), seconds, self.clock.skipped - skipped,
-        )  # fmt: skip
+            self.spec,
+            self.planning.name,
+            floor_of(self.spec, self.cost, self.settings),
+            dict(requests),
+            Counter(sim.stats.quota_rejections) - rejected,
+            engine.client.stats().budget_deferrals - deferrals,
+            day_syncs,
+            *self._ages(),
+            *self._idle_hours(used_at),
+            seconds,
+            self.clock.skipped - skipped,
+        )
         figures.worst = self._worst()
         figures.trouble = Counter(self.trouble)
         figures.told = self.told[-1:] if self.planning is NEW else []  # the old program had no such word
@@ -337,10 +366,15 @@ class Day:
     def _idle_hours(self, used_at: dict[str, list[int]]) -> tuple[int, list[tuple[str, int]]]:
         """Login-hours in which the login had budget left for a sync and none of its counters
         was synced: (how many, (login, hour) of each)."""
-        synced_hours = {(self.login_of[cid], int((t - DAY) / HOUR))
-                        for cid, times in self.synced.items() for t in times if t >= DAY}  # fmt: skip
-        idle = [(login, hour) for login, used in used_at.items() for hour, u in enumerate(used)
-                if u + self.cost <= self.budget and (login, hour) not in synced_hours]  # fmt: skip
+        synced_hours = {
+            (self.login_of[cid], int((t - DAY) / HOUR)) for cid, times in self.synced.items() for t in times if t >= DAY
+        }
+        idle = [
+            (login, hour)
+            for login, used in used_at.items()
+            for hour, u in enumerate(used)
+            if u + self.cost <= self.budget and (login, hour) not in synced_hours
+        ]
         return len(idle), idle
 
 
@@ -358,8 +392,12 @@ def clock_time(moment: dt.datetime) -> str:
 def verdicts(fig: DayFigures, settings_interval: dt.timedelta) -> list[tuple[str, bool]]:
     """The issue's targets for this world's new planning."""
     if fig.spec.name == "a":
-        return [(f"max age {minutes(fig.age_max)} <= interval + 5 % ({minutes(settings_interval * 1.05)})",
-                 fig.age_max <= settings_interval * 1.05)]  # fmt: skip
+        return [
+            (
+                f"max age {minutes(fig.age_max)} <= interval + 5 % ({minutes(settings_interval * 1.05)})",
+                fig.age_max <= settings_interval * 1.05,
+            )
+        ]
     return [
         (f"max age {minutes(fig.age_max)} <= 1.15 x floor ({minutes(fig.floor * 1.15)})", fig.ratio <= 1.15),
         (f"429s: {sum(fig.rejections.values())} (none of any kind)", not fig.rejections),
@@ -371,32 +409,44 @@ def row(fig: DayFigures) -> str:
     per_login = fig.requests.values()
     rejected = sum(fig.rejections.values())
     kinds = ", ".join(f"{k} {v:,}" for k, v in sorted(fig.rejections.items())) or "-"
-    return (f"| {fig.spec.title} | {fig.planning} | {max(per_login):,} / {sum(per_login):,} | {fig.syncs:,} |"
-            f" {rejected:,} ({kinds}) | {minutes(fig.age_max)} | {minutes(fig.age_p95)} | {minutes(fig.floor)} |"
-            f" {fig.ratio:.2f} | {fig.idle_hours} |")  # fmt: skip
+    return (
+        f"| {fig.spec.title} | {fig.planning} | {max(per_login):,} / {sum(per_login):,} | {fig.syncs:,} |"
+        f" {rejected:,} ({kinds}) | {minutes(fig.age_max)} | {minutes(fig.age_p95)} | {minutes(fig.floor)} |"
+        f" {fig.ratio:.2f} | {fig.idle_hours} |"
+    )
 
 
-HEADER = ("| world | planning | requests: max per login / total | syncs | 429s (by kind) | age max | age p95 |"
-          " floor | max / floor | idle login-hours |\n|---|---|---|---|---|---|---|---|---|---|")  # fmt: skip
+HEADER = (
+    "| world | planning | requests: max per login / total | syncs | 429s (by kind) | age max | age p95 |"
+    " floor | max / floor | idle login-hours |\n|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 async def main(args) -> None:
     specs = [s for s in (QUICK if args.quick else FULL) if s.name in args.worlds]
     defaults = Settings()
     print(f"machine: {machine()}")
-    print(f"day: {DAY:%Y-%m-%d} 00:00-24:00 UTC; schedule every {defaults.interval_minutes} min, "
-          f"{defaults.workers} workers, {defaults.per_token_jobs} running jobs per login; quotas per login: "
-          f"{specs[0].per_day:,} requests a day (planning keeps {defaults.reserve_percent} % in reserve), "
-          f"200 reports per 5 min, 3 in flight; the per-address 30 requests/s switched off and the client's "
-          f"max_rps raised to {MAX_RPS:,.0f} (a login's day, not the second, bounds it here); simulator in "
-          f"process (ASGI), latency lognormal median {args.latency_ms:g} ms")
-    print("old: 2 requests a sync, greedy (every counter older than the interval, at each slot, no budget); "
-          "new: the product (one request a sync from totals, the planner)")
+    print(
+        f"day: {DAY:%Y-%m-%d} 00:00-24:00 UTC; schedule every {defaults.interval_minutes} min, "
+        f"{defaults.workers} workers, {defaults.per_token_jobs} running jobs per login; quotas per login: "
+        f"{specs[0].per_day:,} requests a day (planning keeps {defaults.reserve_percent} % in reserve), "
+        f"200 reports per 5 min, 3 in flight; the per-address 30 requests/s switched off and the client's "
+        f"max_rps raised to {MAX_RPS:,.0f} (a login's day, not the second, bounds it here); simulator in "
+        f"process (ASGI), latency lognormal median {args.latency_ms:g} ms"
+    )
+    print(
+        "old: 2 requests a sync, greedy (every counter older than the interval, at each slot, no budget); "
+        "new: the product (one request a sync from totals, the planner)"
+    )
     if args.start == "cold":
-        print("start (--start cold): every counter synced by the 23:00 pass the day before, whatever its quota allows\n")
+        print(
+            "start (--start cold): every counter synced by the 23:00 pass the day before, whatever its quota allows\n"
+        )
     else:
-        print("start: every counter synced once the day before, by a force-sync each: by the 23:00 pass where the "
-              "quota allows the interval, else one after another over the new planning's floor before 00:00\n")
+        print(
+            "start: every counter synced once the day before, by a force-sync each: by the 23:00 pass where the "
+            "quota allows the interval, else one after another over the new planning's floor before 00:00\n"
+        )
     results: list[DayFigures] = []
     total_started = time.perf_counter()
     for spec in specs:
@@ -405,26 +455,32 @@ async def main(args) -> None:
                 fig = await Day(spec, planning, args, Path(tmp)).run()
             results.append(fig)
             worst = "; ".join(f"{cid} {minutes(age)} at {clock_time(at)}" for cid, age, at in fig.worst)
-            print(f"{spec.title}, {planning.name}: {fig.syncs:,} syncs, requests {sum(fig.requests.values()):,}, "
-                  f"429s {dict(fig.rejections) or 0}, client report-budget deferrals {fig.budget_deferrals:,}, "
-                  f"jobs {dict(fig.trouble) or 'no trouble'}; "
-                  f"age max {minutes(fig.age_max)} (exact peak {minutes(fig.age_peak)}), p95 {minutes(fig.age_p95)}, "
-                  f"floor {minutes(fig.floor)}; idle login-hours {fig.idle_hours}; real {fig.seconds:.0f} s for "
-                  f"the day, {fig.skipped / HOUR:.1f} simulated h skipped; oldest: {worst}", flush=True)  # fmt: skip
+            print(
+                f"{spec.title}, {planning.name}: {fig.syncs:,} syncs, requests {sum(fig.requests.values()):,}, "
+                f"429s {dict(fig.rejections) or 0}, client report-budget deferrals {fig.budget_deferrals:,}, "
+                f"jobs {dict(fig.trouble) or 'no trouble'}; "
+                f"age max {minutes(fig.age_max)} (exact peak {minutes(fig.age_peak)}), p95 {minutes(fig.age_p95)}, "
+                f"floor {minutes(fig.floor)}; idle login-hours {fig.idle_hours}; real {fig.seconds:.0f} s for "
+                f"the day, {fig.skipped / HOUR:.1f} simulated h skipped; oldest: {worst}",
+                flush=True,
+            )
             for told in fig.told:
                 print(f"  the engine said: {told}")
     print(f"\n{HEADER}")
     for fig in results:
         print(row(fig))
-    print("\nfloor = max(interval, counters x cost x 24 h / budget), cost = requests a sync of that planning "
-          "(old 2, new 1), budget = daily quota less the reserve; ages sampled each simulated minute over "
-          "every counter; idle login-hours: hours in which a login had budget left and synced nothing")
+    print(
+        "\nfloor = max(interval, counters x cost x 24 h / budget), cost = requests a sync of that planning "
+        "(old 2, new 1), budget = daily quota less the reserve; ages sampled each simulated minute over "
+        "every counter; idle login-hours: hours in which a login had budget left and synced nothing"
+    )
     print("\nTARGETS (new planning):")
     failed = 0
     for old, new in zip(results[::2], results[1::2]):
         gain = old.age_max / new.age_max
-        print(f"{new.spec.title}: max age old {minutes(old.age_max)} -> new {minutes(new.age_max)}"
-              f" ({gain:.1f}x fresher)")
+        print(
+            f"{new.spec.title}: max age old {minutes(old.age_max)} -> new {minutes(new.age_max)} ({gain:.1f}x fresher)"
+        )
         for what, ok in verdicts(new, defaults.interval):
             failed += not ok
             print(f"  {'PASS' if ok else 'FAIL'}  {what}")
@@ -438,9 +494,13 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="smaller worlds, a daily quota of 1,000")
     parser.add_argument("--worlds", default="a,b,c", help="which worlds to run (a,b,c)")
     parser.add_argument("--latency-ms", type=float, default=20.0, help="the simulator's median latency")
-    parser.add_argument("--start", choices=("steady", "cold"), default="steady",
-                        help="cold: every counter synced by the 23:00 pass the day before, even where its login's"
-                             " quota cannot keep that up (the first day after an upgrade): not the targets' start")
+    parser.add_argument(
+        "--start",
+        choices=("steady", "cold"),
+        default="steady",
+        help="cold: every counter synced by the 23:00 pass the day before, even where its login's"
+        " quota cannot keep that up (the first day after an upgrade): not the targets' start",
+    )
     args = parser.parse_args()
     args.worlds = set(args.worlds.split(","))
     if not args.worlds <= {"a", "b", "c"}:

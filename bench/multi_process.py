@@ -28,12 +28,12 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, simulator  # noqa: E402
+from common import machine, simulator
 
-from metrika_tui.metrika import MetrikaClient  # noqa: E402
-from metrika_tui.metrika.errors import MetrikaError  # noqa: E402
-from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
-from metrika_tui.tokens import Token  # noqa: E402
+from metrika_tui.metrika import MetrikaClient
+from metrika_tui.metrika.errors import MetrikaError
+from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
+from metrika_tui.tokens import Token
 
 SEED = 2027
 BY_ADDRESS = "quota_requests_by_ip"
@@ -49,9 +49,15 @@ def one_process(index: int, url: str, args, shared: bool, pace_file: str, go, re
 
 
 async def _one_process(index: int, url: str, args, shared: bool, pace_file: str, go, results) -> None:
-    accounts = world_of(args).accounts[index * args.tokens:(index + 1) * args.tokens]
-    todo = iter([(Token(a.token), cid) for cid_index in range(args.counters) for a in accounts
-                 for cid in [a.counter_ids[cid_index]]])  # fmt: skip
+    accounts = world_of(args).accounts[index * args.tokens : (index + 1) * args.tokens]
+    todo = iter(
+        [
+            (Token(a.token), cid)
+            for cid_index in range(args.counters)
+            for a in accounts
+            for cid in [a.counter_ids[cid_index]]
+        ]
+    )
     date2 = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)
     date1 = date2 - dt.timedelta(days=89)
     deferred: Counter[str] = Counter()  # jobs deferred, by the error's type
@@ -73,8 +79,15 @@ async def _one_process(index: int, url: str, args, shared: bool, pace_file: str,
 
         await asyncio.gather(*(work() for _ in range(args.workers)))
         pacer = getattr(client._pacer, "counts", None)
-        results.put({"first": first, "last": time.monotonic(), "retries": client.stats().retries,
-                     "deferred": deferred, "pacer": pacer})  # fmt: skip
+        results.put(
+            {
+                "first": first,
+                "last": time.monotonic(),
+                "retries": client.stats().retries,
+                "deferred": deferred,
+                "pacer": pacer,
+            }
+        )
 
 
 def run(args, *, shared: bool) -> dict:
@@ -82,12 +95,16 @@ def run(args, *, shared: bool) -> dict:
     latency = LatencyConfig(kind="lognormal", median_ms=args.latency_ms, sigma=args.sigma)
     config = SimulatorConfig(latency=latency, seed=SEED)
     spawn = multiprocessing.get_context("spawn")
-    with tempfile.TemporaryDirectory(prefix="bench-pace-") as tmp, \
-            simulator(SEED, args.processes * args.tokens, args.counters, config) as (url, sim_stats):  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pace-") as tmp,
+        simulator(SEED, args.processes * args.tokens, args.counters, config) as (url, sim_stats),
+    ):
         go, results = spawn.Event(), spawn.Queue()
         pace_file = str(Path(tmp) / "pace")
-        children = [spawn.Process(target=one_process, args=(i, url, args, shared, pace_file, go, results))
-                    for i in range(args.processes)]  # fmt: skip
+        children = [
+            spawn.Process(target=one_process, args=(i, url, args, shared, pace_file, go, results))
+            for i in range(args.processes)
+        ]
         for child in children:
             child.start()
         time.sleep(1.0)
@@ -97,19 +114,28 @@ def run(args, *, shared: bool) -> dict:
             child.join(30)
         stats = sim_stats()
     seconds = max(r["last"] for r in each) - min(r["first"] for r in each)
-    return {"seconds": seconds, "ok": stats["ok"], "requests": stats["requests"],
-            "by_address": stats["quota_rejections"].get(BY_ADDRESS, 0), "rejections": stats["quota_rejections"],
-            "peak": stats["peak_requests_per_second"], "retries": sum(r["retries"] for r in each),
-            "deferred": sum((Counter(r["deferred"]) for r in each), Counter()), "pacers": [r["pacer"] for r in each]}  # fmt: skip
+    return {
+        "seconds": seconds,
+        "ok": stats["ok"],
+        "requests": stats["requests"],
+        "by_address": stats["quota_rejections"].get(BY_ADDRESS, 0),
+        "rejections": stats["quota_rejections"],
+        "peak": stats["peak_requests_per_second"],
+        "retries": sum(r["retries"] for r in each),
+        "deferred": sum((Counter(r["deferred"]) for r in each), Counter()),
+        "pacers": [r["pacer"] for r in each],
+    }
 
 
 def describe(name: str, r: dict) -> str:
     deferred = r["deferred"]
     why = f" {dict(deferred)}" if deferred else ""
-    line = (f"{name:<28} {r['seconds']:7.1f} s  {r['ok'] / r['seconds']:5.1f} requests/s answered  "
-            f"429 by address {r['by_address']:5d}  sent {r['requests']:5d} for {r['ok']} answers  "
-            f"busiest second {r['peak']:3d}  client retries {r['retries']}  "
-            f"jobs deferred {deferred.total()}{why}")  # fmt: skip
+    line = (
+        f"{name:<28} {r['seconds']:7.1f} s  {r['ok'] / r['seconds']:5.1f} requests/s answered  "
+        f"429 by address {r['by_address']:5d}  sent {r['requests']:5d} for {r['ok']} answers  "
+        f"busiest second {r['peak']:3d}  client retries {r['retries']}  "
+        f"jobs deferred {deferred.total()}{why}"
+    )
     other = {k: v for k, v in r["rejections"].items() if k != BY_ADDRESS}
     return line + (f"  other 429s {other}" if other else "")
 
@@ -117,9 +143,11 @@ def describe(name: str, r: dict) -> str:
 def main(args) -> None:
     needed = args.processes * args.tokens * args.counters * 2
     print(f"machine: {machine()}")
-    print(f"{args.processes} processes x {args.tokens} tokens x {args.counters} counters, 2 reports a counter: "
-          f"{needed} requests; {args.workers} workers a process; latency lognormal median {args.latency_ms:g} ms, "
-          f"sigma {args.sigma}; the address allows 30 requests/s: at least {needed / 30:.1f} s\n")
+    print(
+        f"{args.processes} processes x {args.tokens} tokens x {args.counters} counters, 2 reports a counter: "
+        f"{needed} requests; {args.workers} workers a process; latency lognormal median {args.latency_ms:g} ms, "
+        f"sigma {args.sigma}; the address allows 30 requests/s: at least {needed / 30:.1f} s\n"
+    )
     shared = run(args, shared=True)
     alone = run(args, shared=False)
     print(describe("host-wide pace (shared)", shared))
@@ -128,9 +156,11 @@ def main(args) -> None:
     if counts:
         fast, waited = sum(p["fast"] for p in counts), sum(p["waited"] for p in counts)
         mean = sum(p["fast_seconds"] for p in counts) / max(1, fast)
-        print(f"\nthe pace file's lock: {fast + waited} bookings and sends written; {fast} on the event loop "
-              f"(mean {mean * 1e6:.0f} us, slowest {max(p['fast_max'] for p in counts) * 1e6:.0f} us), {waited} found it "
-              f"held and waited in a thread (slowest {max(p['waited_max'] for p in counts) * 1e3:.1f} ms)")
+        print(
+            f"\nthe pace file's lock: {fast + waited} bookings and sends written; {fast} on the event loop "
+            f"(mean {mean * 1e6:.0f} us, slowest {max(p['fast_max'] for p in counts) * 1e6:.0f} us), {waited} found it "
+            f"held and waited in a thread (slowest {max(p['waited_max'] for p in counts) * 1e3:.1f} ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -30,16 +30,15 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store, simulator  # noqa: E402
+from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store, simulator
 
-from metrika_tui.engine.events import Kind  # noqa: E402
-from metrika_tui.engine.job import combine  # noqa: E402
-from metrika_tui.engine.planner import PlanMode, choose  # noqa: E402
-from metrika_tui.engine.window import fetch_window, window_requests  # noqa: E402
-from metrika_tui.engine.service import Engine  # noqa: E402
-from metrika_tui.metrika import MetrikaClient  # noqa: E402
-from metrika_tui.settings import Settings  # noqa: E402
-from metrika_tui.simulator import LatencyConfig, QuotaConfig, SimulatorConfig, World  # noqa: E402
+from metrika_tui.engine.events import Kind
+from metrika_tui.engine.job import combine
+from metrika_tui.engine.planner import PlanMode, choose
+from metrika_tui.engine.service import Engine
+from metrika_tui.engine.window import fetch_window, window_requests
+from metrika_tui.settings import Settings
+from metrika_tui.simulator import LatencyConfig, QuotaConfig, SimulatorConfig, World
 
 SEED = 2026
 #: a first sync reads `backfill_days` (90) moved back to the 1st of the month (at most 121 days):
@@ -100,17 +99,29 @@ def serve(world: World, args, *, instant: bool = False):
 
 def finish(name: str, counters: int, seconds: float, stats: dict, client) -> Run:
     mine = client.stats()
-    return Run(name, counters, seconds, stats["ok"], stats["quota_rejections"], stats["peak_requests_per_second"],
-               stats["max_in_flight_per_token"], mine.retries, mine.budget_deferrals)  # fmt: skip
+    return Run(
+        name,
+        counters,
+        seconds,
+        stats["ok"],
+        stats["quota_rejections"],
+        stats["peak_requests_per_second"],
+        stats["max_in_flight_per_token"],
+        mine.retries,
+        mine.budget_deferrals,
+    )
 
 
-async def engine_sync(world: World, args, *, workers: int | None, name: str, stop_after: int | None = None,
-                      instant: bool = False) -> Run:  # fmt: skip
+async def engine_sync(
+    world: World, args, *, workers: int | None, name: str, stop_after: int | None = None, instant: bool = False
+) -> Run:
     """The real engine: plan every counter, work the queue; `stop_after`: time the first N jobs.
     `instant`: an API with no quotas and no latency, and a client that keeps to none."""
     changes = NO_CLIENT_LIMITS if instant else budget_of(args)
-    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp, \
-            serve(world, args, instant=instant) as (url, sim_stats):  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp,
+        serve(world, args, instant=instant) as (url, sim_stats),
+    ):
         engine = await Engine.open(settings_for(Path(tmp), url, workers, **changes))
         try:
             total = await seed_store(engine.store, world)
@@ -139,8 +150,10 @@ async def engine_sync(world: World, args, *, workers: int | None, name: str, sto
                     # 2 minutes (a spent report budget); the workers, like the daemon's, go on
                     waiting = [o for o in outcomes if not o.ok]
                     assert all(o.error.startswith("still queued") for o in waiting), waiting[:3]
-                    print(f"  (run_until_idle returned with {len(waiting)} counters deferred for the report "
-                          f"budget, after {time.perf_counter() - started:.0f} s; the workers go on)")
+                    print(
+                        f"  (run_until_idle returned with {len(waiting)} counters deferred for the report "
+                        f"budget, after {time.perf_counter() - started:.0f} s; the workers go on)"
+                    )
                     await enough.wait()
                 elapsed, counters = time.perf_counter() - started, done
                 assert counters == total, f"{total - counters} counters not synced"
@@ -160,8 +173,10 @@ async def sequential_sync(world: World, args, sample: int) -> Run:
             await seed_store(store, world)
             started = time.perf_counter()
             now = dt.datetime.now(dt.UTC)
-            await store.plan_jobs(now=now, choose=partial(choose, settings=settings, now=now, moment=now,
-                                                          mode=PlanMode.RESERVE, force=True))  # fmt: skip
+            await store.plan_jobs(
+                now=now,
+                choose=partial(choose, settings=settings, now=now, moment=now, mode=PlanMode.RESERVE, force=True),
+            )
             for _ in range(sample):
                 now = dt.datetime.now(dt.UTC)
                 job = await store.claim_next_job("sequential", now, settings.lease_seconds, settings.per_token_jobs)
@@ -170,8 +185,9 @@ async def sequential_sync(world: World, args, sample: int) -> Run:
                 reports = await client.read_window(job.token, job.counter_id, requests, login=job.login)
                 daily, months = combine(requests, reports)
                 raw = [("report", p) for r in reports for p in r.raw_pages]
-                assert await store.record_fetch(job, now=dt.datetime.now(dt.UTC), daily=daily,
-                                                month_users=months, raw_pages=raw, newest_day=date2)  # fmt: skip
+                assert await store.record_fetch(
+                    job, now=dt.datetime.now(dt.UTC), daily=daily, month_users=months, raw_pages=raw, newest_day=date2
+                )
             return finish("sequential loop", sample, time.perf_counter() - started, sim_stats(), client)
         finally:
             await engine.close()
@@ -202,10 +218,13 @@ def ideal(world: World, config: SimulatorConfig, requests_per_counter: float) ->
         f"per address: R / Q_ip = {total:.0f} / {q.per_ip_per_second}": total / q.per_ip_per_second,
         f"in flight per token: R_t * L / P = {busiest:.0f} * {mean:.3f} / {p}": busiest * mean / p,
         f"report budget: k * W + r * L / P, k = ceil({busiest:.0f} / {q.reports_per_window}) - 1 = {k:.0f}, "
-        f"r = {last:.0f}: {k:.0f} * {q.report_window_seconds:g} + {last:.0f} * {mean:.3f} / {p}":
-            k * q.report_window_seconds + last * mean / p if k else 0.0,
-        f"per day: (ceil(R_t / D) - 1) * 86400 = (ceil({busiest:.0f} / {q.per_login_per_day}) - 1) * 86400":
-            days * 86400.0,
+        f"r = {last:.0f}: {k:.0f} * {q.report_window_seconds:g} + {last:.0f} * {mean:.3f} / {p}": k
+        * q.report_window_seconds
+        + last * mean / p
+        if k
+        else 0.0,
+        f"per day: (ceil(R_t / D) - 1) * 86400 = (ceil({busiest:.0f} / {q.per_login_per_day}) - 1) * 86400": days
+        * 86400.0,
     }
     best = max(bounds.values())
     lines = [f"  {'->' if v == best else '  '} {k} = {v:.1f} s" for k, v in bounds.items()]
@@ -215,9 +234,11 @@ def ideal(world: World, config: SimulatorConfig, requests_per_counter: float) ->
 def describe(run: Run) -> str:
     rejected = sum(run.rejected.values())
     kinds = f" ({', '.join(f'{k} {v}' for k, v in run.rejected.items())})" if rejected else ""
-    return (f"{run.counters} counters in {run.seconds:.1f} s; {run.rps:.1f} requests/s; "
-            f"peak {run.peak_rps} in one second; at most {run.max_in_flight} in flight per token; "
-            f"429s: {rejected}{kinds}; client retries {run.retries}, report-budget waits {run.budget_waits}")
+    return (
+        f"{run.counters} counters in {run.seconds:.1f} s; {run.rps:.1f} requests/s; "
+        f"peak {run.peak_rps} in one second; at most {run.max_in_flight} in flight per token; "
+        f"429s: {rejected}{kinds}; client retries {run.retries}, report-budget waits {run.budget_waits}"
+    )
 
 
 async def main(args) -> None:
@@ -227,34 +248,41 @@ async def main(args) -> None:
     config = sim_config(args)
     lat = config.latency
     print(f"machine: {machine()}")
-    print(f"world: {total} counters over {args.tokens} tokens; simulator latency lognormal median "
-          f"{lat.median_ms:.0f} ms, sigma {lat.sigma}, cap {lat.max_ms:.0f} ms (mean "
-          f"{mean_latency_seconds(lat) * 1000:.0f} ms, p99 {latency_quantile_seconds(lat, 0.99) * 1000:.0f} ms); "
-          f"quotas: {config.quotas}"
-          f"{'' if (args.report_budget, args.report_window) == (200, 300) else ' (report budget set by flags)'}")
+    print(
+        f"world: {total} counters over {args.tokens} tokens; simulator latency lognormal median "
+        f"{lat.median_ms:.0f} ms, sigma {lat.sigma}, cap {lat.max_ms:.0f} ms (mean "
+        f"{mean_latency_seconds(lat) * 1000:.0f} ms, p99 {latency_quantile_seconds(lat, 0.99) * 1000:.0f} ms); "
+        f"quotas: {config.quotas}"
+        f"{'' if (args.report_budget, args.report_window) == (200, 300) else ' (report budget set by flags)'}"
+    )
     workers = args.workers or Settings().workers
-    print(f"engine: {workers} workers ({'--workers' if args.workers else 'the default'}), "
-          f"backfill {Settings().backfill_days} days\n")
+    print(
+        f"engine: {workers} workers ({'--workers' if args.workers else 'the default'}), "
+        f"backfill {Settings().backfill_days} days\n"
+    )
 
     main_run = await engine_sync(world, args, workers=args.workers, name="engine")
     needed = NEEDED_PER_COUNTER * total
     best, lines = ideal(world, config, NEEDED_PER_COUNTER)
     print(f"ENGINE ({workers} workers): {describe(main_run)}")
-    print(f"  requests the sync needs: R = {needed} ({NEEDED_PER_COUNTER} per counter: the daily report and the "
-          f"monthly users, one page each); answered: {main_run.requests}"
-          f"{f' ({main_run.requests - needed} read again after a deferral)' if main_run.requests > needed else ''}; "
-          f"tokens T = {args.tokens}, R_t = {NEEDED_PER_COUNTER * per_account}; "
-          f"mean latency L = {mean_latency_seconds(lat):.3f} s")
+    print(
+        f"  requests the sync needs: R = {needed} ({NEEDED_PER_COUNTER} per counter: the daily report and the "
+        f"monthly users, one page each); answered: {main_run.requests}"
+        f"{f' ({main_run.requests - needed} read again after a deferral)' if main_run.requests > needed else ''}; "
+        f"tokens T = {args.tokens}, R_t = {NEEDED_PER_COUNTER * per_account}; "
+        f"mean latency L = {mean_latency_seconds(lat):.3f} s"
+    )
     print("  ideal time = the largest bound the quotas set:")
     print("\n".join(lines))
-    print(f"  ideal {best:.1f} s, actual {main_run.seconds:.1f} s -> efficiency {best / main_run.seconds:.2f}"
-          f" (target >= 0.90), 429s: {sum(main_run.rejected.values())} (target 0)\n")
+    print(
+        f"  ideal {best:.1f} s, actual {main_run.seconds:.1f} s -> efficiency {best / main_run.seconds:.2f}"
+        f" (target >= 0.90), 429s: {sum(main_run.rejected.values())} (target 0)\n"
+    )
 
     if args.engine_only:
         return
     share = total if args.full_baselines else min(total, args.pool_counters)
-    pool = await engine_sync(world, args, workers=4, name="pool of 4",
-                             stop_after=None if share == total else share)  # fmt: skip
+    pool = await engine_sync(world, args, workers=4, name="pool of 4", stop_after=None if share == total else share)
     pool_total = pool.per_counter * total
     note = "" if share == total else f" (timed on the first {pool.counters}, extrapolated)"
     print(f"POOL OF 4 WORKERS: {describe(pool)}")
@@ -267,19 +295,27 @@ async def main(args) -> None:
     print(f"  {total} counters: {seq_total:.0f} s (timed on {sample} counters, extrapolated)\n")
 
     print(f"SUMMARY for {total} counters over {args.tokens} tokens:")
-    print(f"  engine ({workers} workers)  {main_run.seconds:8.1f} s  efficiency {best / main_run.seconds:.2f}  "
-          f"429s {sum(main_run.rejected.values())}")
-    print(f"  pool of 4 workers   {pool_total:8.1f} s  efficiency {best / pool_total:.2f}  "
-          f"-> engine {pool_total / main_run.seconds:.1f}x faster")
-    print(f"  sequential loop     {seq_total:8.1f} s  efficiency {best / seq_total:.2f}  "
-          f"-> engine {seq_total / main_run.seconds:.1f}x faster")
+    print(
+        f"  engine ({workers} workers)  {main_run.seconds:8.1f} s  efficiency {best / main_run.seconds:.2f}  "
+        f"429s {sum(main_run.rejected.values())}"
+    )
+    print(
+        f"  pool of 4 workers   {pool_total:8.1f} s  efficiency {best / pool_total:.2f}  "
+        f"-> engine {pool_total / main_run.seconds:.1f}x faster"
+    )
+    print(
+        f"  sequential loop     {seq_total:8.1f} s  efficiency {best / seq_total:.2f}  "
+        f"-> engine {seq_total / main_run.seconds:.1f}x faster"
+    )
     print(f"  ideal (quotas)      {best:8.1f} s")
 
     ceiling = await engine_sync(world, args, workers=args.workers, name="ceiling", instant=True)
-    print(f"\nENGINE CEILING (an instant API without quotas, the client's limits lifted; the same store, "
-          f"{workers} workers): {ceiling.counters / ceiling.seconds:.0f} counters/s, {ceiling.rps:.0f} requests/s "
-          f"-> {ceiling.rps / config.quotas.per_ip_per_second:.1f}x the {config.quotas.per_ip_per_second} a second "
-          f"the quotas allow: the engine and its database are not what limits a sync")
+    print(
+        f"\nENGINE CEILING (an instant API without quotas, the client's limits lifted; the same store, "
+        f"{workers} workers): {ceiling.counters / ceiling.seconds:.0f} counters/s, {ceiling.rps:.0f} requests/s "
+        f"-> {ceiling.rps / config.quotas.per_ip_per_second:.1f}x the {config.quotas.per_ip_per_second} a second "
+        f"the quotas allow: the engine and its database are not what limits a sync"
+    )
 
 
 if __name__ == "__main__":
@@ -295,8 +331,11 @@ if __name__ == "__main__":
     parser.add_argument("--sequential-sample", type=int, default=60, help="counters the sequential loop is timed on")
     parser.add_argument("--pool-counters", type=int, default=500, help="counters the pool of 4 is timed on")
     parser.add_argument("--full-baselines", action="store_true", help="time the pool of 4 on every counter")
-    parser.add_argument("--in-thread", action="store_true",
-                        help="serve the simulator from a thread of this process (default: a process of its own)")
+    parser.add_argument(
+        "--in-thread",
+        action="store_true",
+        help="serve the simulator from a thread of this process (default: a process of its own)",
+    )
     parser.add_argument("--engine-only", action="store_true", help="skip the baselines (for tuning)")
     parser.add_argument("--quick", action="store_true", help="400 counters over 8 tokens, small samples (~1 min)")
     args = parser.parse_args()

@@ -23,14 +23,14 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import machine  # noqa: E402
-from metrika_tui.engine.accounts import add_account  # noqa: E402
-from metrika_tui.engine.service import Engine  # noqa: E402
-from metrika_tui.metrika import MetrikaClient  # noqa: E402
-from metrika_tui.settings import Settings  # noqa: E402
-from metrika_tui.simulator import Simulator, SimulatorConfig, World  # noqa: E402
-from metrika_tui.store.queue import decompress_answer  # noqa: E402
-from metrika_tui.tokens import Token  # noqa: E402
+from bench.common import machine
+from metrika_tui.engine.accounts import add_account
+from metrika_tui.engine.service import Engine
+from metrika_tui.metrika import MetrikaClient
+from metrika_tui.settings import Settings
+from metrika_tui.simulator import Simulator, SimulatorConfig, World
+from metrika_tui.store.queue import decompress_answer
+from metrika_tui.tokens import Token
 
 
 async def first_sync(db: Path) -> int:
@@ -55,8 +55,10 @@ def as_previous_release(db: Path, copy: Path) -> None:
     shutil.copy(db, copy)
     with sqlite3.connect(copy) as conn:
         rows = conn.execute("SELECT id, body, encoding FROM raw_answers").fetchall()
-        conn.executemany("UPDATE raw_answers SET body = ?, encoding = 'json' WHERE id = ?",
-                         [(json.dumps(decompress_answer(body, enc), ensure_ascii=False), i) for i, body, enc in rows])
+        conn.executemany(
+            "UPDATE raw_answers SET body = ?, encoding = 'json' WHERE id = ?",
+            [(json.dumps(decompress_answer(body, enc), ensure_ascii=False), i) for i, body, enc in rows],
+        )
     vacuum(copy)
 
 
@@ -85,10 +87,14 @@ def main() -> None:
         (answers, packed), (_, plain) = bodies(db), bodies(previous)
         size_now, size_before = db.stat().st_size, previous.stat().st_size
         print(f"demo world: {counters} counters, {answers} raw answers kept ({time.perf_counter() - started:.1f} s)")
-        print(f"raw answer bodies: {plain:,} bytes as JSON text (previous), {packed:,} bytes zlib (now): "
-              f"{plain / packed:.1f}x smaller")
-        print(f"database file after VACUUM: {size_before:,} bytes (previous), {size_now:,} bytes (now): "
-              f"{size_before / size_now:.2f}x smaller, {size_before - size_now:,} bytes saved")
+        print(
+            f"raw answer bodies: {plain:,} bytes as JSON text (previous), {packed:,} bytes zlib (now): "
+            f"{plain / packed:.1f}x smaller"
+        )
+        print(
+            f"database file after VACUUM: {size_before:,} bytes (previous), {size_now:,} bytes (now): "
+            f"{size_before / size_now:.2f}x smaller, {size_before - size_now:,} bytes saved"
+        )
 
 
 if __name__ == "__main__":

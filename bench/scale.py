@@ -46,14 +46,14 @@ from pathlib import Path
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, seed_store, simulator  # noqa: E402
-from console_reconcile import compare  # noqa: E402
+from common import machine, seed_store, simulator
+from console_reconcile import compare
 
-from metrika_tui.engine.health import check_health  # noqa: E402
-from metrika_tui.engine.service import Engine  # noqa: E402
-from metrika_tui.settings import Settings  # noqa: E402
-from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World  # noqa: E402
-from metrika_tui.store.rows import to_ts  # noqa: E402
+from metrika_tui.engine.health import check_health
+from metrika_tui.engine.service import Engine
+from metrika_tui.settings import Settings
+from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
+from metrika_tui.store.rows import to_ts
 
 SEED = 7
 PER_ACCOUNT = 100
@@ -70,8 +70,10 @@ BARE_ROWS = (
     " FROM counters c JOIN accounts a ON a.id = c.account_id"
     " LEFT JOIN jobs j ON j.counter_id = c.id AND j.status IN ('queued', 'running') ORDER BY c.account_id, c.id"
 )
-BARE_NEXT = ("SELECT id FROM jobs WHERE status IN ('queued', 'running') AND status = 'queued'"
-             " ORDER BY priority DESC, run_after, id LIMIT 1")
+BARE_NEXT = (
+    "SELECT id FROM jobs WHERE status IN ('queued', 'running') AND status = 'queued'"
+    " ORDER BY priority DESC, run_after, id LIMIT 1"
+)
 #: the claim's choice before it walked the index: a count of running jobs per queued job, then a sort
 OLD_CLAIM = """
 SELECT j.id FROM jobs j JOIN accounts a ON a.id = j.account_id
@@ -113,14 +115,21 @@ def median_of(runs: int, fn, *args) -> float:
 
 
 def settings_for(folder: Path, **changes) -> Settings:
-    return Settings(db_path=folder / "metrika.db", log_file=folder / "metrika.log", api_url="http://127.0.0.1:9",
-                    **changes)  # fmt: skip
+    return Settings(
+        db_path=folder / "metrika.db", log_file=folder / "metrika.log", api_url="http://127.0.0.1:9", **changes
+    )
 
 
 def env_for(folder: Path, **extra: str) -> dict[str, str]:
     """The environment of a metrika-tui subprocess: this database, no user config file."""
-    return {**os.environ, "METRIKA_DB": str(folder / "metrika.db"), "METRIKA_CONFIG": str(folder / "none.toml"),
-            "METRIKA_LOG_FILE": str(folder / "metrika.log"), "METRIKA_DATA_DIR": str(folder), **extra}  # fmt: skip
+    return {
+        **os.environ,
+        "METRIKA_DB": str(folder / "metrika.db"),
+        "METRIKA_CONFIG": str(folder / "none.toml"),
+        "METRIKA_LOG_FILE": str(folder / "metrika.log"),
+        "METRIKA_DATA_DIR": str(folder),
+        **extra,
+    }
 
 
 async def seeded(folder: Path, counters: int) -> tuple[World, float]:
@@ -137,8 +146,10 @@ def mark_in_sync(db: Path) -> None:
     """Every counter synced just now (a bench shortcut: one UPDATE instead of a pass)."""
     now = dt.datetime.now(dt.UTC)
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE counters SET last_fetched_at = ?, synced_for = ?, last_attempt_at = ?,"
-                     " last_fetched_day = ?", (to_ts(now), to_ts(now), to_ts(now), now.date().isoformat()))  # fmt: skip
+        conn.execute(
+            "UPDATE counters SET last_fetched_at = ?, synced_for = ?, last_attempt_at = ?, last_fetched_day = ?",
+            (to_ts(now), to_ts(now), to_ts(now), now.date().isoformat()),
+        )
 
 
 def bare(db: Path, sql: str, **params) -> float:
@@ -171,8 +182,10 @@ async def store_figures(counters: int) -> None:
             await engine.recorder.flush()
             with sqlite3.connect(folder / "bare.db") as conn:
                 base = timed(conn.execute, BARE_PLAN, {"now": time.time()})
-            print(f"  plan a pass, all {counters:,} due:       {ms(first):>9}   (bare SQLite INSERT .. SELECT: "
-                  f"{ms(base)}; {first / base:.1f}x)")
+            print(
+                f"  plan a pass, all {counters:,} due:       {ms(first):>9}   (bare SQLite INSERT .. SELECT: "
+                f"{ms(base)}; {first / base:.1f}x)"
+            )
             print(f"  plan again, all already queued:      {ms(again):>9}")
 
             snaps = []
@@ -182,23 +195,31 @@ async def store_figures(counters: int) -> None:
             assert len(snapshot.counters) == counters and snapshot.summary.queued == counters
             snap = statistics.median(snaps)
             base = bare(db, BARE_ROWS)
-            print(f"  sync-status in process (snapshot):   {ms(snap):>9}   (bare SQLite read of the same rows: "
-                  f"{ms(base)}; {snap / base:.1f}x)")
-            changed = {c.counter_id for c in snapshot.counters[::max(1, counters // 300)]}
+            print(
+                f"  sync-status in process (snapshot):   {ms(snap):>9}   (bare SQLite read of the same rows: "
+                f"{ms(base)}; {snap / base:.1f}x)"
+            )
+            changed = {c.counter_id for c in snapshot.counters[:: max(1, counters // 300)]}
             partials = [(await atimed(engine.snapshot(changed=changed, base=snapshot)))[0] for _ in range(3)]
-            print(f"  the console's re-read, {len(changed)} changed: {ms(statistics.median(partials)):>9}   "
-                  f"(a full snapshot: {ms(snap)}; {snap / statistics.median(partials):.1f}x)")
+            print(
+                f"  the console's re-read, {len(changed)} changed: {ms(statistics.median(partials)):>9}   "
+                f"(a full snapshot: {ms(snap)}; {snap / statistics.median(partials):.1f}x)"
+            )
             healths = [(await atimed(check_health(engine.settings)))[0] for _ in range(3)]
-            print(f"  `health`'s checks (in process):      {ms(statistics.median(healths)):>9}   (a full snapshot: "
-                  f"{ms(snap)})")
+            print(
+                f"  `health`'s checks (in process):      {ms(statistics.median(healths)):>9}   (a full snapshot: "
+                f"{ms(snap)})"
+            )
 
             now = dt.datetime.now(dt.UTC)
             claims = [(await atimed(engine.store.claim_next_job(f"bench:w{n}", now, 120, 3)))[0] for n in range(30)]
             claim = statistics.median(claims)
             base = bare(db, BARE_NEXT)
             old = bare(db, OLD_CLAIM, now=now.timestamp(), limit=3)
-            print(f"  claim the next job (30, as a pass starts): {ms(claim)} each   (the claim's read before "
-                  f"this release: {ms(old)}; bare read of the next queued job: {ms(base)})")
+            print(
+                f"  claim the next job (30, as a pass starts): {ms(claim)} each   (the claim's read before "
+                f"this release: {ms(old)}; bare read of the next queued job: {ms(base)})"
+            )
         finally:
             await engine.close()
 
@@ -207,8 +228,10 @@ async def store_figures(counters: int) -> None:
         empty = median_of(3, run, [PYTHON, "-c", "pass"])
         out = subprocess.run([COMMAND, "sync-status", "--json"], env=env, capture_output=True, check=True).stdout
         assert json.loads(out)["summary"]["total"] == counters
-        print(f"  `metrika-tui sync-status --json`:    {ms(cli):>9}   (empty Python start-up: {ms(empty)}; "
-              f"{len(out) / 2**20:.1f} MiB of JSON)")
+        print(
+            f"  `metrika-tui sync-status --json`:    {ms(cli):>9}   (empty Python start-up: {ms(empty)}; "
+            f"{len(out) / 2**20:.1f} MiB of JSON)"
+        )
 
 
 async def console_figures(counters: int, burst: int, rounds: int, idle_seconds: float) -> None:
@@ -221,8 +244,11 @@ async def console_figures(counters: int, burst: int, rounds: int, idle_seconds: 
 
 def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
-    return times.user + times.system + sum(c.cpu_times().user + c.cpu_times().system
-                                           for c in process.children(recursive=True))  # fmt: skip
+    return (
+        times.user
+        + times.system
+        + sum(c.cpu_times().user + c.cpu_times().system for c in process.children(recursive=True))
+    )
 
 
 def sample(process: psutil.Process, seconds: float) -> tuple[float, float, float]:
@@ -253,8 +279,12 @@ class Daemon:
     def __init__(self, folder: Path, url: str, *args: str) -> None:
         self.out = folder / "daemon.out"
         with self.out.open("w") as sink:
-            self.proc = subprocess.Popen([COMMAND, "--headless", *args], env=env_for(folder, METRIKA_API_URL=url),
-                                         stdout=sink, stderr=subprocess.STDOUT)  # fmt: skip
+            self.proc = subprocess.Popen(
+                [COMMAND, "--headless", *args],
+                env=env_for(folder, METRIKA_API_URL=url),
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
         self.process = psutil.Process(self.proc.pid)
 
     def stop(self) -> None:
@@ -286,8 +316,9 @@ class Console:
         line = "exec " + " ".join(f"'{part}'" for part in command)
         self.started = time.perf_counter()
         subprocess.run([*TMUX, "new-session", "-d", "-s", name, "-x", "160", "-y", "45", line], env=env, check=True)
-        pid = subprocess.run([*TMUX, "display-message", "-p", "-t", name, "#{pane_pid}"], capture_output=True,
-                             text=True, check=True).stdout.strip()  # fmt: skip
+        pid = subprocess.run(
+            [*TMUX, "display-message", "-p", "-t", name, "#{pane_pid}"], capture_output=True, text=True, check=True
+        ).stdout.strip()
         self.process = psutil.Process(int(pid))
 
     def screen(self) -> str:
@@ -328,18 +359,24 @@ def console_process_figures(folder: Path, counters: int, idle_seconds: float) ->
             console.close()
     finally:
         subprocess.run([*TMUX, "kill-server"], capture_output=True)  # the private server only
-    print(f"  console start-up, to counters on screen: {ms(start)} (summary line: {ms(full)})   "
-          f"(bare Textual app: {ms(bare_start)}; {start / bare_start:.1f}x)")
-    print(f"  console idle, all {counters:,} in sync:    RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
-          f"{idle_seconds:.0f} s, from {SETTLE:.0f} s after start-up (busiest second {peak:.0f}%)   "
-          f"(bare Textual app: RSS {bare_rss:.0f} MiB, CPU {bare_cpu:.2f}%)")
+    print(
+        f"  console start-up, to counters on screen: {ms(start)} (summary line: {ms(full)})   "
+        f"(bare Textual app: {ms(bare_start)}; {start / bare_start:.1f}x)"
+    )
+    print(
+        f"  console idle, all {counters:,} in sync:    RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
+        f"{idle_seconds:.0f} s, from {SETTLE:.0f} s after start-up (busiest second {peak:.0f}%)   "
+        f"(bare Textual app: RSS {bare_rss:.0f} MiB, CPU {bare_cpu:.2f}%)"
+    )
 
 
 def processes(counters: int, idle_seconds: float) -> None:
     accounts = counters // PER_ACCOUNT
     config = SimulatorConfig(latency=LatencyConfig(kind="lognormal", median_ms=300, sigma=0.7))
-    with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp, \
-            simulator(SEED, accounts, PER_ACCOUNT, config) as (url, sim_stats):  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp,
+        simulator(SEED, accounts, PER_ACCOUNT, config) as (url, sim_stats),
+    ):
         busy, idle = Path(tmp) / "busy", Path(tmp) / "idle"
         busy.mkdir(), idle.mkdir()
         asyncio.run(seeded(busy, counters))
@@ -356,8 +393,10 @@ def processes(counters: int, idle_seconds: float) -> None:
         finally:
             daemon.stop()
         print(f"  daemon, start to a planned pass of {counters:,}: {ms(planned)}")
-        print(f"  daemon working the pass (simulator):  RSS {rss:.0f} MiB, CPU {cpu:.1f}% of one core, "
-              f"{rate:.1f} requests/s over {idle_seconds:.0f} s")
+        print(
+            f"  daemon working the pass (simulator):  RSS {rss:.0f} MiB, CPU {cpu:.1f}% of one core, "
+            f"{rate:.1f} requests/s over {idle_seconds:.0f} s"
+        )
 
         daemon = Daemon(idle, url)
         try:
@@ -373,8 +412,10 @@ def processes(counters: int, idle_seconds: float) -> None:
         finally:
             python.kill()
             python.wait()
-        print(f"  daemon idle, all {counters:,} in sync:     RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
-              f"{idle_seconds:.0f} s (busiest second {peak:.0f}%)   (idle Python: RSS {base_rss:.0f} MiB)")
+        print(
+            f"  daemon idle, all {counters:,} in sync:     RSS {rss:.0f} MiB, CPU {cpu:.2f}% of one core over "
+            f"{idle_seconds:.0f} s (busiest second {peak:.0f}%)   (idle Python: RSS {base_rss:.0f} MiB)"
+        )
         metrics_cost(idle, url, counters, idle_seconds, bare_cpu=cpu)
 
 
@@ -416,10 +457,12 @@ def metrics_cost(folder: Path, url: str, counters: int, idle_seconds: float, *, 
             thread.join(30)
         finally:
             daemon.stop()
-        print(f"  daemon idle with /metrics scraped every {every:.0f} s: CPU {cpu:.2f}% of one core over "
-              f"{idle_seconds:.0f} s (+{cpu - bare_cpu:.2f} points on the daemon without; busiest second "
-              f"{peak:.0f}%), RSS {rss:.0f} MiB; {len(took)} scrapes, median {ms(statistics.median(took))} "
-              f"(first, a full read of {counters:,} counters: {ms(took[0])}), {size / 1024:.1f} KiB each")
+        print(
+            f"  daemon idle with /metrics scraped every {every:.0f} s: CPU {cpu:.2f}% of one core over "
+            f"{idle_seconds:.0f} s (+{cpu - bare_cpu:.2f} points on the daemon without; busiest second "
+            f"{peak:.0f}%), RSS {rss:.0f} MiB; {len(took)} scrapes, median {ms(statistics.median(took))} "
+            f"(first, a full read of {counters:,} counters: {ms(took[0])}), {size / 1024:.1f} KiB each"
+        )
 
 
 def console_processes(sizes: list[int], idle_seconds: float) -> None:
@@ -448,11 +491,19 @@ def main(args) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",") if x], default=[10_000, 100_000],
-                        help="counters, comma-separated (empty: the processes only)")
+    parser.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[10_000, 100_000],
+        help="counters, comma-separated (empty: the processes only)",
+    )
     parser.add_argument("--daemon-counters", type=int, default=10_000)
-    parser.add_argument("--console-sizes", type=lambda s: [int(x) for x in s.split(",") if x],
-                        default=[10_000, 100_000], help="counters for the real console in tmux, comma-separated")
+    parser.add_argument(
+        "--console-sizes",
+        type=lambda s: [int(x) for x in s.split(",") if x],
+        default=[10_000, 100_000],
+        help="counters for the real console in tmux, comma-separated",
+    )
     parser.add_argument("--burst", type=int, default=1_000)
     parser.add_argument("--rounds", type=int, default=3, help="reconcile rounds per size")
     parser.add_argument("--idle-seconds", type=float, default=30.0, help="how long idle CPU is measured")

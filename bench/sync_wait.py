@@ -40,15 +40,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, mean_latency_seconds, seed_store  # noqa: E402
-from quota_efficiency import NEEDED_PER_COUNTER, SEED, ideal, serve, sim_config  # noqa: E402
+from common import machine, mean_latency_seconds, seed_store
+from quota_efficiency import NEEDED_PER_COUNTER, SEED, ideal, serve, sim_config
 
-from metrika_tui.engine.service import MAX_WAIT_FOR_DEFERRED  # noqa: E402
-from metrika_tui.engine.waits import pass_max_wait  # noqa: E402
-from metrika_tui.timefmt import duration  # noqa: E402
-from metrika_tui.settings import Settings  # noqa: E402
-from metrika_tui.simulator import World  # noqa: E402
-from metrika_tui.store import Store  # noqa: E402
+from metrika_tui.engine.service import MAX_WAIT_FOR_DEFERRED
+from metrika_tui.engine.waits import pass_max_wait
+from metrika_tui.settings import Settings
+from metrika_tui.simulator import World
+from metrika_tui.store import Store
+from metrika_tui.timefmt import duration
 
 
 @dataclass
@@ -82,9 +82,15 @@ def command_env(tmp: Path, url: str, args) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))}
     config = tmp / "config.toml"
     config.write_text(f"[api]\nreport_window_seconds = {args.report_window}\n")
-    env.update(METRIKA_API_URL=url, METRIKA_DB=str(tmp / "metrika.db"), METRIKA_DATA_DIR=str(tmp / "data"),
-               METRIKA_CACHE_DIR=str(tmp / "cache"), METRIKA_CONFIG=str(config),
-               METRIKA_REPORT_BUDGET=str(args.report_budget), NO_COLOR="1")  # fmt: skip
+    env.update(
+        METRIKA_API_URL=url,
+        METRIKA_DB=str(tmp / "metrika.db"),
+        METRIKA_DATA_DIR=str(tmp / "data"),
+        METRIKA_CACHE_DIR=str(tmp / "cache"),
+        METRIKA_CONFIG=str(config),
+        METRIKA_REPORT_BUDGET=str(args.report_budget),
+        NO_COLOR="1",
+    )
     return env
 
 
@@ -112,8 +118,9 @@ def one_pass(world: World, args, name: str, max_wait: list[str]) -> Pass:
         env = command_env(Path(tmp), url, args)
         total = asyncio.run(seed(Path(env["METRIKA_DB"]), world))
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "metrika_tui", "sync", *max_wait], env=env, capture_output=True,
-                              text=True)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "metrika_tui", "sync", *max_wait], env=env, capture_output=True, text=True
+        )
         wall = time.perf_counter() - started
         if "Traceback" in proc.stderr or proc.returncode not in (0, 1):
             raise RuntimeError(f"{name}: sync exited {proc.returncode}:\n{proc.stdout[-2000:]}\n{proc.stderr}")
@@ -123,8 +130,17 @@ def one_pass(world: World, args, name: str, max_wait: list[str]) -> Pass:
         own = re.search(r" in ([\d.]+)s$", proc.stdout.rstrip())
         reports = stats["by_endpoint"].get("data", 0) + stats["by_endpoint"].get("bytime", 0)
         rejected = stats["quota_rejections"]
-        return Pass(name, proc.returncode, wall, float(own[1]) if own else None, synced, queued,
-                    reports - sum(rejected.values()), rejected, [line.strip() for line in proc.stderr.splitlines()])  # fmt: skip
+        return Pass(
+            name,
+            proc.returncode,
+            wall,
+            float(own[1]) if own else None,
+            synced,
+            queued,
+            reports - sum(rejected.values()),
+            rejected,
+            [line.strip() for line in proc.stderr.splitlines()],
+        )
 
 
 def describe(run: Pass) -> str:
@@ -132,8 +148,10 @@ def describe(run: Pass) -> str:
     rejected = sum(run.rejected.values())
     kinds = f" ({', '.join(f'{k} {v}' for k, v in run.rejected.items())})" if rejected else ""
     waits = "".join(f"\n    stderr: {line}" for line in run.waits)
-    return (f"{run.outcome}; wall {run.wall:.1f} s{own}\n  report answers served: {run.read_twice()}; "
-            f"429s: {rejected}{kinds}{waits}")
+    return (
+        f"{run.outcome}; wall {run.wall:.1f} s{own}\n  report answers served: {run.read_twice()}; "
+        f"429s: {rejected}{kinds}{waits}"
+    )
 
 
 def main(args) -> None:
@@ -144,13 +162,17 @@ def main(args) -> None:
     new_bound = pass_max_wait(Settings(report_window_seconds=args.report_window))
     lat = config.latency
     print(f"machine: {machine()}")
-    print(f"world: {total} counters over {args.tokens} tokens, a first sync ({NEEDED_PER_COUNTER} report requests "
-          f"a counter: {NEEDED_PER_COUNTER * per_account} a token); report budget {args.report_budget} per "
-          f"{args.report_window} s a token (the simulator and the client); latency lognormal median "
-          f"{lat.median_ms:.0f} ms, sigma {lat.sigma} (mean {mean_latency_seconds(lat) * 1000:.0f} ms)")
+    print(
+        f"world: {total} counters over {args.tokens} tokens, a first sync ({NEEDED_PER_COUNTER} report requests "
+        f"a counter: {NEEDED_PER_COUNTER * per_account} a token); report budget {args.report_budget} per "
+        f"{args.report_window} s a token (the simulator and the client); latency lognormal median "
+        f"{lat.median_ms:.0f} ms, sigma {lat.sigma} (mean {mean_latency_seconds(lat) * 1000:.0f} ms)"
+    )
     previous = args.old_max_wait == MAX_WAIT_FOR_DEFERRED.total_seconds()
-    print(f"old bound: --max-wait {duration(args.old_max_wait)} ({'the previous behaviour' if previous else 'scaled'}); "
-          f"new bound: the default, pass_max_wait = the window + 1 min = {duration(new_bound.total_seconds())}")
+    print(
+        f"old bound: --max-wait {duration(args.old_max_wait)} ({'the previous behaviour' if previous else 'scaled'}); "
+        f"new bound: the default, pass_max_wait = the window + 1 min = {duration(new_bound.total_seconds())}"
+    )
     if args.old_max_wait > args.report_window:
         print(f"  (the old bound outlasts the window's {args.report_window} s: it will not bite)")
     print()
@@ -164,11 +186,15 @@ def main(args) -> None:
     print("\n".join(lines))
     print(f"  ideal {best:.1f} s, wall {new.wall:.1f} s -> efficiency {best / new.wall:.2f}\n")
 
-    print(f"SUMMARY for {total} counters over {args.tokens} tokens, budget {args.report_budget} per "
-          f"{args.report_window} s:")
+    print(
+        f"SUMMARY for {total} counters over {args.tokens} tokens, budget {args.report_budget} per "
+        f"{args.report_window} s:"
+    )
     for run in (old, new):
-        print(f"  {run.name} bound  {run.outcome:<34} {run.wall:7.1f} s  reports {run.reports:4d}  "
-              f"429s {sum(run.rejected.values())}")
+        print(
+            f"  {run.name} bound  {run.outcome:<34} {run.wall:7.1f} s  reports {run.reports:4d}  "
+            f"429s {sum(run.rejected.values())}"
+        )
     print(f"  ideal      {'':34} {best:7.1f} s  -> the new bound's efficiency {best / new.wall:.2f}")
 
 
@@ -178,8 +204,12 @@ if __name__ == "__main__":
     parser.add_argument("--tokens", type=int, default=4)
     parser.add_argument("--report-budget", type=int, default=20, help="report requests per token per window")
     parser.add_argument("--report-window", type=int, default=150, help="the report budget's window, seconds")
-    parser.add_argument("--old-max-wait", type=int, default=None,
-                        help="the old bound, seconds (default 120: the previous behaviour; 30 with --quick)")
+    parser.add_argument(
+        "--old-max-wait",
+        type=int,
+        default=None,
+        help="the old bound, seconds (default 120: the previous behaviour; 30 with --quick)",
+    )
     parser.add_argument("--quick", action="store_true", help="40 counters, budget 10 per 40 s, old bound 30 s")
     # what quota_efficiency's simulator configuration reads: its latency, from a process of its own
     parser.set_defaults(latency_ms=300.0, sigma=0.7, max_latency_ms=10_000.0, in_thread=False)

@@ -26,9 +26,13 @@ def demo_simulator(settings: Settings) -> Iterator[Settings]:
     config = SimulatorConfig.demo()
     sim = Simulator(World.demo(login_account=True), config)
     with sim.serve_in_thread(host="127.0.0.1", port=0) as base_url:
-        yield settings.replace(api_url=base_url, oauth_url=base_url, login_url=base_url,
-                               oauth_client_id=config.oauth.client_id,
-                               oauth_client_secret=Token(config.oauth.client_secret))  # fmt: skip
+        yield settings.replace(
+            api_url=base_url,
+            oauth_url=base_url,
+            login_url=base_url,
+            oauth_client_id=config.oauth.client_id,
+            oauth_client_secret=Token(config.oauth.client_secret),
+        )
 
 
 async def seed_demo(engine) -> None:

@@ -20,10 +20,10 @@ from typing import TextIO
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.private import make_private_dir, open_private
-from metrika_tui.text import dumps
 from metrika_tui.settings import Settings, SettingsError
 from metrika_tui.stopping import STOP_GRACE_SECONDS as PASS_STOP_GRACE
 from metrika_tui.stopping import leave_terminal, signal_name, stop_signals
+from metrika_tui.text import dumps
 from metrika_tui.timefmt import duration
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
@@ -59,7 +59,7 @@ class EventWriter:
         try:  # private (0700 folder, 0600 file), and never appended through a symlink
             make_private_dir(path.parent)
             fd = open_private(path, os.O_WRONLY | os.O_APPEND)
-            self.file: TextIO | None = open(fd, "a", buffering=1, encoding="utf-8")
+            self.file: TextIO | None = open(fd, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 (open for the daemon's life)
         except OSError as exc:
             raise SettingsError(f"log-file {path}: cannot append ({exc.strerror})") from None
 
@@ -77,9 +77,7 @@ class EventWriter:
             self.file = None
 
 
-def run_headless(
-    settings: Settings, *, once: bool = False, reload: Callable[[], Settings] | None = None
-) -> int:
+def run_headless(settings: Settings, *, once: bool = False, reload: Callable[[], Settings] | None = None) -> int:
     """Run the daemon (or one pass). `reload` re-reads the settings on SIGHUP."""
     from metrika_tui.demo import demo_simulator
 
@@ -113,9 +111,14 @@ async def _run_daemon(settings: Settings, reload: Callable[[], Settings], metric
     try:
         await runtime.start()
         nxt = runtime.next_scheduled_sync_at
-        writer(Event(Kind.INFO, f"daemon started: {settings.workers} workers, a pass every {settings.interval_minutes}"
-                                f" min ({settings.timezone}), next at {nxt.astimezone(settings.tz):%H:%M %Z};"
-                                f" db {runtime.describe_db}{f'; metrics on {metrics.url}' if metrics else ''}"))  # fmt: skip
+        writer(
+            Event(
+                Kind.INFO,
+                f"daemon started: {settings.workers} workers, a pass every {settings.interval_minutes}"
+                f" min ({settings.timezone}), next at {nxt.astimezone(settings.tz):%H:%M %Z};"
+                f" db {runtime.describe_db}{f'; metrics on {metrics.url}' if metrics else ''}",
+            )
+        )
         await stop.wait()
     finally:
         if metrics:
@@ -131,19 +134,25 @@ async def _reload(runtime, reload: Callable[[], Settings]) -> None:
     try:
         fresh = reload()
     except SettingsError as exc:
-        runtime.engine.bus.emit(Kind.ERROR, f"reload refused, keeping the old settings: {exc}",
-                                level=Level.ERROR)  # fmt: skip
+        runtime.engine.bus.emit(Kind.ERROR, f"reload refused, keeping the old settings: {exc}", level=Level.ERROR)
         return
     if fresh.db_path != current.db_path:
-        runtime.engine.bus.emit(Kind.WARNING, "reload: a new database path needs a restart; kept the old one",
-                                level=Level.WARNING)  # fmt: skip
+        runtime.engine.bus.emit(
+            Kind.WARNING, "reload: a new database path needs a restart; kept the old one", level=Level.WARNING
+        )
     if (fresh.metrics_port, fresh.metrics_address) != (current.metrics_port, current.metrics_address):
-        runtime.engine.bus.emit(Kind.WARNING, "reload: a new metrics port or address needs a restart; kept the old",
-                                level=Level.WARNING)  # fmt: skip
+        runtime.engine.bus.emit(
+            Kind.WARNING, "reload: a new metrics port or address needs a restart; kept the old", level=Level.WARNING
+        )
     # the database and the demo's simulator stay; everything else may change
     if current.demo:  # the demo's simulator stands in for the Metrika API and Yandex ID both
-        fresh = fresh.replace(api_url=current.api_url, oauth_url=current.oauth_url, login_url=current.login_url,
-                              oauth_client_id=current.oauth_client_id, oauth_client_secret=current.oauth_client_secret)
+        fresh = fresh.replace(
+            api_url=current.api_url,
+            oauth_url=current.oauth_url,
+            login_url=current.login_url,
+            oauth_client_id=current.oauth_client_id,
+            oauth_client_secret=current.oauth_client_secret,
+        )
     await runtime.reload(fresh.replace(db_path=current.db_path))
 
 
@@ -165,8 +174,13 @@ async def _run_once(settings: Settings) -> int:
             stopped.append(signum)
             if signum == signal.SIGHUP:
                 leave_terminal()
-            writer(Event(Kind.INFO, f"{signal_name(signum)}: stopping; running jobs get {PASS_STOP_GRACE:.0f}s,"
-                                    " the rest go back to the queue"))  # fmt: skip
+            writer(
+                Event(
+                    Kind.INFO,
+                    f"{signal_name(signum)}: stopping; running jobs get {PASS_STOP_GRACE:.0f}s,"
+                    " the rest go back to the queue",
+                )
+            )
         if runtime.engine is not None:
             runtime.engine.request_stop(PASS_STOP_GRACE)
 
@@ -178,16 +192,21 @@ async def _run_once(settings: Settings) -> int:
             planned_at = runtime.engine.clock.now()  # a job another process queued may finish before we wait
             plan = await runtime.engine.plan(trigger="once")
             waits = _WaitTeller(writer, pass_max_wait(settings))
-            outcomes = await runtime.engine.run_until_idle(set(plan.queued) | set(plan.already_live),
-                                                           max_wait=waits.max_wait, on_wait=waits,
-                                                           since=planned_at)  # fmt: skip
+            outcomes = await runtime.engine.run_until_idle(
+                set(plan.queued) | set(plan.already_live), max_wait=waits.max_wait, on_wait=waits, since=planned_at
+            )
             synced = sum(o.ok for o in outcomes)
             queued = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
             later = f" (the next may run in {duration(waits.stopped.seconds or 0)})" if waits.stopped else ""
             ended = f"stopped by {signal_name(stopped[0])}" if stopped else "complete"
-            writer(Event(Kind.INFO, f"pass {ended}: {synced} synced, {len(outcomes) - synced - queued} failed,"
-                                    f"{f' {queued} still queued{later},' if queued else ''}"
-                                    f" {len(plan.skipped_recent)} already in sync"))  # fmt: skip
+            writer(
+                Event(
+                    Kind.INFO,
+                    f"pass {ended}: {synced} synced, {len(outcomes) - synced - queued} failed,"
+                    f"{f' {queued} still queued{later},' if queued else ''}"
+                    f" {len(plan.skipped_recent)} already in sync",
+                )
+            )
             return 1 if synced < len(outcomes) else 0
         finally:
             await runtime.stop(grace=PASS_STOP_GRACE if stopped else STOP_GRACE_SECONDS)
@@ -204,8 +223,13 @@ class _WaitTeller:
         self.stopped: PassWait | None = None
 
     def __call__(self, wait: PassWait) -> None:
-        data = {"wait_seconds": round(wait.seconds, 1), "until": wait.until.isoformat(), "queued": wait.queued,
-                "reasons": list(wait.reasons), "max_wait_seconds": self.max_wait.total_seconds()}  # fmt: skip
+        data = {
+            "wait_seconds": round(wait.seconds, 1),
+            "until": wait.until.isoformat(),
+            "queued": wait.queued,
+            "reasons": list(wait.reasons),
+            "max_wait_seconds": self.max_wait.total_seconds(),
+        }
         line = wait.line(f"beyond the pass's {duration(self.max_wait.total_seconds())}")
         if not wait.beyond:
             self.writer(Event(Kind.INFO, line, data=data))

@@ -119,6 +119,8 @@ def offset_text(offset_minutes: int | None) -> str:
     minutes = offset_minutes or 0
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def next_month(day: dt.date) -> dt.date:
     """The first day of the month after `day`'s."""
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)

@@ -46,8 +46,9 @@ def open_private(path: Path, flags: int) -> int:
         fd = os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, FILE_MODE)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise NotPrivate(errno.ELOOP, "is a symbolic link: not followed (remove it, or choose another path)",
-                             str(path)) from None  # fmt: skip
+            raise NotPrivate(
+                errno.ELOOP, "is a symbolic link: not followed (remove it, or choose another path)", str(path)
+            ) from None
         if exc.errno == errno.ENXIO:  # a FIFO nobody reads (opening it would have blocked)
             raise NotPrivate(errno.ENXIO, "is not a regular file", str(path)) from None
         raise

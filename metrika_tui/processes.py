@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+
 class Liveness(enum.Enum):
     RUNNING = "running"
     STOPPED = "stopped"  # alive but frozen (SIGSTOP, ctrl+z, a debugger): it renews nothing
@@ -50,8 +51,11 @@ def this_process() -> ProcessId:
 def host_id() -> str:
     """A short id shared exactly by the processes that see each other's pids: the same
     machine id, kernel boot and pid namespace (a container is a host of its own)."""
-    parts = [socket.gethostname(), _read("/etc/machine-id") or _read("/var/lib/dbus/machine-id"),
-             _read("/proc/sys/kernel/random/boot_id")]  # fmt: skip
+    parts = [
+        socket.gethostname(),
+        _read("/etc/machine-id") or _read("/var/lib/dbus/machine-id"),
+        _read("/proc/sys/kernel/random/boot_id"),
+    ]
     try:
         parts.append(os.readlink("/proc/self/ns/pid"))
     except OSError:

@@ -151,21 +151,35 @@ _SOURCES: dict[str, tuple[str | None, str | None]] = {
 }
 
 _POSITIVE_INT = {
-    "interval_minutes", "workers", "per_token_jobs", "per_token_requests", "report_budget",
-    "report_window_seconds", "backfill_days", "max_attempts", "lease_seconds", "max_deferrals",
-    "requests_per_day", "max_answer_bytes", "heartbeat_seconds", "max_lost",
-}  # fmt: skip
+    "interval_minutes",
+    "workers",
+    "per_token_jobs",
+    "per_token_requests",
+    "report_budget",
+    "report_window_seconds",
+    "backfill_days",
+    "max_attempts",
+    "lease_seconds",
+    "max_deferrals",
+    "requests_per_day",
+    "max_answer_bytes",
+    "heartbeat_seconds",
+    "max_lost",
+}
 #: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
 #: overflow, or a process starts a million tasks); others stop at a million
 _LARGEST = {
     "interval_minutes": 366 * 24 * 60,  # a pass at least once a year
-    "backfill_days": 36_600, "lookback_days": 36_600,  # a century of days
-    "workers": 1000, "per_token_jobs": 1000, "per_token_requests": 1000,
+    "backfill_days": 36_600,
+    "lookback_days": 36_600,  # a century of days
+    "workers": 1000,
+    "per_token_jobs": 1000,
+    "per_token_requests": 1000,
     "reserve_percent": 90,  # the rest is what planning spends
     "report_window_seconds": 86_400,  # Metrika's longest quota window is a day
     "max_answer_bytes": 1024**3,
     "metrics_port": 65535,
-}  # fmt: skip
+}
 #: whole numbers that may be zero
 _NON_NEGATIVE_INT = {"lookback_days", "reserve_percent", "metrics_port"}
 #: the smallest whole numbers that make sense, where 1 does not
@@ -217,7 +231,7 @@ def _coerce(name: str, raw: Any, source: str) -> Any:
         try:
             ZoneInfo(str(raw))
         except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)")
+            raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)") from None
         return str(raw)
     if name == "oauth_client_id":
         value = str(raw).strip()
@@ -251,7 +265,10 @@ def _address(raw: str, where: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
-    if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*", value):
+    if not re.fullmatch(
+        r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*",
+        value,
+    ):
         raise SettingsError(f"{where} must be an IP address or a host name to listen on, not {raw!r}")
     return value
 
@@ -286,12 +303,16 @@ def _check_together(values: Mapping[str, Any]) -> None:
     timeout = values.get("request_timeout", defaults["request_timeout"])
     deadline = values.get("request_deadline_seconds", defaults["request_deadline_seconds"])
     if deadline < timeout:
-        raise SettingsError(f"request-deadline-seconds ({deadline:g}) must be at least "
-                            f"request-timeout ({timeout:g}): a whole request includes its reads")  # fmt: skip
+        raise SettingsError(
+            f"request-deadline-seconds ({deadline:g}) must be at least "
+            f"request-timeout ({timeout:g}): a whole request includes its reads"
+        )
     heartbeat, lease = values.get("heartbeat_seconds"), values.get("lease_seconds", defaults["lease_seconds"])
     if heartbeat is not None and heartbeat >= lease:
-        raise SettingsError(f"heartbeat-seconds ({heartbeat}) must be shorter than lease-seconds ({lease}):"
-                            " a lease would run out between two renewals")  # fmt: skip
+        raise SettingsError(
+            f"heartbeat-seconds ({heartbeat}) must be shorter than lease-seconds ({lease}):"
+            " a lease would run out between two renewals"
+        )
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

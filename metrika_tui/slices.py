@@ -23,5 +23,5 @@ async def map_in_slices(convert: Callable[[T], R], items: Sequence[T], size: int
     for start in range(0, len(items), size):
         if start:
             await asyncio.sleep(0)
-        out.extend(map(convert, items[start:start + size]))
+        out.extend(map(convert, items[start : start + size]))
     return out

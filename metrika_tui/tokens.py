@@ -30,8 +30,10 @@ class Token:
             # an OAuth token is printable ASCII; anything else cannot go into an HTTP header.
             # Say where, never what: the rest of it may be the real secret
             where = next(n for n, ch in enumerate(value, 1) if not (ch.isascii() and ch.isprintable()))
-            raise ValueError(f"the token must be printable ASCII (letters, digits, - . _ ~ + / =); "
-                             f"character {where} of {len(value)} is not")  # fmt: skip
+            raise ValueError(
+                f"the token must be printable ASCII (letters, digits, - . _ ~ + / =); "
+                f"character {where} of {len(value)} is not"
+            )
         self._value = value
 
     def reveal(self) -> str:

@@ -21,8 +21,14 @@ class Cli:
     world: World
     sim: Simulator
 
-    def run(self, *args: str, stdin: str | None = None, check_code: int | None = None, timeout: float = 90,
-            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    def run(
+        self,
+        *args: str,
+        stdin: str | None = None,
+        check_code: int | None = None,
+        timeout: float = 90,
+        extra_env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
         env = {**self.env, **(extra_env or {})}
         proc = subprocess.run(
             [sys.executable, "-m", "metrika_tui", *args],

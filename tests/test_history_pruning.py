@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-
 from functools import partial
 
 from metrika_tui.engine.planner import PlanMode, choose
@@ -24,13 +23,16 @@ async def test_prune_keeps_recent_jobs_and_each_counters_newest(tmp_path):
         now = T0
         for hour in range(48):  # two days of hourly passes; counter 2 fails every time
             now = T0 + hour * HOUR
-            await store.plan_jobs(now=now, choose=partial(choose, settings=Settings(), now=now, moment=now,
-                                                          mode=PlanMode.RESERVE, force=True))
+            await store.plan_jobs(
+                now=now,
+                choose=partial(choose, settings=Settings(), now=now, moment=now, mode=PlanMode.RESERVE, force=True),
+            )
             for _ in range(2):
                 job = await store.claim_next_job("w", now, 60, 3)
                 if job.counter_id == 1:
-                    assert await store.record_fetch(job, now=now, daily=[], month_users=[], raw_pages=[],
-                                                    newest_day=now.date())  # fmt: skip
+                    assert await store.record_fetch(
+                        job, now=now, daily=[], month_users=[], raw_pages=[], newest_day=now.date()
+                    )
                 else:
                     assert await store.fail_job(job, now=now, error="no access") is True
         assert (await store.table_counts())["jobs"] == 96

@@ -20,8 +20,11 @@ from metrika_tui.simulator import ManualClock
 
 def plan(**accounts: list[int]):
     """A PlanResult-like: account id (as a_N) -> its queued counters."""
-    return SimpleNamespace(accounts=[SimpleNamespace(account_id=int(a[2:]), queued=ids) for a, ids in accounts.items()],
-                           slot_taken=True, skipped_budget=[])  # fmt: skip
+    return SimpleNamespace(
+        accounts=[SimpleNamespace(account_id=int(a[2:]), queued=ids) for a, ids in accounts.items()],
+        slot_taken=True,
+        skipped_budget=[],
+    )
 
 
 class Ticks:
@@ -71,8 +74,9 @@ async def watched(tmp_path):
     db = tmp_path / "m.db"
     await stored(db, {"alpha": [1, 2], "beta": [3]}, days=3)
     clock = ManualClock(NOW + dt.timedelta(minutes=5))
-    engine = await Engine.open(Settings(db_path=db, log_file=tmp_path / "log", api_url="http://127.0.0.1:9"),
-                               clock=clock)  # fmt: skip
+    engine = await Engine.open(
+        Settings(db_path=db, log_file=tmp_path / "log", api_url="http://127.0.0.1:9"), clock=clock
+    )
     calls = []
     real = engine.snapshot
 

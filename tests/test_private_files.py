@@ -21,8 +21,15 @@ def mode(path: Path) -> int:
 
 
 def run_with_umask(env: dict, umask: int, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
-    proc = subprocess.run(COMMAND + list(args), input=stdin, capture_output=True, text=True, env=env, timeout=90,
-                          preexec_fn=lambda: os.umask(umask))  # fmt: skip
+    proc = subprocess.run(
+        COMMAND + list(args),
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=90,
+        preexec_fn=lambda: os.umask(umask),
+    )
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
     return proc
 
@@ -30,16 +37,26 @@ def run_with_umask(env: dict, umask: int, *args: str, stdin: str = "") -> subpro
 @pytest.mark.parametrize("umask", [0o000, 0o022])
 def test_every_file_is_private_whatever_the_umask(cli, tmp_path, umask):
     data = tmp_path / "fresh" / "data"  # nothing of it exists yet
-    env = {**cli.env, "METRIKA_DATA_DIR": str(data), "METRIKA_DB": str(tmp_path / "fresh" / "db" / "metrika.db"),
-           "METRIKA_CACHE_DIR": str(tmp_path / "fresh" / "cache")}  # fmt: skip
+    env = {
+        **cli.env,
+        "METRIKA_DATA_DIR": str(data),
+        "METRIKA_DB": str(tmp_path / "fresh" / "db" / "metrika.db"),
+        "METRIKA_CACHE_DIR": str(tmp_path / "fresh" / "cache"),
+    }
     added = run_with_umask(env, umask, "accounts", "add", stdin=cli.world.tokens[0] + "\n")
     assert added.returncode == 0, added.stderr
     once = run_with_umask(env, umask, "--headless", "--once")
     assert once.returncode == 0, once.stderr
     db = Path(env["METRIKA_DB"])
     # a daemon keeps the database open: its -wal and -shm files exist while it runs
-    daemon = subprocess.Popen(COMMAND + ["--headless"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, preexec_fn=lambda: os.umask(umask))  # fmt: skip
+    daemon = subprocess.Popen(
+        COMMAND + ["--headless"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.umask(umask),
+    )
     try:
         assert any("daemon started" in daemon.stdout.readline() for _ in range(20))
         sidecars = {str(f): oct(mode(f)) for f in (db.with_name("metrika.db-wal"), db.with_name("metrika.db-shm"))}

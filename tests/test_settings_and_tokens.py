@@ -18,8 +18,9 @@ def test_defaults_match_the_original(tmp_path):
 def test_a_lease_is_renewed_a_few_times_before_it_runs_out(tmp_path):
     assert load_settings(environ={}, config_path=tmp_path / "none.toml").heartbeat == 10  # of a 30 s lease
     assert load_settings(environ={"METRIKA_LEASE_SECONDS": "6"}, config_path=tmp_path / "none.toml").heartbeat == 2
-    chosen = load_settings(environ={"METRIKA_LEASE_SECONDS": "6", "METRIKA_HEARTBEAT_SECONDS": "5"},
-                           config_path=tmp_path / "none.toml")  # fmt: skip
+    chosen = load_settings(
+        environ={"METRIKA_LEASE_SECONDS": "6", "METRIKA_HEARTBEAT_SECONDS": "5"}, config_path=tmp_path / "none.toml"
+    )
     assert chosen.heartbeat == 5
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from metrika_tui.text import cells, dumps, fit, is_clean, visible
 
-EVERY_CONTROL = "".join(map(chr, range(0x00, 0x20))) + "\x7f" + "".join(map(chr, range(0x80, 0xA0)))
+EVERY_CONTROL = "".join(map(chr, range(0x20))) + "\x7f" + "".join(map(chr, range(0x80, 0xA0)))
 TRICKS = "\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
@@ -33,13 +33,16 @@ def test_visible_twice_is_visible_once():
     assert visible(once) == once
 
 
-@pytest.mark.parametrize(("text", "width", "expected"), [
-    ("short", 8, "short   "),
-    ("exactly8", 8, "exactly8"),
-    ("much too long", 8, "much to…"),
-    ("\x1b[31mred", 6, "␛[31m…"),
-    ("日本語のサイト", 7, "日本語…"),  # two cells a character
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "width", "expected"),
+    [
+        ("short", 8, "short   "),
+        ("exactly8", 8, "exactly8"),
+        ("much too long", 8, "much to…"),
+        ("\x1b[31mred", 6, "␛[31m…"),
+        ("日本語のサイト", 7, "日本語…"),  # two cells a character
+    ],
+)
 def test_fit_cuts_to_terminal_cells_with_an_ellipsis(text, width, expected):
     assert fit(text, width) == expected
     assert cells(fit(text, width)) == width

@@ -70,9 +70,18 @@ def _dispatch(args) -> int:
         os.environ["METRIKA_CONFIG"] = args.config
     flags = {
         name: getattr(args, name, None)
-        for name in ("db_path", "api_url", "interval_minutes", "timezone", "workers", "log_file",
-                     "log_format", "metrics_port", "metrics_address")
-    }  # fmt: skip
+        for name in (
+            "db_path",
+            "api_url",
+            "interval_minutes",
+            "timezone",
+            "workers",
+            "log_file",
+            "log_format",
+            "metrics_port",
+            "metrics_address",
+        )
+    }
     flags["demo"] = getattr(args, "demo", False)
     config_path = Path(args.config) if getattr(args, "config", None) else None
     settings = load_settings(flags, config_path=config_path)
@@ -86,9 +95,7 @@ def _dispatch(args) -> int:
         if args.headless:
             from metrika_tui.headless import run_headless
 
-            return run_headless(
-                settings, once=args.once, reload=lambda: load_settings(flags, config_path=config_path)
-            )
+            return run_headless(settings, once=args.once, reload=lambda: load_settings(flags, config_path=config_path))
         from metrika_tui.cli.console_cmd import run_console_command
 
         return run_console_command(settings, read_only=args.read_only)

@@ -18,6 +18,7 @@ def run_console_command(settings: Settings, *, read_only: bool = False) -> int:
             metrics.exporter.attach(runtime)
             runtime.engine.bus.emit(Kind.INFO, f"serving metrics on {metrics.url}")
 
-        runtime = Runtime(resolved, schedule=not read_only, workers=not read_only,
-                          on_engine=on_engine if metrics else None)  # fmt: skip
+        runtime = Runtime(
+            resolved, schedule=not read_only, workers=not read_only, on_engine=on_engine if metrics else None
+        )
         return run_console(runtime, read_only=read_only)

@@ -20,8 +20,10 @@ def run_health(settings: Settings, args) -> int:
         slot = health.last_slot
         oldest = f"oldest data {span(health.oldest_age)} old" if health.oldest_age is not None else "none synced yet"
         bound = f"at most {span(health.max_age)}" if health.max_age else "each login's 3 intervals"
-        print(f"healthy: {health.scope.active_counters} counter(s), {oldest} ({bound}); the"
-              f" {slot.slot.astimezone(settings.tz):%H:%M %Z} slot planned by {visible(slot.origin)}")  # fmt: skip
+        print(
+            f"healthy: {health.scope.active_counters} counter(s), {oldest} ({bound}); the"
+            f" {slot.slot.astimezone(settings.tz):%H:%M %Z} slot planned by {visible(slot.origin)}"
+        )
     else:
         for reason in health.reasons:
             print(f"unhealthy: {reason}")

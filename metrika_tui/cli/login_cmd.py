@@ -19,8 +19,8 @@ from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.settings import Settings
-from metrika_tui.timefmt import duration
 from metrika_tui.text import visible
+from metrika_tui.timefmt import duration
 
 #: how often the countdown line is redrawn on a terminal
 TICK = 1.0
@@ -41,16 +41,21 @@ async def _login(engine, args) -> int:
     except LoginNotConfigured as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     except AppRejected as exc:
-        raise CommandError(f"Yandex OAuth refused the app {engine.settings.oauth_client_id!r}: {exc.message};"
-                           " check [oauth] client_id and client_secret") from None  # fmt: skip
+        raise CommandError(
+            f"Yandex OAuth refused the app {engine.settings.oauth_client_id!r}: {exc.message};"
+            " check [oauth] client_id and client_secret"
+        ) from None
     except MetrikaError as exc:
         raise CommandError(f"could not start the login: {exc}") from None
     show_prompt(login.prompt, out, Style.detect(out), login.seconds_left())
     grant = await _wait_or_stop(login, out)
     account, found = await login.finish(grant, user_id=args.user_id, discover=not args.no_discover)
     expires = f", valid until {account.token_expires_at:%Y-%m-%d}" if account.token_expires_at else ""
-    print(f"Account {account.id} added: login {visible(account.login)} (Yandex id {visible(account.uid or 'not known yet')}),"
-          f" token {account.token_masked}{expires}", file=out)  # fmt: skip
+    print(
+        f"Account {account.id} added: login {visible(account.login)} (Yandex id {visible(account.uid or 'not known yet')}),"
+        f" token {account.token_masked}{expires}",
+        file=out,
+    )
     if not args.no_discover:
         print(f"  {found} counter(s) discovered; run 'metrika-tui sync' to fetch their statistics", file=out)
     return EXIT_OK
@@ -103,11 +108,17 @@ async def _wait_or_stop(login, out: TextIO):
     except LoginRefused as exc:
         if exc.reason == "denied":
             raise CommandError("the login was denied on the Yandex page: nothing was stored", EXIT_FAILED) from None
-        raise CommandError("the code expired before it was confirmed: nothing was stored; run"
-                           " 'metrika-tui accounts login' again for a new one", EXIT_FAILED) from None  # fmt: skip
+        raise CommandError(
+            "the code expired before it was confirmed: nothing was stored; run"
+            " 'metrika-tui accounts login' again for a new one",
+            EXIT_FAILED,
+        ) from None
     except AppRejected as exc:
-        raise CommandError(f"Yandex OAuth refused the app: {exc.message}; check [oauth] client_id and"
-                           " client_secret (or METRIKA_CLIENT_ID and METRIKA_CLIENT_SECRET)", EXIT_FAILED) from None
+        raise CommandError(
+            f"Yandex OAuth refused the app: {exc.message}; check [oauth] client_id and"
+            " client_secret (or METRIKA_CLIENT_ID and METRIKA_CLIENT_SECRET)",
+            EXIT_FAILED,
+        ) from None
     except MetrikaError as exc:
         raise CommandError(f"the login failed: {exc}", EXIT_FAILED) from None
 

@@ -65,15 +65,15 @@ async def _accounts_add(engine, args, token: Token) -> int:
 
     _tell_warnings(engine)
     try:
-        account, found = await ops.add_account(
-            engine, token, user_id=args.user_id, discover=not args.no_discover
-        )
+        account, found = await ops.add_account(engine, token, user_id=args.user_id, discover=not args.no_discover)
     except AuthError as exc:
         raise CommandError(f"the API refused this token ({token.masked}): {exc}") from None
     except MetrikaError as exc:
         raise CommandError(f"could not check the token against the API: {exc}") from None
-    print(f"Account {account.id} added: user {visible(account.user_id)}, login {visible(account.login)}"
-          f" (Yandex id {visible(account.uid or 'not known yet')}), token {account.token_masked}")
+    print(
+        f"Account {account.id} added: user {visible(account.user_id)}, login {visible(account.login)}"
+        f" (Yandex id {visible(account.uid or 'not known yet')}), token {account.token_masked}"
+    )
     if not args.no_discover:
         print(f"  {found} counter(s) discovered; run 'metrika-tui sync' to fetch their statistics")
     return EXIT_OK
@@ -121,8 +121,9 @@ async def _counters_discover(engine, args) -> int:
             found, new = await ops.discover(engine, account.id)
         except MetrikaError as exc:
             failures += 1
-            print(f"Account {account.id} ({visible(account.user_id)}): discovery failed: {visible(exc)}",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                f"Account {account.id} ({visible(account.user_id)}): discovery failed: {visible(exc)}", file=sys.stderr
+            )
             continue
         print(f"Account {account.id} ({visible(account.user_id)}): {found} counter(s), {new} new")
     return 1 if failures else EXIT_OK
@@ -132,8 +133,11 @@ async def _counters_list(engine, args) -> int:
     snapshot = await engine.snapshot()
     _check_account(snapshot, args.account_id)
     seen_by = await engine.counter_accounts()  # a shared counter is listed for every account that sees it
-    rows = [c for c in snapshot.counters if args.account_id is None
-            or args.account_id in seen_by.get(c.counter_id, (c.account_id,))]  # fmt: skip
+    rows = [
+        c
+        for c in snapshot.counters
+        if args.account_id is None or args.account_id in seen_by.get(c.counter_id, (c.account_id,))
+    ]
     if args.json:
         print(dumps([ops.counter_as_dict(c, seen_by.get(c.counter_id, ())) for c in rows], indent=2))
         return EXIT_OK
@@ -146,7 +150,9 @@ async def _counters_list(engine, args) -> int:
     for c in rows:
         state = style.paint(f"{c.state.label:<10}", "dim" if not c.active else "bold")
         accounts = fit(",".join(map(str, seen_by.get(c.counter_id, (c.account_id,)))), 8)  # synced through the first
-        print(f"{c.counter_id:>10}  {accounts}  {fit(c.name, 28)} {fit(c.site, 26)} {state} {ago(c.last_fetched_at, now)}")
+        print(
+            f"{c.counter_id:>10}  {accounts}  {fit(c.name, 28)} {fit(c.site, 26)} {state} {ago(c.last_fetched_at, now)}"
+        )
     return EXIT_OK
 
 

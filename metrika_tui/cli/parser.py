@@ -25,17 +25,27 @@ class _Parser(argparse.ArgumentParser):
 def _common(parser: argparse.ArgumentParser, *, default=None) -> None:
     """Options every command accepts. Subparsers use SUPPRESS so they don't undo the top level."""
     g = parser.add_argument_group("common options")
-    g.add_argument("--demo", action="store_true", default=default if default is not None else False,
-                   help="use the bundled Metrika simulator and a demo database (no token, no network)")
-    g.add_argument("--db", dest="db_path", metavar="PATH", default=default,
-                   help="database file (env METRIKA_DB)")
-    g.add_argument("--config", metavar="PATH", default=default,
-                   help="config file (env METRIKA_CONFIG)")
+    g.add_argument(
+        "--demo",
+        action="store_true",
+        default=default if default is not None else False,
+        help="use the bundled Metrika simulator and a demo database (no token, no network)",
+    )
+    g.add_argument("--db", dest="db_path", metavar="PATH", default=default, help="database file (env METRIKA_DB)")
+    g.add_argument("--config", metavar="PATH", default=default, help="config file (env METRIKA_CONFIG)")
     g.add_argument("--api-url", metavar="URL", default=default, help="Metrika API base URL (env METRIKA_API_URL)")
-    g.add_argument("--interval-minutes", metavar="N", default=default,
-                   help="sync interval in minutes (env METRIKA_SYNC_INTERVAL_MINUTES, default 60)")
-    g.add_argument("--timezone", metavar="TZ", default=default,
-                   help="time zone of the schedule (env APP_TIMEZONE, default Europe/Moscow)")
+    g.add_argument(
+        "--interval-minutes",
+        metavar="N",
+        default=default,
+        help="sync interval in minutes (env METRIKA_SYNC_INTERVAL_MINUTES, default 60)",
+    )
+    g.add_argument(
+        "--timezone",
+        metavar="TZ",
+        default=default,
+        help="time zone of the schedule (env APP_TIMEZONE, default Europe/Moscow)",
+    )
     g.add_argument("--workers", metavar="N", default=default, help="async workers (env METRIKA_WORKERS)")
 
 
@@ -48,17 +58,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"metrika-tui {__version__}")
     _common(parser)
     parser.add_argument("--headless", action="store_true", help="run scheduler and workers without a UI")
-    parser.add_argument("--once", action="store_true",
-                        help="with --headless: plan one pass, work it to completion, exit")
+    parser.add_argument(
+        "--once", action="store_true", help="with --headless: plan one pass, work it to completion, exit"
+    )
     parser.add_argument("--read-only", action="store_true", help="console: observe only")
     parser.add_argument("--log-file", metavar="PATH", help="headless: append events here")
     parser.add_argument("--log-format", choices=("text", "json"), help="headless: event line format")
-    parser.add_argument("--metrics-port", type=_port, metavar="PORT",
-                        help="headless and console: serve Prometheus metrics on http://ADDRESS:PORT/metrics "
-                             "(env METRIKA_METRICS_PORT, [metrics] port; 0: a free port)")
-    parser.add_argument("--metrics-address", metavar="ADDRESS",
-                        help="where the metrics are served (env METRIKA_METRICS_ADDRESS, [metrics] address; "
-                             "default 127.0.0.1)")
+    parser.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="headless and console: serve Prometheus metrics on http://ADDRESS:PORT/metrics "
+        "(env METRIKA_METRICS_PORT, [metrics] port; 0: a free port)",
+    )
+    parser.add_argument(
+        "--metrics-address",
+        metavar="ADDRESS",
+        help="where the metrics are served (env METRIKA_METRICS_ADDRESS, [metrics] address; default 127.0.0.1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = argparse.SUPPRESS
 
@@ -68,9 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counter-id", type=_positive_int, metavar="ID", help="only this counter")
     p.add_argument("--force", action="store_true", help="ignore the interval: sync even fresh counters")
     p.add_argument("--no-wait", action="store_true", help="only enqueue, for a running daemon")
-    p.add_argument("--max-wait", type=_wait, metavar="TIME",
-                   help="wait out a quota that frees within TIME (seconds, or 90s, 10m, 1h30m; default: the "
-                        "report window and a minute, 6m); counters deferred longer stay queued (exit 1)")
+    p.add_argument(
+        "--max-wait",
+        type=_wait,
+        metavar="TIME",
+        help="wait out a quota that frees within TIME (seconds, or 90s, 10m, 1h30m; default: the "
+        "report window and a minute, 6m); counters deferred longer stay queued (exit 1)",
+    )
 
     p = sub.add_parser("sync-status", help="per counter sync state and a summary")
     _common(p, default=s)
@@ -83,8 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(a, default=s)
     a.add_argument("--user-id", metavar="LABEL", help="your label for the account (default: its login)")
     a.add_argument("--no-discover", action="store_true", help="do not pull its counters now")
-    a = acc.add_parser("login", help="add an account with a code confirmed on any device (needs [oauth] "
-                                     "client_id and client_secret)")
+    a = acc.add_parser(
+        "login", help="add an account with a code confirmed on any device (needs [oauth] client_id and client_secret)"
+    )
     _common(a, default=s)
     a.add_argument("--user-id", metavar="LABEL", help="your label for the account (default: its login)")
     a.add_argument("--no-discover", action="store_true", help="do not pull its counters now")
@@ -118,38 +140,76 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--counters-per-account", type=_positive_int, default=10)
     p.add_argument("--latency-ms", type=float, default=0.0, help="median answer latency")
     p.add_argument("--fault-rate", type=float, default=0.0, help="share of answers that fail (0..1)")
-    p.add_argument("--hostile", metavar="TRICKS", default="",
-                   help="serve hostile answers for every counter: comma-separated tricks (names, errors, "
-                        "endless_paging, trickle, huge, rows_outside, sampled, bogus_zone, …)")
+    p.add_argument(
+        "--hostile",
+        metavar="TRICKS",
+        default="",
+        help="serve hostile answers for every counter: comma-separated tricks (names, errors, "
+        "endless_paging, trickle, huge, rows_outside, sampled, bogus_zone, …)",
+    )
 
-    p = sub.add_parser("health", help="exit 0 if the sync is healthy, else 1 with one line per reason",
-                       description="Healthy: the database opens, a scheduler planned the last slot (a daemon or "
-                                   "console runs), and no active counter's data is older than --max-age. For "
-                                   "HEALTHCHECK, systemd and monitoring.")  # fmt: skip
+    p = sub.add_parser(
+        "health",
+        help="exit 0 if the sync is healthy, else 1 with one line per reason",
+        description="Healthy: the database opens, a scheduler planned the last slot (a daemon or "
+        "console runs), and no active counter's data is older than --max-age. For "
+        "HEALTHCHECK, systemd and monitoring.",
+    )
     _common(p, default=s)
-    p.add_argument("--max-age", type=_age, metavar="DURATION",
-                   help="the oldest data that is healthy (90m, 6h, 2d; default: 3 intervals of each "
-                        "counter's login, its quota's stretched cadence counted)")
+    p.add_argument(
+        "--max-age",
+        type=_age,
+        metavar="DURATION",
+        help="the oldest data that is healthy (90m, 6h, 2d; default: 3 intervals of each "
+        "counter's login, its quota's stretched cadence counted)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON object")
 
-    p = sub.add_parser("export", help="the stored statistics as CSV or JSON Lines, to stdout or a file",
-                       description="Stream the stored daily or monthly statistics: to stdout (for a pipe), or "
-                                   "to --output FILE, which appears whole or not at all. Dates are in each "
-                                   "counter's own time zone.")  # fmt: skip
+    p = sub.add_parser(
+        "export",
+        help="the stored statistics as CSV or JSON Lines, to stdout or a file",
+        description="Stream the stored daily or monthly statistics: to stdout (for a pipe), or "
+        "to --output FILE, which appears whole or not at all. Dates are in each "
+        "counter's own time zone.",
+    )
     _common(p, default=s)
     p.add_argument("grain", choices=("daily", "monthly"), help="one row a counter and day, or a counter and month")
-    p.add_argument("--counter-id", dest="counter_ids", type=_positive_int, nargs="+", action="extend",
-                   metavar="ID", help="only these counters (repeat or list several)")
+    p.add_argument(
+        "--counter-id",
+        dest="counter_ids",
+        type=_positive_int,
+        nargs="+",
+        action="extend",
+        metavar="ID",
+        help="only these counters (repeat or list several)",
+    )
     p.add_argument("--account-id", type=_positive_int, metavar="ID", help="only this account's counters")
-    p.add_argument("--from", dest="first", type=_day_or_month, metavar="DATE",
-                   help="from this day (YYYY-MM-DD, or YYYY-MM: its first day); monthly: the months it touches")
-    p.add_argument("--to", dest="last", type=_day_or_month, metavar="DATE",
-                   help="through this day (YYYY-MM-DD, or YYYY-MM: its last day)")
-    p.add_argument("--format", choices=("csv", "jsonl"),
-                   help="csv (a header row, then one row each) or jsonl (one JSON object a line); default: "
-                        "jsonl for an --output ending .jsonl or .ndjson, else csv")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (via a temporary file renamed when "
-                                                         "complete) instead of stdout")
+    p.add_argument(
+        "--from",
+        dest="first",
+        type=_day_or_month,
+        metavar="DATE",
+        help="from this day (YYYY-MM-DD, or YYYY-MM: its first day); monthly: the months it touches",
+    )
+    p.add_argument(
+        "--to",
+        dest="last",
+        type=_day_or_month,
+        metavar="DATE",
+        help="through this day (YYYY-MM-DD, or YYYY-MM: its last day)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("csv", "jsonl"),
+        help="csv (a header row, then one row each) or jsonl (one JSON object a line); default: "
+        "jsonl for an --output ending .jsonl or .ndjson, else csv",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write to FILE (via a temporary file renamed when complete) instead of stdout",
+    )
 
     p = sub.add_parser("paths", help="print where config, data and logs live")
     _common(p, default=s)

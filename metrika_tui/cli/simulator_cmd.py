@@ -30,9 +30,12 @@ def run_simulator(args) -> int:
     print(f"Metrika simulator on http://{args.host}:{args.port}  ({len(world.tokens)} tokens)", file=sys.stderr)
     print("Tokens:", ", ".join(tokens[:5]) + (" ..." if len(tokens) > 5 else ""), file=sys.stderr)
     print(f"Point metrika-tui at it: METRIKA_API_URL=http://{args.host}:{args.port}", file=sys.stderr)
-    print(f"Yandex ID too (accounts login): METRIKA_OAUTH_URL and METRIKA_LOGIN_URL=http://{args.host}:{args.port},"
-          f" METRIKA_CLIENT_ID={config.oauth.client_id}; its secret: METRIKA_CLIENT_SECRET={config.oauth.client_secret}"
-          " (a demo app's, not a real one); approve a code with POST /simulator/device/approve", file=sys.stderr)
+    print(
+        f"Yandex ID too (accounts login): METRIKA_OAUTH_URL and METRIKA_LOGIN_URL=http://{args.host}:{args.port},"
+        f" METRIKA_CLIENT_ID={config.oauth.client_id}; its secret: METRIKA_CLIENT_SECRET={config.oauth.client_secret}"
+        " (a demo app's, not a real one); approve a code with POST /simulator/device/approve",
+        file=sys.stderr,
+    )
     try:
         run_forever(args.host, args.port, world, config)
     except OSError as exc:

@@ -62,8 +62,10 @@ def as_json(snapshot, next_sync) -> dict:
             }
             for account in snapshot.accounts
         ],
-        "summary": {**snapshot.summary.as_dict(),
-                    "freshness": snapshot.freshness.as_dict() if snapshot.freshness else None},
+        "summary": {
+            **snapshot.summary.as_dict(),
+            "freshness": snapshot.freshness.as_dict() if snapshot.freshness else None,
+        },
         "next_scheduled_sync_at": _iso(next_sync),
         "generated_at": _iso(snapshot.taken_at),
     }
@@ -87,13 +89,16 @@ def quota_json(pace) -> dict | None:
 def quota_line(pace, now) -> str:
     """'Quota: 1,234 of 5,000 requests today (login agency-1, resets in 5h 2m); each counter
     every 2h 32m (its quota cannot keep 60 min)'"""
-    line = (f"Quota: {pace.used:,} of {pace.per_day:,} requests today (login {visible(pace.login)},"
-            f" resets {until(pace.resets_at, now)})")  # fmt: skip
+    line = (
+        f"Quota: {pace.used:,} of {pace.per_day:,} requests today (login {visible(pace.login)},"
+        f" resets {until(pace.resets_at, now)})"
+    )
     if pace.spent_until is not None:
         return line + f"; spent until {pace.spent_until:%H:%M} UTC (the API said so)"
     if pace.stretched:
-        return line + (f"; each counter every {span(pace.effective_interval)}"
-                       f" (its quota cannot keep {span(pace.interval)})")  # fmt: skip
+        return line + (
+            f"; each counter every {span(pace.effective_interval)} (its quota cannot keep {span(pace.interval)})"
+        )
     return line
 
 
@@ -123,30 +128,46 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
     lines = [f"{style.mark('📊 ', '')}Sync Status Report", style.rule()]
     by_account = {k: list(g) for k, g in itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}
     if not snapshot.accounts:
-        lines += ["", "No accounts yet. Add one:  metrika-tui accounts add",
-                  "or try everything on the simulator:  metrika-tui --demo"]  # fmt: skip
+        lines += [
+            "",
+            "No accounts yet. Add one:  metrika-tui accounts add",
+            "or try everything on the simulator:  metrika-tui --demo",
+        ]
     for account in snapshot.accounts:
         counters = by_account.get(account.id, [])
-        status = style.mark("⛔ ", "") + style.paint("REVOKED", "red") if account.revoked else (
-            style.mark("✅ ", "") + style.paint("ACTIVE", "green"))  # fmt: skip
-        lines += ["", f"{style.mark('👤 ', '')}Account {account.id} (User: {visible(account.user_id)})",
-                  f"   Status: {status}", f"   Counters: {len(counters)}"]  # fmt: skip
+        status = (
+            style.mark("⛔ ", "") + style.paint("REVOKED", "red")
+            if account.revoked
+            else (style.mark("✅ ", "") + style.paint("ACTIVE", "green"))
+        )
+        lines += [
+            "",
+            f"{style.mark('👤 ', '')}Account {account.id} (User: {visible(account.user_id)})",
+            f"   Status: {status}",
+            f"   Counters: {len(counters)}",
+        ]
         if (pace := snapshot.paces.get(account.quota_login)) is not None and not account.revoked:
             lines.append(f"   {quota_line(pace, now)}")
         if account.token_warning:
-            lines.append(f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + visible(account.token_warning), 'yellow')}")
+            lines.append(
+                f"   {style.mark('⚠️  ', '[!] ')}{style.paint('Token: ' + visible(account.token_warning), 'yellow')}"
+            )
         elif account.token_expires_at and not account.revoked:
             how = "refreshed before then" if account.has_refresh_token else "not refreshable"
             lines.append(f"   Token: valid until {account.token_expires_at:%Y-%m-%d} ({how})")
         for c in counters:
             lines.append(f"   {style.state(c.state)}  Counter {c.counter_id} {visible(c.name)}: {describe(c, now)}")
     s = snapshot.summary
-    lines += ["", style.rule(), "Summary:",
-              f"   Total counters: {s.total}",
-              f"   {style.mark('✅ ', '')}In sync: {s.in_sync}",
-              f"   {style.mark('⏳ ', '')}Pending: {s.pending}",
-              f"   {style.mark('🔴 ', '')}Overdue: {s.overdue}",
-              f"   {style.mark('❌ ', '')}Failed: {s.failed}"]  # fmt: skip
+    lines += [
+        "",
+        style.rule(),
+        "Summary:",
+        f"   Total counters: {s.total}",
+        f"   {style.mark('✅ ', '')}In sync: {s.in_sync}",
+        f"   {style.mark('⏳ ', '')}Pending: {s.pending}",
+        f"   {style.mark('🔴 ', '')}Overdue: {s.overdue}",
+        f"   {style.mark('❌ ', '')}Failed: {s.failed}",
+    ]
     if s.queued or s.syncing:
         held = f" ({s.held} held by a process that stopped)" if s.held else ""
         lines.append(f"   {style.mark('📥 ', '')}Queued: {s.queued}{held}, syncing: {s.syncing}")
@@ -157,10 +178,13 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
         lines.append(f"   Data age: median {span(fresh.median_age)}, oldest {span(fresh.oldest_age)}")
     if s.sampled:
         lines.append(f"   {style.mark('≈ ', '')}Sampled: {s.sampled} (the API estimated their figures from a sample)")
-    lines += [f"   Overall: {s.overall_percent}%", "",
-              f"{style.mark('⏰ ', '')}Next scheduled sync: {until(next_sync, now)}"
-              f" ({next_sync.astimezone(tz).strftime('%H:%M %Z')})" if next_sync else
-              "Next scheduled sync: unknown",
-              "   (Run 'metrika-tui sync --force' to sync now)"]  # fmt: skip
+    lines += [
+        f"   Overall: {s.overall_percent}%",
+        "",
+        f"{style.mark('⏰ ', '')}Next scheduled sync: {until(next_sync, now)}"
+        f" ({next_sync.astimezone(tz).strftime('%H:%M %Z')})"
+        if next_sync
+        else "Next scheduled sync: unknown",
+        "   (Run 'metrika-tui sync --force' to sync now)",
+    ]
     return "\n".join(lines)
-

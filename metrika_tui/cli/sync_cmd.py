@@ -11,9 +11,9 @@ from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.events import Event, Kind
 from metrika_tui.engine.waits import PassWait, pass_max_wait
-from metrika_tui.text import visible
 from metrika_tui.settings import Settings
 from metrika_tui.stopping import STOP_GRACE_SECONDS, leave_terminal, signal_name, stop_signals
+from metrika_tui.text import visible
 from metrika_tui.timefmt import duration, span
 
 
@@ -32,8 +32,12 @@ async def _stoppable_sync(engine, args) -> int:
             if signum == signal.SIGHUP:
                 leave_terminal()
             else:
-                print(f"\nmetrika-tui: {signal_name(signum)}: stopping; running jobs get {STOP_GRACE_SECONDS:.0f}s,"
-                      " the rest go back to the queue", file=sys.stderr, flush=True)  # fmt: skip
+                print(
+                    f"\nmetrika-tui: {signal_name(signum)}: stopping; running jobs get {STOP_GRACE_SECONDS:.0f}s,"
+                    " the rest go back to the queue",
+                    file=sys.stderr,
+                    flush=True,
+                )
         engine.request_stop(STOP_GRACE_SECONDS)
 
     with stop_signals(on_stop):
@@ -65,15 +69,14 @@ async def _sync(engine, args, stopped: list[int]) -> int:
 
     print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
     planned_at = engine.clock.now()  # a job another sync queued may finish before we wait
-    plan = await engine.plan(
-        force=args.force, account_id=args.account_id, counter_id=args.counter_id, trigger="sync"
-    )
+    plan = await engine.plan(force=args.force, account_id=args.account_id, counter_id=args.counter_id, trigger="sync")
     names = {c.counter_id: visible(c.name) for c in snapshot.counters}
     print(f"Found {len(plan.accounts)} active account(s)", file=out)
     for account in plan.accounts:
         print(f"\nAccount: {account.account_id} (User: {visible(account.user_id)})", file=out)
-        total = len(account.queued) + len(account.skipped_recent) + len(account.already_live) + len(
-            account.skipped_budget)
+        total = (
+            len(account.queued) + len(account.skipped_recent) + len(account.already_live) + len(account.skipped_budget)
+        )
         print(f"  Found {total} counter(s)", file=out)
         for cid in account.queued:
             print(f"  {style.mark('✅', '+')} Counter {cid} {names.get(cid, '')}: queued for sync", file=out)
@@ -82,8 +85,11 @@ async def _sync(engine, args, stopped: list[int]) -> int:
         for cid in account.skipped_recent:
             print(f"  {style.mark('⏭️ ', '-')} Counter {cid} {names.get(cid, '')}: recently synced, skipping", file=out)
         for cid in account.skipped_budget:
-            print(f"  {style.mark('⏸️ ', '~')} Counter {cid} {names.get(cid, '')}: left for later"
-                  f" (login {account.login}'s daily quota)", file=out)  # fmt: skip
+            print(
+                f"  {style.mark('⏸️ ', '~')} Counter {cid} {names.get(cid, '')}: left for later"
+                f" (login {account.login}'s daily quota)",
+                file=out,
+            )
 
     wanted = set(plan.queued) | set(plan.already_live)
     outcomes = []
@@ -92,8 +98,9 @@ async def _sync(engine, args, stopped: list[int]) -> int:
         max_wait = pass_max_wait(engine.settings) if args.max_wait is None else args.max_wait
         print(file=out)
         with _Progress(engine, len(wanted), style, out, max_wait) as progress:
-            outcomes = await engine.run_until_idle(wanted, max_wait=max_wait, on_wait=progress.waiting,
-                                                   since=planned_at)
+            outcomes = await engine.run_until_idle(
+                wanted, max_wait=max_wait, on_wait=progress.waiting, since=planned_at
+            )
 
     failed = [o for o in outcomes if not o.ok]
     print(f"\n{style.rule(35)}", file=out)
@@ -107,24 +114,34 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     if plan.skipped_budget:
         print(f"  Left for later (the login's daily quota): {len(plan.skipped_budget)}", file=out)
         for login in sorted({a.login for a in plan.accounts if a.skipped_budget}):
-            print(f"    {visible(_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force))}",
-                  file=out)  # fmt: skip
+            print(
+                f"    {visible(_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force))}",
+                file=out,
+            )
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
     elif stopped:
         left = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
-        print(f"  Stopped by {signal_name(stopped[0])}: {left} counter(s) back in the queue"
-              " (the next sync or a running metrika-tui takes them)", file=out)  # fmt: skip
+        print(
+            f"  Stopped by {signal_name(stopped[0])}: {left} counter(s) back in the queue"
+            " (the next sync or a running metrika-tui takes them)",
+            file=out,
+        )
     if not args.no_wait:
         print(f"  Synced: {sum(o.ok for o in outcomes)}", file=out)
         print(f"  Failed: {len(failed)}", file=out)
         for o in failed:
-            print(f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {visible(o.error)}",
-                  file=out)  # fmt: skip
+            print(
+                f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {visible(o.error)}",
+                file=out,
+            )
         if progress is not None and progress.stopped is not None:
             beyond = progress.stopped
-            print(f"  Still queued: {beyond.queued}, the next may run in {duration(beyond.seconds or 0)}"
-                  f" ({progress.beyond}): {visible(beyond.why)}", file=out)  # fmt: skip
+            print(
+                f"  Still queued: {beyond.queued}, the next may run in {duration(beyond.seconds or 0)}"
+                f" ({progress.beyond}): {visible(beyond.why)}",
+                file=out,
+            )
     print(style.rule(35), file=out)
     elapsed = time.monotonic() - started
     if args.no_wait:
@@ -148,11 +165,15 @@ def _budget_words(pace, login: str, now, *, force: bool) -> str:
     if pace.spent_until is not None:
         return f"login {login}: the API says its daily quota is spent until {pace.spent_until:%H:%M} UTC"
     if not force:
-        return (f"login {login}: its quota is spread over the day, each counter every"
-                f" {span(pace.effective_interval)}; 'sync --force' takes what is left of today's")  # fmt: skip
-    return (f"login {login}: nothing more fits in today's {pace.per_day:,} requests ({pace.used:,} used,"
-            f" {pace.committed:,} queued before, {pace.per_day - pace.budget:,} kept for force-syncs);"
-            f" the rest after the reset at {pace.resets_at:%H:%M} UTC")  # fmt: skip
+        return (
+            f"login {login}: its quota is spread over the day, each counter every"
+            f" {span(pace.effective_interval)}; 'sync --force' takes what is left of today's"
+        )
+    return (
+        f"login {login}: nothing more fits in today's {pace.per_day:,} requests ({pace.used:,} used,"
+        f" {pace.committed:,} queued before, {pace.per_day - pace.budget:,} kept for force-syncs);"
+        f" the rest after the reset at {pace.resets_at:%H:%M} UTC"
+    )
 
 
 def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None:
@@ -164,9 +185,7 @@ def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None
     if counter_id is not None:
         counter = next((c for c in snapshot.counters if c.counter_id == counter_id), None)
         if counter is None:
-            raise CommandError(
-                f"unknown counter id {counter_id} (see 'metrika-tui counters list')", EXIT_USAGE
-            )
+            raise CommandError(f"unknown counter id {counter_id} (see 'metrika-tui counters list')", EXIT_USAGE)
         if account_id is not None and counter.account_id != account_id:
             raise CommandError(
                 f"counter {counter_id} belongs to account {counter.account_id}, not {account_id}",
@@ -242,7 +261,5 @@ class _Progress:
         width = 30
         filled = width * finished // max(self.total, 1)
         bar = "█" * filled + "░" * (width - filled)
-        self.out.write(
-            f"\r  {bar} {finished}/{self.total}  ✅ {self.done}  ❌ {self.failed}   "
-        )
+        self.out.write(f"\r  {bar} {finished}/{self.total}  ✅ {self.done}  ❌ {self.failed}   ")
         self.out.flush()

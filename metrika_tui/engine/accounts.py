@@ -11,8 +11,15 @@ from metrika_tui.tokens import Token
 NAMED_ZONES = 5
 
 
-async def add_account(engine, token: Token, *, user_id: str | None, discover: bool = True,
-                      refresh_token: Token | None = None, expires_at=None):  # fmt: skip
+async def add_account(
+    engine,
+    token: Token,
+    *,
+    user_id: str | None,
+    discover: bool = True,
+    refresh_token: Token | None = None,
+    expires_at=None,
+):
     """Ask Yandex ID whose token it is, check it against the API, store the account, and
     (by default) its counters. A Yandex user already known gets the new token on its
     account (logging in again), not a second account.
@@ -30,20 +37,30 @@ async def add_account(engine, token: Token, *, user_id: str | None, discover: bo
         except AuthError:
             raise
         except MetrikaError as exc:
-            engine.bus.emit(Kind.WARNING, f"Yandex ID did not say whose token {token.masked} is ({exc}); the login"
-                            " is taken from its counters and asked again later", level=Level.WARNING)  # fmt: skip
+            engine.bus.emit(
+                Kind.WARNING,
+                f"Yandex ID did not say whose token {token.masked} is ({exc}); the login"
+                " is taken from its counters and asked again later",
+                level=Level.WARNING,
+            )
     counters = await engine.client.list_counters(token)
     login = identity.login if identity else next((c.owner_login for c in counters if c.owner_login), "") or "unknown"
     account = await engine.store.add_account(
-        user_id=user_id, login=login, token=token, now=engine.clock.now(),
-        uid=identity.uid if identity else None, refresh_token=refresh_token, expires_at=expires_at,
-    )  # fmt: skip
+        user_id=user_id,
+        login=login,
+        token=token,
+        now=engine.clock.now(),
+        uid=identity.uid if identity else None,
+        refresh_token=refresh_token,
+        expires_at=expires_at,
+    )
     found = 0
     if discover:
         found, _ = await engine.store.upsert_counters(account.id, counters, now=engine.clock.now())
         _warn_unknown_zones(engine, account.id, counters)
-    engine.bus.emit(Kind.INFO, f"account {account.id} ({account.user_id}) added with {found} counter(s)",
-                    account_id=account.id)  # fmt: skip
+    engine.bus.emit(
+        Kind.INFO, f"account {account.id} ({account.user_id}) added with {found} counter(s)", account_id=account.id
+    )
     return account, found
 
 
@@ -63,10 +80,17 @@ def _warn_unknown_zones(engine, account_id: int, counters) -> None:
     unknown = [c for c in counters if known_zone(c.time_zone) is None]
     if not unknown:
         return
-    named = ", ".join(f"{c.id} ({c.time_zone!r}, offset {offset_text(c.time_zone_offset)})" for c in unknown[:NAMED_ZONES])
+    named = ", ".join(
+        f"{c.id} ({c.time_zone!r}, offset {offset_text(c.time_zone_offset)})" for c in unknown[:NAMED_ZONES]
+    )
     more = f" and {len(unknown) - NAMED_ZONES} more" if len(unknown) > NAMED_ZONES else ""
-    engine.bus.emit(Kind.WARNING, f"{len(unknown)} counter(s) in a time zone this machine does not know: {named}{more};"
-                    " their days are counted at that fixed offset", level=Level.WARNING, account_id=account_id)
+    engine.bus.emit(
+        Kind.WARNING,
+        f"{len(unknown)} counter(s) in a time zone this machine does not know: {named}{more};"
+        " their days are counted at that fixed offset",
+        level=Level.WARNING,
+        account_id=account_id,
+    )
 
 
 async def revoke_account(engine, account_id: int):
@@ -95,6 +119,7 @@ def account_as_dict(account) -> dict:
 
 def counter_as_dict(counter: CounterStatus, seen_by: tuple[int, ...] = ()) -> dict:
     """A counter for --json; `accounts`: every account that sees it, the one it syncs through first."""
+
     def iso(moment):
         return moment.isoformat().replace("+00:00", "Z") if moment else None
 

@@ -84,15 +84,23 @@ class Health:
                 "oldest_age_seconds": seconds(self.oldest_age),
                 "max_age_seconds": seconds(self.max_age),
                 "stale_counters": self.stale_count,
-                "stale": [{"counter_id": s.counter_id, "name": s.name, "age_seconds": seconds(s.age),
-                           "bound_seconds": seconds(s.bound), "ever_synced": s.synced}
-                          for s in self.stale[:LISTED]],  # fmt: skip
+                "stale": [
+                    {
+                        "counter_id": s.counter_id,
+                        "name": s.name,
+                        "age_seconds": seconds(s.age),
+                        "bound_seconds": seconds(s.bound),
+                        "ever_synced": s.synced,
+                    }
+                    for s in self.stale[:LISTED]
+                ],
             },
         }
 
 
-async def check_health(settings: Settings, *, max_age: dt.timedelta | None = None,
-                       now: dt.datetime | None = None) -> Health:  # fmt: skip
+async def check_health(
+    settings: Settings, *, max_age: dt.timedelta | None = None, now: dt.datetime | None = None
+) -> Health:
     """The health of the sync on `settings.db_path` at `now`; never raises for the database."""
     now = now or dt.datetime.now(dt.UTC)
     path = settings.db_path
@@ -136,8 +144,19 @@ async def _check(store: Store, settings: Settings, *, max_age, now, base) -> Hea
     stale.sort(key=lambda s: s.age - s.bound, reverse=True)
     if stale:
         reasons.append(_stale_reason(stale))
-    return Health(not reasons, tuple(reasons), opened=True, last_slot=last, due_slot=due, scheduler_alive=alive,
-                  scope=scope, stale=tuple(stale), stale_count=len(stale), oldest_age=oldest, **base)  # fmt: skip
+    return Health(
+        not reasons,
+        tuple(reasons),
+        opened=True,
+        last_slot=last,
+        due_slot=due,
+        scheduler_alive=alive,
+        scope=scope,
+        stale=tuple(stale),
+        stale_count=len(stale),
+        oldest_age=oldest,
+        **base,
+    )
 
 
 def scheduled_by_now(now: dt.datetime, settings: Settings) -> dt.datetime:
@@ -153,16 +172,20 @@ def _scheduler_reason(last: PlannedSlot | None, due: dt.datetime, settings: Sett
 
     if last is None:
         return "no scheduler has planned a slot here yet: start the daemon (metrika-tui --headless) or the console"
-    return (f"no scheduler planned the {local(due)} slot: the last planned was {local(last.slot)}, "
-            f"{span(now - last.planned_at)} ago, by {visible(last.origin)} (is a daemon running, and not paused?)")
+    return (
+        f"no scheduler planned the {local(due)} slot: the last planned was {local(last.slot)}, "
+        f"{span(now - last.planned_at)} ago, by {visible(last.origin)} (is a daemon running, and not paused?)"
+    )
 
 
 def _nothing_to_sync(scope: Scope) -> str:
     if scope.accounts == 0:
         return "nothing to sync: no accounts (add one: metrika-tui accounts add)"
     if scope.revoked_accounts == scope.accounts:
-        return (f"nothing to sync: every account ({scope.accounts}) is revoked, its token refused "
-                f"(metrika-tui accounts login, or accounts add with a new token)")
+        return (
+            f"nothing to sync: every account ({scope.accounts}) is revoked, its token refused "
+            f"(metrika-tui accounts login, or accounts add with a new token)"
+        )
     return "nothing to sync: no active counter in the live accounts (metrika-tui counters discover, or enable)"
 
 

@@ -14,14 +14,14 @@ import contextvars
 import datetime as dt
 import random
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from metrika_tui.engine.events import EventBus, Kind, Level
 from metrika_tui.engine.ports import Clock, MetrikaApi
 from metrika_tui.engine.window import fetch_window, window_requests
-from metrika_tui.metrika.errors import AuthError, BadAnswer, MetrikaError, QuotaError, RequestError
 from metrika_tui.metrika import parse
+from metrika_tui.metrika.errors import AuthError, BadAnswer, MetrikaError, QuotaError, RequestError
 from metrika_tui.metrika.parse import MalformedAnswer, next_utc_midnight
 from metrika_tui.models import DailyStat, MonthUsers, Report, ReportRequest, month_start
 from metrika_tui.settings import Settings
@@ -64,17 +64,24 @@ async def run_job(
     """Fetch, store and settle one claimed job. Never raises for API or quota trouble."""
     ids = {"counter_id": job.counter_id, "account_id": job.account_id, "job_id": job.id}
     started = time.monotonic()
-    date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, clock.now(),
-                                offset=job.time_zone_offset)  # fmt: skip
+    date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, clock.now(), offset=job.time_zone_offset)
     requests = window_requests(date1, date2, settings.month_users)
-    bus.emit(Kind.STARTED, f"fetching {date1}..{date2}" + (f" (try {job.attempts + 1})" if job.attempts else ""),
-             level=Level.DEBUG if not job.attempts else Level.INFO, **ids)  # fmt: skip
+    bus.emit(
+        Kind.STARTED,
+        f"fetching {date1}..{date2}" + (f" (try {job.attempts + 1})" if job.attempts else ""),
+        level=Level.DEBUG if not job.attempts else Level.INFO,
+        **ids,
+    )
     token = current_job.set(job)
     try:
         reports = await client.read_window(job.token, job.counter_id, requests, login=job.login or None)
         daily, months = combine(requests, reports)
-        bus.emit(Kind.FETCHED, f"{len(daily)} daily rows ({sum(len(r.raw_pages) for r in reports)} page(s))",
-                 level=Level.DEBUG, **ids)  # fmt: skip
+        bus.emit(
+            Kind.FETCHED,
+            f"{len(daily)} daily rows ({sum(len(r.raw_pages) for r in reports)} page(s))",
+            level=Level.DEBUG,
+            **ids,
+        )
     except QuotaError as exc:
         return await _settle_quota(job, exc, store=store, settings=settings, clock=clock, bus=bus, ids=ids)
     except AuthError as exc:
@@ -88,25 +95,45 @@ async def run_job(
     finally:
         current_job.reset(token)
 
-    raw = [("monthly" if request.grain == "month" else "daily", page)
-           for request, report in zip(requests, reports) for page in report.raw_pages]  # fmt: skip
+    raw = [
+        ("monthly" if request.grain == "month" else "daily", page)
+        for request, report in zip(requests, reports)
+        for page in report.raw_pages
+    ]
     sampled_reports = [report.sample_share for report in reports if report.sampled]
     share = min(sampled_reports) if sampled_reports else None
     recorded = await store.record_fetch(
-        job, now=clock.now(), daily=daily, month_users=months, raw_pages=raw, newest_day=date2,
+        job,
+        now=clock.now(),
+        daily=daily,
+        month_users=months,
+        raw_pages=raw,
+        newest_day=date2,
         sample_share=share,
     )
     if not recorded:
-        bus.emit(Kind.WARNING, "lease lost before the result was written; another worker owns the job",
-                 level=Level.WARNING, **ids)  # fmt: skip
+        bus.emit(
+            Kind.WARNING,
+            "lease lost before the result was written; another worker owns the job",
+            level=Level.WARNING,
+            **ids,
+        )
         return JobResult(False, "lost", error="lease lost")
     ms = (time.monotonic() - started) * 1000
     sampled = f"; figures sampled ({share:.0%} of visits), marked so" if share is not None else ""
-    bus.emit(Kind.DONE, f"in sync: {len(daily)} days, {len(months)} month(s) in {ms:.0f} ms"
-             f" ({len(reports)} request{'s' * (len(reports) != 1)}){sampled}",
-             data={"rows": len(daily), "ms": round(ms), "requests": len(reports),
-                   **({"sample_share": share} if sampled else {})},
-             level=Level.WARNING if sampled else Level.INFO, **ids)  # fmt: skip
+    bus.emit(
+        Kind.DONE,
+        f"in sync: {len(daily)} days, {len(months)} month(s) in {ms:.0f} ms"
+        f" ({len(reports)} request{'s' * (len(reports) != 1)}){sampled}",
+        data={
+            "rows": len(daily),
+            "ms": round(ms),
+            "requests": len(reports),
+            **({"sample_share": share} if sampled else {}),
+        },
+        level=Level.WARNING if sampled else Level.INFO,
+        **ids,
+    )
     return JobResult(True, "done", rows=len(daily))
 
 
@@ -151,13 +178,23 @@ async def _settle_quota(job, exc: QuotaError, *, store, settings, clock, bus, id
         until = exc.retry_at or next_utc_midnight(now)
         moved = await store.mark_login_spent(job.login, now=now, until=until, message=exc.message, reason=reason)
         if moved is not None:  # told once, by the first job to hear it
-            bus.emit(Kind.WARNING, f"daily quota of login {job.login} is spent (the API says: {exc.message});"
-                     f" {moved + 1} job(s) wait until {until:%H:%M} UTC, and planning adapts",
-                     level=Level.WARNING, **ids)  # fmt: skip
+            bus.emit(
+                Kind.WARNING,
+                f"daily quota of login {job.login} is spent (the API says: {exc.message});"
+                f" {moved + 1} job(s) wait until {until:%H:%M} UTC, and planning adapts",
+                level=Level.WARNING,
+                **ids,
+            )
     if await store.defer_job(job, run_after=retry_at, reason=reason, counted=counted):
         bus.emit(Kind.DEFERRED, reason, level=Level.WARNING, **ids)
-        return JobResult(False, "queued", error=reason, run_after=retry_at, quota=exc.error_type or "quota",
-                         quota_message=exc.message)  # fmt: skip
+        return JobResult(
+            False,
+            "queued",
+            error=reason,
+            run_after=retry_at,
+            quota=exc.error_type or "quota",
+            quota_message=exc.message,
+        )
     return JobResult(False, "lost", error="lease lost")
 
 
@@ -165,8 +202,9 @@ async def _settle_auth(job, exc: AuthError, *, store, clock, bus, ids) -> JobRes
     if exc.token_dead:
         reason = f"token rejected by Metrika: {exc.message}"
         if await store.revoke_account(job.account_id, reason=reason, now=clock.now(), only_if_active=True):
-            bus.emit(Kind.REVOKED, f"account {job.account_id} revoked: {reason}; its jobs stopped",
-                     level=Level.ERROR, **ids)  # fmt: skip
+            bus.emit(
+                Kind.REVOKED, f"account {job.account_id} revoked: {reason}; its jobs stopped", level=Level.ERROR, **ids
+            )
         return JobResult(False, "revoked", error=reason)
     return await _settle_failure(job, f"no access to this counter: {exc.message}", store, clock, bus, ids)
 
@@ -181,14 +219,17 @@ async def _settle_failure(job, error: str, store, clock, bus, ids) -> JobResult:
 async def _settle_transient(job, error: str, *, store, settings, clock, bus, ids) -> JobResult:
     now = clock.now()
     run_after = now + dt.timedelta(seconds=queue_backoff(job.attempts))
-    status = await store.retry_job(job, now=now, run_after=run_after, error=error,
-                                   max_attempts=settings.max_attempts)  # fmt: skip
+    status = await store.retry_job(job, now=now, run_after=run_after, error=error, max_attempts=settings.max_attempts)
     if status == "failed":
         message = f"gave up after {settings.max_attempts} attempts: {error}"
         bus.emit(Kind.FAILED, message, level=Level.ERROR, **ids)
         return JobResult(False, "failed", error=error)
     if status == "queued":
-        bus.emit(Kind.RETRYING, f"{error}; try {job.attempts + 2} of {settings.max_attempts} "
-                 f"in {(run_after - now).total_seconds():.0f}s", level=Level.WARNING, **ids)  # fmt: skip
+        bus.emit(
+            Kind.RETRYING,
+            f"{error}; try {job.attempts + 2} of {settings.max_attempts} in {(run_after - now).total_seconds():.0f}s",
+            level=Level.WARNING,
+            **ids,
+        )
         return JobResult(False, "queued", error=error, run_after=run_after)
     return JobResult(False, "lost", error="lease lost")

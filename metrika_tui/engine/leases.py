@@ -78,8 +78,7 @@ def holders(held: list[HeldJob], me: ProcessId, now: dt.datetime, heartbeat: flo
     return sorted({h for h in groups.values() if h is not None}, key=lambda h: (h.host, h.pid or 0))
 
 
-def holders_by_job(held: list[HeldJob], me: ProcessId, now: dt.datetime,
-                   heartbeat: float) -> dict[int, Holder | None]:  # fmt: skip
+def holders_by_job(held: list[HeldJob], me: ProcessId, now: dt.datetime, heartbeat: float) -> dict[int, Holder | None]:
     """Counter id -> the holder of its live lease (None: this process), as `holders`."""
     groups: dict[tuple, list[HeldJob]] = {}
     for job in held:
@@ -90,18 +89,31 @@ def holders_by_job(held: list[HeldJob], me: ProcessId, now: dt.datetime,
     for (host_id, pid, started, host), jobs in groups.items():
         mine = (host_id, pid, started) == (me.host_id, me.pid, me.started)
         until = max((j.lease_expires_at for j in jobs if j.lease_expires_at), default=None)
-        holder = None if mine else Holder(host, pid, len(jobs),
-                                          holder_state(jobs, host_id, pid, started, me, now, heartbeat), until)  # fmt: skip
+        holder = (
+            None
+            if mine
+            else Holder(host, pid, len(jobs), holder_state(jobs, host_id, pid, started, me, now, heartbeat), until)
+        )
         out.update((job.counter_id, holder) for job in jobs)
     return out
 
 
-def holder_state(jobs: list[HeldJob], host_id: str | None, pid: int | None, started: float | None,
-                 me: ProcessId, now: dt.datetime, heartbeat: float) -> str:  # fmt: skip
+def holder_state(
+    jobs: list[HeldJob],
+    host_id: str | None,
+    pid: int | None,
+    started: float | None,
+    me: ProcessId,
+    now: dt.datetime,
+    heartbeat: float,
+) -> str:
     """On this host the process table says; elsewhere, whether its heartbeat is overdue."""
     if host_id == me.host_id and pid is not None:
-        return {Liveness.RUNNING: HolderState.RUNNING, Liveness.STOPPED: HolderState.STOPPED,
-                Liveness.GONE: HolderState.GONE}[liveness(pid, started)]  # fmt: skip
+        return {
+            Liveness.RUNNING: HolderState.RUNNING,
+            Liveness.STOPPED: HolderState.STOPPED,
+            Liveness.GONE: HolderState.GONE,
+        }[liveness(pid, started)]
     last = max((j.heartbeat_at for j in jobs if j.heartbeat_at), default=None)
     overdue = last is None or (now - last).total_seconds() > MISSED_HEARTBEATS * heartbeat
     return HolderState.STOPPED if overdue else HolderState.RUNNING
@@ -110,8 +122,9 @@ def holder_state(jobs: list[HeldJob], host_id: str | None, pid: int | None, star
 class LeaseKeeper:
     """Renews the leases of the jobs this process runs and takes back dead neighbours' ones."""
 
-    def __init__(self, *, store: Store, clock: Clock, bus: EventBus, settings: Callable[[], Settings],
-                 process: ProcessId) -> None:  # fmt: skip
+    def __init__(
+        self, *, store: Store, clock: Clock, bus: EventBus, settings: Callable[[], Settings], process: ProcessId
+    ) -> None:
         self.store, self.clock, self.bus, self._settings, self.process = store, clock, bus, settings, process
         self.held: dict[int, ClaimedJob] = {}
         self._task: asyncio.Task | None = None
@@ -150,9 +163,14 @@ class LeaseKeeper:
         for job in jobs:
             if job.id not in renewed and job.id in self.held:
                 self.held.pop(job.id)
-                self.bus.emit(Kind.WARNING, "lease lost: this process did not renew it in time and another"
-                              " worker owns the job now; its result will be refused", level=Level.WARNING,
-                              counter_id=job.counter_id, job_id=job.id)  # fmt: skip
+                self.bus.emit(
+                    Kind.WARNING,
+                    "lease lost: this process did not renew it in time and another"
+                    " worker owns the job now; its result will be refused",
+                    level=Level.WARNING,
+                    counter_id=job.counter_id,
+                    job_id=job.id,
+                )
 
     async def take_back_dead(self) -> int:
         """End the leases of this host's dead processes (a pid gone or reused): their jobs are
@@ -168,6 +186,10 @@ class LeaseKeeper:
             if n:
                 taken += n
                 gone = Holder(self.process.host, pid, n, HolderState.GONE, now)
-                self.bus.emit(Kind.WARNING, gone.words(dt.UTC), level=Level.WARNING,
-                              data={"taken_back": n, "holder": f"{self.process.host}:{pid}"})  # fmt: skip
+                self.bus.emit(
+                    Kind.WARNING,
+                    gone.words(dt.UTC),
+                    level=Level.WARNING,
+                    data={"taken_back": n, "holder": f"{self.process.host}:{pid}"},
+                )
         return taken

@@ -29,9 +29,11 @@ class LoginNotConfigured(Exception):
     """No OAuth app is configured: the message says where to put its id and secret."""
 
 
-NOT_CONFIGURED = ("logging in with a code needs an app registered on Yandex OAuth: put its ID and secret in"
-                  " the config file as [oauth] client_id and client_secret (or METRIKA_CLIENT_ID and"
-                  " METRIKA_CLIENT_SECRET); see the README, 'Log in with a code'")  # fmt: skip
+NOT_CONFIGURED = (
+    "logging in with a code needs an app registered on Yandex OAuth: put its ID and secret in"
+    " the config file as [oauth] client_id and client_secret (or METRIKA_CLIENT_ID and"
+    " METRIKA_CLIENT_SECRET); see the README, 'Log in with a code'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +71,9 @@ class DeviceLogin:
     def __init__(self, engine, code: DeviceCode, started: dt.datetime, *, sleep: Sleep | None = None) -> None:
         self.engine = engine
         self.code = code
-        self.prompt = LoginPrompt(code.user_code, code.verification_url,
-                                  started + dt.timedelta(seconds=code.expires_in), code.interval)  # fmt: skip
+        self.prompt = LoginPrompt(
+            code.user_code, code.verification_url, started + dt.timedelta(seconds=code.expires_in), code.interval
+        )
         self.interval = code.interval
         self.polls = 0
         self._sleep = sleep or asyncio.sleep
@@ -110,7 +113,11 @@ class DeviceLogin:
     async def finish(self, grant: TokenGrant, *, user_id: str | None = None, discover: bool = True):
         """Store the account (identity from the login info) and its counters: (account, found)."""
         account, found = await add_account(
-            self.engine, grant.access_token, user_id=user_id, discover=discover,
-            refresh_token=grant.refresh_token, expires_at=grant.expires_at(self.engine.clock.now()),
-        )  # fmt: skip
+            self.engine,
+            grant.access_token,
+            user_id=user_id,
+            discover=discover,
+            refresh_token=grant.refresh_token,
+            expires_at=grant.expires_at(self.engine.clock.now()),
+        )
         return account, found

@@ -92,9 +92,11 @@ class Pace:
         every = _minutes(self.interval)
         if not self.stretched:
             return f"login {self.login}: its quota allows every counter every {every} again"
-        return (f"login {self.login}: {self.counters:,} counters need {self.need_per_day:,} requests a day at"
-                f" every {every}; its quota allows {self.budget:,}: each counter every"
-                f" {span(self.effective_interval)}")  # fmt: skip
+        return (
+            f"login {self.login}: {self.counters:,} counters need {self.need_per_day:,} requests a day at"
+            f" every {every}; its quota allows {self.budget:,}: each counter every"
+            f" {span(self.effective_interval)}"
+        )
 
 
 def pace_of(day: LoginDay, settings: Settings, now: dt.datetime) -> Pace:
@@ -115,10 +117,20 @@ def pace_of(day: LoginDay, settings: Settings, now: dt.datetime) -> Pace:
         effective = left_today + steady
     else:  # and no better than what is left of today allows (another program may have spent some)
         effective = max(steady, left_today * (day.counters * cost / available))
-    return Pace(login=day.login, counters=day.counters, per_day=per_day, budget=budget, used=day.used,
-                committed=day.committed, resets_at=resets_at, spent_until=day.spent_until if spent else None,
-                paced_until=day.paced_until, interval=interval, effective_interval=effective,
-                need_per_day=need)  # fmt: skip
+    return Pace(
+        login=day.login,
+        counters=day.counters,
+        per_day=per_day,
+        budget=budget,
+        used=day.used,
+        committed=day.committed,
+        resets_at=resets_at,
+        spent_until=day.spent_until if spent else None,
+        paced_until=day.paced_until,
+        interval=interval,
+        effective_interval=effective,
+        need_per_day=need,
+    )
 
 
 def _steady_interval(counters: int, cost: int, budget: int, interval: dt.timedelta) -> dt.timedelta:
@@ -196,16 +208,32 @@ def choose(
                 waiting.append(c)
             else:
                 choice.recent.append((c.counter_id, c.account_id))
-        _choose_for_login(oldest_first(waiting), pace, choice, settings=settings, now=now, moment=moment,
-                          mode=mode, spread_until=spread_until)  # fmt: skip
+        _choose_for_login(
+            oldest_first(waiting),
+            pace,
+            choice,
+            settings=settings,
+            now=now,
+            moment=moment,
+            mode=mode,
+            spread_until=spread_until,
+        )
     for login, day in days.items():  # logins with no candidate still have a pace to show
         paces.setdefault(login, pace_of(day, settings, now))
     return PlanDecision(choice.queue, choice.recent, choice.budget, choice.live, paces, choice.paced_until)
 
 
-def _choose_for_login(ordered: list[PlanCandidate], pace: Pace, choice: _Choice, *, settings: Settings,
-                      now: dt.datetime, moment: dt.datetime, mode: PlanMode,
-                      spread_until: dt.datetime | None) -> None:  # fmt: skip
+def _choose_for_login(
+    ordered: list[PlanCandidate],
+    pace: Pace,
+    choice: _Choice,
+    *,
+    settings: Settings,
+    now: dt.datetime,
+    moment: dt.datetime,
+    mode: PlanMode,
+    spread_until: dt.datetime | None,
+) -> None:
     def job(c: PlanCandidate, cost: int, run_after: dt.datetime) -> NewJob:
         return NewJob(c.counter_id, c.account_id, c.login, cost, run_after, moment)
 
@@ -232,7 +260,7 @@ def _choose_for_login(ordered: list[PlanCandidate], pace: Pace, choice: _Choice,
         taken = _at_the_days_pace(refreshes, left, pace, now=now, until=spread_until, choice=choice, job=job)
     else:
         choice.queue.extend(job(c, cost, now) for c, cost in taken)
-    choice.budget.extend((c.counter_id, c.account_id) for c, _ in refreshes[len(taken):])
+    choice.budget.extend((c.counter_id, c.account_id) for c, _ in refreshes[len(taken) :])
 
 
 def _while_it_fits(refreshes: list[tuple[PlanCandidate, int]], left: int, *, share: float) -> list:
@@ -248,8 +276,9 @@ def _while_it_fits(refreshes: list[tuple[PlanCandidate, int]], left: int, *, sha
     return taken
 
 
-def _at_the_days_pace(refreshes, left: int, pace: Pace, *, now: dt.datetime, until: dt.datetime,
-                      choice: _Choice, job) -> list:  # fmt: skip
+def _at_the_days_pace(
+    refreshes, left: int, pace: Pace, *, now: dt.datetime, until: dt.datetime, choice: _Choice, job
+) -> list:
     """A stretched login's refreshes, one at a time at the day's even pace (a request every
     `pace_gap`), from where the last plan's left off (`paced_until`), up to the next plan: each
     counter's data ages evenly, however the day's budget divides into slots."""
@@ -282,8 +311,9 @@ def _minutes(delta: dt.timedelta) -> str:
     return f"{minutes:g} min" if minutes < 120 else span(delta)
 
 
-def when_next(rows: Iterable, paces: Mapping[str, Pace], settings: Settings,
-              now: dt.datetime) -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:  # fmt: skip
+def when_next(
+    rows: Iterable, paces: Mapping[str, Pace], settings: Settings, now: dt.datetime
+) -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
     """Counter id -> (when it will be synced next, when it is OVERDUE if not queued by then),
     for store.CounterRow-like rows (id, quota_login, last_fetched_at, synced_for, job_status).
 
@@ -295,8 +325,7 @@ def when_next(rows: Iterable, paces: Mapping[str, Pace], settings: Settings,
     for login, pace in paces.items():
         if not pace.stretched:
             continue
-        waiting = oldest_first((r for r in rows if r.quota_login == login and r.job_status is None),
-                               attrgetter("id"))  # fmt: skip
+        waiting = oldest_first((r for r in rows if r.quota_login == login and r.job_status is None), attrgetter("id"))
         gap = pace_gap(pace, now) * steady_cost(settings)
         moment = max(next_slot_after(now, settings), (pace.paced_until + gap) if pace.paced_until else now)
         for row in waiting:  # the next plan starts where the last left off, a step each
@@ -306,8 +335,9 @@ def when_next(rows: Iterable, paces: Mapping[str, Pace], settings: Settings,
     return out
 
 
-def when_next_one(row, pace: Pace | None, settings: Settings,
-                  now: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:  # fmt: skip
+def when_next_one(
+    row, pace: Pace | None, settings: Settings, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime | None]:
     """`when_next` of one counter, without the projection along its login's plan (a stretched
     login's counter: a stretched interval after its last sync)."""
     if row.last_fetched_at is None:

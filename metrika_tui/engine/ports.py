@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Protocol
-
 from collections.abc import Sequence
+from typing import Protocol
 
 from metrika_tui.models import Counter, Report, ReportRequest
 from metrika_tui.tokens import Token

@@ -49,7 +49,8 @@ class Runtime:
         self._listeners: list[Callable[[Event], None]] = []
         self._follower: asyncio.Task | None = None
         self._care_task: asyncio.Task | None = None
-        self._care_busy = False  # a care pass is under way
+        self._care_idle = asyncio.Event()  # set while no care pass is under way
+        self._care_idle.set()
         self._last_foreign_id: int | None = None
         self._started = False
 
@@ -142,8 +143,9 @@ class Runtime:
         self.settings = settings
         self.engine.settings = settings
         if self.scheduler and (old.interval_minutes, old.timezone) != (
-            settings.interval_minutes, settings.timezone,
-        ):  # fmt: skip
+            settings.interval_minutes,
+            settings.timezone,
+        ):
             await self.scheduler.stop()
             self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
             self.scheduler.start()
@@ -158,14 +160,14 @@ class Runtime:
 
         care = TokenCare(self.engine)
         while True:
-            self._care_busy = True
+            self._care_idle.clear()
             try:
                 await care.run()
             except Exception as exc:  # the database's trouble, a bug: say so, try again later
                 log.debug("token care failed", exc_info=True)
                 self.engine.bus.emit(Kind.WARNING, f"checking the tokens failed: {exc}", level=Level.WARNING)
             finally:
-                self._care_busy = False
+                self._care_idle.set()
             await asyncio.sleep(CARE_PERIOD.total_seconds())
 
     async def _stop_token_care(self) -> None:
@@ -174,15 +176,11 @@ class Runtime:
         task, self._care_task = self._care_task, None
         if task is None:
             return
-        if self._care_busy:
+        if not self._care_idle.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._wait_care_idle()), CARE_STOP_GRACE)
+                await asyncio.wait_for(asyncio.shield(self._care_idle.wait()), CARE_STOP_GRACE)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-    async def _wait_care_idle(self) -> None:
-        while self._care_busy:
-            await asyncio.sleep(0.05)
 
     async def _follow(self) -> None:
         """Relay other processes' events (from the shared event log) to our listeners."""

@@ -42,9 +42,7 @@ def grid_anchor(settings: Settings) -> dt.datetime:
 
 
 def make_trigger(settings: Settings) -> IntervalTrigger:
-    return IntervalTrigger(
-        minutes=settings.interval_minutes, start_date=grid_anchor(settings), timezone=settings.tz
-    )
+    return IntervalTrigger(minutes=settings.interval_minutes, start_date=grid_anchor(settings), timezone=settings.tz)
 
 
 def current_slot(now: dt.datetime, settings: Settings) -> dt.datetime:
@@ -146,8 +144,9 @@ class Scheduler:
             if self.last_tick_slot is not None and slot <= self.last_tick_slot:
                 return  # a tick came first
             self.last_tick_slot = slot
-            if await self.engine.store.note_slot(schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(),
-                                                 now=now, origin=ORIGIN):  # fmt: skip
+            if await self.engine.store.note_slot(
+                schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(), now=now, origin=ORIGIN
+            ):
                 self.last_planned_by_us = True
             # else someone planned this slot before we started (maybe our own last run): the next tick tells
 
@@ -163,10 +162,13 @@ class Scheduler:
                 result = await self.engine.plan(trigger="schedule", slot=slot)
             except Exception as exc:  # a failed tick must not kill the scheduler
                 # the database's own trouble is told by the event; only a bug earns a traceback
-                log.log(logging.DEBUG if isinstance(exc, StoreError) else logging.ERROR,
-                        "planning the %s slot failed", local, exc_info=True)  # fmt: skip
-                self.engine.bus.emit(Kind.ERROR, f"planning the {local} slot failed: {exc}",
-                                     level=Level.ERROR)  # fmt: skip
+                log.log(
+                    logging.DEBUG if isinstance(exc, StoreError) else logging.ERROR,
+                    "planning the %s slot failed",
+                    local,
+                    exc_info=True,
+                )
+                self.engine.bus.emit(Kind.ERROR, f"planning the {local} slot failed: {exc}", level=Level.ERROR)
                 return
             self.last_planned_by_us = result.slot_taken
             if result.slot_taken:
@@ -176,13 +178,14 @@ class Scheduler:
                     Kind.TICK,
                     f"slot {local}: queued {len(result.queued)}, skipped {len(result.skipped_recent)}"
                     f" recently synced, {len(result.already_live)} already queued{later}; next {self._next_text()}",
-                    data={"slot": slot.isoformat(), "queued": len(result.queued),
-                          "left_for_quota": len(result.skipped_budget)},
-                )  # fmt: skip
-            else:
-                self.engine.bus.emit(
-                    Kind.TICK, f"slot {local} was planned by another process", level=Level.DEBUG
+                    data={
+                        "slot": slot.isoformat(),
+                        "queued": len(result.queued),
+                        "left_for_quota": len(result.skipped_budget),
+                    },
                 )
+            else:
+                self.engine.bus.emit(Kind.TICK, f"slot {local} was planned by another process", level=Level.DEBUG)
 
     # -- the watchdog ----------------------------------------------------------------------
     def check_stall(self) -> dt.timedelta | None:

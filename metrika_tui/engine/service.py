@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from metrika_tui.engine import leases
+from metrika_tui.engine import leases, planner
 from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
 from metrika_tui.engine.job import JobResult, current_job
-from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock, YandexIdApi
-from metrika_tui.engine import planner
 from metrika_tui.engine.planner import Pace, PlanMode
+from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock, YandexIdApi
 from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
 from metrika_tui.engine.scheduler import next_slot_after
 from metrika_tui.engine.status import (
@@ -145,8 +145,11 @@ class Freshness:
 
     @classmethod
     def of(cls, counters, now: dt.datetime) -> Freshness:
-        ages = sorted(now - c.last_fetched_at for c in counters
-                      if c.last_fetched_at is not None and c.active and not c.account_revoked)  # fmt: skip
+        ages = sorted(
+            now - c.last_fetched_at
+            for c in counters
+            if c.last_fetched_at is not None and c.active and not c.account_revoked
+        )
         if not ages:
             return cls(None, None, 0)
         return cls(ages[-1], statistics.median_low(ages), len(ages))
@@ -161,9 +164,17 @@ class Freshness:
 class Engine:
     """Store + client + worker pool + events, with the operations users ask for."""
 
-    def __init__(self, settings: Settings, store: Store, client: MetrikaApi, *, clock: Clock | None = None,
-                 bus: EventBus | None = None, owns_client: bool = True,
-                 yandex_id: YandexIdApi | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: MetrikaApi,
+        *,
+        clock: Clock | None = None,
+        bus: EventBus | None = None,
+        owns_client: bool = True,
+        yandex_id: YandexIdApi | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.client = client
@@ -177,8 +188,14 @@ class Engine:
         self.usage = UsageRecorder(store, self.clock)
         listen_to_requests(client, self.usage)
         self._told_paces: dict[str, Pace] = {}  # login -> the stretch last told
-        self.pool = WorkerPool(store=store, client=client, settings=lambda: self.settings, clock=self.clock,
-                               bus=self.bus, on_result=self._on_result)  # fmt: skip
+        self.pool = WorkerPool(
+            store=store,
+            client=client,
+            settings=lambda: self.settings,
+            clock=self.clock,
+            bus=self.bus,
+            on_result=self._on_result,
+        )
         self._results: dict[int, JobResult] = {}
         #: counter -> (account, result) of this process's jobs queued again for later (why a pass waits)
         self._waiting: dict[int, tuple[int, JobResult]] = {}
@@ -193,8 +210,15 @@ class Engine:
         self.result_listeners: list[Callable[[ClaimedJob, JobResult], None]] = []
 
     @classmethod
-    async def open(cls, settings: Settings, *, client: MetrikaApi | None = None, clock: Clock | None = None,
-                   bus: EventBus | None = None, yandex_id: YandexIdApi | None = None) -> Engine:  # fmt: skip
+    async def open(
+        cls,
+        settings: Settings,
+        *,
+        client: MetrikaApi | None = None,
+        clock: Clock | None = None,
+        bus: EventBus | None = None,
+        yandex_id: YandexIdApi | None = None,
+    ) -> Engine:
         """`yandex_id`: default a client of the configured `oauth_url` / `login_url`."""
         if yandex_id is None:
             from metrika_tui.metrika.oauth import YandexIdClient
@@ -223,9 +247,17 @@ class Engine:
         await self.store.close()
 
     # -- planning ------------------------------------------------------------------------
-    async def plan(self, *, force: bool = False, account_id: int | None = None, counter_id: int | None = None,
-                   trigger: str = "manual", priority: int = 0, slot: dt.datetime | None = None,
-                   mode: PlanMode | None = None) -> PlanResult:  # fmt: skip
+    async def plan(
+        self,
+        *,
+        force: bool = False,
+        account_id: int | None = None,
+        counter_id: int | None = None,
+        trigger: str = "manual",
+        priority: int = 0,
+        slot: dt.datetime | None = None,
+        mode: PlanMode | None = None,
+    ) -> PlanResult:
         """Queue the due counters (all, with `force`) within their logins' budgets.
 
         `slot`: the schedule's slot this plan is (planned once across every process). `mode`:
@@ -235,30 +267,52 @@ class Engine:
         await self.usage.flush()  # every request sent so far counted before the budget is read
         now = self.clock.now()
         mode = mode or PLAN_MODES.get(trigger) or (PlanMode.FITS if force else PlanMode.PACED_NOW)
-        choose = functools.partial(planner.choose, settings=self.settings, now=now, moment=slot or now, mode=mode,
-                                   force=force, spread_until=next_slot_after(now, self.settings))  # fmt: skip
+        choose = functools.partial(
+            planner.choose,
+            settings=self.settings,
+            now=now,
+            moment=slot or now,
+            mode=mode,
+            force=force,
+            spread_until=next_slot_after(now, self.settings),
+        )
         rows = await self.store.plan_jobs(
-            now=now, choose=choose, account_id=account_id, counter_id=counter_id, trigger=trigger,
-            priority=priority, boost=force and priority > 0, origin=ORIGIN,
+            now=now,
+            choose=choose,
+            account_id=account_id,
+            counter_id=counter_id,
+            trigger=trigger,
+            priority=priority,
+            boost=force and priority > 0,
+            origin=ORIGIN,
             slot=("sync", slot.astimezone(dt.UTC).isoformat()) if slot else None,
-        )  # fmt: skip
+        )
         if not rows.slot_taken:
             return PlanResult([], slot_taken=False)
         accounts = {a.id: a for a in await self.store.accounts()}
         plans: dict[int, AccountPlan] = {}
-        for outcome, pairs in (("queued", rows.queued), ("skipped_recent", rows.skipped_recent),
-                               ("already_live", rows.already_live), ("skipped_budget", rows.skipped_budget)):  # fmt: skip
+        for outcome, pairs in (
+            ("queued", rows.queued),
+            ("skipped_recent", rows.skipped_recent),
+            ("already_live", rows.already_live),
+            ("skipped_budget", rows.skipped_budget),
+        ):
             for cid, aid in pairs:
                 account = accounts.get(aid)
-                plan = plans.setdefault(aid, AccountPlan(aid, account.user_id if account else "?",
-                                                         login=account.quota_login if account else ""))  # fmt: skip
+                plan = plans.setdefault(
+                    aid,
+                    AccountPlan(aid, account.user_id if account else "?", login=account.quota_login if account else ""),
+                )
                 getattr(plan, outcome).append(cid)
         for cid, aid in rows.queued:
             self.bus.emit(Kind.QUEUED, f"queued ({trigger})", level=Level.DEBUG, counter_id=cid, account_id=aid)
         if rows.queued or trigger != "schedule":
             later = f", {len(rows.skipped_budget)} left for later by their quota" if rows.skipped_budget else ""
-            self.bus.emit(Kind.PLANNED, f"{trigger}: queued {len(rows.queued)}, {len(rows.skipped_recent)} in sync,"
-                          f" {len(rows.already_live)} already queued{later}")  # fmt: skip
+            self.bus.emit(
+                Kind.PLANNED,
+                f"{trigger}: queued {len(rows.queued)}, {len(rows.skipped_recent)} in sync,"
+                f" {len(rows.already_live)} already queued{later}",
+            )
         self._tell_paces(rows.paces)
         self.pool.wake()
         result = PlanResult([plans[a] for a in sorted(plans)], paces=rows.paces)
@@ -272,13 +326,22 @@ class Engine:
         for login, pace in paces.items():
             told = self._told_paces.get(login)
             if pace.stretched:
-                moved = told is None or not told.stretched or abs(
-                    pace.effective_interval / told.effective_interval - 1) > planner.RETELL_SHARE
+                moved = (
+                    told is None
+                    or not told.stretched
+                    or abs(pace.effective_interval / told.effective_interval - 1) > planner.RETELL_SHARE
+                )
                 if moved:
                     self._told_paces[login] = pace
-                    self.bus.emit(Kind.WARNING, pace.message(), level=Level.WARNING,
-                                  data={"login": login, "effective_interval_minutes": round(
-                                      pace.effective_interval.total_seconds() / 60)})  # fmt: skip
+                    self.bus.emit(
+                        Kind.WARNING,
+                        pace.message(),
+                        level=Level.WARNING,
+                        data={
+                            "login": login,
+                            "effective_interval_minutes": round(pace.effective_interval.total_seconds() / 60),
+                        },
+                    )
             elif told is not None and told.stretched:
                 self._told_paces[login] = pace
                 self.bus.emit(Kind.INFO, pace.message(), data={"login": login})
@@ -289,8 +352,7 @@ class Engine:
     async def set_counter_active(self, counter_id: int, active: bool) -> None:
         if not await self.store.set_counter_active(counter_id, active, now=self.clock.now()):
             raise KeyError(counter_id)
-        self.bus.emit(Kind.INFO, "enabled" if active else "disabled: it will not be planned",
-                      counter_id=counter_id)  # fmt: skip
+        self.bus.emit(Kind.INFO, "enabled" if active else "disabled: it will not be planned", counter_id=counter_id)
 
     async def retry_failed(self, counter_id: int | None = None) -> int:
         n = await self.store.requeue_failed(self.clock.now(), counter_id)
@@ -329,10 +391,14 @@ class Engine:
         for listener in self.result_listeners:
             listener(job, result)
 
-    async def run_until_idle(self, counter_ids: set[int] | None = None, *,
-                             max_wait: dt.timedelta = MAX_WAIT_FOR_DEFERRED,
-                             on_wait: Callable[[PassWait], None] | None = None,
-                             since: dt.datetime | None = None) -> list[JobOutcome]:  # fmt: skip
+    async def run_until_idle(
+        self,
+        counter_ids: set[int] | None = None,
+        *,
+        max_wait: dt.timedelta = MAX_WAIT_FOR_DEFERRED,
+        on_wait: Callable[[PassWait], None] | None = None,
+        since: dt.datetime | None = None,
+    ) -> list[JobOutcome]:
         """Work the queue until none of these counters has a live job, or every job left is
         deferred further than `max_wait` (a quota that resets tomorrow): those stay queued.
 
@@ -375,15 +441,14 @@ class Engine:
                         on_wait(wait)
                     if wait.beyond:
                         break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._finished.wait(), 0.5)
-            except TimeoutError:
-                pass
         rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
         return [self._outcome(r, started) for r in rows]
 
-    async def _pass_wait(self, live: set[int], now: dt.datetime, max_wait: dt.timedelta, *,
-                         idle: float) -> PassWait | None:  # fmt: skip
+    async def _pass_wait(
+        self, live: set[int], now: dt.datetime, max_wait: dt.timedelta, *, idle: float
+    ) -> PassWait | None:
         """Why none of the pass runs here, `idle` seconds on: None if something may start now
         (or runs here), or the wait is too short to tell."""
         held = [job for job in await self.store.held_jobs() if job.counter_id in live]
@@ -404,8 +469,9 @@ class Engine:
         beyond = until is not None and until - now > max_wait
         waiting = [w for cid in live if (w := self._waiting.get(cid)) is not None]
         logins = {a.id: a.login for a in await self.store.accounts()} if waiting else {}
-        return explain(waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond,
-                       holders=holders)  # fmt: skip
+        return explain(
+            waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond, holders=holders
+        )
 
     def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
         result = self._results.get(row.id)
@@ -413,44 +479,68 @@ class Engine:
         if row.account_revoked:
             return JobOutcome(row.id, row.account_id, False, "account revoked: token rejected", rows)
         if row.job_status:
-            return JobOutcome(row.id, row.account_id, False, "still queued: " + (result.error if result else "waiting"), rows)
+            return JobOutcome(
+                row.id, row.account_id, False, "still queued: " + (result.error if result else "waiting"), rows
+            )
         ok = row.last_error is None and row.last_fetched_at is not None and row.last_fetched_at >= since
         return JobOutcome(row.id, row.account_id, ok, None if ok else (row.last_error or "not synced"), rows)
 
     # -- what users look at --------------------------------------------------------------
-    def _status(self, row: CounterRow, now: dt.datetime,
-                schedule: tuple[dt.datetime | None, dt.datetime | None],
-                held_by: Mapping[int, str] | None = None) -> CounterStatus:  # fmt: skip
+    def _status(
+        self,
+        row: CounterRow,
+        now: dt.datetime,
+        schedule: tuple[dt.datetime | None, dt.datetime | None],
+        held_by: Mapping[int, str] | None = None,
+    ) -> CounterStatus:
         next_due_at, overdue_at = schedule
         held = held_by.get(row.id) if held_by and row.job_status == "running" else None
         return CounterStatus(
-            account_id=row.account_id, account_user_id=row.account_user_id, account_login=row.account_login,
-            account_revoked=row.account_revoked, counter_id=row.id, name=row.name, site=row.site,
+            account_id=row.account_id,
+            account_user_id=row.account_user_id,
+            account_login=row.account_login,
+            account_revoked=row.account_revoked,
+            counter_id=row.id,
+            name=row.name,
+            site=row.site,
             active=row.active,
-            state=derive_state(active=row.active, revoked=row.account_revoked,
-                               job_status="queued" if held else row.job_status,
-                               last_fetched_at=row.last_fetched_at, last_error=row.last_error, now=now,
-                               overdue_at=overdue_at),
-            last_fetched_at=row.last_fetched_at, last_attempt_at=row.last_attempt_at,
-            next_due_at=next_due_at, attempts=row.job_attempts, last_error=row.last_error,
-            time_zone=row.time_zone, overdue_at=overdue_at, sample_share=row.sample_share, held_by=held,
-        )  # fmt: skip
+            state=derive_state(
+                active=row.active,
+                revoked=row.account_revoked,
+                job_status="queued" if held else row.job_status,
+                last_fetched_at=row.last_fetched_at,
+                last_error=row.last_error,
+                now=now,
+                overdue_at=overdue_at,
+            ),
+            last_fetched_at=row.last_fetched_at,
+            last_attempt_at=row.last_attempt_at,
+            next_due_at=next_due_at,
+            attempts=row.job_attempts,
+            last_error=row.last_error,
+            time_zone=row.time_zone,
+            overdue_at=overdue_at,
+            sample_share=row.sample_share,
+            held_by=held,
+        )
 
     async def _held_by_stopped(self, now: dt.datetime) -> dict[int, str]:
         """Counter id -> what to say of its job, held by a process that stopped (not SYNCING)."""
         by_job = leases.holders_by_job(await self.store.held_jobs(), self.pool.process, now, self.settings.heartbeat)
-        return {cid: note for cid, holder in by_job.items()
-                if holder is not None and (note := holder.note(self.settings.tz))}  # fmt: skip
+        return {
+            cid: note
+            for cid, holder in by_job.items()
+            if holder is not None and (note := holder.note(self.settings.tz))
+        }
 
     async def paces(self, now: dt.datetime | None = None) -> dict[str, Pace]:
         """Each login's day: requests used, when it resets, how often its counters can be synced."""
         now = now or self.clock.now()
-        return {login: planner.pace_of(day, self.settings, now)
-                for login, day in (await self.store.login_days(now)).items()}  # fmt: skip
+        return {
+            login: planner.pace_of(day, self.settings, now) for login, day in (await self.store.login_days(now)).items()
+        }
 
-    async def snapshot(
-        self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None
-    ) -> EngineSnapshot:
+    async def snapshot(self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None) -> EngineSnapshot:
         """Everything the console and `sync-status` show, at one moment.
 
         With `changed` and the `base` snapshot they changed from, only those counters are
@@ -472,28 +562,36 @@ class Engine:
         accounts = tuple(account_info(a, now) for a in await self.store.accounts())
         stats = self.client.stats() if hasattr(self.client, "stats") else None
         return EngineSnapshot(
-            counters=counters, accounts=accounts,
+            counters=counters,
+            accounts=accounts,
             summary=summarize(counters, now=now),
             next_scheduled_sync_at=self.scheduler.next_run_at if self.scheduler else None,
             scheduler_state=self.scheduler.state if self.scheduler else "off",
-            workers_busy=self.pool.busy, workers_total=self.pool.size,
+            workers_busy=self.pool.busy,
+            workers_total=self.pool.size,
             queue_depth=sum(1 for c in counters if c.state in _IN_QUEUE),
             requests_per_second=stats.requests_per_second if stats else 0.0,
-            quota_headroom=stats.worst_headroom if stats else 1.0, taken_at=now,
-            clock_change_at=next_clock_change(counters), paces=paces, freshness=Freshness.of(counters, now),
-        )  # fmt: skip
+            quota_headroom=stats.worst_headroom if stats else 1.0,
+            taken_at=now,
+            clock_change_at=next_clock_change(counters),
+            paces=paces,
+            freshness=Freshness.of(counters, now),
+        )
 
-    async def _refreshed(self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime,
-                         paces: Mapping[str, Pace]) -> tuple[CounterStatus, ...] | None:  # fmt: skip
+    async def _refreshed(
+        self, known: tuple[CounterStatus, ...], changed: set[int], now: dt.datetime, paces: Mapping[str, Pace]
+    ) -> tuple[CounterStatus, ...] | None:
         """`known` with the `changed` counters read again; None if one of them is new."""
         held = await self._held_by_stopped(now)
-        fresh = {row.id: self._status(row, now, planner.when_next_one(row, paces.get(row.quota_login),
-                                                                     self.settings, now), held)
-                 for row in await self.store.counter_rows(ids=changed)}  # fmt: skip
+        fresh = {
+            row.id: self._status(
+                row, now, planner.when_next_one(row, paces.get(row.quota_login), self.settings, now), held
+            )
+            for row in await self.store.counter_rows(ids=changed)
+        }
         if not fresh.keys() <= {c.counter_id for c in known}:
             return None  # a counter appeared: its place in the order is the store's to say
-        return tuple(fresh.get(c.counter_id, c) for c in known
-                     if c.counter_id not in changed or c.counter_id in fresh)  # fmt: skip
+        return tuple(fresh.get(c.counter_id, c) for c in known if c.counter_id not in changed or c.counter_id in fresh)
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:
         rows = await self.store.counter_rows(counter_id)
@@ -503,8 +601,9 @@ class Engine:
         since = now.date() - dt.timedelta(days=90)
         pace = (await self.paces(now)).get(rows[0].quota_login)
         return CounterDetail(
-            status=self._status(rows[0], now, planner.when_next_one(rows[0], pace, self.settings, now),
-                                await self._held_by_stopped(now)),
+            status=self._status(
+                rows[0], now, planner.when_next_one(rows[0], pace, self.settings, now), await self._held_by_stopped(now)
+            ),
             attempts=await self.store.job_history(counter_id),
             daily=await self.store.daily_stats(counter_id, since),
             monthly=await self.store.monthly_stats(counter_id),
@@ -514,8 +613,9 @@ class Engine:
         """Keep the job history bounded; the scheduler calls this once per planned slot."""
         removed = await self.store.prune_history(now=self.clock.now(), keep=HISTORY_KEPT)
         if removed:
-            self.bus.emit(Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days",
-                          level=Level.DEBUG)  # fmt: skip
+            self.bus.emit(
+                Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days", level=Level.DEBUG
+            )
 
     async def counter_accounts(self) -> dict[int, tuple[int, ...]]:
         """Counter id -> every account that sees it, the one it is synced through first."""
@@ -538,11 +638,20 @@ def account_info(account, now: dt.datetime) -> AccountInfo:
     from metrika_tui.engine.token_care import token_warning
 
     return AccountInfo(
-        account.id, account.user_id, account.login, account.token_masked, account.revoked, account.counters,
-        account.revoked_reason, quota_login=account.quota_login, uid=account.uid, token_expires_at=account.token_expires_at,
-        has_refresh_token=account.refresh_token is not None, login_needed=account.login_needed,
+        account.id,
+        account.user_id,
+        account.login,
+        account.token_masked,
+        account.revoked,
+        account.counters,
+        account.revoked_reason,
+        quota_login=account.quota_login,
+        uid=account.uid,
+        token_expires_at=account.token_expires_at,
+        has_refresh_token=account.refresh_token is not None,
+        login_needed=account.login_needed,
         token_warning=token_warning(account, now),
-    )  # fmt: skip
+    )
 
 
 def _retry_reporter(bus: EventBus):
@@ -550,8 +659,13 @@ def _retry_reporter(bus: EventBus):
 
     def on_retry(exc, attempt: int, wait: float) -> None:
         job = current_job.get()
-        bus.emit(Kind.RETRYING, f"{exc}; retry {attempt} in {wait:.1f}s", level=Level.WARNING,
-                 counter_id=job.counter_id if job else None, account_id=job.account_id if job else None,
-                 job_id=job.id if job else None)  # fmt: skip
+        bus.emit(
+            Kind.RETRYING,
+            f"{exc}; retry {attempt} in {wait:.1f}s",
+            level=Level.WARNING,
+            counter_id=job.counter_id if job else None,
+            account_id=job.account_id if job else None,
+            job_id=job.id if job else None,
+        )
 
     return on_retry

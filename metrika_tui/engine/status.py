@@ -97,8 +97,7 @@ def is_fresh(row: CounterStatus, now: dt.datetime) -> bool:
 def next_clock_change(rows: Iterable[CounterStatus]) -> dt.datetime | None:
     """The soonest moment a state changes with the clock alone: an OK counter turning OVERDUE
     (every other change comes with an event). None when no state waits on the clock."""
-    return min((row.overdue_at for row in rows if row.state is CounterState.OK and row.overdue_at),
-               default=None)  # fmt: skip
+    return min((row.overdue_at for row in rows if row.state is CounterState.OK and row.overdue_at), default=None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,14 +77,22 @@ class TokenCare:
                 continue
             if account.uid is None:
                 await self._identify(account, report)
-            if account.refresh_token is not None and account.login_needed is None and account.token_expires_at \
-                    and account.token_expires_at - now < REFRESH_BEFORE:  # fmt: skip
+            if (
+                account.refresh_token is not None
+                and account.login_needed is None
+                and account.token_expires_at
+                and account.token_expires_at - now < REFRESH_BEFORE
+            ):
                 await self._refresh(account, now, report)
             elif (warning := token_warning(account, now)) is not None and self._warned.get(account.id) != now.date():
                 self._warned[account.id] = now.date()
                 report.warned.append(account.id)
-                engine.bus.emit(Kind.WARNING, f"account {account.id} ({account.login}): {warning}",
-                                level=Level.WARNING, account_id=account.id)  # fmt: skip
+                engine.bus.emit(
+                    Kind.WARNING,
+                    f"account {account.id} ({account.login}): {warning}",
+                    level=Level.WARNING,
+                    account_id=account.id,
+                )
         return report
 
     async def _refresh(self, account, now: dt.datetime, report: CareReport) -> None:
@@ -94,12 +102,18 @@ class TokenCare:
             if self._warned.get(account.id) != now.date():
                 self._warned[account.id] = now.date()
                 report.warned.append(account.id)
-                engine.bus.emit(Kind.WARNING, f"account {account.id} ({account.login}): its token expires"
-                                f" {account.token_expires_at:%Y-%m-%d} and cannot be refreshed: no OAuth app is"
-                                " configured ([oauth] client_id and client_secret)", level=Level.WARNING, **ids)  # fmt: skip
+                engine.bus.emit(
+                    Kind.WARNING,
+                    f"account {account.id} ({account.login}): its token expires"
+                    f" {account.token_expires_at:%Y-%m-%d} and cannot be refreshed: no OAuth app is"
+                    " configured ([oauth] client_id and client_secret)",
+                    level=Level.WARNING,
+                    **ids,
+                )
             return
-        claimed = await engine.store.claim_token_refresh(account.id, now=now, due_before=now + REFRESH_BEFORE,
-                                                         lease=REFRESH_LEASE)  # fmt: skip
+        claimed = await engine.store.claim_token_refresh(
+            account.id, now=now, due_before=now + REFRESH_BEFORE, lease=REFRESH_LEASE
+        )
         if claimed is None:  # another process is at it, or did it a moment ago
             return
         old = claimed.refresh_token
@@ -109,28 +123,47 @@ class TokenCare:
             reason = f"Yandex ID refused to refresh its token ({exc.message})"
             if await engine.store.mark_login_needed(account.id, reason=reason, old_refresh=old):
                 report.refused.append(account.id)
-                engine.bus.emit(Kind.ERROR, f"account {account.id} ({account.login}) must log in again: {reason};"
-                                f" run '{LOGIN_COMMAND}'", level=Level.ERROR, **ids)  # fmt: skip
+                engine.bus.emit(
+                    Kind.ERROR,
+                    f"account {account.id} ({account.login}) must log in again: {reason}; run '{LOGIN_COMMAND}'",
+                    level=Level.ERROR,
+                    **ids,
+                )
             return
         except AppRejected as exc:
             await engine.store.release_token_refresh(account.id)
             report.failed.append(account.id)
-            engine.bus.emit(Kind.ERROR, f"account {account.id}: cannot refresh its token: {exc.message}; check"
-                            " [oauth] client_id and client_secret", level=Level.ERROR, **ids)  # fmt: skip
+            engine.bus.emit(
+                Kind.ERROR,
+                f"account {account.id}: cannot refresh its token: {exc.message}; check"
+                " [oauth] client_id and client_secret",
+                level=Level.ERROR,
+                **ids,
+            )
             return
         except MetrikaError as exc:  # no answer, or a strange one: the next pass tries again
             await engine.store.release_token_refresh(account.id)
             report.failed.append(account.id)
-            engine.bus.emit(Kind.WARNING, f"account {account.id}: refreshing its token failed, will retry: {exc}",
-                            level=Level.WARNING, **ids)  # fmt: skip
+            engine.bus.emit(
+                Kind.WARNING,
+                f"account {account.id}: refreshing its token failed, will retry: {exc}",
+                level=Level.WARNING,
+                **ids,
+            )
             return
         expires = grant.expires_at(engine.clock.now())
-        if await engine.store.store_refreshed_token(account.id, old_refresh=old, token=grant.access_token,
-                                                    refresh_token=grant.refresh_token, expires_at=expires):  # fmt: skip
+        if await engine.store.store_refreshed_token(
+            account.id, old_refresh=old, token=grant.access_token, refresh_token=grant.refresh_token, expires_at=expires
+        ):
             report.refreshed.append(account.id)
             same = "the same token, " if grant.access_token == claimed.token else "a new token "
-            engine.bus.emit(Kind.INFO, f"account {account.id} ({account.login}): token refreshed ({same}valid until"
-                            f" {expires:%Y-%m-%d})" if expires else f"account {account.id}: token refreshed", **ids)  # fmt: skip
+            engine.bus.emit(
+                Kind.INFO,
+                f"account {account.id} ({account.login}): token refreshed ({same}valid until {expires:%Y-%m-%d})"
+                if expires
+                else f"account {account.id}: token refreshed",
+                **ids,
+            )
 
     async def _identify(self, account, report: CareReport) -> None:
         engine = self.engine
@@ -144,9 +177,16 @@ class TokenCare:
         if await engine.store.set_identity(account.id, login=who.login, uid=who.uid):
             report.identified.append(account.id)
             if who.login != account.login:
-                engine.bus.emit(Kind.INFO, f"account {account.id}: Yandex ID says its login is {who.login}"
-                                f" (was {account.login})", account_id=account.id)  # fmt: skip
+                engine.bus.emit(
+                    Kind.INFO,
+                    f"account {account.id}: Yandex ID says its login is {who.login} (was {account.login})",
+                    account_id=account.id,
+                )
         elif self._warned.get(-account.id) != engine.clock.now().date():
             self._warned[-account.id] = engine.clock.now().date()
-            engine.bus.emit(Kind.WARNING, f"account {account.id} ({who.login}) is the same Yandex user as another"
-                            " account: revoke one of them", level=Level.WARNING, account_id=account.id)  # fmt: skip
+            engine.bus.emit(
+                Kind.WARNING,
+                f"account {account.id} ({who.login}) is the same Yandex user as another account: revoke one of them",
+                level=Level.WARNING,
+                account_id=account.id,
+            )

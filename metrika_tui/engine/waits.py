@@ -75,9 +75,16 @@ def pass_max_wait(settings: Settings) -> dt.timedelta:
 
 
 def explain(
-    waiting: Iterable[tuple[int, JobResult]], logins: Mapping[int, str], settings: Settings, *,
-    until: dt.datetime | None, now: dt.datetime, queued: int, beyond: bool, holders: Iterable[Holder] = (),
-) -> PassWait:  # fmt: skip
+    waiting: Iterable[tuple[int, JobResult]],
+    logins: Mapping[int, str],
+    settings: Settings,
+    *,
+    until: dt.datetime | None,
+    now: dt.datetime,
+    queued: int,
+    beyond: bool,
+    holders: Iterable[Holder] = (),
+) -> PassWait:
     """The wait, from the other processes holding jobs of the pass (`holders`) and the
     (account, result) of this process's jobs of the pass queued again (another process's are
     counted only): one reason per cause, the holders first, then the soonest cause first;

@@ -34,11 +34,13 @@ def local_today(time_zone: str, now: dt.datetime, offset: int | None = None) -> 
     return now.astimezone(counter_zone(time_zone, offset)).date()
 
 
-def fetch_window(last_fetched_day: dt.date | None, time_zone: str, settings: Settings,
-                 now: dt.datetime, *, offset: int | None = None) -> tuple[dt.date, dt.date]:  # fmt: skip
+def fetch_window(
+    last_fetched_day: dt.date | None, time_zone: str, settings: Settings, now: dt.datetime, *, offset: int | None = None
+) -> tuple[dt.date, dt.date]:
     """The days the next sync reads, from the first of the start's month through today."""
-    return _window(last_fetched_day, local_today(time_zone, now, offset), settings.backfill_days,
-                   settings.lookback_days)
+    return _window(
+        last_fetched_day, local_today(time_zone, now, offset), settings.backfill_days, settings.lookback_days
+    )
 
 
 @lru_cache(maxsize=4096)

@@ -119,8 +119,11 @@ class WorkerPool:
     async def _claim(self, owner: str, settings: Settings) -> ClaimedJob | None:
         """Claim a job; stopped meanwhile (`hurry`), the claim is let finish and the job it took
         is given back, or its lease would be left behind for its whole length."""
-        claim = asyncio.ensure_future(self.store.claim_next_job(
-            owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs, process=self.process))  # fmt: skip
+        claim = asyncio.ensure_future(
+            self.store.claim_next_job(
+                owner, self.clock.now(), settings.lease_seconds, settings.per_token_jobs, process=self.process
+            )
+        )
         try:
             return await asyncio.shield(claim)
         except asyncio.CancelledError:
@@ -155,17 +158,22 @@ class WorkerPool:
         self.busy += 1
         self.leases.hold(job)
         try:
-            result = await run_job(job, store=self.store, client=self.client, settings=settings,
-                                   clock=self.clock, bus=self.bus)  # fmt: skip
+            result = await run_job(
+                job, store=self.store, client=self.client, settings=settings, clock=self.clock, bus=self.bus
+            )
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await _through_cancels(asyncio.ensure_future(self.store.release_job(job, now=self.clock.now())))
-            self.bus.emit(Kind.INFO, "stopped mid-job; lease given back", counter_id=job.counter_id,
-                          job_id=job.id)  # fmt: skip
+            self.bus.emit(Kind.INFO, "stopped mid-job; lease given back", counter_id=job.counter_id, job_id=job.id)
             raise
         except StoreError as exc:  # the database failed us (disk full, locked too long)
-            self.bus.emit(Kind.ERROR, f"could not save the result: {exc}", level=Level.ERROR,
-                          counter_id=job.counter_id, job_id=job.id)  # fmt: skip
+            self.bus.emit(
+                Kind.ERROR,
+                f"could not save the result: {exc}",
+                level=Level.ERROR,
+                counter_id=job.counter_id,
+                job_id=job.id,
+            )
             self.store_error = exc
             self._paused_until = asyncio.get_running_loop().time() + STORE_PAUSE_SECONDS
             with contextlib.suppress(StoreError):  # give the job back; if even that fails, the lease expires
@@ -187,8 +195,14 @@ class WorkerPool:
         error = f"its worker died {job.lost} times"
         with contextlib.suppress(StoreError):
             if await self.store.fail_job(job, now=self.clock.now(), error=error, count_attempt=False):
-                self.bus.emit(Kind.FAILED, error, level=Level.ERROR, counter_id=job.counter_id,
-                              account_id=job.account_id, job_id=job.id)  # fmt: skip
+                self.bus.emit(
+                    Kind.FAILED,
+                    error,
+                    level=Level.ERROR,
+                    counter_id=job.counter_id,
+                    account_id=job.account_id,
+                    job_id=job.id,
+                )
         if self.on_result:
             self.on_result(job, JobResult(False, "failed", error=error))
 

@@ -30,8 +30,12 @@ class SyncCollector(Collector):
     `engine()`: the engine, for this process's workers and scheduler; `last_success()`: when
     the latest successful pass ended (POSIX seconds), if one did."""
 
-    def __init__(self, fetch: Callable[[], Figures | None], engine: Callable[[], object | None],
-                 last_success: Callable[[], float | None]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        fetch: Callable[[], Figures | None],
+        engine: Callable[[], object | None],
+        last_success: Callable[[], float | None],
+    ) -> None:
         self._fetch, self._engine, self._last_success = fetch, engine, last_success
 
     def collect(self):
@@ -51,61 +55,90 @@ class SyncCollector(Collector):
         yield GaugeMetricFamily("metrika_workers", "Workers of this process", value=pool.size)
         scheduler = engine.scheduler
         state = _SCHEDULER_WORDS.get(scheduler.state, scheduler.state) if scheduler else "off"
-        family = GaugeMetricFamily("metrika_scheduler_state", "This process's scheduler: 1 for its state",
-                                   labels=["state"])  # fmt: skip
+        family = GaugeMetricFamily(
+            "metrika_scheduler_state", "This process's scheduler: 1 for its state", labels=["state"]
+        )
         for name in SCHEDULER_STATES:
             family.add_metric([name], float(name == state))
         yield family
         # planner: its scheduler planned the last slot it ticked (or has not ticked since it started)
         role = "planner" if scheduler is not None and scheduler.last_planned_by_us is not False else "follower"
-        family = GaugeMetricFamily("metrika_process_role", "1 for this process's role: planner (its scheduler plans "
-                                   "the slots) or follower (another process's does, or it has none)",
-                                   labels=["role"])  # fmt: skip
+        family = GaugeMetricFamily(
+            "metrika_process_role",
+            "1 for this process's role: planner (its scheduler plans "
+            "the slots) or follower (another process's does, or it has none)",
+            labels=["role"],
+        )
         for name in ROLES:
             family.add_metric([name], float(name == role))
         yield family
         if (last := self._last_success()) is not None:
-            yield GaugeMetricFamily("metrika_last_successful_pass_timestamp_seconds", "When the latest pass this "
-                                    "process planned ended with every counter synced", value=last)  # fmt: skip
+            yield GaugeMetricFamily(
+                "metrika_last_successful_pass_timestamp_seconds",
+                "When the latest pass this process planned ended with every counter synced",
+                value=last,
+            )
 
     def _shared(self, f: Figures):
         now = f.taken_at
-        yield GaugeMetricFamily("metrika_database_readable", "1 if the database answered this scrape's reads",
-                                value=float(f.read_ok))  # fmt: skip
+        yield GaugeMetricFamily(
+            "metrika_database_readable", "1 if the database answered this scrape's reads", value=float(f.read_ok)
+        )
         family = GaugeMetricFamily("metrika_counters", "Counters by state (every process's)", labels=["state"])
         for state in CounterState:
             family.add_metric([state.value], f.states.get(state, 0))
         yield family
-        family = GaugeMetricFamily("metrika_jobs", "Live jobs by status: queued (may run now), deferred (queued "
-                                   "for later: a quota, a backoff), running", labels=["status"])  # fmt: skip
+        family = GaugeMetricFamily(
+            "metrika_jobs",
+            "Live jobs by status: queued (may run now), deferred (queued for later: a quota, a backoff), running",
+            labels=["status"],
+        )
         for status in ("queued", "deferred", "running"):
             family.add_metric([status], f.jobs.get(status, 0))
         yield family
-        yield GaugeMetricFamily("metrika_queue_depth", "Jobs waiting to run, deferred ones included",
-                                value=f.jobs.get("queued", 0) + f.jobs.get("deferred", 0))  # fmt: skip
+        yield GaugeMetricFamily(
+            "metrika_queue_depth",
+            "Jobs waiting to run, deferred ones included",
+            value=f.jobs.get("queued", 0) + f.jobs.get("deferred", 0),
+        )
         if (oldest := f.oldest_age(now)) is not None:
-            yield GaugeMetricFamily("metrika_data_oldest_age_seconds", "Age of the oldest synced data of an active "
-                                    "counter", value=oldest)  # fmt: skip
-            yield GaugeMetricFamily("metrika_data_median_age_seconds", "Median age of the active counters' synced "
-                                    "data", value=f.median_age(now))  # fmt: skip
+            yield GaugeMetricFamily(
+                "metrika_data_oldest_age_seconds", "Age of the oldest synced data of an active counter", value=oldest
+            )
+            yield GaugeMetricFamily(
+                "metrika_data_median_age_seconds",
+                "Median age of the active counters' synced data",
+                value=f.median_age(now),
+            )
         ages = f.ages(now)
         buckets = [(str(float(b)), f.at_most(now, b)) for b in AGE_BUCKETS] + [("+Inf", len(ages))]
-        yield GaugeHistogramMetricFamily("metrika_data_age_seconds", "Active counters by the age of their synced "
-                                         "data", buckets=buckets, gsum_value=sum(ages))  # fmt: skip
+        yield GaugeHistogramMetricFamily(
+            "metrika_data_age_seconds",
+            "Active counters by the age of their synced data",
+            buckets=buckets,
+            gsum_value=sum(ages),
+        )
         yield from self._quota(f)
 
     def _quota(self, f: Figures):
-        ratio = GaugeMetricFamily("metrika_quota_used_ratio", "Share of a login's quota used: window=day (its daily "
-                                  "requests, every process) or 5m (its report budget, this process)",
-                                  labels=["login", "window"])  # fmt: skip
-        used = GaugeMetricFamily("metrika_quota_requests_used", "Requests a login sent today (UTC), every process",
-                                 labels=["login"])  # fmt: skip
+        ratio = GaugeMetricFamily(
+            "metrika_quota_used_ratio",
+            "Share of a login's quota used: window=day (its daily "
+            "requests, every process) or 5m (its report budget, this process)",
+            labels=["login", "window"],
+        )
+        used = GaugeMetricFamily(
+            "metrika_quota_requests_used", "Requests a login sent today (UTC), every process", labels=["login"]
+        )
         limit = GaugeMetricFamily("metrika_quota_requests_limit", "A login's daily request quota", labels=["login"])
-        spent = GaugeMetricFamily("metrika_quota_spent", "1 when the API called a login's daily quota spent",
-                                  labels=["login"])  # fmt: skip
-        interval = GaugeMetricFamily("metrika_sync_effective_interval_seconds", "How often a login's counters "
-                                     "are synced: the interval, stretched when its quota cannot keep it",
-                                     labels=["login"])  # fmt: skip
+        spent = GaugeMetricFamily(
+            "metrika_quota_spent", "1 when the API called a login's daily quota spent", labels=["login"]
+        )
+        interval = GaugeMetricFamily(
+            "metrika_sync_effective_interval_seconds",
+            "How often a login's counters are synced: the interval, stretched when its quota cannot keep it",
+            labels=["login"],
+        )
         for login, pace in sorted(f.paces.items()):
             name = visible(login)
             ratio.add_metric([name, "day"], pace.used / pace.per_day if pace.per_day else 0.0)

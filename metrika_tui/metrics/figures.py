@@ -94,8 +94,9 @@ class FigureKeeper:
                 log.warning("reading the figures for /metrics failed: %s", exc)
                 self._changed = None  # what changed meanwhile is not known: read in full next time
                 last = self._last or Figures(taken_at=now)
-                self._last = Figures(now, last.states, last.synced_at, last.jobs, last.paces, last.report_used,
-                                     read_ok=False)  # fmt: skip
+                self._last = Figures(
+                    now, last.states, last.synced_at, last.jobs, last.paces, last.report_used, read_ok=False
+                )
             return self._last
 
     async def _read(self, now: dt.datetime) -> Figures:
@@ -105,19 +106,30 @@ class FigureKeeper:
         paces = await self.engine.paces(now)
         if self.passes is not None and (pending := self.passes.pending):
             live = await store.live_counter_ids(pending)
-            failed = {row.id for row in await store.counter_rows(ids=pending - live)
-                      if row.last_error is not None or row.account_revoked}  # fmt: skip
+            failed = {
+                row.id
+                for row in await store.counter_rows(ids=pending - live)
+                if row.last_error is not None or row.account_revoked
+            }
             self.passes.reconcile(live, failed)
-        synced = sorted(c.last_fetched_at.timestamp() for c in snapshot.counters
-                        if c.last_fetched_at is not None and c.active and not c.account_revoked)  # fmt: skip
+        synced = sorted(
+            c.last_fetched_at.timestamp()
+            for c in snapshot.counters
+            if c.last_fetched_at is not None and c.active and not c.account_revoked
+        )
         states = Tally(c.state for c in snapshot.counters)
-        return Figures(now, {state: states[state] for state in CounterState}, tuple(synced), jobs, paces,
-                       self._report_used())  # fmt: skip
+        return Figures(
+            now, {state: states[state] for state in CounterState}, tuple(synced), jobs, paces, self._report_used()
+        )
 
     async def _current_snapshot(self, now: dt.datetime):
         snapshot, changed = self._snapshot, self._changed
-        due_in_full = (snapshot is None or changed is None or now - self._read_in_full_at >= FULL_READ_EVERY
-                       or (snapshot.clock_change_at is not None and now >= snapshot.clock_change_at))  # fmt: skip
+        due_in_full = (
+            snapshot is None
+            or changed is None
+            or now - self._read_in_full_at >= FULL_READ_EVERY
+            or (snapshot.clock_change_at is not None and now >= snapshot.clock_change_at)
+        )
         self._changed = set()  # what happens from here on counts for the next read
         if due_in_full:
             self._snapshot = await self.engine.snapshot()
@@ -131,5 +143,8 @@ class FigureKeeper:
         stats = self.engine.client.stats() if hasattr(self.engine.client, "stats") else None
         if stats is None:
             return {}
-        return {key[1]: 1.0 - share for key, share in stats.report_headroom.items()
-                if isinstance(key, tuple) and len(key) == 2 and key[0] == "login"}  # fmt: skip
+        return {
+            key[1]: 1.0 - share
+            for key, share in stats.report_headroom.items()
+            if isinstance(key, tuple) and len(key) == 2 and key[0] == "login"
+        }

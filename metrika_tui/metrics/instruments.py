@@ -33,18 +33,31 @@ class Instruments:
     """The live counters and histograms, registered in `registry`."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.requests = Counter("metrika_api_requests", "Requests this process sent to the Metrika API, by how "
-                                "they ended", ["outcome"], registry=registry)  # fmt: skip
+        self.requests = Counter(
+            "metrika_api_requests",
+            "Requests this process sent to the Metrika API, by how they ended",
+            ["outcome"],
+            registry=registry,
+        )
         for outcome in OUTCOMES:
             self.requests.labels(outcome)
-        self.latency = Histogram("metrika_api_request_duration_seconds", "Time from sending a request to its "
-                                 "answer (or failure), this process", buckets=LATENCY_BUCKETS, registry=registry)  # fmt: skip
-        self.job_runs = Counter("metrika_job_runs", "Job runs of this process's workers, by how they ended",
-                                ["result"], registry=registry)  # fmt: skip
+        self.latency = Histogram(
+            "metrika_api_request_duration_seconds",
+            "Time from sending a request to its answer (or failure), this process",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.job_runs = Counter(
+            "metrika_job_runs", "Job runs of this process's workers, by how they ended", ["result"], registry=registry
+        )
         for result in JOB_RESULTS:
             self.job_runs.labels(result)
-        self.pass_duration = Histogram("metrika_sync_pass_duration_seconds", "From planning a pass (this process) "
-                                       "to its last counter done", buckets=PASS_BUCKETS, registry=registry)  # fmt: skip
+        self.pass_duration = Histogram(
+            "metrika_sync_pass_duration_seconds",
+            "From planning a pass (this process) to its last counter done",
+            buckets=PASS_BUCKETS,
+            registry=registry,
+        )
         self.passes = PassTracker(self.pass_duration.observe)
 
     def on_answer(self, outcome: str, seconds: float) -> None:

@@ -42,8 +42,9 @@ class Exporter:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)
         self.instruments = Instruments(self.registry)
-        self.registry.register(SyncCollector(self._figures, lambda: self._engine,
-                                             lambda: self.instruments.passes.last_success))  # fmt: skip
+        self.registry.register(
+            SyncCollector(self._figures, lambda: self._engine, lambda: self.instruments.passes.last_success)
+        )
         self._engine = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._keeper: FigureKeeper | None = None
@@ -80,8 +81,9 @@ class Exporter:
             log.warning("the figures for /metrics did not come in %.0fs: %s", SCRAPE_TIMEOUT, exc)
             if self._last is not None:
                 last = self._last
-                return Figures(last.taken_at, last.states, last.synced_at, last.jobs, last.paces, last.report_used,
-                               read_ok=False)  # fmt: skip
+                return Figures(
+                    last.taken_at, last.states, last.synced_at, last.jobs, last.paces, last.report_used, read_ok=False
+                )
         return self._last
 
 

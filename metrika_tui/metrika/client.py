@@ -79,7 +79,7 @@ class MetrikaClient:
         timeout: float = 30.0,
         request_deadline: float = 120.0,
         max_answer_bytes: int = 16 * 1024 * 1024,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy | None = None,
         report_page_size: int = 10_000,
         counters_page_size: int = 1000,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -90,7 +90,7 @@ class MetrikaClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._clock = clock or UtcClock()
-        self._retry = retry
+        self._retry = retry or RetryPolicy()
         self._on_retry = on_retry
         self._report_page_size = report_page_size
         self._counters_page_size = counters_page_size
@@ -100,8 +100,12 @@ class MetrikaClient:
         self._request_listeners: list[Callable[[Token], None]] = []
         self._answer_listeners: list[Callable[[str, float], None]] = []
         shared = share_pace and transport is None
-        self._pacer = make_pacer(max_rps, margin=RATE_MARGIN, address=address_of(self.base_url) if shared else None,
-                                 path=(pace_file or locations.pace_file()) if shared else None)  # fmt: skip
+        self._pacer = make_pacer(
+            max_rps,
+            margin=RATE_MARGIN,
+            address=address_of(self.base_url) if shared else None,
+            path=(pace_file or locations.pace_file()) if shared else None,
+        )
         window = dt.timedelta(seconds=report_window_seconds)
         self._budget = ReportBudget(
             report_budget,
@@ -158,12 +162,18 @@ class MetrikaClient:
         counters: dict[int, Counter] = {}  # a counter added meanwhile may shift one into the next page
         offset, size, previous = 1, self._counters_page_size, None
         for number in itertools.count():
-            page = await self._get_json(token, login, COUNTERS_PATH, {"per_page": size, "offset": offset},
-                                        "rows", "counters")  # fmt: skip
+            page = await self._get_json(
+                token, login, COUNTERS_PATH, {"per_page": size, "offset": offset}, "rows", "counters"
+            )
             if number == 0:
                 total = parse.whole_number(page["rows"], "rows")
-                needed = parse.pages_needed(total, size, most_rows=parse.MAX_COUNTER_PAGES * size,
-                                            most_pages=parse.MAX_COUNTER_PAGES, what="the counters list")  # fmt: skip
+                needed = parse.pages_needed(
+                    total,
+                    size,
+                    most_rows=parse.MAX_COUNTER_PAGES * size,
+                    most_pages=parse.MAX_COUNTER_PAGES,
+                    what="the counters list",
+                )
             if not isinstance(page["counters"], list):
                 raise parse.MalformedAnswer("`counters` is not a list")
             found = [parse.parse_counter(item) for item in page["counters"]]
@@ -208,23 +218,46 @@ class MetrikaClient:
                     reports.append(await self._month_users(token, login, counter_id, request, budget))
                 else:
                     params = {"dimensions": "ym:s:date", "metrics": ",".join(DAILY_METRICS), "sort": "ym:s:date"}
-                    report = await self._report(token, login, counter_id, request.date1, request.date2, params,
-                                                parse.parse_daily_rows, budget,
-                                                most_rows=parse.days_in(request.date1, request.date2))  # fmt: skip
+                    report = await self._report(
+                        token,
+                        login,
+                        counter_id,
+                        request.date1,
+                        request.date2,
+                        params,
+                        parse.parse_daily_rows,
+                        budget,
+                        most_rows=parse.days_in(request.date1, request.date2),
+                    )
                     parse.check_days(report.rows, request.date1, request.date2)
                     reports.append(report)
         finally:
             self._budget.release_held(key, counter_id)
         return reports
 
-    async def _month_users(self, token: Token, login: str | None, counter_id: int, request: ReportRequest,
-                           budget: tuple[str, Hashable, int]) -> Report:  # fmt: skip
+    async def _month_users(
+        self,
+        token: Token,
+        login: str | None,
+        counter_id: int,
+        request: ReportRequest,
+        budget: tuple[str, Hashable, int],
+    ) -> Report:
         params = {"dimensions": "ym:s:startOfMonth", "metrics": "ym:s:users", "sort": "ym:s:startOfMonth"}
         # whole months (a month's users are not a sum of days), but never past today
         today = self._clock.now().astimezone(dt.UTC).date()
         first, last = request.date1.replace(day=1), max(request.date2, min(month_end(request.date2), today))
-        report = await self._report(token, login, counter_id, first, last, params, parse.parse_month_rows, budget,
-                                    most_rows=parse.months_in(first, last))  # fmt: skip
+        report = await self._report(
+            token,
+            login,
+            counter_id,
+            first,
+            last,
+            params,
+            parse.parse_month_rows,
+            budget,
+            most_rows=parse.months_in(first, last),
+        )
         parse.check_months(report.rows, first, last)
         return report
 
@@ -245,7 +278,7 @@ class MetrikaClient:
 
     def stats(self) -> ClientStats:
         """Figures for the console header: rate, in flight, retries, quota headroom."""
-        headroom = {key: self._budget.headroom(key) for key in self._budget.keys()}
+        headroom = {key: self._budget.headroom(key) for key in self._budget.keys()}  # noqa: SIM118 (a budget book, not a dict)
         return self._stats.snapshot(
             requests_per_second=self._meter.per_second(),
             requests_total=self._meter.total,
@@ -278,9 +311,18 @@ class MetrikaClient:
             report = await self._pages(*read, None, most_rows)
         return report
 
-    async def _pages(self, token: Token, login: str | None, counter_id: int, date1: dt.date, date2: dt.date,
-                     params: Mapping[str, str], parse_rows: Callable[[Mapping[str, Any]], list[T]],
-                     budget: tuple[str, Hashable, int] | None, most_rows: int) -> Report:  # fmt: skip
+    async def _pages(
+        self,
+        token: Token,
+        login: str | None,
+        counter_id: int,
+        date1: dt.date,
+        date2: dt.date,
+        params: Mapping[str, str],
+        parse_rows: Callable[[Mapping[str, Any]], list[T]],
+        budget: tuple[str, Hashable, int] | None,
+        most_rows: int,
+    ) -> Report:
         """Page with the 1-based offset, as many pages as the first answer's `total_rows` implies:
         at most `most_rows` rows can exist and MAX_REPORT_PAGES are read; an empty or repeated
         page is a BadAnswer (see `parse.pages_needed`, `parse.check_page`)."""
@@ -291,16 +333,30 @@ class MetrikaClient:
         offset, limit = 1, self._report_page_size
         for number in itertools.count():
             query = {
-                "ids": int(counter_id), "date1": date1.isoformat(), "date2": date2.isoformat(),
-                "accuracy": "full", "limit": limit, "offset": offset, **params,
-            }  # fmt: skip
-            page = await self._get_json(token, login, REPORT_PATH, query, "data", "total_rows", report=True,
-                                        budget=budget if offset == 1 else None)  # fmt: skip
+                "ids": int(counter_id),
+                "date1": date1.isoformat(),
+                "date2": date2.isoformat(),
+                "accuracy": "full",
+                "limit": limit,
+                "offset": offset,
+                **params,
+            }
+            page = await self._get_json(
+                token,
+                login,
+                REPORT_PATH,
+                query,
+                "data",
+                "total_rows",
+                report=True,
+                budget=budget if offset == 1 else None,
+            )
             what = f"report of counter {counter_id}"
             if number == 0:
                 total = parse.whole_number(page["total_rows"], "total_rows")
-                needed = parse.pages_needed(total, limit, most_rows=most_rows, most_pages=parse.MAX_REPORT_PAGES,
-                                            what=what)  # fmt: skip
+                needed = parse.pages_needed(
+                    total, limit, most_rows=most_rows, most_pages=parse.MAX_REPORT_PAGES, what=what
+                )
                 totals = parse.parse_totals(page, params["metrics"].split(","))
             if not isinstance(page["data"], list):
                 raise parse.MalformedAnswer("`data` is not a list")
@@ -311,13 +367,20 @@ class MetrikaClient:
             sampled, share = sampled or page_sampled, min(share, page_share)
             previous, offset = page["data"], offset + limit
             if number + 1 >= needed:
-                return Report(tuple(rows), tuple(pages), sampled=sampled, total_rows=total, totals=totals,
-                              sample_share=share)  # fmt: skip
+                return Report(
+                    tuple(rows), tuple(pages), sampled=sampled, total_rows=total, totals=totals, sample_share=share
+                )
         raise AssertionError("unreachable")
 
     async def _get_json(
-        self, token: Token, login: str | None, path: str, params: Mapping[str, Any], *keys: str,
-        report: bool = False, budget: tuple[str, Hashable, int] | None = None,
+        self,
+        token: Token,
+        login: str | None,
+        path: str,
+        params: Mapping[str, Any],
+        *keys: str,
+        report: bool = False,
+        budget: tuple[str, Hashable, int] | None = None,
     ) -> Mapping[str, Any]:
         """GET with retries; the decoded answer, checked to hold `keys`."""
         async for attempt in retrying(self._retry, self._note_retry):
@@ -337,7 +400,13 @@ class MetrikaClient:
             self._on_retry(exc, attempt, wait)
 
     async def _send(
-        self, token: Token, login: str | None, path: str, params: Mapping[str, Any], *, report: bool,
+        self,
+        token: Token,
+        login: str | None,
+        path: str,
+        params: Mapping[str, Any],
+        *,
+        report: bool,
         budget: tuple[str, Hashable, int] | None = None,
     ) -> Any:
         """One request inside every limit: the user's gate, the report budget, the pace."""
@@ -353,7 +422,10 @@ class MetrikaClient:
             try:
                 async with asyncio.timeout(self._deadline):
                     async with self._http.stream(
-                        "GET", path, params=params, headers={"Authorization": f"OAuth {token.reveal()}"},
+                        "GET",
+                        path,
+                        params=params,
+                        headers={"Authorization": f"OAuth {token.reveal()}"},
                         extensions={"trace": _when_written(sent)},
                     ) as response:
                         body = await self._read_capped(response)
@@ -371,8 +443,11 @@ class MetrikaClient:
                 raise TransientError(f"connection trouble ({type(exc).__name__})", error_type="connection") from None
         log.debug(
             "GET %s -> %d in %.0f ms (token %s)",
-            path, response.status_code, 1000 * (time.monotonic() - started), token,
-        )  # fmt: skip
+            path,
+            response.status_code,
+            1000 * (time.monotonic() - started),
+            token,
+        )
         try:
             payload = self._decode(response, body, report=report)
         except MetrikaError as exc:
@@ -384,8 +459,9 @@ class MetrikaClient:
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """The body, or a BadAnswer as soon as it is past `max_answer_bytes` (read no further)."""
         cap = self._max_answer_bytes
-        too_big = BadAnswer(f"the answer is larger than {cap:,} bytes (max_answer_bytes); not read further",
-                            status=response.status_code)  # fmt: skip
+        too_big = BadAnswer(
+            f"the answer is larger than {cap:,} bytes (max_answer_bytes); not read further", status=response.status_code
+        )
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
             raise too_big

@@ -142,8 +142,12 @@ class HostPacer(RatePacer):
             except _Stuck:
                 if not self._stuck:
                     self._stuck = True
-                    log.warning("%s has been locked by another process for over %g s (stopped?): booking "
-                                "in this process alone until it is free", self.path, LOCK_PATIENCE)  # fmt: skip
+                    log.warning(
+                        "%s has been locked by another process for over %g s (stopped?): booking "
+                        "in this process alone until it is free",
+                        self.path,
+                        LOCK_PATIENCE,
+                    )
             except OSError as error:
                 self._give_up(error)
         return await super()._change(change)
@@ -256,8 +260,11 @@ class HostPacer(RatePacer):
             for _ in range(records):
                 key, next_free, count = RECORD.unpack_from(data, offset)
                 offset += RECORD.size
-                book = PaceBook(next_free, list(struct.unpack_from(f"<{count}d", data, offset)),
-                                list(struct.unpack_from(f"<{count}Q", data, offset + 8 * count)))  # fmt: skip
+                book = PaceBook(
+                    next_free,
+                    list(struct.unpack_from(f"<{count}d", data, offset)),
+                    list(struct.unpack_from(f"<{count}Q", data, offset + 8 * count)),
+                )
                 offset += 16 * count
                 book.forget(now - FORGET)
                 if book.moments or next_free > now - FORGET:
@@ -270,8 +277,11 @@ class HostPacer(RatePacer):
         parts = [HEADER.pack(MAGIC, boot, len(books))]
         for key, book in books.items():
             count = len(book.moments)
-            parts += [RECORD.pack(key, book.next_free, count), struct.pack(f"<{count}d", *book.moments),
-                      struct.pack(f"<{count}Q", *book.ids)]  # fmt: skip
+            parts += [
+                RECORD.pack(key, book.next_free, count),
+                struct.pack(f"<{count}d", *book.moments),
+                struct.pack(f"<{count}Q", *book.ids),
+            ]
         data = b"".join(parts)
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))  # another process may have written more
@@ -291,8 +301,9 @@ def warn_alone(path: Path | None, why: object) -> None:
     log.warning(
         "pacing requests for this process only (%s%s): other metrika-tui processes on this host "
         "are not counted, and together they may exceed the API's 30 requests/s per address",
-        f"{path}: " if path else "", why,
-    )  # fmt: skip
+        f"{path}: " if path else "",
+        why,
+    )
 
 
 def make_pacer(rate: float, *, margin: float, address: str | None, path: Path | None) -> RatePacer:

@@ -23,10 +23,10 @@ import datetime as dt
 import itertools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import AsyncIterator, Protocol
+from typing import Protocol
 
 from metrika_tui.metrika.errors import QuotaError
 
@@ -56,10 +56,11 @@ class PaceBook:
     two lists kept in the order of their moments, so every step is a bisection or a slice.
     """
 
-    __slots__ = ("next_free", "moments", "ids")
+    __slots__ = ("ids", "moments", "next_free")
 
-    def __init__(self, next_free: float = float("-inf"), moments: list[float] | None = None,
-                 ids: list[int] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, next_free: float = float("-inf"), moments: list[float] | None = None, ids: list[int] | None = None
+    ) -> None:
         self.next_free = next_free
         self.moments = moments if moments is not None else []  # ascending
         self.ids = ids if ids is not None else []  # of the send at the same place

@@ -39,8 +39,16 @@ _LONGEST_INTERVAL = 3600
 _TEXT_LIMIT = 200
 
 #: `error` codes of /token that mean the app itself is refused: its id, secret or rights
-_APP_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "unsupported_grant_type",
-                         "Basic auth required", "Malformed Authorization header"})  # fmt: skip
+_APP_ERRORS = frozenset(
+    {
+        "invalid_client",
+        "unauthorized_client",
+        "invalid_scope",
+        "unsupported_grant_type",
+        "Basic auth required",
+        "Malformed Authorization header",
+    }
+)
 
 
 class OAuthError(MetrikaError):
@@ -135,8 +143,9 @@ class YandexIdClient:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> YandexIdClient:
-        options: dict[str, Any] = dict(oauth_url=settings.oauth_url, login_url=settings.login_url,
-                                       timeout=settings.request_timeout)  # fmt: skip
+        options: dict[str, Any] = dict(
+            oauth_url=settings.oauth_url, login_url=settings.login_url, timeout=settings.request_timeout
+        )
         options.update(overrides)
         return cls(**options)
 
@@ -147,8 +156,9 @@ class YandexIdClient:
         await self._http.aclose()
 
     # -- the device login --------------------------------------------------------------------
-    async def request_device_code(self, app: OAuthApp, *, device_id: str, device_name: str,
-                                  scope: str | None = METRIKA_SCOPE) -> DeviceCode:  # fmt: skip
+    async def request_device_code(
+        self, app: OAuthApp, *, device_id: str, device_name: str, scope: str | None = METRIKA_SCOPE
+    ) -> DeviceCode:
         """`POST /device/code`: a fresh pair of codes for one login."""
         form = {"client_id": app.client_id, "device_id": device_id, "device_name": device_name[:100]}
         if scope:
@@ -175,16 +185,22 @@ class YandexIdClient:
     async def identity(self, token: Token) -> Identity:
         """`GET login.yandex.ru/info`: the token's login and user id (any scope will do)."""
         try:
-            response = await self._http.get(f"{self.login_url}/info", params={"format": "json"},
-                                            headers={"Authorization": f"OAuth {token.reveal()}"})  # fmt: skip
+            response = await self._http.get(
+                f"{self.login_url}/info",
+                params={"format": "json"},
+                headers={"Authorization": f"OAuth {token.reveal()}"},
+            )
         except httpx.TimeoutException as exc:
-            raise TransientError(f"Yandex ID gave no answer in time ({type(exc).__name__})", error_type="timeout") from None
+            raise TransientError(
+                f"Yandex ID gave no answer in time ({type(exc).__name__})", error_type="timeout"
+            ) from None
         except httpx.TransportError as exc:
             raise TransientError(f"cannot reach Yandex ID ({type(exc).__name__})", error_type="connection") from None
         log.debug("GET /info -> %d (token %s)", response.status_code, token)
         if response.status_code in (401, 403):
-            raise AuthError("Yandex ID does not know this token", status=response.status_code,
-                            error_type="invalid_token")  # fmt: skip
+            raise AuthError(
+                "Yandex ID does not know this token", status=response.status_code, error_type="invalid_token"
+            )
         payload = _payload(response)
         login = _printable(payload, "login", longest=64)
         uid = str(payload.get("id", "")).strip()
@@ -193,15 +209,18 @@ class YandexIdClient:
         return Identity(login=login, uid=uid)
 
     # -- the wire ----------------------------------------------------------------------------
-    async def _post_form(self, path: str, form: dict[str, str], *, app: OAuthApp | None,
-                         device: bool = False) -> Mapping[str, Any]:  # fmt: skip
+    async def _post_form(
+        self, path: str, form: dict[str, str], *, app: OAuthApp | None, device: bool = False
+    ) -> Mapping[str, Any]:
         """POST a form to the OAuth server; the answer's JSON, or the error it stands for."""
         if app is not None:  # the app's id and secret go in the body (HTTP Basic works too)
             form = {**form, "client_id": app.client_id, "client_secret": app.client_secret.reveal()}
         try:
             response = await self._http.post(f"{self.oauth_url}{path}", data=form)
         except httpx.TimeoutException as exc:
-            raise TransientError(f"Yandex OAuth gave no answer in time ({type(exc).__name__})", error_type="timeout") from None
+            raise TransientError(
+                f"Yandex OAuth gave no answer in time ({type(exc).__name__})", error_type="timeout"
+            ) from None
         except httpx.TransportError as exc:
             raise TransientError(f"cannot reach Yandex OAuth ({type(exc).__name__})", error_type="connection") from None
         log.debug("POST %s -> %d", path, response.status_code)
@@ -263,7 +282,9 @@ def _printable(payload: Mapping[str, Any], key: str, *, longest: int) -> str:
         raise _malformed(f"no usable `{key}` in the answer: {_clip(value)!r}")
     value = value.strip()
     if not value.isascii() or not value.isprintable():  # shown on a terminal: plain text only
-        raise _malformed(f"`{key}` holds characters a terminal should not print: {value.encode('unicode_escape')[:60]!r}")
+        raise _malformed(
+            f"`{key}` holds characters a terminal should not print: {value.encode('unicode_escape')[:60]!r}"
+        )
     return value
 
 

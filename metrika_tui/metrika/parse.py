@@ -143,15 +143,22 @@ def _quota_error(
     error_type is undocumented). Anything else has no known reset."""
     wait = parse_retry_after(retry_after, now)
     if wait is not None:
-        return QuotaError(message, status=status, error_type=error_type, retry_after=wait,
-                          retry_at=now + dt.timedelta(seconds=wait))  # fmt: skip
+        return QuotaError(
+            message, status=status, error_type=error_type, retry_after=wait, retry_at=now + dt.timedelta(seconds=wait)
+        )
     says_day = "day" in message.lower() or "daily" in message.lower()
     if error_type == "quota_requests_by_uid" and report_window is not None and not says_day:
-        return QuotaError(message, status=status, error_type=error_type, retry_at=now + report_window,
-                          reset_known=False)  # fmt: skip
+        return QuotaError(
+            message, status=status, error_type=error_type, retry_at=now + report_window, reset_known=False
+        )
     if error_type in DAILY_QUOTAS:
-        return QuotaError(message, status=status, error_type=error_type, retry_at=next_utc_midnight(now),
-                          daily=error_type == "quota_requests_by_uid")  # fmt: skip
+        return QuotaError(
+            message,
+            status=status,
+            error_type=error_type,
+            retry_at=next_utc_midnight(now),
+            daily=error_type == "quota_requests_by_uid",
+        )
     return QuotaError(message, status=status, error_type=error_type)
 
 
@@ -339,8 +346,13 @@ def check_days(rows: Sequence[DailyStat], date1: dt.date, date2: dt.date) -> Non
 def check_months(rows: Sequence[MonthUsers], date1: dt.date, date2: dt.date) -> None:
     """Every row a month the window touches, each month once."""
     first, last = date1.replace(day=1), date2.replace(day=1)
-    _once_each_within([row.month for row in rows], first, last, lambda m: f"the month {m:%Y-%m}",
-                      f"the asked months {first:%Y-%m}..{last:%Y-%m}")  # fmt: skip
+    _once_each_within(
+        [row.month for row in rows],
+        first,
+        last,
+        lambda m: f"the month {m:%Y-%m}",
+        f"the asked months {first:%Y-%m}..{last:%Y-%m}",
+    )
 
 
 def _once_each_within(keys: Sequence[dt.date], first: dt.date, last: dt.date, name, window: str) -> None:

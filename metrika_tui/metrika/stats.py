@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from metrika_tui.metrika.errors import MetrikaError, QuotaError, TransientError
 from metrika_tui.tokens import Token
 
-
 #: how a request sent can end: an answer we use, a failure worth another try (5xx, a timeout,
 #: a dropped connection, a body that is not JSON), a quota answer (420/429), or a refusal
 #: that trying again does not change (a bad request, a dead token, no access)

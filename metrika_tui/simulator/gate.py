@@ -31,8 +31,11 @@ _JSON = b"application/json; charset=utf-8"
 _HTML = b"text/html; charset=utf-8"
 _COUNTER_PREFIX = "/management/v1/counter/"
 _REPORTS = frozenset({"data", "bytime"})
-_ERROR_FAULTS = {"backend_error": errors.backend_error, "timeout": errors.timeout,
-                 "too_complicated": errors.too_complicated}  # fmt: skip
+_ERROR_FAULTS = {
+    "backend_error": errors.backend_error,
+    "timeout": errors.timeout,
+    "too_complicated": errors.too_complicated,
+}
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
@@ -139,8 +142,9 @@ class ApiGate:
         try:
             ids = _counters_asked(endpoint, params, path)
             self.hostile.refuse(endpoint, ids)
-            answer = self._handlers[endpoint](self.world.account(token), self.hostile.params(endpoint, params, ids),
-                                              self.clock.now(), path)  # fmt: skip
+            answer = self._handlers[endpoint](
+                self.world.account(token), self.hostile.params(endpoint, params, ids), self.clock.now(), path
+            )
         except ApiError as error:
             return await self._error(send, error, token)
         answer = self.hostile.rewrite(endpoint, answer, ids)

@@ -48,8 +48,7 @@ def splitmix(x: int) -> int:
 
 def fields16(h: int) -> tuple[float, float, float, float]:
     """Four uniforms in [0, 1) from one 64-bit hash, 16 bits each: plenty for daily noise."""
-    return ((h & 0xFFFF) / 65536.0, ((h >> 16) & 0xFFFF) / 65536.0,
-            ((h >> 32) & 0xFFFF) / 65536.0, (h >> 48) / 65536.0)  # fmt: skip
+    return ((h & 0xFFFF) / 65536.0, ((h >> 16) & 0xFFFF) / 65536.0, ((h >> 32) & 0xFFFF) / 65536.0, (h >> 48) / 65536.0)
 
 
 def text_key(text: str) -> int:

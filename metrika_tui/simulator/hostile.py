@@ -33,20 +33,24 @@ ENDLESS_ROWS = 10**9
 ENDLESS_COUNTERS = 1_000_000
 
 #: the tricks; each maps to the counters it touches (None: every counter)
-TRICKS = frozenset({
-    "names",  # counter names, sites and owner logins hostile (counters list, one counter)
-    "bogus_zone",  # time_zone_name an unknown zone (the offset stays right)
-    "errors",  # reports answer 400 with HOSTILE_ERROR
-    "endless_paging",  # reports claim ENDLESS_ROWS and serve the first page for every offset
-    "endless_counters",  # the counters list claims ENDLESS_COUNTERS and repeats its first page
-    "trickle",  # report bodies sent a byte every `trickle_seconds`
-    "huge",  # report answers padded to `huge_bytes`
-    "rows_outside",  # a row for 1999-01-01 and one for 2099-12-31
-    "rows_twice",  # the first day again, with 0 visits
-    "rows_negative",  # negative visits
-    "rows_nan", "rows_infinite", "rows_absurd",  # NaN, Infinity, 1e30 visits
-    "sampled",  # sampled: true, sample_share 0.1
-})  # fmt: skip
+TRICKS = frozenset(
+    {
+        "names",  # counter names, sites and owner logins hostile (counters list, one counter)
+        "bogus_zone",  # time_zone_name an unknown zone (the offset stays right)
+        "errors",  # reports answer 400 with HOSTILE_ERROR
+        "endless_paging",  # reports claim ENDLESS_ROWS and serve the first page for every offset
+        "endless_counters",  # the counters list claims ENDLESS_COUNTERS and repeats its first page
+        "trickle",  # report bodies sent a byte every `trickle_seconds`
+        "huge",  # report answers padded to `huge_bytes`
+        "rows_outside",  # a row for 1999-01-01 and one for 2099-12-31
+        "rows_twice",  # the first day again, with 0 visits
+        "rows_negative",  # negative visits
+        "rows_nan",
+        "rows_infinite",
+        "rows_absurd",  # NaN, Infinity, 1e30 visits
+        "sampled",  # sampled: true, sample_share 0.1
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +75,13 @@ class HostileConfig:
     @classmethod
     def from_dict(cls, data: dict) -> HostileConfig:
         """`{"tricks": {"names": null, "errors": [101, 102]}, "trickle_seconds": 2}`"""
-        tricks = {name: None if ids is None else frozenset(int(i) for i in ids)
-                  for name, ids in dict(data.get("tricks") or {}).items()}  # fmt: skip
-        return cls(tricks, **{k: float(v) if k == "trickle_seconds" else int(v)
-                              for k, v in data.items() if k != "tricks"})  # fmt: skip
+        tricks = {
+            name: None if ids is None else frozenset(int(i) for i in ids)
+            for name, ids in dict(data.get("tricks") or {}).items()
+        }
+        return cls(
+            tricks, **{k: float(v) if k == "trickle_seconds" else int(v) for k, v in data.items() if k != "tricks"}
+        )
 
     def on(self, trick: str, counter_ids) -> bool:
         """Is `trick` on for any of these counters?"""
@@ -128,8 +135,12 @@ class Hostility:
     def _counter(self, item: dict) -> dict:
         cid = item["id"]
         if self.config.on("names", (cid,)):
-            item = {**item, "name": HOSTILE_NAMES[cid % len(HOSTILE_NAMES)], "site": HOSTILE_SITE,
-                    "owner_login": HOSTILE_LOGIN}  # fmt: skip
+            item = {
+                **item,
+                "name": HOSTILE_NAMES[cid % len(HOSTILE_NAMES)],
+                "site": HOSTILE_SITE,
+                "owner_login": HOSTILE_LOGIN,
+            }
         if self.config.on("bogus_zone", (cid,)):
             item = {**item, "time_zone_name": BOGUS_ZONE}
         return item
@@ -144,8 +155,12 @@ class Hostility:
             data.append(_row(data[0], "2099-12-31"))
         if data and on("rows_twice"):
             data.append(_row(data[0], data[0]["dimensions"][0]["name"], visits=0.0))
-        for trick, visits in (("rows_negative", -1381.0), ("rows_nan", float("nan")),
-                              ("rows_infinite", float("inf")), ("rows_absurd", 1e30)):  # fmt: skip
+        for trick, visits in (
+            ("rows_negative", -1381.0),
+            ("rows_nan", float("nan")),
+            ("rows_infinite", float("inf")),
+            ("rows_absurd", 1e30),
+        ):
             if data and on(trick):
                 data[-1] = _row(data[-1], data[-1]["dimensions"][0]["name"], visits=visits)
         if on("sampled"):

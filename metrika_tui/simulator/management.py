@@ -40,10 +40,16 @@ def counter_json(counter: Counter, now: dt.datetime) -> dict:
         "features": [],
         "webvisor": {"arch_type": "none", "load_player_type": "proxy", "wv_version": 2, "wv_forms": 1},
         "code_options": {
-            "async": 1, "informer": {"enabled": 0, "type": "ext", "size": 3, "indicator": "pageviews"},
-            "visor": 1, "track_hash": 0, "xml_site": 0, "clickmap": 1, "in_one_line": 0, "ecommerce": 0,
+            "async": 1,
+            "informer": {"enabled": 0, "type": "ext", "size": 3, "indicator": "pageviews"},
+            "visor": 1,
+            "track_hash": 0,
+            "xml_site": 0,
+            "clickmap": 1,
+            "in_one_line": 0,
+            "ecommerce": 0,
         },
-    }  # fmt: skip
+    }
 
 
 def counters_page(world: World, account: Account, params: Mapping[str, str], now: dt.datetime) -> dict:

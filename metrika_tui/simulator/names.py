@@ -6,27 +6,63 @@ from metrika_tui.simulator.hashing import mix
 
 #: (what the business is, its slug in a domain)
 _KINDS = (
-    ("Цветочный магазин", "flowers"), ("Автосервис", "autoservice"), ("Стоматология", "dental"),
-    ("Школа английского", "english"), ("Пекарня", "bakery"), ("Турагентство", "travel"),
-    ("Мебельная фабрика", "mebel"), ("Юридическая фирма", "law"), ("Фитнес-клуб", "fitness"),
-    ("Интернет-магазин", "shop"), ("Салон красоты", "beauty"), ("Ветклиника", "vet"),
-    ("Строительная компания", "stroy"), ("Кофейня", "coffee"), ("Детский центр", "kids"),
-    ("Доставка еды", "food"), ("Агентство недвижимости", "realty"), ("Типография", "print"),
-)  # fmt: skip
+    ("Цветочный магазин", "flowers"),
+    ("Автосервис", "autoservice"),
+    ("Стоматология", "dental"),
+    ("Школа английского", "english"),
+    ("Пекарня", "bakery"),
+    ("Турагентство", "travel"),
+    ("Мебельная фабрика", "mebel"),
+    ("Юридическая фирма", "law"),
+    ("Фитнес-клуб", "fitness"),
+    ("Интернет-магазин", "shop"),
+    ("Салон красоты", "beauty"),
+    ("Ветклиника", "vet"),
+    ("Строительная компания", "stroy"),
+    ("Кофейня", "coffee"),
+    ("Детский центр", "kids"),
+    ("Доставка еды", "food"),
+    ("Агентство недвижимости", "realty"),
+    ("Типография", "print"),
+)
 _BRANDS = (
-    ("Лето", "leto"), ("Север", "sever"), ("Радуга", "raduga"), ("Вектор", "vector"),
-    ("Уют", "uyut"), ("Альфа", "alfa"), ("Берёзка", "berezka"), ("Гранит", "granit"),
-    ("Восход", "voskhod"), ("Причал", "prichal"), ("Сфера", "sfera"), ("Орион", "orion"),
-    ("Ладья", "ladya"), ("Меридиан", "meridian"), ("Пчёлка", "pchelka"), ("Кедр", "kedr"),
-)  # fmt: skip
+    ("Лето", "leto"),
+    ("Север", "sever"),
+    ("Радуга", "raduga"),
+    ("Вектор", "vector"),
+    ("Уют", "uyut"),
+    ("Альфа", "alfa"),
+    ("Берёзка", "berezka"),
+    ("Гранит", "granit"),
+    ("Восход", "voskhod"),
+    ("Причал", "prichal"),
+    ("Сфера", "sfera"),
+    ("Орион", "orion"),
+    ("Ладья", "ladya"),
+    ("Меридиан", "meridian"),
+    ("Пчёлка", "pchelka"),
+    ("Кедр", "kedr"),
+)
 _CITIES = (
-    ("", ""), ("Москва", "msk"), ("Санкт-Петербург", "spb"), ("Казань", "kzn"),
-    ("Екатеринбург", "ekb"), ("Новосибирск", "nsk"), ("Самара", "smr"), ("Краснодар", "krd"),
-)  # fmt: skip
+    ("", ""),
+    ("Москва", "msk"),
+    ("Санкт-Петербург", "spb"),
+    ("Казань", "kzn"),
+    ("Екатеринбург", "ekb"),
+    ("Новосибирск", "nsk"),
+    ("Самара", "smr"),
+    ("Краснодар", "krd"),
+)
 _ZONES = (
-    "Asia/Yekaterinburg", "Asia/Novosibirsk", "Europe/Kaliningrad", "Europe/Samara",
-    "Asia/Vladivostok", "Asia/Almaty", "Europe/Minsk", "Asia/Omsk",
-)  # fmt: skip
+    "Asia/Yekaterinburg",
+    "Asia/Novosibirsk",
+    "Europe/Kaliningrad",
+    "Europe/Samara",
+    "Asia/Vladivostok",
+    "Asia/Almaty",
+    "Europe/Minsk",
+    "Asia/Omsk",
+)
 
 
 def counter_name_and_site(key: int) -> tuple[str, str]:

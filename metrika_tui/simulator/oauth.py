@@ -102,8 +102,11 @@ class YandexId:
     def refuse_refreshes(self, login: str | None = None) -> int:
         """Forget the refresh tokens (of one login, or all): the next refresh is `invalid_grant`."""
         with self._lock:
-            doomed = [r for r, access in self.refresh_tokens.items()
-                      if login is None or self.tokens[access].account.login.casefold() == login.casefold()]  # fmt: skip
+            doomed = [
+                r
+                for r, access in self.refresh_tokens.items()
+                if login is None or self.tokens[access].account.login.casefold() == login.casefold()
+            ]
             for refresh in doomed:
                 del self.refresh_tokens[refresh]
             return len(doomed)
@@ -123,10 +126,13 @@ class YandexId:
         database keeps working with the next demo's simulator)."""
         account = self.world.account(token)
         if account is None and token.startswith(_ISSUED):
-            index, _, rest = token[len(_ISSUED):].partition("_")
+            index, _, rest = token[len(_ISSUED) :].partition("_")
             nonce, _, mac = rest.partition("_")
-            if index.isdigit() and int(index) < len(self.world.accounts) and secrets.compare_digest(
-                    mac, self._sign(int(index), nonce)):  # fmt: skip
+            if (
+                index.isdigit()
+                and int(index) < len(self.world.accounts)
+                and secrets.compare_digest(mac, self._sign(int(index), nonce))
+            ):
                 account = self.world.accounts[int(index)]
                 self.world.add_token(token, account)
         return account
@@ -146,21 +152,32 @@ class YandexId:
             raise OAuthAnswer("invalid_request", "device_name is longer than 100 characters")
         now = self.clock.now()
         login = PendingLogin(
-            device_code=secrets.token_hex(16), user_code=_user_code(), device_id=device_id,
-            device_name=form.get("device_name", ""), created_at=now,
-            expires_at=now + dt.timedelta(seconds=self.config.code_lifetime), interval=self.config.interval,
-        )  # fmt: skip
+            device_code=secrets.token_hex(16),
+            user_code=_user_code(),
+            device_id=device_id,
+            device_name=form.get("device_name", ""),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=self.config.code_lifetime),
+            interval=self.config.interval,
+        )
         with self._lock:
             self.logins[login.device_code] = login
-        return {"device_code": login.device_code, "user_code": login.user_code,
-                "verification_url": self.config.verification_url, "interval": int(self.config.interval),
-                "expires_in": int(self.config.code_lifetime)}  # fmt: skip
+        return {
+            "device_code": login.device_code,
+            "user_code": login.user_code,
+            "verification_url": self.config.verification_url,
+            "interval": int(self.config.interval),
+            "expires_in": int(self.config.code_lifetime),
+        }
 
     def token(self, form: Mapping[str, str], authorization: str | None) -> dict:
         client_id, secret = _client_of(form, authorization)
         if client_id != self.config.client_id or secret != self.config.client_secret:
-            raise OAuthAnswer("invalid_client", "Wrong client secret" if client_id == self.config.client_id
-                              else "Client not found", 401)  # fmt: skip
+            raise OAuthAnswer(
+                "invalid_client",
+                "Wrong client secret" if client_id == self.config.client_id else "Client not found",
+                401,
+            )
         grant = form.get("grant_type")
         if grant == "device_code":
             return self._device_grant(form.get("code", ""))
@@ -173,8 +190,14 @@ class YandexId:
             account = self.account_of(token) if token else None
             if account is None or token in self._revoked or self.is_expired(token):
                 raise OAuthAnswer("unauthorized", "401 Unauthorized", 401)
-        return {"id": account.uid, "login": account.login, "client_id": self.config.client_id,
-                "display_name": account.login, "real_name": "", "psuid": f"1.{account.uid}.sim"}  # fmt: skip
+        return {
+            "id": account.uid,
+            "login": account.login,
+            "client_id": self.config.client_id,
+            "display_name": account.login,
+            "real_name": "",
+            "psuid": f"1.{account.uid}.sim",
+        }
 
     # -- grants ------------------------------------------------------------------------------
     def _device_grant(self, code: str) -> dict:
@@ -187,8 +210,10 @@ class YandexId:
             if login.state == PENDING and now >= login.expires_at:
                 login.state = EXPIRED
             if login.state in (EXPIRED, USED):
-                raise OAuthAnswer("expired_token" if login.state == EXPIRED else "invalid_grant",
-                                  "Code has expired" if login.state == EXPIRED else "Code was already used")  # fmt: skip
+                raise OAuthAnswer(
+                    "expired_token" if login.state == EXPIRED else "invalid_grant",
+                    "Code has expired" if login.state == EXPIRED else "Code was already used",
+                )
             if login.state == DENIED:
                 raise OAuthAnswer("access_denied", "The user denied access")
             early = len(login.polls) > 1 and (now - login.polls[-2]).total_seconds() < login.interval - 0.05

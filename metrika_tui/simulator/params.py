@@ -9,13 +9,25 @@ from dataclasses import dataclass
 
 from metrika_tui.simulator.errors import ApiError, invalid_parameter, missing_parameter
 
-METRICS = frozenset({
-    "ym:s:visits", "ym:s:users", "ym:s:pageviews", "ym:s:bounceRate",
-    "ym:s:avgVisitDurationSeconds", "ym:s:newUsers", "ym:s:pageDepth",
-})  # fmt: skip
+METRICS = frozenset(
+    {
+        "ym:s:visits",
+        "ym:s:users",
+        "ym:s:pageviews",
+        "ym:s:bounceRate",
+        "ym:s:avgVisitDurationSeconds",
+        "ym:s:newUsers",
+        "ym:s:pageDepth",
+    }
+)
 #: time dimensions the simulator knows, and the grain each one groups by
-DIMENSIONS = {"ym:s:date": "day", "ym:s:startOfWeek": "week", "ym:s:startOfMonth": "month",
-              "ym:s:startOfQuarter": "quarter", "ym:s:startOfYear": "year"}  # fmt: skip
+DIMENSIONS = {
+    "ym:s:date": "day",
+    "ym:s:startOfWeek": "week",
+    "ym:s:startOfMonth": "month",
+    "ym:s:startOfQuarter": "quarter",
+    "ym:s:startOfYear": "year",
+}
 GROUPS = ("day", "week", "month", "quarter", "year")
 MAX_IDS, MAX_METRICS, MAX_DIMENSIONS, MAX_LIMIT = 500, 20, 10, 100_000
 _DAYS_AGO = re.compile(r"^(\d+)daysAgo$")
@@ -77,9 +89,16 @@ def parse_report(params: Mapping[str, str], *, bytime: bool) -> ReportQuery:
     if params.get("filters"):
         raise invalid_parameter("filters", "the simulator does not filter reports")
     return ReportQuery(
-        ids, metrics, dimensions, params.get("date1", "6daysAgo"), params.get("date2", "today"),
-        limit, offset, sort, group,
-    )  # fmt: skip
+        ids,
+        metrics,
+        dimensions,
+        params.get("date1", "6daysAgo"),
+        params.get("date2", "today"),
+        limit,
+        offset,
+        sort,
+        group,
+    )
 
 
 def resolve_date(text: str, today: dt.date, name: str) -> dt.date:

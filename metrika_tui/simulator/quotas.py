@@ -97,4 +97,3 @@ class QuotaKeeper:
     def _used(table: dict, key, day: int) -> int:
         seen = table.get(key)
         return seen[1] if seen is not None and seen[0] == day else 0
-

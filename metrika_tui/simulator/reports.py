@@ -80,7 +80,9 @@ def _period_label(start: dt.date, grain: str) -> dt.date:
     return start
 
 
-def figures(world: World, days_by_counter: dict[int, list[DailyStat]], first: int = 0, stop: int | None = None) -> Figures:
+def figures(
+    world: World, days_by_counter: dict[int, list[DailyStat]], first: int = 0, stop: int | None = None
+) -> Figures:
     """All counters' figures over days[first:stop] (users counted once per counter over them)."""
     visits = users = pageviews = new = 0
     bounce = duration = 0.0
@@ -120,11 +122,22 @@ def _window(world: World, q: ReportQuery, now: dt.datetime) -> tuple[dt.date, dt
 def _envelope(q: ReportQuery, date1: dt.date, date2: dt.date, whole: Figures, data_lag: int, group: str) -> dict:
     return {
         "query": {
-            "ids": list(q.ids), "dimensions": list(q.dimensions), "metrics": list(q.metrics),
-            "sort": list(q.sort), "date1": date1.isoformat(), "date2": date2.isoformat(),
-            "limit": q.limit, "offset": q.offset, "group": group, "auto_group_size": "1",
-            "attr_name": "", "quantile": "50", "offline_window": "21", "attribution": "LastSign",
-            "currency": "RUB", "adfox_event_id": "0",
+            "ids": list(q.ids),
+            "dimensions": list(q.dimensions),
+            "metrics": list(q.metrics),
+            "sort": list(q.sort),
+            "date1": date1.isoformat(),
+            "date2": date2.isoformat(),
+            "limit": q.limit,
+            "offset": q.offset,
+            "group": group,
+            "auto_group_size": "1",
+            "attr_name": "",
+            "quantile": "50",
+            "offline_window": "21",
+            "attribution": "LastSign",
+            "currency": "RUB",
+            "adfox_event_id": "0",
         },
         "data": [],
         "total_rows": 0,
@@ -135,7 +148,7 @@ def _envelope(q: ReportQuery, date1: dt.date, date2: dt.date, whole: Figures, da
         "sample_size": whole.visits,
         "sample_space": whole.visits,
         "data_lag": data_lag,
-    }  # fmt: skip
+    }
 
 
 def data_report(world: World, q: ReportQuery, now: dt.datetime, data_lag: int) -> dict:

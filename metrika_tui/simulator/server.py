@@ -10,20 +10,18 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncIterator, Iterator
-
-import uvicorn
 from urllib.parse import parse_qsl
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from metrika_tui.simulator.config import FaultConfig, SimulatorConfig
-from metrika_tui.simulator.gate import ApiGate
-from metrika_tui.simulator.hostile import HostileConfig
-from metrika_tui.simulator.gate import ApiGate, token_of
 from metrika_tui.simulator.errors import ApiError
+from metrika_tui.simulator.gate import ApiGate, token_of
+from metrika_tui.simulator.hostile import HostileConfig
 from metrika_tui.simulator.oauth import OAuthAnswer, YandexId
 from metrika_tui.simulator.stats import SimStats, mask
 from metrika_tui.simulator.world import World

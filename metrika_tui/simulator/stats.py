@@ -95,7 +95,12 @@ class SimStats:
             "in_flight": self.in_flight,
             "peak_requests_per_second": self.peak_rps,
             "tokens": {
-                self.label(t): {"admitted": s.admitted, "ok": s.ok, "rejected": s.rejected, "max_in_flight": s.max_in_flight}
+                self.label(t): {
+                    "admitted": s.admitted,
+                    "ok": s.ok,
+                    "rejected": s.rejected,
+                    "max_in_flight": s.max_in_flight,
+                }
                 for t, s in self.tokens.items()
             },
         }

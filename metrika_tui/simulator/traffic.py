@@ -46,9 +46,7 @@ class TrafficProfile:
     outage_share: float = OUTAGE_SHARE
 
 
-def make_profile(
-    seed: int, counter_id: int, first_day: dt.date, outage_share: float = OUTAGE_SHARE
-) -> TrafficProfile:
+def make_profile(seed: int, counter_id: int, first_day: dt.date, outage_share: float = OUTAGE_SHARE) -> TrafficProfile:
     key = mix(seed, counter_id)
     office = unit(key, 2) < 0.55
     return TrafficProfile(

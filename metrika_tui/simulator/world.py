@@ -18,7 +18,15 @@ from metrika_tui.simulator import names
 from metrika_tui.simulator.clock import Clock, SystemClock
 from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_LOGIN_ACCOUNT, DEMO_SEED, demo_counters
 from metrika_tui.simulator.hashing import mix
-from metrika_tui.simulator.traffic import OUTAGE_SHARE, TrafficProfile, full_day, make_profile, new_users, partial_day, period_users
+from metrika_tui.simulator.traffic import (
+    OUTAGE_SHARE,
+    TrafficProfile,
+    full_day,
+    make_profile,
+    new_users,
+    partial_day,
+    period_users,
+)
 
 #: generated counters were created between these days (all safely in the past)
 _CREATED_FROM = dt.date(2016, 1, 1).toordinal()
@@ -164,7 +172,8 @@ class World:
         if account is None:
             raise KeyError("no account has this token")
         return [self._counter(cid) for cid in account.counter_ids] + [
-            dataclasses.replace(self._counter(cid), permission="view") for cid in self._shared.get(token, ())]
+            dataclasses.replace(self._counter(cid), permission="view") for cid in self._shared.get(token, ())
+        ]
 
     def share(self, counter_id: int, token: str) -> None:
         """Let another account read a counter (delegated access, as Metrika's "view" permission)."""
@@ -215,16 +224,12 @@ class World:
         elapsed = local.hour * 3600 + local.minute * 60 + local.second
         return partial_day(full, elapsed / 86400)
 
-    def days(
-        self, counter_id: int, first: dt.date, last: dt.date, now: dt.datetime | None = None
-    ) -> list[DailyStat]:
+    def days(self, counter_id: int, first: dt.date, last: dt.date, now: dt.datetime | None = None) -> list[DailyStat]:
         """Every day of the window, days without visits included (as zeros)."""
         now = now or self.clock.now()
         return [self.daily(counter_id, first + dt.timedelta(n), now) for n in range((last - first).days + 1)]
 
-    def period_users(
-        self, counter_id: int, first: dt.date, last: dt.date, now: dt.datetime | None = None
-    ) -> int:
+    def period_users(self, counter_id: int, first: dt.date, last: dt.date, now: dt.datetime | None = None) -> int:
         """Distinct users over the window, as the API counts them at a coarser grain."""
         return self.users_of_days(counter_id, self.days(counter_id, first, last, now))
 

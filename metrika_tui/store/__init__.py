@@ -6,6 +6,14 @@ from metrika_tui.store.rows import Account, ClaimedJob, CounterRow, HeldJob, Job
 from metrika_tui.store.store import Store
 
 __all__ = [
-    "EXPORT_COLUMNS", "Account", "ClaimedJob", "CounterRow", "ExportQuery", "HeldJob", "JobRecord", "PlanRows",
-    "Store", "StoreError",
+    "EXPORT_COLUMNS",
+    "Account",
+    "ClaimedJob",
+    "CounterRow",
+    "ExportQuery",
+    "HeldJob",
+    "JobRecord",
+    "PlanRows",
+    "Store",
+    "StoreError",
 ]

@@ -157,6 +157,7 @@ class Database:
 
 def _statements(script: str) -> list[str]:
     """Split a migration into statements (no semicolons inside our DDL's strings)."""
+
     def has_code(chunk: str) -> bool:
         return any(line.strip() and not line.strip().startswith("--") for line in chunk.splitlines())
 

@@ -77,16 +77,27 @@ class QueueStore:
     db: Database
 
     async def claim_next_job(
-        self, owner: str, now: dt.datetime, lease_seconds: float, per_login_limit: int,
-        *, process: ProcessId | None = None,
+        self,
+        owner: str,
+        now: dt.datetime,
+        lease_seconds: float,
+        per_login_limit: int,
+        *,
+        process: ProcessId | None = None,
     ) -> ClaimedJob | None:
         """Atomically take the most urgent runnable job whose login is under its limit.
 
         `process` is the lease's holder, so that a process on its host can tell when it died
         (without one, only the lease's running out says so)."""
-        params = {"owner": owner, "now": to_ts(now), "expires": to_ts(now) + lease_seconds,
-                  "limit": per_login_limit, "host_id": process.host_id if process else None,
-                  "pid": process.pid if process else None, "started": process.started if process else None}  # fmt: skip
+        params = {
+            "owner": owner,
+            "now": to_ts(now),
+            "expires": to_ts(now) + lease_seconds,
+            "limit": per_login_limit,
+            "host_id": process.host_id if process else None,
+            "pid": process.pid if process else None,
+            "started": process.started if process else None,
+        }
         async with self.db.transaction() as conn:
             async with conn.execute(_CLAIM, params) as cur:
                 row = await cur.fetchone()
@@ -100,11 +111,20 @@ class QueueStore:
             ) as cur:
                 token, time_zone, last_day, offset = await cur.fetchone()
         return ClaimedJob(
-            id=job_id, counter_id=counter_id, account_id=account_id, attempts=attempts,
-            trigger=trigger, lease_owner=owner, token=Token(token), time_zone=time_zone,
-            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None, login=login,
-            deferrals=deferrals, time_zone_offset=offset, lost=lost,
-        )  # fmt: skip
+            id=job_id,
+            counter_id=counter_id,
+            account_id=account_id,
+            attempts=attempts,
+            trigger=trigger,
+            lease_owner=owner,
+            token=Token(token),
+            time_zone=time_zone,
+            last_fetched_day=dt.date.fromisoformat(last_day) if last_day else None,
+            login=login,
+            deferrals=deferrals,
+            time_zone_offset=offset,
+            lost=lost,
+        )
 
     async def has_claimable(self, now: dt.datetime) -> bool:
         """A cheap read (no write lock): is any job runnable now? Idle workers ask this first."""
@@ -121,14 +141,16 @@ class QueueStore:
         if not jobs:
             return set()
         held = json.dumps([[job.id, job.lease_owner] for job in jobs])
-        async with self.db.transaction() as conn:
-            async with conn.execute(
+        async with (
+            self.db.transaction() as conn,
+            conn.execute(
                 "UPDATE jobs SET lease_expires_at = :expires, heartbeat_at = :now"
                 " WHERE status = 'running' AND (id, lease_owner) IN"
                 " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:held)) RETURNING id",
                 {"expires": to_ts(now) + lease_seconds, "now": to_ts(now), "held": held},
-            ) as cur:
-                return {row[0] for row in await cur.fetchall()}
+            ) as cur,
+        ):
+            return {row[0] for row in await cur.fetchall()}
 
     async def renew_lease(self, job: ClaimedJob, now: dt.datetime, lease_seconds: float) -> bool:
         return job.id in await self.renew_leases([job], now, lease_seconds)
@@ -161,8 +183,7 @@ class QueueStore:
             "SELECT id, counter_id, account_id, lease_owner, owner_host_id, owner_pid, owner_started,"
             " lease_expires_at, heartbeat_at FROM jobs WHERE status IN ('queued', 'running') AND status = 'running'"
         )
-        return [HeldJob(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], from_ts(r[7]), from_ts(r[8]))
-                for r in rows]  # fmt: skip
+        return [HeldJob(r[0], r[1], r[2], r[3] or "", r[4], r[5], r[6], from_ts(r[7]), from_ts(r[8])) for r in rows]
 
     async def record_fetch(
         self,
@@ -200,8 +221,20 @@ class QueueStore:
                 " users = excluded.users, pageviews = excluded.pageviews,"
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
                 " fetched_at = excluded.fetched_at, sampled = excluded.sampled",
-                [(job.counter_id, d.date.isoformat(), d.visits, d.users, d.pageviews, d.bounce_rate,
-                  d.avg_visit_duration, ts, int(sample_share is not None)) for d in daily],  # fmt: skip
+                [
+                    (
+                        job.counter_id,
+                        d.date.isoformat(),
+                        d.visits,
+                        d.users,
+                        d.pageviews,
+                        d.bounce_rate,
+                        d.avg_visit_duration,
+                        ts,
+                        int(sample_share is not None),
+                    )
+                    for d in daily
+                ],
             )
             await conn.executemany(
                 "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
@@ -215,9 +248,17 @@ class QueueStore:
                 " users = excluded.users, pageviews = excluded.pageviews,"
                 " bounce_rate = excluded.bounce_rate, avg_visit_duration = excluded.avg_visit_duration,"
                 " days = excluded.days, updated_at = excluded.updated_at, sampled = excluded.sampled",
-                [{"counter": job.counter_id, "month": m.month.isoformat(), "users": m.users, "now": ts,
-                  "next": next_month(m.month).isoformat(), "sampled": int(sample_share is not None)}
-                 for m in month_users],  # fmt: skip
+                [
+                    {
+                        "counter": job.counter_id,
+                        "month": m.month.isoformat(),
+                        "users": m.users,
+                        "now": ts,
+                        "next": next_month(m.month).isoformat(),
+                        "sampled": int(sample_share is not None),
+                    }
+                    for m in month_users
+                ],
             )
             await conn.executemany(
                 "INSERT INTO raw_answers (counter_id, job_id, kind, fetched_at, body, encoding)"
@@ -319,9 +360,7 @@ class QueueStore:
             return cur.rowcount
 
     async def live_counter_ids(self, counter_ids: Sequence[int] | None = None) -> set[int]:
-        rows = await self.db.fetchall(
-            "SELECT counter_id FROM jobs WHERE status IN ('queued', 'running')"
-        )
+        rows = await self.db.fetchall("SELECT counter_id FROM jobs WHERE status IN ('queued', 'running')")
         live = {r[0] for r in rows}
         return live if counter_ids is None else live & set(counter_ids)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
+from metrika_tui.slices import map_in_slices
 from metrika_tui.store.db import Database
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
@@ -25,7 +26,6 @@ from metrika_tui.store.rows import (
     from_ts,
     to_ts,
 )
-from metrika_tui.slices import map_in_slices
 from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
@@ -60,8 +60,15 @@ class Store(QueueStore, ExportStore, MonitoringStore):
 
     # -- accounts ----------------------------------------------------------------------
     async def add_account(
-        self, *, user_id: str | None, login: str, token: Token, now: dt.datetime, uid: str | None = None,
-        refresh_token: Token | None = None, expires_at: dt.datetime | None = None,
+        self,
+        *,
+        user_id: str | None,
+        login: str,
+        token: Token,
+        now: dt.datetime,
+        uid: str | None = None,
+        refresh_token: Token | None = None,
+        expires_at: dt.datetime | None = None,
     ) -> Account:
         """Add an account, or bring back (un-revoke) the one holding this token, or, for a
         Yandex user (`uid`) already known, give that account the new token: one user is one
@@ -70,6 +77,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         secret, refresh = token.reveal(), refresh_token.reveal() if refresh_token else None
         expires = to_ts(expires_at) if expires_at else None
         async with self.db.transaction() as conn:
+
             async def one(sql: str, params: tuple):
                 async with conn.execute(sql, params) as cur:
                     return await cur.fetchone()
@@ -85,7 +93,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                     (user_id or login, login, secret, to_ts(now), uid, refresh, expires),
                 )
             else:
-                taken = uid is not None and await one("SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, target[0]))
+                taken = uid is not None and await one(
+                    "SELECT 1 FROM accounts WHERE uid = ? AND id != ?", (uid, target[0])
+                )
                 await conn.execute(
                     # a new token brings its own refresh token and expiry (or none); the same one keeps them
                     "UPDATE accounts SET user_id = COALESCE(?, user_id), login = ?, token = ?, revoked = 0,"
@@ -94,8 +104,19 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                     " refresh_token = CASE WHEN token = ? THEN COALESCE(?, refresh_token) ELSE ? END,"
                     " token_expires_at = CASE WHEN token = ? THEN COALESCE(?, token_expires_at) ELSE ? END"
                     " WHERE id = ?",
-                    (user_id, login, secret, None if taken else uid, secret, refresh, refresh, secret, expires,
-                     expires, target[0]),
+                    (
+                        user_id,
+                        login,
+                        secret,
+                        None if taken else uid,
+                        secret,
+                        refresh,
+                        refresh,
+                        secret,
+                        expires,
+                        expires,
+                        target[0],
+                    ),
                 )
             await conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN} WHERE token = ?", (secret,))
         return next(a for a in await self.accounts() if a.token == token)
@@ -106,8 +127,23 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             " (SELECT COUNT(*) FROM counter_access x WHERE x.account_id = a.id), a.quota_login, a.uid, a.refresh_token,"
             " a.token_expires_at, a.login_needed FROM accounts a ORDER BY a.id"
         )
-        return [Account(r[0], r[1], r[2], Token(r[3]), bool(r[4]), r[5], r[6], r[7], r[8], Token(r[9]) if r[9] else None,
-                        from_ts(r[10]), r[11]) for r in rows]  # fmt: skip
+        return [
+            Account(
+                r[0],
+                r[1],
+                r[2],
+                Token(r[3]),
+                bool(r[4]),
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                Token(r[9]) if r[9] else None,
+                from_ts(r[10]),
+                r[11],
+            )
+            for r in rows
+        ]
 
     # -- the token lifecycle (issue 16) ---------------------------------------------------
     async def claim_token_refresh(
@@ -129,7 +165,12 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         return next(a for a in await self.accounts() if a.id == account_id)
 
     async def store_refreshed_token(
-        self, account_id: int, *, old_refresh: Token, token: Token, refresh_token: Token | None,
+        self,
+        account_id: int,
+        *,
+        old_refresh: Token,
+        token: Token,
+        refresh_token: Token | None,
         expires_at: dt.datetime | None,
     ) -> bool:
         """Keep what a refresh gave, unless the account changed meanwhile (a new login)."""
@@ -137,9 +178,14 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             cur = await conn.execute(
                 "UPDATE accounts SET token = ?, refresh_token = COALESCE(?, refresh_token), token_expires_at = ?,"
                 " refresh_lease_until = NULL WHERE id = ? AND refresh_token = ?",
-                (token.reveal(), refresh_token.reveal() if refresh_token else None,
-                 to_ts(expires_at) if expires_at else None, account_id, old_refresh.reveal()),
-            )  # fmt: skip
+                (
+                    token.reveal(),
+                    refresh_token.reveal() if refresh_token else None,
+                    to_ts(expires_at) if expires_at else None,
+                    account_id,
+                    old_refresh.reveal(),
+                ),
+            )
             return cur.rowcount == 1
 
     async def mark_login_needed(self, account_id: int, *, reason: str, old_refresh: Token | None = None) -> bool:
@@ -149,9 +195,13 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             cur = await conn.execute(
                 "UPDATE accounts SET login_needed = ?, refresh_lease_until = NULL"
                 " WHERE id = ? AND (? IS NULL OR refresh_token = ?)",
-                (reason, account_id, old_refresh.reveal() if old_refresh else None,
-                 old_refresh.reveal() if old_refresh else None),
-            )  # fmt: skip
+                (
+                    reason,
+                    account_id,
+                    old_refresh.reveal() if old_refresh else None,
+                    old_refresh.reveal() if old_refresh else None,
+                ),
+            )
             return cur.rowcount == 1
 
     async def release_token_refresh(self, account_id: int) -> None:
@@ -208,8 +258,11 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
                 " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ?, ? FROM accounts"
                 " WHERE id = ?",
-                [(cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
-                 for cid, priority, trigger, cost, planned_for, run_id in stopped if cid in moved],  # fmt: skip
+                [
+                    (cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
+                    for cid, priority, trigger, cost, planned_for, run_id in stopped
+                    if cid in moved
+                ],
             )
             await finish_runs(conn, cancelled)
             return True
@@ -232,13 +285,14 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 [(c.id, account_id, c.name, c.site, c.time_zone, c.time_zone_offset, to_ts(now)) for c in counters],
             )
             await conn.executemany(
-                "INSERT INTO counter_access (counter_id, account_id, found_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
+                "INSERT INTO counter_access (counter_id, account_id, found_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 [(c.id, account_id, to_ts(now)) for c in counters],
             )
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 after = (await cur.fetchone())[0]
-            await _rehome(conn, "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps([c.id for c in counters])})
+            await _rehome(
+                conn, "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps([c.id for c in counters])}
+            )
         return len(counters), after - before
 
     async def counter_access(self) -> dict[int, tuple[int, ...]]:
@@ -282,9 +336,28 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             f" WHERE {where} ORDER BY c.account_id, c.id",
             params,
         )
-        return await map_in_slices(lambda r: CounterRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6], r[7],
-                                   bool(r[8]), from_ts(r[9]), from_ts(r[10]), r[11], r[12], r[13], r[14],
-                                   from_ts(r[15]), r[16]), rows)  # fmt: skip
+        return await map_in_slices(
+            lambda r: CounterRow(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                bool(r[4]),
+                r[5],
+                r[6],
+                r[7],
+                bool(r[8]),
+                from_ts(r[9]),
+                from_ts(r[10]),
+                r[11],
+                r[12],
+                r[13],
+                r[14],
+                from_ts(r[15]),
+                r[16],
+            ),
+            rows,
+        )
 
     # -- planning ----------------------------------------------------------------------
     async def plan_jobs(
@@ -311,8 +384,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         async with self.db.transaction() as conn:
             if slot is not None:
                 cur = await conn.execute(
-                    "INSERT OR IGNORE INTO schedule_slots (schedule, slot, planned_at, origin)"
-                    " VALUES (?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO schedule_slots (schedule, slot, planned_at, origin) VALUES (?, ?, ?, ?)",
                     (*slot, ts, origin),
                 )
                 if cur.rowcount != 1:
@@ -328,22 +400,49 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 {"account": account_id, "counter": counter_id},
             ) as cur:
                 candidates = [
-                    PlanCandidate(r[0], r[1], r[2], bool(r[3]), from_ts(r[4]), from_ts(r[5]),
-                                  dt.date.fromisoformat(r[6]) if r[6] else None, r[7])  # fmt: skip
+                    PlanCandidate(
+                        r[0],
+                        r[1],
+                        r[2],
+                        bool(r[3]),
+                        from_ts(r[4]),
+                        from_ts(r[5]),
+                        dt.date.fromisoformat(r[6]) if r[6] else None,
+                        r[7],
+                    )
                     for r in await cur.fetchall()
                 ]
             decision = choose(candidates, await self._login_days(conn.execute, now))
             run = await conn.execute(  # a run that queued nothing is finished as it starts
                 "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped, finished_at, synced, failed)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (trigger, origin, ts, len(decision.queue), len(decision.skipped_recent) + len(decision.skipped_budget),
-                 *((None,) * 3 if decision.queue else (ts, 0, 0))),  # fmt: skip
+                (
+                    trigger,
+                    origin,
+                    ts,
+                    len(decision.queue),
+                    len(decision.skipped_recent) + len(decision.skipped_budget),
+                    *((None,) * 3 if decision.queue else (ts, 0, 0)),
+                ),
             )
             await conn.executemany(
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
                 " trigger, created_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-                [(j.counter_id, j.account_id, j.login, j.cost, priority, to_ts(j.run_after), to_ts(j.planned_for),
-                  trigger, ts, run.lastrowid) for j in decision.queue],  # fmt: skip
+                [
+                    (
+                        j.counter_id,
+                        j.account_id,
+                        j.login,
+                        j.cost,
+                        priority,
+                        to_ts(j.run_after),
+                        to_ts(j.planned_for),
+                        trigger,
+                        ts,
+                        run.lastrowid,
+                    )
+                    for j in decision.queue
+                ],
             )
             await conn.executemany(
                 "INSERT INTO quota_days (login, day, paced_until) VALUES (?, ?, ?) ON CONFLICT (login, day)"
@@ -356,9 +455,13 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                     " WHERE counter_id = ? AND status = 'queued'",
                     [(priority, ts, cid) for cid, _ in decision.already_live],
                 )
-        return PlanRows([(j.counter_id, j.account_id) for j in decision.queue], decision.skipped_recent,
-                        decision.already_live, skipped_budget=decision.skipped_budget,
-                        paces=decision.paces)  # fmt: skip
+        return PlanRows(
+            [(j.counter_id, j.account_id) for j in decision.queue],
+            decision.skipped_recent,
+            decision.already_live,
+            skipped_budget=decision.skipped_budget,
+            paces=decision.paces,
+        )
 
     # -- each login's day: its quota ------------------------------------------------------
     async def login_days(self, now: dt.datetime) -> dict[str, LoginDay]:
@@ -374,20 +477,23 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         found: dict[str, dict[str, Any]] = {}
         async with execute(
             "SELECT a.quota_login, COUNT(c.id) FROM accounts a LEFT JOIN counters c ON c.account_id = a.id"
-            " AND c.active = 1 WHERE a.revoked = 0 GROUP BY a.quota_login", params,
-        ) as cur:  # fmt: skip
+            " AND c.active = 1 WHERE a.revoked = 0 GROUP BY a.quota_login",
+            params,
+        ) as cur:
             for login, counters in await cur.fetchall():
                 found.setdefault(login, {})["counters"] = counters
         async with execute(
             "SELECT login, requests, spent_until, spent_message, paced_until FROM quota_days WHERE day = :day", params
         ) as cur:
             for login, used, until, message, paced in await cur.fetchall():
-                found.setdefault(login, {}).update(used=used, spent_until=from_ts(until), spent_message=message,
-                                                   paced_until=from_ts(paced))  # fmt: skip
+                found.setdefault(login, {}).update(
+                    used=used, spent_until=from_ts(until), spent_message=message, paced_until=from_ts(paced)
+                )
         async with execute(
             "SELECT login, SUM(cost) FROM jobs WHERE status IN ('queued', 'running') AND run_after < :reset"
-            " GROUP BY login", params,
-        ) as cur:  # fmt: skip
+            " GROUP BY login",
+            params,
+        ) as cur:
             for login, committed in await cur.fetchall():
                 found.setdefault(login, {})["committed"] = committed
         return {login: LoginDay(login, **values) for login, values in found.items()}
@@ -404,8 +510,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 [(day, n, token.reveal()) for (token, day), n in sent.items()],
             )
 
-    async def mark_login_spent(self, login: str, *, now: dt.datetime, until: dt.datetime, message: str,
-                               reason: str) -> int | None:  # fmt: skip
+    async def mark_login_spent(
+        self, login: str, *, now: dt.datetime, until: dt.datetime, message: str, reason: str
+    ) -> int | None:
         """The server said the login's daily quota is spent: remember it until `until`, and
         move its queued jobs there (each would only meet the same answer). Returns how many
         were moved, or None if the login was known to be spent already (nothing to tell)."""
@@ -473,8 +580,21 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             params,
         )
         return [
-            JobRecord(r[0], r[1], r[2], r[3], r[4], r[5], from_ts(r[6]), from_ts(r[7]), from_ts(r[8]),
-                      r[9], r[10], r[11], r[12])  # fmt: skip
+            JobRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                from_ts(r[6]),
+                from_ts(r[7]),
+                from_ts(r[8]),
+                r[9],
+                r[10],
+                r[11],
+                r[12],
+            )
             for r in rows
         ]
 
@@ -519,14 +639,23 @@ class Store(QueueStore, ExportStore, MonitoringStore):
     # -- the shared event log ------------------------------------------------------------
     async def append_events(self, events: Iterable[Event]) -> None:
         batch = [
-            (to_ts(e.ts), e.kind.value, e.level.value, e.message, e.account_id, e.counter_id, e.job_id,
-             e.origin, json.dumps(e.data, default=str) if e.data else None)  # fmt: skip
+            (
+                to_ts(e.ts),
+                e.kind.value,
+                e.level.value,
+                e.message,
+                e.account_id,
+                e.counter_id,
+                e.job_id,
+                e.origin,
+                json.dumps(e.data, default=str) if e.data else None,
+            )
             for e in events
         ]
         if not batch:
             return
         async with self.db.transaction() as conn:
-            cur = await conn.executemany(
+            await conn.executemany(
                 "INSERT INTO events (ts, kind, level, message, account_id, counter_id, job_id, origin, data)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch,
@@ -543,8 +672,18 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             (last_id or 0, limit),
         )
         return [
-            Event(Kind(r[2]), r[4], level=Level(r[3]), ts=from_ts(r[1]), account_id=r[5], counter_id=r[6],
-                  job_id=r[7], origin=r[8], data=json.loads(r[9]) if r[9] else {}, id=r[0])  # fmt: skip
+            Event(
+                Kind(r[2]),
+                r[4],
+                level=Level(r[3]),
+                ts=from_ts(r[1]),
+                account_id=r[5],
+                counter_id=r[6],
+                job_id=r[7],
+                origin=r[8],
+                data=json.loads(r[9]) if r[9] else {},
+                id=r[0],
+            )
             for r in rows
         ]
 
@@ -568,8 +707,9 @@ async def _rehome(conn, where: str, params: dict) -> list[tuple[int, int]]:
         [{"account": account, "counter": counter} for counter, account in moved],
     )
     return moved
+
+
 def quota_day(now: dt.datetime) -> tuple[str, dt.datetime]:
     """The UTC day a moment's requests count in, and when that day's quota resets."""
     today = now.astimezone(dt.UTC).date()
     return today.isoformat(), dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-

@@ -14,8 +14,8 @@ from textual.app import App
 from textual.binding import Binding
 
 from metrika_tui.engine.events import Event, Kind, Level
-from metrika_tui.text import visible
 from metrika_tui.stopping import STOP_GRACE_SECONDS, install_stop_signals, leave_terminal, signal_name
+from metrika_tui.text import visible
 from metrika_tui.tui.commands import ConsoleCommands
 from metrika_tui.tui.driver import HangupSafeDriver
 from metrika_tui.tui.operations import ConsoleOperations
@@ -55,8 +55,15 @@ class MetrikaApp(App[int]):
         self._unhook_signals: Callable[[], None] | None = None
         self.set_keymap(self.keys)
 
-    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,
-               markup: bool = False) -> None:  # fmt: skip
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity="information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Every toast, of every screen: its words may be outside text (a name, the API's error),
         so they are never parsed as markup and their controls are made visible."""
         options = {} if timeout is None else {"timeout": timeout}

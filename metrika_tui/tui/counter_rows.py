@@ -7,8 +7,9 @@ the tests can check the words without a terminal.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from rich.text import Text
 
@@ -102,8 +103,17 @@ def matches(counter: CounterStatus, query: str) -> bool:
     words = query.casefold().split()
     if not words:
         return True
-    haystack = " ".join((str(counter.counter_id), counter.name, counter.site, counter.account_login,
-                         counter.account_user_id, counter.state.label, counter.last_error or "")).casefold()  # fmt: skip
+    haystack = " ".join(
+        (
+            str(counter.counter_id),
+            counter.name,
+            counter.site,
+            counter.account_login,
+            counter.account_user_id,
+            counter.state.label,
+            counter.last_error or "",
+        )
+    ).casefold()
     return all(word in haystack for word in words)
 
 

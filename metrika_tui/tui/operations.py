@@ -72,8 +72,9 @@ class ConsoleOperations:
         except LoginNotConfigured as exc:
             raise Refused(str(exc)) from None
         except AppRejected as exc:
-            raise Refused(f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id"
-                          " and client_secret") from None  # fmt: skip
+            raise Refused(
+                f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id and client_secret"
+            ) from None
         except MetrikaError as exc:
             raise Refused(f"could not get a code from Yandex ID: {exc}") from None
 
@@ -86,11 +87,15 @@ class ConsoleOperations:
             grant = await login.wait()
             account, found = await login.finish(grant, user_id=label or None)
         except LoginRefused as exc:
-            raise Refused("the login was denied on the Yandex page" if exc.reason == "denied"
-                          else "the code expired before it was confirmed") from None  # fmt: skip
+            raise Refused(
+                "the login was denied on the Yandex page"
+                if exc.reason == "denied"
+                else "the code expired before it was confirmed"
+            ) from None
         except AppRejected as exc:
-            raise Refused(f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id"
-                          " and client_secret") from None  # fmt: skip
+            raise Refused(
+                f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id and client_secret"
+            ) from None
         except MetrikaError as exc:
             raise Refused(f"the login failed: {exc}") from None
         return f"account {account.login} logged in with {found} counter(s); press s to sync them now"
@@ -112,8 +117,10 @@ class ConsoleOperations:
     async def sync_due(self) -> str:
         self.guard("sync due")
         result = await self.engine.plan(trigger="manual")
-        return (f"queued {len(result.queued)} due counter(s); {len(result.skipped_recent)} in sync,"
-                f" {len(result.already_live)} already queued")  # fmt: skip
+        return (
+            f"queued {len(result.queued)} due counter(s); {len(result.skipped_recent)} in sync,"
+            f" {len(result.already_live)} already queued"
+        )
 
     async def force_sync_all(self) -> str:
         self.guard("force sync all")

@@ -52,8 +52,9 @@ class ThemeStyles:
         self.states: dict[CounterState, Style] = {}
         for state, (_, variable) in STATE_LOOK.items():
             color = _solid(variables.get(variable), background)
-            self.states[state] = Style(color=color.rich_color if color else None, bold=state
-                                       in (CounterState.FAILED, CounterState.REVOKED))  # fmt: skip
+            self.states[state] = Style(
+                color=color.rich_color if color else None, bold=state in (CounterState.FAILED, CounterState.REVOKED)
+            )
         muted = _solid(variables.get("foreground-muted"), background)
         self.greyed = Style(color=muted.rich_color if muted else None, dim=True)
         error = _solid(variables.get("text-error") or variables.get("error"), background)

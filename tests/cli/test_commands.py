@@ -173,13 +173,20 @@ def test_two_syncs_at_once_make_no_duplicates(cli):
     cli.add_all_accounts()
     procs = [
         # not --force: a forced plan may rightly queue again a counter the other already finished
-        subprocess.Popen([sys.executable, "-m", "metrika_tui", "sync"], env=cli.env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "metrika_tui", "sync"],
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    queued = [int(line.split(":")[1]) for out, _ in outs for line in out.splitlines() if line.strip().startswith("Queued:")]
+    queued = [
+        int(line.split(":")[1]) for out, _ in outs for line in out.splitlines() if line.strip().startswith("Queued:")
+    ]
     total = sum(len(cli.world.counters_of(t)) for t in cli.world.tokens)
     assert sum(queued) == total  # each counter queued by exactly one of them
     status = cli.json("sync-status", "--json")

@@ -50,7 +50,13 @@ def test_the_demo_worlds_export_equals_what_the_store_holds(make_env):
     subprocess.run([*COMMAND, "sync", "--demo"], env=env, capture_output=True, check=True, timeout=120)
 
     daily = export(env, "daily", "--demo")
-    assert daily.stdout.splitlines()[0].split(",")[:5] == ["counter_id", "counter_name", "site", "account_login", "date"]
+    assert daily.stdout.splitlines()[0].split(",")[:5] == [
+        "counter_id",
+        "counter_name",
+        "site",
+        "account_login",
+        "date",
+    ]
     daily_rows = csv_rows(daily.stdout)
     monthly_rows = csv_rows(export(env, "monthly", "--demo").stdout)
     lines = [json.loads(line) for line in export(env, "daily", "--demo", "--format", "jsonl").stdout.splitlines()]
@@ -76,11 +82,13 @@ def test_the_demo_worlds_export_equals_what_the_store_holds(make_env):
         assert [float(r["bounce_rate_percent"]) for r in mine] == [s.bounce_rate for s in stats]
         assert [float(r["avg_visit_duration_seconds"]) for r in mine] == [s.avg_visit_duration for s in stats]
         assert {(r["counter_name"], r["site"], r["account_login"]) for r in mine} == {
-            (counters[cid].name, counters[cid].site, counters[cid].account_login)}
+            (counters[cid].name, counters[cid].site, counters[cid].account_login)
+        }
         assert sum(line["visits"] for line in lines if line["counter_id"] == cid) == sum(s.visits for s in stats)
         month_rows = [r for r in monthly_rows if int(r["counter_id"]) == cid]
         assert [(r["month"], int(r["users"]), int(r["days"])) for r in month_rows] == [
-            (m.month.isoformat(), m.users, m.days) for m in months[cid]]
+            (m.month.isoformat(), m.users, m.days) for m in months[cid]
+        ]
     assert list(lines[0]) == list(EXPORT_COLUMNS["daily"]) and lines[0]["sampled"] is False
 
 
@@ -100,13 +108,16 @@ def test_filters_pick_counters_accounts_and_days(tmp_path, offline):
     assert len(february) == 28 and february[-1][1] == "2026-02-28"
     # monthly: the months the days touch (mid-January counts January in)
     assert [m for _, m in pairs("monthly", "--counter-id", "201", "--from", "2026-01-15", "--to", "2026-02-01")] == [
-        "2026-01-01", "2026-02-01"]
+        "2026-01-01",
+        "2026-02-01",
+    ]
     assert pairs("daily", "--from", "2027-01-01") == []  # nothing there: the header only, exit 0
 
 
 def test_names_from_outside_are_made_visible_in_csv_and_kept_exact_in_json_lines(offline):
-    asyncio.run(stored(Path(offline["METRIKA_DB"]), {"agency": [7]}, days=3, sampled=frozenset({7}),
-                       names={7: HOSTILE}))  # fmt: skip
+    asyncio.run(
+        stored(Path(offline["METRIKA_DB"]), {"agency": [7]}, days=3, sampled=frozenset({7}), names={7: HOSTILE})
+    )
     out = export(offline, "daily").stdout
     assert "\x1b" not in out and len(out.splitlines()) == 4  # the header and 3 rows: no name split a line
     rows = csv_rows(out)
@@ -188,8 +199,13 @@ def test_a_signal_mid_export_leaves_the_old_file_and_no_temporary_one(tmp_path, 
     folder.mkdir()
     target = folder / "daily.csv"
     target.write_text("an earlier export\n")
-    proc = subprocess.Popen([*COMMAND, "export", "daily", "--format", "jsonl", "--output", str(target)], env=offline,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [*COMMAND, "export", "daily", "--format", "jsonl", "--output", str(target)],
+        env=offline,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while not any(p.stat().st_size > 100_000 for p in folder.glob(".daily.csv.*.part")):
         assert proc.poll() is None, proc.communicate()
@@ -205,8 +221,7 @@ def test_a_signal_mid_export_leaves_the_old_file_and_no_temporary_one(tmp_path, 
 
 def test_a_reader_that_stops_early_ends_the_export_quietly(offline):
     asyncio.run(stored(Path(offline["METRIKA_DB"]), {"a": list(range(1, 201))}, days=200))  # 40,000 rows
-    proc = subprocess.Popen([*COMMAND, "export", "daily"], env=offline, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen([*COMMAND, "export", "daily"], env=offline, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().startswith(b"counter_id,")
     proc.stdout.close()  # like `| head -1`
     err = proc.stderr.read().decode()
@@ -248,9 +263,11 @@ def test_a_long_export_to_a_file_tells_its_progress_on_stderr(monkeypatch, capsy
         progress.advance(5_000)
     progress.done("daily")
     lines = capsys.readouterr().err.splitlines()
-    assert lines[:3] == ["exporting: 5,000 of 100,000 rows (5%), 1s",  # after a second, then every 10 s in a log
-                         "exporting: 45,000 of 100,000 rows (45%), 11s",
-                         "exporting: 85,000 of 100,000 rows (85%), 21s"]  # fmt: skip
+    assert lines[:3] == [
+        "exporting: 5,000 of 100,000 rows (5%), 1s",  # after a second, then every 10 s in a log
+        "exporting: 45,000 of 100,000 rows (45%), 11s",
+        "exporting: 85,000 of 100,000 rows (85%), 21s",
+    ]
     assert lines[3] == "exported 100,000 daily rows to out.csv in 25.0s" and len(lines) == 4
     quiet = export_cmd._Progress(None)  # to stdout: nothing on stderr at all
     quiet.advance(5_000)

@@ -45,7 +45,9 @@ async def health_at(tmp_path: Path, moment: dt.datetime, **options):
 
 async def test_a_missing_or_empty_database_is_not_healthy(tmp_path):
     missing = await health_at(tmp_path, NOW)
-    assert not missing.healthy and missing.reasons == (f"no database at {tmp_path / 'm.db'}: nothing was ever synced here",)
+    assert not missing.healthy and missing.reasons == (
+        f"no database at {tmp_path / 'm.db'}: nothing was ever synced here",
+    )
     assert not (tmp_path / "m.db").exists()  # a health check creates nothing
     await (await Store.open(tmp_path / "m.db")).close()
     empty = await health_at(tmp_path, NOW)
@@ -64,7 +66,8 @@ async def test_synced_counters_and_a_planned_slot_are_healthy_through_the_slot_a
     late = await health_at(tmp_path, NOW + HOUR + dt.timedelta(minutes=3))
     assert not late.healthy and late.reasons == (
         "no scheduler planned the 2026-03-10 13:00 UTC slot: the last planned was 2026-03-10 12:00 UTC, 1h 3m ago,"
-        " by daemon:1 (is a daemon running, and not paused?)",)
+        " by daemon:1 (is a daemon running, and not paused?)",
+    )
 
 
 async def test_data_older_than_three_intervals_is_stale_and_max_age_moves_the_bound(tmp_path):
@@ -87,8 +90,13 @@ async def test_a_login_whose_quota_stretches_its_cadence_gets_a_longer_bound(tmp
     await plan_slot(db, later)
     store = await Store.open(db)
     try:  # the server called alpha's day spent: its counters wait for the reset, and that is no fault
-        await store.mark_login_spent("alpha", now=NOW, until=dt.datetime(2026, 3, 11, tzinfo=dt.UTC),
-                                     message="Quota exceeded", reason="daily quota")  # fmt: skip
+        await store.mark_login_spent(
+            "alpha",
+            now=NOW,
+            until=dt.datetime(2026, 3, 11, tzinfo=dt.UTC),
+            message="Quota exceeded",
+            reason="daily quota",
+        )
     finally:
         await store.close()
     health = await health_at(tmp_path, later)
@@ -110,7 +118,7 @@ async def test_a_counter_never_synced_is_stale_once_it_waited_longer_than_the_bo
     assert (await health_at(tmp_path, NOW + 2 * HOUR, max_age=3 * HOUR)).healthy
     waited = await health_at(tmp_path, NOW + 4 * HOUR)
     assert [(s.counter_id, s.synced) for s in waited.stale] == [(9, False)]
-    assert 'never synced in 4h (bound 3h)' in waited.reasons[0]
+    assert "never synced in 4h (bound 3h)" in waited.reasons[0]
 
 
 async def test_a_database_of_revoked_accounts_only_is_not_healthy(tmp_path):
@@ -125,8 +133,10 @@ async def test_a_database_of_revoked_accounts_only_is_not_healthy(tmp_path):
         await store.close()
     health = await health_at(tmp_path, NOW + dt.timedelta(minutes=5))
     assert not health.healthy and health.stale == ()
-    assert health.reasons == ("nothing to sync: every account (2) is revoked, its token refused "
-                              "(metrika-tui accounts login, or accounts add with a new token)",)
+    assert health.reasons == (
+        "nothing to sync: every account (2) is revoked, its token refused "
+        "(metrika-tui accounts login, or accounts add with a new token)",
+    )
 
 
 async def test_a_scheduler_starting_mid_slot_covers_that_slot_unless_another_planned_it(tmp_path):
@@ -144,7 +154,8 @@ async def test_a_scheduler_starting_mid_slot_covers_that_slot_unless_another_pla
         for engine in engines:
             await engine.close()
     assert (await health_at(tmp_path, clock.now(), max_age=HOUR)).reasons == (
-        "nothing to sync: no accounts (add one: metrika-tui accounts add)",)  # the scheduler part holds
+        "nothing to sync: no accounts (add one: metrika-tui accounts add)",
+    )  # the scheduler part holds
 
 
 # -- the real command ------------------------------------------------------------------------------
@@ -184,10 +195,13 @@ def test_the_commands_exit_codes_fresh_synced_stale_and_revoked_only(tmp_path, m
     assert code == 1 and report["reasons"][0].startswith("nothing to sync: every account (1) is revoked")
 
 
-@pytest.mark.parametrize(("value", "fragment"), [("0", "above zero"), ("400d", "at most 366d"),
-                                                 ("=-5m", "cannot be negative"), ("soon", "like 90s")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [("0", "above zero"), ("400d", "at most 366d"), ("=-5m", "cannot be negative"), ("soon", "like 90s")],
+)
 def test_a_bad_max_age_is_refused(make_env, value, fragment):
     flag = ["--max-age" + value] if value.startswith("=") else ["--max-age", value]
-    proc = subprocess.run([*COMMAND, "health", *flag], env=make_env("http://127.0.0.1:9"), capture_output=True,
-                          text=True)  # fmt: skip
+    proc = subprocess.run(
+        [*COMMAND, "health", *flag], env=make_env("http://127.0.0.1:9"), capture_output=True, text=True
+    )
     assert proc.returncode == 2 and fragment in proc.stderr and "Traceback" not in proc.stderr

@@ -15,7 +15,6 @@ import pytest
 
 from metrika_tui.simulator import OAuthConfig, Simulator, SimulatorConfig, World
 
-
 OAUTH = OAuthConfig(interval=1.0, code_lifetime=30.0)
 APP = {"METRIKA_CLIENT_ID": OAUTH.client_id, "METRIKA_CLIENT_SECRET": OAUTH.client_secret}
 
@@ -28,8 +27,14 @@ class Cli:
     sim: Simulator
 
     def run(self, *args: str, check_code: int | None = None) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "metrika_tui", *args], capture_output=True, text=True,
-                              env=self.env, timeout=90, stdin=subprocess.DEVNULL)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "metrika_tui", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=90,
+            stdin=subprocess.DEVNULL,
+        )
         assert "Traceback" not in proc.stderr, proc.stderr
         if check_code is not None:
             assert proc.returncode == check_code, (proc.stdout, proc.stderr)
@@ -48,9 +53,14 @@ def login_cli(tmp_path, make_env):
 
 
 def start_login(cli: Cli, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "metrika_tui", "accounts", "login", *args],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env or cli.env)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "metrika_tui", "accounts", "login", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or cli.env,
+    )
 
 
 def pending_code(cli: Cli, limit: float = 20.0):
@@ -70,8 +80,13 @@ def finish(proc: subprocess.Popen) -> tuple[int, str, str]:
 def secrets_of(cli: Cli) -> list[str]:
     """Every secret this login involved: tokens, refresh tokens, device codes, the client secret."""
     yid = cli.sim.yandex_id
-    return [OAUTH.client_secret, *yid.tokens, *yid.refresh_tokens, *(t.refresh_token for t in yid.tokens.values()),
-            *yid.logins]  # fmt: skip
+    return [
+        OAUTH.client_secret,
+        *yid.tokens,
+        *yid.refresh_tokens,
+        *(t.refresh_token for t in yid.tokens.values()),
+        *yid.logins,
+    ]
 
 
 def test_an_approved_login_adds_the_account_with_its_login_id_and_counters(login_cli):
@@ -86,7 +101,10 @@ def test_an_approved_login_adds_the_account_with_its_login_id_and_counters(login
     assert "3 counter(s) discovered" in out
     (account,) = cli.json("accounts", "list", "--json")
     assert (account["login"], account["uid"], account["refreshable"]) == (
-        cli.world.accounts[1].login, cli.world.accounts[1].uid, True)  # fmt: skip
+        cli.world.accounts[1].login,
+        cli.world.accounts[1].uid,
+        True,
+    )
     assert account["token_expires_at"]
     counters = cli.json("counters", "list", "--json")
     assert sorted(c["counter_id"] for c in counters) == list(cli.world.accounts[1].counter_ids)
@@ -150,7 +168,13 @@ def test_a_wrong_client_secret_is_named_and_never_shown(login_cli):
 
 def test_the_demo_login_approves_by_itself(tmp_path, make_env):
     env = make_env("http://127.0.0.1:9")  # --demo brings its own simulator
-    proc = subprocess.run([sys.executable, "-m", "metrika_tui", "--demo", "accounts", "login"], env=env,
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "metrika_tui", "--demo", "accounts", "login"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "login Delta-Ads" in proc.stdout and "3 counter(s) discovered" in proc.stdout

@@ -8,7 +8,6 @@ own is checked for a traceback.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import signal
 import sqlite3
@@ -80,8 +79,13 @@ class Processes:
         self.started += 1
         out, err = (self.folder / f"proc{self.started:03d}.{name}" for name in ("out", "err"))
         with out.open("w") as stdout, err.open("w") as stderr:
-            popen = subprocess.Popen(_command(faults) + list(args), env={**self.env, **(faults or {})},
-                                     stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)  # fmt: skip
+            popen = subprocess.Popen(
+                _command(faults) + list(args),
+                env={**self.env, **(faults or {})},
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
         self.procs.append(Proc(popen, out, err))
         return self.procs[-1]
 
@@ -91,11 +95,23 @@ class Processes:
             if proc.popen.poll() is None:
                 proc.kill()
 
-    def run(self, *args: str, stdin: str = "", timeout: float = 90, env: dict[str, str] | None = None,
-            faults: dict[str, str] | None = None) -> subprocess.CompletedProcess:  # fmt: skip
+    def run(
+        self,
+        *args: str,
+        stdin: str = "",
+        timeout: float = 90,
+        env: dict[str, str] | None = None,
+        faults: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess:
         """Run to the end (as `start`, `env` added to the environment); no traceback allowed."""
-        proc = subprocess.run(_command(faults) + list(args), input=stdin, capture_output=True, text=True,
-                              env={**self.env, **(env or {}), **(faults or {})}, timeout=timeout)  # fmt: skip
+        proc = subprocess.run(
+            _command(faults) + list(args),
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {}), **(faults or {})},
+            timeout=timeout,
+        )
         assert "Traceback" not in proc.stdout + proc.stderr, proc.stderr
         return proc
 
@@ -135,8 +151,9 @@ class Rig:
 
 
 @contextlib.contextmanager
-def rig(folder: Path, make_env: Callable[[str], dict], world: World, config: SimulatorConfig | None = None,
-        **env: str) -> Iterator[Rig]:  # fmt: skip
+def rig(
+    folder: Path, make_env: Callable[[str], dict], world: World, config: SimulatorConfig | None = None, **env: str
+) -> Iterator[Rig]:
     """Serve `world` in a thread, point an environment at it (plus `env`), add every account."""
     sim = Simulator(world, config or SimulatorConfig())
     with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
@@ -169,8 +186,7 @@ def done_jobs(db: Path) -> int:
 
 def leases_held_by(db: Path, pid: int) -> int:
     """Running jobs whose lease names this process (owners are host:pid:wN)."""
-    return peek(db, "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND lease_owner LIKE ?",
-                (f"%:{pid}:w%",))[0][0]  # fmt: skip
+    return peek(db, "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND lease_owner LIKE ?", (f"%:{pid}:w%",))[0][0]
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str, every: float = 0.05) -> None:

@@ -89,7 +89,8 @@ async def _check_runs(store: Store) -> None:
     runs = await store.db.fetchall(
         "SELECT r.id, r.queued, r.finished_at, r.synced, r.failed, COUNT(DISTINCT j.counter_id), MAX(j.finished_at),"
         " COALESCE(SUM(j.status = 'done'), 0), COALESCE(SUM(j.status = 'failed'), 0)"
-        " FROM sync_runs r LEFT JOIN jobs j ON j.run_id = r.id GROUP BY r.id")  # fmt: skip
+        " FROM sync_runs r LEFT JOIN jobs j ON j.run_id = r.id GROUP BY r.id"
+    )
     for run_id, queued, finished, synced, failed, jobs, last, done, fails in runs:
         # (a counter whose account was revoked mid-pass is queued again in the same run, through
         # another account that sees it: one counter, two jobs)
@@ -107,10 +108,13 @@ async def _check(store: Store, world: World, passes: int, revoked: set[str], bac
     dead = {token for token, a in accounts.items() if a.revoked}
     assert dead == revoked, f"revoked: {sorted(a.login for t, a in accounts.items() if t in dead)}"
 
-    jobs = [_Job(r[0], r[1], r[2], r[3], r[4], from_ts(r[5]), from_ts(r[6]), r[7], r[8])
-            for r in await store.db.fetchall(
-                "SELECT id, counter_id, account_id, status, attempts, started_at, finished_at, lease_owner,"
-                " lease_expires_at FROM jobs ORDER BY id")]  # fmt: skip
+    jobs = [
+        _Job(r[0], r[1], r[2], r[3], r[4], from_ts(r[5]), from_ts(r[6]), r[7], r[8])
+        for r in await store.db.fetchall(
+            "SELECT id, counter_id, account_id, status, attempts, started_at, finished_at, lease_owner,"
+            " lease_expires_at FROM jobs ORDER BY id"
+        )
+    ]
     stranded = [j for j in jobs if j.status in ("queued", "running") or j.lease_owner or j.lease_expires_at]
     assert not stranded, f"jobs left live or leased: {stranded}"
 
@@ -169,22 +173,30 @@ def _wanted_days(world: World, counter_id: int, done: list[_Job], backfill: int,
     for job in sorted(done, key=lambda j: j.finished_at):
         start, end = job.started_at, job.finished_at
         today = world.local_now(counter_id, start).date()
-        first = today - dt.timedelta(days=backfill - 1) if newest is None else min(newest, today) - dt.timedelta(days=lookback)
+        first = (
+            today - dt.timedelta(days=backfill - 1)
+            if newest is None
+            else min(newest, today) - dt.timedelta(days=lookback)
+        )
         day = month_start(first)
         while day <= today:
-            wanted[day] = _Want(world.daily(counter_id, day, start), world.daily(counter_id, day, end), start, end, today)
+            wanted[day] = _Want(
+                world.daily(counter_id, day, start), world.daily(counter_id, day, end), start, end, today
+            )
             day += dt.timedelta(days=1)
         newest = max(newest or today, today)
     return wanted
 
 
-async def _check_figures(store: Store, world: World, counter_id: int, done: list[_Job], backfill: int,
-                         lookback: int) -> int:  # fmt: skip
+async def _check_figures(
+    store: Store, world: World, counter_id: int, done: list[_Job], backfill: int, lookback: int
+) -> int:
     """Daily rows equal the world's; monthly rows add up their days. Returns the daily rows."""
     wanted = _wanted_days(world, counter_id, done, backfill, lookback)
     stored = await store.daily_stats(counter_id)
-    written = dict(await store.db.fetchall("SELECT date, fetched_at FROM daily_stats WHERE counter_id = ?",
-                                           (counter_id,)))  # fmt: skip
+    written = dict(
+        await store.db.fetchall("SELECT date, fetched_at FROM daily_stats WHERE counter_id = ?", (counter_id,))
+    )
     must = {day for day, w in wanted.items() if w.low.visits}
     may = {day for day, w in wanted.items() if w.high.visits}
     days = {d.date for d in stored}
@@ -193,7 +205,9 @@ async def _check_figures(store: Store, world: World, counter_id: int, done: list
         want = wanted[got.date]
         assert from_ts(written[got.date.isoformat()]) == want.written_at, (counter_id, got.date, "written by whom?")
         for name in ("visits", "users", "pageviews"):
-            _between(getattr(got, name), getattr(want.low, name), getattr(want.high, name), (counter_id, got.date, name))
+            _between(
+                getattr(got, name), getattr(want.low, name), getattr(want.high, name), (counter_id, got.date, name)
+            )
         assert got.bounce_rate == pytest.approx(want.high.bounce_rate, abs=1e-6), (counter_id, got.date)
         assert got.avg_visit_duration == pytest.approx(want.high.avg_visit_duration, abs=1e-6), (counter_id, got.date)
 

@@ -46,17 +46,29 @@ SETTINGS = {
     "zone env path": (["sync-status"], {"APP_TIMEZONE": "../../etc/passwd"}, None, "unknown time zone"),
     "api url without scheme": (["sync"], {}, '[api]\nurl = "api-metrika.yandex.net"\n', "http://"),
     "api url broken IPv6": (["sync"], {"METRIKA_API_URL": "http://[::1"}, None, "not a usable URL"),
-    "api url port past 65535": (["sync-status"], {"METRIKA_API_URL": "http://127.0.0.1:99999"}, None,
-                                "Port out of range"),
+    "api url port past 65535": (
+        ["sync-status"],
+        {"METRIKA_API_URL": "http://127.0.0.1:99999"},
+        None,
+        "Port out of range",
+    ),
     "api url port zero": (["sync", "--api-url", "http://127.0.0.1:0"], {}, None, "1-65535"),
     "api url without a host": (["sync"], {"METRIKA_API_URL": "http://:80/"}, None, "no host name"),
-    "api url with a password": (["sync"], {}, '[api]\nurl = "https://me:secret@api-metrika.yandex.net"\n',
-                                "must not hold a user or password"),
+    "api url with a password": (
+        ["sync"],
+        {},
+        '[api]\nurl = "https://me:secret@api-metrika.yandex.net"\n',
+        "must not hold a user or password",
+    ),
     "api url with a control": (["sync"], {"METRIKA_API_URL": "http://127.0.0.1/\x1b[2J"}, None, "printable ASCII"),
     "rate vanishingly small": (["sync"], {"METRIKA_MAX_RPS": "1e-300"}, None, "between 0.1 and 1000"),
     "rate past a thousand": (["sync"], {}, "[api]\nmax_rps = 5000\n", "between 0.1 and 1000"),
-    "deadline under the timeout": (["sync"], {"METRIKA_REQUEST_DEADLINE_SECONDS": "5"}, None,
-                                   "at least request-timeout"),
+    "deadline under the timeout": (
+        ["sync"],
+        {"METRIKA_REQUEST_DEADLINE_SECONDS": "5"},
+        None,
+        "at least request-timeout",
+    ),
     "deadline past a day": (["sync"], {}, "[api]\nrequest_deadline_seconds = 1e9\n", "between 1 and 86400"),
     "answer cap too small": (["sync"], {}, "[api]\nmax_answer_bytes = 100\n", "at least 65536"),
     "report window past a day": (["sync"], {}, "[api]\nreport_window_seconds = 100000\n", "at most 86400"),
@@ -138,8 +150,10 @@ def test_an_unwritable_database_path_on_every_command(offline, tmp_path, command
 def test_a_database_from_a_newer_schema_is_refused_untouched(offline, tmp_path, command):
     newer = tmp_path / "newer.db"
     conn = sqlite3.connect(newer)
-    conn.executescript("CREATE TABLE accounts (id INTEGER PRIMARY KEY, future TEXT);"
-                       "INSERT INTO accounts VALUES (1, 'kept'); PRAGMA user_version = 99;")  # fmt: skip
+    conn.executescript(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, future TEXT);"
+        "INSERT INTO accounts VALUES (1, 'kept'); PRAGMA user_version = 99;"
+    )
     conn.close()
     before = newer.read_bytes()
     proc = offline.run(*command.split(), env={"METRIKA_DB": str(newer)})
@@ -157,8 +171,10 @@ def test_unknown_and_impossible_ids(cli):
         (["counters", "discover", "--account-id", "77"], "unknown account id 77"),
         (["counters", "enable", "4242"], "unknown counter id(s): 4242"),
         (["counters", "disable", str(first["counter_id"]), "4242"], "unknown counter id(s): 4242"),
-        (["sync", "--account-id", str(first["account_id"]), "--counter-id", str(other["counter_id"])],
-         f"belongs to account {other['account_id']}"),
+        (
+            ["sync", "--account-id", str(first["account_id"]), "--counter-id", str(other["counter_id"])],
+            f"belongs to account {other['account_id']}",
+        ),
         (["sync", "--counter-id", "0"], "above zero"),
         (["sync", "--account-id", "-1"], "above zero"),
         (["accounts", "revoke", "abc"], "whole number"),

@@ -41,6 +41,14 @@ def test_three_daemons_and_a_sync_share_one_pass(tmp_path, make_env, rng):
     # the token limit and the per-address rate hold across processes (one pace for the host)
     assert "quota_parallel_requests" not in stats["quota_rejections"], stats["quota_rejections"]
     assert "quota_requests_by_ip" not in stats["quota_rejections"], stats["quota_rejections"]
-    report("three daemons and a sync", counters=figures.counters, done_by_process=sorted(done_by.values()),
-           faults=stats["faults"], rejections=stats["quota_rejections"], requests=stats["requests"], max_in_flight_per_token=stats["max_in_flight_per_token"],
-           failed_tries_absorbed=figures.attempts, seconds=round(time.monotonic() - started, 1))  # fmt: skip
+    report(
+        "three daemons and a sync",
+        counters=figures.counters,
+        done_by_process=sorted(done_by.values()),
+        faults=stats["faults"],
+        rejections=stats["quota_rejections"],
+        requests=stats["requests"],
+        max_in_flight_per_token=stats["max_in_flight_per_token"],
+        failed_tries_absorbed=figures.attempts,
+        seconds=round(time.monotonic() - started, 1),
+    )

@@ -85,7 +85,9 @@ def test_a_lock_held_past_the_busy_timeout_stops_the_sync_with_a_clear_error(tmp
         code, out, err = sync.finish(60)
         holder.join()
         assert code == 1, out + err
-        assert err.strip().splitlines()[-1] == f"metrika-tui: database: {r.db} stayed locked by another process for 0.3s"
+        assert (
+            err.strip().splitlines()[-1] == f"metrika-tui: database: {r.db} stayed locked by another process for 0.3s"
+        )
         # once the lock is gone, the next sync finishes the pass (leases left behind expire)
         again = r.procs.run("sync")
         assert again.returncode == 0, again.stdout + again.stderr

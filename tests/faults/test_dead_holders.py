@@ -48,7 +48,7 @@ def test_after_a_daemon_is_killed_mid_pass_the_next_sync_takes_its_jobs_back_at_
     counters = [c for a in status["accounts"] for c in a["counters"]]
     assert [c["state"] for c in counters if c["held_by"] == note] == ["queued"] * held
     assert status["summary"]["syncing"] == 0 and status["summary"]["held_by_stopped_process"] == held
-    assert f"({held} held by a process that stopped), syncing: 0" in text and f"QUEUED  Counter" in text
+    assert f"({held} held by a process that stopped), syncing: 0" in text and "QUEUED  Counter" in text
     report("daemon killed, then sync", leases_left=held, sync_seconds=round(took, 1))
 
 
@@ -56,8 +56,9 @@ def test_after_a_daemon_is_killed_mid_pass_the_next_sync_takes_its_jobs_back_at_
 def test_jobs_held_by_a_process_on_another_host_come_back_when_its_lease_runs_out(tmp_path, make_env):
     world = World.generate(seed=142, accounts=2, counters_per_account=3)
     lease, heartbeat = 6, 2
-    with rig(tmp_path, make_env, world, METRIKA_LEASE_SECONDS=str(lease),
-             METRIKA_HEARTBEAT_SECONDS=str(heartbeat)) as r:  # fmt: skip
+    with rig(
+        tmp_path, make_env, world, METRIKA_LEASE_SECONDS=str(lease), METRIKA_HEARTBEAT_SECONDS=str(heartbeat)
+    ) as r:
         queued = r.procs.run("sync", "--no-wait")
         assert queued.returncode == 0 and "Queued 6 in " in queued.stdout, queued.stdout
         far = ProcessId("far-away", "another-host-id", 4121, 1000.0)
@@ -76,7 +77,8 @@ def test_jobs_held_by_a_process_on_another_host_come_back_when_its_lease_runs_ou
     at = back.astimezone(ZoneInfo("Europe/Moscow"))  # the default time zone
     assert stopped.startswith("waiting ") and stopped.endswith(
         f": 3 jobs held by a process that stopped answering (pid 4121 on host far-away), taken back at {at:%H:%M:%S};"
-        " 3 counters queued")  # fmt: skip
+        " 3 counters queued"
+    )
     assert [(lost, attempts) for lost, attempts, _ in jobs] == [(1, 0)] * 3
     assert all(restarted >= back.timestamp() for _, _, restarted in jobs)  # not taken before its lease ran out
     assert took < lease + 8  # back within the lease, then the pass
@@ -95,8 +97,18 @@ async def _claim(db, holder: ProcessId, now: dt.datetime, lease: float, n: int) 
 
 #: ten kills of one job's worker: SIGKILLs (lost leases, below the cap of 5) and stop signals
 #: (the job is given back, nothing lost); a second signal gives it back without the grace
-KILLS = [signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGKILL, signal.SIGHUP,
-         signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGHUP, signal.SIGKILL]  # fmt: skip
+KILLS = [
+    signal.SIGKILL,
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGKILL,
+    signal.SIGHUP,
+    signal.SIGTERM,
+    signal.SIGKILL,
+    signal.SIGINT,
+    signal.SIGHUP,
+    signal.SIGKILL,
+]
 
 
 @pytest.mark.timeout(180)

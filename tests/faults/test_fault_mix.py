@@ -33,13 +33,31 @@ from .conftest import soak
 from .harness import BACKFILL_DAYS, ShiftingClock, report
 from .invariants import check_invariants
 
-FAULTS = FaultConfig(backend_error=0.05, timeout=0.05, html_500=0.05, malformed_json=0.05, drop_connection=0.05,
-                     slow=0.05, slow_seconds=0.6)  # fmt: skip
+FAULTS = FaultConfig(
+    backend_error=0.05,
+    timeout=0.05,
+    html_500=0.05,
+    malformed_json=0.05,
+    drop_connection=0.05,
+    slow=0.05,
+    slow_seconds=0.6,
+)
 #: tighter than the client keeps to (30 rps, 3 in flight, 200 reports per 5 min), and daily
 #: quotas a pass outgrows: every quota answers 429 in bursts
-QUOTAS = QuotaConfig(per_ip_per_second=8, parallel_per_login=1, reports_per_window=8, report_window_seconds=300,
-                     per_login_per_day=30, per_counter_per_day=4)  # fmt: skip
-QUOTA_KINDS = {"quota_requests_by_ip", "quota_parallel_requests", "quota_requests_by_uid", "quota_requests_by_counter_id"}
+QUOTAS = QuotaConfig(
+    per_ip_per_second=8,
+    parallel_per_login=1,
+    reports_per_window=8,
+    report_window_seconds=300,
+    per_login_per_day=30,
+    per_counter_per_day=4,
+)
+QUOTA_KINDS = {
+    "quota_requests_by_ip",
+    "quota_parallel_requests",
+    "quota_requests_by_uid",
+    "quota_requests_by_counter_id",
+}
 #: quick in-process retries: the test is about what happens when they run out
 RETRY = RetryPolicy(attempts=3, initial_wait=0.02, max_wait=0.2, total=2.0)
 
@@ -47,8 +65,7 @@ RETRY = RetryPolicy(attempts=3, initial_wait=0.02, max_wait=0.2, total=2.0)
 @contextlib.asynccontextmanager
 async def engine_on(tmp_path, url: str, clock, **settings) -> AsyncIterator[Engine]:
     base = {"workers": 6, "backfill_days": BACKFILL_DAYS, "log_file": tmp_path / "sync.log"}
-    resolved = Settings(db_path=tmp_path / "metrika.db", api_url=url, oauth_url=url, login_url=url,
-                        **(base | settings))
+    resolved = Settings(db_path=tmp_path / "metrika.db", api_url=url, oauth_url=url, login_url=url, **(base | settings))
     client = MetrikaClient.from_settings(resolved, retry=RETRY, clock=clock)
     engine = await Engine.open(resolved, client=client, clock=clock)
     try:
@@ -119,11 +136,20 @@ async def test_every_fault_and_every_quota_at_once(tmp_path, rng):
     # a quota of the second (per address, parallel) that outlasted the quick retries waits seconds, not a minute
     short = [waited(at, m) for at, m in deferrals if "by_ip" in m or "parallel" in m]
     assert short and max(short) <= SHORT_QUOTA_WAIT + 1, short
-    report("fault mix", faults=stats["faults"], faults_total=stats["faults_total"],
-           rejections=stats["quota_rejections"], requests=stats["requests"], deferrals=dict(waits),
-           clock_skips=len(skips), skipped_hours=round(sum(skips) / 3600, 1),
-           days_crossed=(clock.now().date() - first_day).days, counters=figures.counters,
-           failed_tries_absorbed=figures.attempts, seconds=round(time.monotonic() - started, 1))  # fmt: skip
+    report(
+        "fault mix",
+        faults=stats["faults"],
+        faults_total=stats["faults_total"],
+        rejections=stats["quota_rejections"],
+        requests=stats["requests"],
+        deferrals=dict(waits),
+        clock_skips=len(skips),
+        skipped_hours=round(sum(skips) / 3600, 1),
+        days_crossed=(clock.now().date() - first_day).days,
+        counters=figures.counters,
+        failed_tries_absorbed=figures.attempts,
+        seconds=round(time.monotonic() - started, 1),
+    )
 
 
 def waited(at: dt.datetime, message: str) -> float:
@@ -160,7 +186,9 @@ async def test_a_job_that_raises_the_unexpected_fails_alone(tmp_path):
             real, engine.client = engine.client, _BrokenFor(engine.client, broken)
             engine.pool.client = engine.client
             outcomes = await asyncio.wait_for(engine.run_until_idle(set((await engine.plan()).queued)), 20)
-            assert {o.counter_id: o.error for o in outcomes if not o.ok} == {broken: "internal error: ZeroDivisionError: a bug"}
+            assert {o.counter_id: o.error for o in outcomes if not o.ok} == {
+                broken: "internal error: ZeroDivisionError: a bug"
+            }
             # the workers lived on: with the bug gone, a retry syncs it
             engine.client = engine.pool.client = real
             await engine.retry_failed(broken)

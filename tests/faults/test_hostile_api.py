@@ -27,8 +27,9 @@ _FORMAT = set("\u2028\u2029\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u206
 
 def assert_clean(data: str | bytes, where: str) -> str:
     text = data.decode("utf-8") if isinstance(data, bytes) else data
-    raw = sorted({hex(ord(ch)) for ch in text
-                  if (ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F or ch in _FORMAT})  # fmt: skip
+    raw = sorted(
+        {hex(ord(ch)) for ch in text if (ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F or ch in _FORMAT}
+    )
     assert raw == [], (where, raw, text[-2000:])
     return text
 
@@ -39,7 +40,9 @@ def outputs_clean(proc, what: str) -> str:
 
 
 def stored_days(db: Path, counter_id: int) -> dict[dt.date, tuple]:
-    rows = peek(db, "SELECT date, visits, users, pageviews, sampled FROM daily_stats WHERE counter_id = ?", (counter_id,))
+    rows = peek(
+        db, "SELECT date, visits, users, pageviews, sampled FROM daily_stats WHERE counter_id = ?", (counter_id,)
+    )
     return {dt.date.fromisoformat(r[0]): r[1:] for r in rows}
 
 
@@ -64,8 +67,14 @@ def test_hostile_names_logins_and_errors_never_reach_a_terminal_or_a_log_raw(tmp
     world = World.generate(seed=71, accounts=2, counters_per_account=4)
     ids = [cid for a in world.accounts for cid in a.counter_ids]
     failing, foreign_zone, sampled = ids[0], ids[1], ids[2]
-    hostile = HostileConfig({"names": None, "errors": frozenset({failing}), "bogus_zone": frozenset({foreign_zone}),
-                             "sampled": frozenset({sampled})})  # fmt: skip
+    hostile = HostileConfig(
+        {
+            "names": None,
+            "errors": frozenset({failing}),
+            "bogus_zone": frozenset({foreign_zone}),
+            "sampled": frozenset({sampled}),
+        }
+    )
     log_file = tmp_path / "logs" / "sync.log"
     started = time.monotonic()
     with rig(tmp_path, make_env, world, SimulatorConfig(hostile=hostile), METRIKA_LOG_FILE=str(log_file)) as r:
@@ -78,14 +87,25 @@ def test_hostile_names_logins_and_errors_never_reach_a_terminal_or_a_log_raw(tmp
         forced = run("sync", "--force")
         assert forced.returncode == 1
         json_once = run("--headless", "--once", "--log-format", "json")  # the failed counter is due again
-        texts = {name: outputs_clean(proc, name) for name, proc in {
-            "once": once, "sync": forced, "json once": json_once, "accounts list": run("accounts", "list"),
-            "counters list": run("counters", "list"), "sync-status": run("sync-status"),
-        }.items()}  # fmt: skip
-        as_json = {name: json.loads(outputs_clean(run(*args), name)) for name, args in {
-            "status": ("sync-status", "--json"), "counters": ("counters", "list", "--json"),
-            "accounts": ("accounts", "list", "--json"),
-        }.items()}  # fmt: skip
+        texts = {
+            name: outputs_clean(proc, name)
+            for name, proc in {
+                "once": once,
+                "sync": forced,
+                "json once": json_once,
+                "accounts list": run("accounts", "list"),
+                "counters list": run("counters", "list"),
+                "sync-status": run("sync-status"),
+            }.items()
+        }
+        as_json = {
+            name: json.loads(outputs_clean(run(*args), name))
+            for name, args in {
+                "status": ("sync-status", "--json"),
+                "counters": ("counters", "list", "--json"),
+                "accounts": ("accounts", "list", "--json"),
+            }.items()
+        }
         log = assert_clean(log_file.read_bytes(), "log file")
 
         # the names are shown, their controls made visible; JSON keeps them exact
@@ -101,7 +121,9 @@ def test_hostile_names_logins_and_errors_never_reach_a_terminal_or_a_log_raw(tmp
         assert any(HOSTILE_ERROR in line["message"] for line in json_lines)  # exact, and escaped
         states = {c["counter_id"]: c for a in as_json["status"]["accounts"] for c in a["counters"]}
         assert states[failing]["state"] == "failed" and HOSTILE_ERROR in states[failing]["last_error"]
-        assert {cid: c["state"] for cid, c in states.items() if cid != failing} == dict.fromkeys(set(ids) - {failing}, "ok")
+        assert {cid: c["state"] for cid, c in states.items() if cid != failing} == dict.fromkeys(
+            set(ids) - {failing}, "ok"
+        )
 
         # an unknown time zone fell back to the offset; sampled figures are stored marked, and counted
         assert assert_stored_is_the_truth(r.db, world, foreign_zone) > 0
@@ -133,10 +155,17 @@ def test_wrong_answers_fail_their_counters_clearly_and_the_pass_ends(tmp_path, m
     ids = [cid for a in world.accounts for cid in a.counter_ids]
     tricks = {trick: frozenset({ids[n]}) for n, (trick, _) in WRONG_ANSWERS.items()}
     hostile = HostileConfig(tricks, trickle_seconds=0.5, huge_bytes=20 * 1024 * 1024)
-    healthy = ids[len(WRONG_ANSWERS):]
+    healthy = ids[len(WRONG_ANSWERS) :]
     # a read may pause 1 s, a whole request 2 s; a counter gets 2 tries
-    with rig(tmp_path, make_env, world, SimulatorConfig(hostile=hostile), METRIKA_REQUEST_TIMEOUT="1",
-             METRIKA_REQUEST_DEADLINE_SECONDS="2", METRIKA_MAX_ATTEMPTS="2") as r:  # fmt: skip
+    with rig(
+        tmp_path,
+        make_env,
+        world,
+        SimulatorConfig(hostile=hostile),
+        METRIKA_REQUEST_TIMEOUT="1",
+        METRIKA_REQUEST_DEADLINE_SECONDS="2",
+        METRIKA_MAX_ATTEMPTS="2",
+    ) as r:
         started = time.monotonic()
         proc = r.procs.run("sync", timeout=120)
         seconds = time.monotonic() - started
@@ -157,8 +186,13 @@ def test_wrong_answers_fail_their_counters_clearly_and_the_pass_ends(tmp_path, m
         assert assert_stored_is_the_truth(r.db, world, cid) > 0
     bad_answers = [status[ids[n]]["last_error"] for n in WRONG_ANSWERS if n != 8]
     assert all(error.startswith("bad answer from Metrika") for error in bad_answers)
-    report("hostile_answers", seconds=round(seconds, 1), failed=len(WRONG_ANSWERS), synced=len(healthy),
-           requests=r.sim.stats.snapshot().get("requests"))
+    report(
+        "hostile_answers",
+        seconds=round(seconds, 1),
+        failed=len(WRONG_ANSWERS),
+        synced=len(healthy),
+        requests=r.sim.stats.snapshot().get("requests"),
+    )
 
 
 def test_a_counters_list_that_never_ends_is_refused_in_two_pages(tmp_path, make_env):

@@ -75,7 +75,16 @@ def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(tmp_path, m
     assert log.holding >= KILLS // 4, log  # most kills hit a process at work, not one starting up
     assert figures.lost >= log.holding  # each job a kill took was taken back and claimed again
     assert figures.attempts == 0  # and none of that counted as a failed try
-    report("kills", kills=log.kills, kills_holding_leases=log.holding, leases_left_by_kills=log.leases,
-           syncs_that_finished=log.exits, passes=passes, counters=figures.counters, done_jobs=figures.done_jobs,
-           leases_taken_back=figures.lost, processes=r.procs.started,
-           seconds=round(time.monotonic() - started, 1))  # fmt: skip
+    report(
+        "kills",
+        kills=log.kills,
+        kills_holding_leases=log.holding,
+        leases_left_by_kills=log.leases,
+        syncs_that_finished=log.exits,
+        passes=passes,
+        counters=figures.counters,
+        done_jobs=figures.done_jobs,
+        leases_taken_back=figures.lost,
+        processes=r.procs.started,
+        seconds=round(time.monotonic() - started, 1),
+    )

@@ -37,5 +37,11 @@ def test_a_token_revoked_mid_pass_stops_its_account_only(tmp_path, make_env):
     refusals = r.sim.stats.snapshot()["errors"].get("invalid_token", 0)
     assert 1 <= done < len(victim.counter_ids) and done + cancelled == len(victim.counter_ids)
     assert 1 <= refusals <= 3  # only the jobs running at that moment asked again
-    report("revoked mid-pass", counters=figures.counters, victim_synced_before=done, victim_cancelled=cancelled,
-           refusals=refusals, others_ok=figures.counters - figures.revoked_counters)  # fmt: skip
+    report(
+        "revoked mid-pass",
+        counters=figures.counters,
+        victim_synced_before=done,
+        victim_cancelled=cancelled,
+        refusals=refusals,
+        others_ok=figures.counters - figures.revoked_counters,
+    )

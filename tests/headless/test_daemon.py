@@ -51,8 +51,10 @@ async def _done_jobs_per_counter(db: Path, trigger: str | None = None) -> dict[i
     store = await Store.open(db)
     try:
         rows = await store.counter_rows()
-        return {r.id: sum(j.status == "done" and trigger in (None, j.trigger) for j in await store.job_history(r.id, 100))
-                for r in rows}  # fmt: skip
+        return {
+            r.id: sum(j.status == "done" and trigger in (None, j.trigger) for j in await store.job_history(r.id, 100))
+            for r in rows
+        }
     finally:
         await store.close()
 
@@ -68,8 +70,13 @@ async def _slots(db: Path) -> list[tuple[str, str]]:
 def test_demo_daemon_syncs_on_its_own_and_never_loads_textual(tmp_path, make_env):
     env = make_env("http://127.0.0.1:9")  # --demo brings its own simulator
     env.pop("METRIKA_DB")
-    proc = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "metrika_tui", "--headless", "--demo"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "metrika_tui", "--headless", "--demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     total = sum(len(a.counter_ids) for a in World.demo().accounts)
     lines: list[str] = []
     try:
@@ -90,8 +97,9 @@ def test_demo_daemon_syncs_on_its_own_and_never_loads_textual(tmp_path, make_env
 
 
 def states_demo(env: dict) -> set[str]:
-    out = subprocess.run([*COMMAND, "sync-status", "--json", "--demo"], env=env, capture_output=True, text=True,
-                         check=True)  # fmt: skip
+    out = subprocess.run(
+        [*COMMAND, "sync-status", "--json", "--demo"], env=env, capture_output=True, text=True, check=True
+    )
     data = json.loads(out.stdout)
     return {c["state"] for a in data["accounts"] for c in a["counters"]}
 
@@ -108,8 +116,13 @@ def test_once_exits_0_when_all_synced_and_1_when_some_failed(tmp_path, make_env)
         sim.revoke(world.tokens[1])
         forced = subprocess.run([*COMMAND, "sync", "--force", "--no-wait"], env=env, capture_output=True, text=True)
         assert forced.returncode == 0
-        second = subprocess.run([*COMMAND, "--headless", "--once", "--log-format", "json"], env=env,
-                                capture_output=True, text=True, timeout=90)  # fmt: skip
+        second = subprocess.run(
+            [*COMMAND, "--headless", "--once", "--log-format", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
     assert second.returncode == 1, second.stdout + second.stderr
     events = [json.loads(line) for line in second.stdout.splitlines()]
     assert any(e["kind"] == "revoked" for e in events)
@@ -229,8 +242,9 @@ def test_the_daemon_tells_other_processes_events_as_theirs(tmp_path, make_env):
         try:
             while sum(" done " in line for line in seen) < 2:  # its start-up pass
                 seen.append(daemon.stdout.readline())
-            forced = subprocess.Popen([*COMMAND, "sync", "--force", "--no-wait"], env=env, stdout=subprocess.PIPE,
-                                      text=True)  # fmt: skip
+            forced = subprocess.Popen(
+                [*COMMAND, "sync", "--force", "--no-wait"], env=env, stdout=subprocess.PIPE, text=True
+            )
             forced.communicate(timeout=60)
             theirs = f"[other: {socket.gethostname()}:{forced.pid}] "
             while not any(theirs in line for line in seen):

@@ -48,8 +48,13 @@ def test_metrics_move_as_a_pass_syncs_and_the_daemon_never_loads_textual(make_en
     with sim.serve_in_thread(host="127.0.0.1", port=0) as api:
         env = make_env(api) | {"METRIKA_WORKERS": "2"}
         add_accounts(env, world)
-        daemon = subprocess.Popen([sys.executable, "-X", "importtime", *COMMAND[1:], "--headless", "--metrics-port",
-                                   "0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        daemon = subprocess.Popen(
+            [sys.executable, "-X", "importtime", *COMMAND[1:], "--headless", "--metrics-port", "0"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             started = ""
             while "daemon started" not in started:
@@ -112,8 +117,9 @@ def test_a_port_in_use_stops_the_daemon_at_once(make_env):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run([*COMMAND, "--headless", "--metrics-port", str(port)], env=env, capture_output=True,
-                              text=True, timeout=30)  # fmt: skip
+        proc = subprocess.run(
+            [*COMMAND, "--headless", "--metrics-port", str(port)], env=env, capture_output=True, text=True, timeout=30
+        )
     assert proc.returncode == 2, proc.stderr
     assert f"metrics-port {port} on 127.0.0.1: the port is in use" in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stdout == ""  # nothing started
@@ -126,8 +132,12 @@ BAD = {
     "env negative": (["--headless"], {"METRIKA_METRICS_PORT": "-1"}, None, "zero or more"),
     "config past 65535": (["--headless"], {}, "[metrics]\nport = 99999\n", "at most 65535"),
     "config address": (["--headless"], {}, '[metrics]\nport = 9100\naddress = "not a host!"\n', "IP address or a host"),
-    "unknown address": (["--headless", "--metrics-port", "0", "--metrics-address", "192.0.2.1"], {}, None,
-                        "is not an address of this machine"),
+    "unknown address": (
+        ["--headless", "--metrics-port", "0", "--metrics-address", "192.0.2.1"],
+        {},
+        None,
+        "is not an address of this machine",
+    ),
     "with a command": (["sync", "--metrics-port", "9100"], {}, None, "unrecognized arguments"),
     "before a command": (["--metrics-port", "9100", "sync"], {}, None, "go with the daemon"),
     "with --once": (["--headless", "--once", "--metrics-port", "9100"], {}, None, "go with the daemon"),

@@ -33,8 +33,9 @@ def scaled(tmp_path, make_env):
         (tmp_path / "config.toml").write_text(f"[api]\nreport_window_seconds = {quotas.report_window_seconds:g}\n")
         env = make_env(url) | {"METRIKA_REPORT_BUDGET": str(quotas.reports_per_window)}
         for token in world.tokens:
-            subprocess.run([*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True, capture_output=True
+            )
         return env, sim
 
     with contextlib.ExitStack() as served:
@@ -43,8 +44,9 @@ def scaled(tmp_path, make_env):
 
 def once(env: dict) -> tuple[subprocess.CompletedProcess, list[dict], float]:
     started = time.monotonic()
-    proc = subprocess.run([*COMMAND, "--headless", "--once", "--log-format", "json"], env=env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [*COMMAND, "--headless", "--once", "--log-format", "json"], env=env, capture_output=True, text=True, timeout=60
+    )
     took = time.monotonic() - started
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc, [json.loads(line) for line in proc.stdout.splitlines()], took
@@ -95,7 +97,10 @@ def test_once_does_not_wait_for_a_quota_beyond_the_bound(scaled):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     (stopped,) = waits(events)
     assert stopped["kind"] == "warning" and stopped["level"] == "warning"
-    assert stopped["message"].startswith("not waiting ") and " (beyond the pass's 6m): quota of account " in stopped["message"]
+    assert (
+        stopped["message"].startswith("not waiting ")
+        and " (beyond the pass's 6m): quota of account " in stopped["message"]
+    )
     assert "Daily quota" in stopped["message"] and stopped["message"].endswith(" stay queued")
     assert stopped["data"]["wait_seconds"] > REAL_BOUND_SECONDS == stopped["data"]["max_wait_seconds"]
     synced, queued = stopped_counts(events[-1]["message"])

@@ -17,9 +17,7 @@ UNAUTHORIZED = envelope(401, "unauthorized", "Authorization is required")
 ACCESS_DENIED = envelope(403, "access_denied", "Access is denied")
 NOT_FOUND = envelope(404, "not_found", "Entity not found")
 INVALID_PARAMETER = envelope(400, "invalid_parameter", "Wrong parameter: 'metrics', value: 'ym:s:nope'")
-TOO_COMPLICATED = envelope(
-    400, "query_error", "Query is too complicated. Please reduce the date interval or sampling."
-)
+TOO_COMPLICATED = envelope(400, "query_error", "Query is too complicated. Please reduce the date interval or sampling.")
 BACKEND_ERROR = envelope(503, "backend_error", "Backend error")
 TIMEOUT = envelope(504, "timeout", "Timeout")
 QUOTA_BY_IP = envelope(429, "quota_requests_by_ip", "Quota exceeded: requests per second from one IP")

@@ -21,7 +21,9 @@ from metrika_tui.tokens import Token
 
 async def main(url: str, pace_file: str, requests: int, counter_id: int) -> None:
     token = Token(sys.stdin.readline().strip())
-    async with MetrikaClient(url, pace_file=Path(pace_file), retry=RetryPolicy(attempts=8, initial_wait=0.05)) as client:
+    async with MetrikaClient(
+        url, pace_file=Path(pace_file), retry=RetryPolicy(attempts=8, initial_wait=0.05)
+    ) as client:
         print("ready", flush=True)
         sys.stdin.readline()
         first = time.monotonic()

@@ -5,10 +5,10 @@ never sent."""
 from __future__ import annotations
 
 import httpx
+import metrika_envelopes as E
 import pytest
 import respx
 
-import metrika_envelopes as E
 from metrika_tui.metrika import MetrikaClient, MetrikaError, RetryPolicy
 from metrika_tui.tokens import Token
 
@@ -25,18 +25,25 @@ async def heard():
         yield client, told
 
 
-@pytest.mark.parametrize(("answers", "outcomes"), [
-    ([httpx.Response(200, json=COUNTERS)], ["ok"]),
-    ([httpx.Response(503, content=E.BACKEND_ERROR), httpx.Response(200, json=COUNTERS)], ["retry", "ok"]),
-    ([httpx.Response(500, content=b"<html>oops</html>"), httpx.Response(200, content=b"{trunc")] * 2,
-     ["retry", "retry", "retry"]),
-    ([httpx.Response(429, content=E.QUOTA_PARALLEL), httpx.Response(200, json=COUNTERS)], ["quota", "ok"]),
-    ([httpx.Response(429, content=E.QUOTA_BY_UID)], ["quota"]),
-    ([httpx.Response(403, content=E.INVALID_TOKEN)], ["error"]),
-    ([httpx.Response(400, content=E.INVALID_PARAMETER)], ["error"]),
-    ([httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.Response(200, json=COUNTERS)],
-     ["retry", "retry", "ok"]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("answers", "outcomes"),
+    [
+        ([httpx.Response(200, json=COUNTERS)], ["ok"]),
+        ([httpx.Response(503, content=E.BACKEND_ERROR), httpx.Response(200, json=COUNTERS)], ["retry", "ok"]),
+        (
+            [httpx.Response(500, content=b"<html>oops</html>"), httpx.Response(200, content=b"{trunc")] * 2,
+            ["retry", "retry", "retry"],
+        ),
+        ([httpx.Response(429, content=E.QUOTA_PARALLEL), httpx.Response(200, json=COUNTERS)], ["quota", "ok"]),
+        ([httpx.Response(429, content=E.QUOTA_BY_UID)], ["quota"]),
+        ([httpx.Response(403, content=E.INVALID_TOKEN)], ["error"]),
+        ([httpx.Response(400, content=E.INVALID_PARAMETER)], ["error"]),
+        (
+            [httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.Response(200, json=COUNTERS)],
+            ["retry", "retry", "ok"],
+        ),
+    ],
+)
 async def test_each_answer_is_told_with_its_outcome_and_latency(heard, answers, outcomes):
     client, told = heard
     with respx.mock(base_url=BASE) as api:

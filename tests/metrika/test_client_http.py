@@ -7,10 +7,10 @@ import json
 import logging
 
 import httpx
+import metrika_envelopes as E
 import pytest
 import respx
 
-import metrika_envelopes as E
 from metrika_tui.metrika import (
     AuthError,
     MetrikaClient,
@@ -42,8 +42,7 @@ def token() -> Token:
 
 @pytest.fixture
 async def client():
-    async with MetrikaClient(BASE, retry=FAST_RETRY, max_rps=1000, report_page_size=3,
-                             counters_page_size=2) as c:  # fmt: skip
+    async with MetrikaClient(BASE, retry=FAST_RETRY, max_rps=1000, report_page_size=3, counters_page_size=2) as c:
         yield c
 
 
@@ -54,20 +53,39 @@ def api():
 
 
 def counter_json(counter_id: int | str) -> dict:
-    return {"id": counter_id, "status": "Active", "owner_login": "dev", "name": f"Site {counter_id}",
-            "site": f"s{counter_id}.example", "time_zone_name": "Europe/Moscow", "permission": "view",
-            "create_time": "2022-03-25T15:59:52+03:00", "favorite": 0}  # fmt: skip
+    return {
+        "id": counter_id,
+        "status": "Active",
+        "owner_login": "dev",
+        "name": f"Site {counter_id}",
+        "site": f"s{counter_id}.example",
+        "time_zone_name": "Europe/Moscow",
+        "permission": "view",
+        "create_time": "2022-03-25T15:59:52+03:00",
+        "favorite": 0,
+    }
 
 
 def report_page(days: list[dt.date], offset: int, limit: int, total: int) -> dict:
     chosen = days[offset - 1 : offset - 1 + limit]
     return {
-        "query": {"ids": [42], "dimensions": ["ym:s:date"], "metrics": list(DAILY_METRICS),
-                  "sort": ["ym:s:date"], "limit": limit, "offset": offset},
-        "data": [{"dimensions": [{"name": d.isoformat()}], "metrics": [10 + i, 5, 30.0, 12.5, 61.0]}
-                 for i, d in enumerate(chosen, start=offset)],
-        "total_rows": total, "sampled": False, "sample_share": 1.0, "totals": [0, 0, 0, 0, 0],
-    }  # fmt: skip
+        "query": {
+            "ids": [42],
+            "dimensions": ["ym:s:date"],
+            "metrics": list(DAILY_METRICS),
+            "sort": ["ym:s:date"],
+            "limit": limit,
+            "offset": offset,
+        },
+        "data": [
+            {"dimensions": [{"name": d.isoformat()}], "metrics": [10 + i, 5, 30.0, 12.5, 61.0]}
+            for i, d in enumerate(chosen, start=offset)
+        ],
+        "total_rows": total,
+        "sampled": False,
+        "sample_share": 1.0,
+        "totals": [0, 0, 0, 0, 0],
+    }
 
 
 async def test_counters_are_read_page_by_page_with_the_one_based_offset(client, api, token):
@@ -119,10 +137,17 @@ async def test_daily_report_pages_until_total_rows_and_keeps_raw_pages(client, a
 
 
 async def test_monthly_users_asks_for_whole_months_at_month_grain(api, token):
-    route = api.get("/stat/v1/data").respond(200, json={
-        "query": {"metrics": ["ym:s:users"]}, "total_rows": 2,
-        "data": [{"dimensions": [{"name": "2026-01-01"}], "metrics": [900]},
-                 {"dimensions": [{"name": "2026-02-01"}], "metrics": [800.0]}]})  # fmt: skip
+    route = api.get("/stat/v1/data").respond(
+        200,
+        json={
+            "query": {"metrics": ["ym:s:users"]},
+            "total_rows": 2,
+            "data": [
+                {"dimensions": [{"name": "2026-01-01"}], "metrics": [900]},
+                {"dimensions": [{"name": "2026-02-01"}], "metrics": [800.0]},
+            ],
+        },
+    )
     clock = FixedClock(dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     async with MetrikaClient(BASE, retry=FAST_RETRY, clock=clock) as client:
         report = await client.monthly_users(token, 42, dt.date(2026, 1, 20), dt.date(2026, 2, 3))
@@ -134,10 +159,14 @@ async def test_monthly_users_asks_for_whole_months_at_month_grain(api, token):
 
 @pytest.mark.parametrize(
     ("status", "body", "cls", "dead"),
-    [(403, E.INVALID_TOKEN, AuthError, True), (401, E.UNAUTHORIZED, AuthError, True),
-     (403, E.ACCESS_DENIED, AuthError, False), (400, E.INVALID_PARAMETER, RequestError, None),
-     (404, E.NOT_FOUND, RequestError, None)],
-)  # fmt: skip
+    [
+        (403, E.INVALID_TOKEN, AuthError, True),
+        (401, E.UNAUTHORIZED, AuthError, True),
+        (403, E.ACCESS_DENIED, AuthError, False),
+        (400, E.INVALID_PARAMETER, RequestError, None),
+        (404, E.NOT_FOUND, RequestError, None),
+    ],
+)
 async def test_errors_that_are_not_retried(client, api, token, status, body, cls, dead):
     route = api.get("/management/v1/counter/1").respond(status, content=body)
     with pytest.raises(cls) as caught:
@@ -150,13 +179,18 @@ async def test_errors_that_are_not_retried(client, api, token, status, body, cls
 
 @pytest.mark.parametrize(
     "first",
-    [httpx.Response(503, content=E.BACKEND_ERROR), httpx.Response(504, content=E.TIMEOUT),
-     httpx.Response(500, content=E.HTML_500, headers={"Content-Type": "text/html"}),
-     httpx.Response(200, content=b'{"counter": {"id": 1, "na'),  # cut short
-     httpx.Response(400, content=E.TOO_COMPLICATED),
-     httpx.Response(429, content=E.QUOTA_BY_IP), httpx.Response(420, content=E.QUOTA_PARALLEL),
-     httpx.ConnectError("connection refused"), httpx.ReadTimeout("slow")],
-)  # fmt: skip
+    [
+        httpx.Response(503, content=E.BACKEND_ERROR),
+        httpx.Response(504, content=E.TIMEOUT),
+        httpx.Response(500, content=E.HTML_500, headers={"Content-Type": "text/html"}),
+        httpx.Response(200, content=b'{"counter": {"id": 1, "na'),  # cut short
+        httpx.Response(400, content=E.TOO_COMPLICATED),
+        httpx.Response(429, content=E.QUOTA_BY_IP),
+        httpx.Response(420, content=E.QUOTA_PARALLEL),
+        httpx.ConnectError("connection refused"),
+        httpx.ReadTimeout("slow"),
+    ],
+)
 async def test_transient_errors_and_short_quotas_are_retried(client, api, token, first):
     route = api.get("/management/v1/counter/1")
     route.side_effect = [first, httpx.Response(200, json={"counter": counter_json(1)})]
@@ -187,8 +221,10 @@ async def test_daily_quota_is_not_retried_and_says_when_it_resets(api, token, bo
 
 async def test_retry_after_on_a_short_quota_is_waited_for(client, api, token):
     route = api.get("/management/v1/counter/1")
-    route.side_effect = [httpx.Response(429, content=E.QUOTA_BY_IP, headers={"Retry-After": "0.05"}),
-                         httpx.Response(200, json={"counter": counter_json(1)})]  # fmt: skip
+    route.side_effect = [
+        httpx.Response(429, content=E.QUOTA_BY_IP, headers={"Retry-After": "0.05"}),
+        httpx.Response(200, json={"counter": counter_json(1)}),
+    ]
     waits = []
     client._on_retry = lambda exc, attempt, wait: waits.append(wait)
     await client.get_counter(token, 1)
@@ -216,7 +252,9 @@ async def test_the_token_never_shows_in_logs_errors_or_reprs(client, api, token,
 
 async def test_a_quota_answer_naming_no_quota_is_retried_as_a_short_one(client, api, token):
     route = api.get("/management/v1/counter/1")
-    route.side_effect = [httpx.Response(429, content=b"Too Many Requests"),
-                         httpx.Response(200, json={"counter": counter_json(1)})]  # fmt: skip
+    route.side_effect = [
+        httpx.Response(429, content=b"Too Many Requests"),
+        httpx.Response(200, json={"counter": counter_json(1)}),
+    ]
     assert (await client.get_counter(token, 1)).id == 1
     assert client.stats().quota_by_type == {"unknown": 1}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -32,8 +31,7 @@ def base_url(world):
 
 @pytest.fixture
 async def client(base_url):
-    async with MetrikaClient(base_url, retry=FAST_RETRY, counters_page_size=2,
-                             report_page_size=7) as c:  # fmt: skip
+    async with MetrikaClient(base_url, retry=FAST_RETRY, counters_page_size=2, report_page_size=7) as c:
         yield c
 
 
@@ -91,7 +89,9 @@ async def test_unknown_token_is_dead_and_foreign_counter_is_denied(client, world
 async def test_a_bad_request_keeps_the_apis_message(client, world):
     account = world.accounts[0]
     with pytest.raises(RequestError) as caught:  # date2 before date1
-        await client.daily_report(Token(account.token), account.counter_ids[0], YESTERDAY, YESTERDAY - dt.timedelta(days=5))
+        await client.daily_report(
+            Token(account.token), account.counter_ids[0], YESTERDAY, YESTERDAY - dt.timedelta(days=5)
+        )
     assert caught.value.status == 400 and caught.value.message
 
 

@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 
 import pytest
+from test_limits import AdvancingTime, tightest
 
 from metrika_tui.metrika import host_pace
 from metrika_tui.metrika.host_pace import HostPacer, address_of, make_pacer
 from metrika_tui.metrika.limits import RatePacer
 from metrika_tui.simulator import Simulator, SimulatorConfig, World
-
-from test_limits import AdvancingTime, tightest
 
 CHILD = Path(__file__).with_name("pace_child.py")
 ADDRESS = "api-metrika.yandex.net:443"
@@ -30,8 +29,9 @@ ADDRESS = "api-metrika.yandex.net:443"
 
 def shared(path: Path, time_: AdvancingTime, address: str = ADDRESS, rate: float = 30.0) -> HostPacer:
     """A pacer on `path` as another process would make it (a descriptor of its own), on fake time."""
-    return HostPacer(rate, path=path, address=address, margin=0.05, monotonic=time_.monotonic,
-                     sleep=time_.sleep, boot=lambda: 0.0)  # fmt: skip
+    return HostPacer(
+        rate, path=path, address=address, margin=0.05, monotonic=time_.monotonic, sleep=time_.sleep, boot=lambda: 0.0
+    )
 
 
 async def stampede(pacers: list[RatePacer], time_: AdvancingTime, count: int) -> list[float]:
@@ -50,8 +50,9 @@ async def stampede(pacers: list[RatePacer], time_: AdvancingTime, count: int) ->
 def test_the_monotonic_clock_is_one_clock_for_every_process():
     """What sharing moments across processes rests on: a child's reading lies between two of ours."""
     before = time.monotonic()
-    child = subprocess.run([sys.executable, "-c", "import time; print(repr(time.monotonic()))"],
-                           capture_output=True, text=True, check=True)  # fmt: skip
+    child = subprocess.run(
+        [sys.executable, "-c", "import time; print(repr(time.monotonic()))"], capture_output=True, text=True, check=True
+    )
     after = time.monotonic()
     assert before <= float(child.stdout) <= after
 
@@ -65,8 +66,9 @@ async def test_two_pacers_on_one_file_keep_one_limit_together(tmp_path):
     assert all(p.counts["waited"] == 0 for p in pacers)  # nobody else held the lock
 
     alone = AdvancingTime()  # the same with two pacers each pacing its own process: twice the rate
-    left = await stampede([RatePacer(30.0, margin=0.05, monotonic=alone.monotonic, sleep=alone.sleep)
-                           for _ in range(2)], alone, 300)  # fmt: skip
+    left = await stampede(
+        [RatePacer(30.0, margin=0.05, monotonic=alone.monotonic, sleep=alone.sleep) for _ in range(2)], alone, 300
+    )
     assert tightest(left) < 0.6
 
 
@@ -140,10 +142,16 @@ async def test_a_holder_that_never_lets_go_holds_nobody_up_for_long(tmp_path, ca
 async def test_a_killed_holder_releases_the_lock(tmp_path):
     path = tmp_path / "pace"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
-         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)", str(path)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT);"
+            "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     pacer = HostPacer(30.0, path=path, address=ADDRESS)
     waiting = asyncio.create_task(pacer.wait())
@@ -169,8 +177,9 @@ async def test_stale_bookings_hold_nobody_up(tmp_path):
 
     rebooted = AdvancingTime()  # after a reboot the monotonic clock starts again near zero
     rebooted.t = 12.0
-    pacer = HostPacer(30.0, path=path, address=ADDRESS, monotonic=rebooted.monotonic, sleep=rebooted.sleep,
-                      boot=lambda: 3_600.0)  # fmt: skip
+    pacer = HostPacer(
+        30.0, path=path, address=ADDRESS, monotonic=rebooted.monotonic, sleep=rebooted.sleep, boot=lambda: 3_600.0
+    )
     await crashed._change(lambda book, now: book.book_slot(now, 1_000.0))  # the old boot's slot: far ahead
     await pacer.wait()
     assert rebooted.t == 12.0  # another boot's moments are forgotten, not waited for
@@ -226,8 +235,12 @@ def test_four_processes_together_keep_to_the_address_rate(tmp_path):
     pace_file = tmp_path / "cache" / "pace"
     with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
         children = [
-            subprocess.Popen([sys.executable, str(CHILD), url, str(pace_file), str(each), str(account.counter_ids[0])],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+            subprocess.Popen(
+                [sys.executable, str(CHILD), url, str(pace_file), str(each), str(account.counter_ids[0])],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             for account in world.accounts
         ]
         try:

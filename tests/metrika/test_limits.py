@@ -117,8 +117,9 @@ async def test_token_gate_holds_at_most_the_limit_per_token_and_tokens_are_indep
 
 async def test_budget_waits_when_the_slot_is_near_and_defers_when_it_is_far():
     clock = FakeTime()
-    budget = ReportBudget(3, dt.timedelta(seconds=300), max_wait=5, margin=dt.timedelta(0),
-                          clock=clock, sleep=clock.sleep)  # fmt: skip
+    budget = ReportBudget(
+        3, dt.timedelta(seconds=300), max_wait=5, margin=dt.timedelta(0), clock=clock, sleep=clock.sleep
+    )
     token = Token(SECRET)
     for _ in range(3):
         assert await budget.acquire(token) == 0
@@ -139,8 +140,7 @@ async def test_budget_waits_when_the_slot_is_near_and_defers_when_it_is_far():
 
 def test_budget_is_a_sliding_window_per_token():
     clock = FakeTime()
-    budget = ReportBudget(2, dt.timedelta(seconds=60), max_wait=0, margin=dt.timedelta(seconds=1),
-                          clock=clock)  # fmt: skip
+    budget = ReportBudget(2, dt.timedelta(seconds=60), max_wait=0, margin=dt.timedelta(seconds=1), clock=clock)
     a, b = Token(SECRET), Token(SECRET + "b")
     budget.reserve(a)
     clock.t = 30

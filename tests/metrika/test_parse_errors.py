@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import metrika_envelopes as E
 import pytest
 
 from metrika_tui.metrika import parse
 from metrika_tui.metrika.errors import AuthError, BadAnswer, QuotaError, RequestError, TransientError
-import metrika_envelopes as E
 
 NOW = dt.datetime(2026, 3, 14, 21, 30, tzinfo=dt.UTC)
 
@@ -62,9 +62,11 @@ def test_daily_quota_retries_at_next_utc_midnight(body):
 
 def test_uid_quota_on_a_report_is_the_five_minute_budget_unless_it_says_day():
     budget = parse.error_from_response(
-        429, E.envelope(429, "quota_requests_by_uid", "Too many report requests"),
-        now=NOW, report_window=dt.timedelta(minutes=5),
-    )  # fmt: skip
+        429,
+        E.envelope(429, "quota_requests_by_uid", "Too many report requests"),
+        now=NOW,
+        report_window=dt.timedelta(minutes=5),
+    )
     assert budget.retry_at == NOW + dt.timedelta(minutes=5)
     daily = parsed(429, E.QUOTA_BY_UID, report_window=dt.timedelta(minutes=5))
     assert daily.retry_at == dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
@@ -93,9 +95,14 @@ def test_non_json_quota_and_auth_answers_keep_their_class():
 
 def test_counter_id_may_be_a_string_and_site_may_sit_in_site2():
     counter = parse.parse_counter(
-        {"id": "880000", "name": "Shop", "site2": {"site": "shop.example", "domain": "shop.example"},
-         "time_zone_name": "Asia/Yekaterinburg", "create_time": "2022-03-25T15:59:52+03:00"}
-    )  # fmt: skip
+        {
+            "id": "880000",
+            "name": "Shop",
+            "site2": {"site": "shop.example", "domain": "shop.example"},
+            "time_zone_name": "Asia/Yekaterinburg",
+            "create_time": "2022-03-25T15:59:52+03:00",
+        }
+    )
     assert counter.id == 880000 and counter.site == "shop.example"
     assert counter.time_zone == "Asia/Yekaterinburg"
     with pytest.raises(BadAnswer, match="not a whole number"):  # asking again would get the same
@@ -104,13 +111,20 @@ def test_counter_id_may_be_a_string_and_site_may_sit_in_site2():
 
 def test_daily_rows_accept_null_and_bare_integer_metrics_in_the_answers_order():
     page = {
-        "query": {"metrics": ["ym:s:users", "ym:s:visits", "ym:s:pageviews",
-                              "ym:s:avgVisitDurationSeconds", "ym:s:bounceRate"]},
+        "query": {
+            "metrics": [
+                "ym:s:users",
+                "ym:s:visits",
+                "ym:s:pageviews",
+                "ym:s:avgVisitDurationSeconds",
+                "ym:s:bounceRate",
+            ]
+        },
         "data": [
             {"dimensions": [{"name": "2026-03-01"}], "metrics": [7, 10, 31, 95.5, 12.5]},
             {"dimensions": [{"name": "2026-03-02", "id": "x"}], "metrics": [None, 3.0, None, None, 0]},
         ],
-    }  # fmt: skip
+    }
     first, second = parse.parse_daily_rows(page)
     assert (first.date, first.visits, first.users, first.pageviews) == (dt.date(2026, 3, 1), 10, 7, 31)
     assert (first.bounce_rate, first.avg_visit_duration) == (12.5, 95.5)

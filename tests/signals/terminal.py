@@ -16,8 +16,10 @@ import threading
 import time
 
 #: makes the pseudo-terminal its controlling terminal, then becomes `python -m metrika_tui ARGS`
-_LAUNCH = ("import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
-           " os.execv(sys.executable, [sys.executable, '-m', 'metrika_tui', *sys.argv[1:]])")
+_LAUNCH = (
+    "import fcntl, os, sys, termios; fcntl.ioctl(0, termios.TIOCSCTTY, 0);"
+    " os.execv(sys.executable, [sys.executable, '-m', 'metrika_tui', *sys.argv[1:]])"
+)
 
 
 class Terminal:
@@ -26,9 +28,15 @@ class Terminal:
     def __init__(self, args: list[str], env: dict[str, str], cols: int = 120, rows: int = 35) -> None:
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, *args], stdin=slave, stdout=slave,
-                                     stderr=slave, env={**env, "TERM": "xterm-256color"}, start_new_session=True,
-                                     close_fds=True)  # fmt: skip
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCH, *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env={**env, "TERM": "xterm-256color"},
+            start_new_session=True,
+            close_fds=True,
+        )
         os.close(slave)
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._drain, daemon=True)
@@ -55,8 +63,9 @@ class Terminal:
         deadline = time.monotonic() + limit
         while text not in self.output():
             if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise AssertionError(f"{text!r} never showed (exit {self.proc.poll()}); the output ends:\n"
-                                     f"{self.output()[-2000:]!r}")  # fmt: skip
+                raise AssertionError(
+                    f"{text!r} never showed (exit {self.proc.poll()}); the output ends:\n{self.output()[-2000:]!r}"
+                )
             time.sleep(0.1)
 
     def send(self, sig: signal.Signals) -> None:
@@ -85,9 +94,11 @@ def terminal_restored(output: str) -> list[str]:
     """What a program left switched on at its end: the alternate screen, mouse reporting, a
     hidden cursor (each judged by the last sequence that set it). Empty: all restored."""
     left = []
-    for what, on, off in (("alternate screen", "\x1b[?1049h", "\x1b[?1049l"),
-                          ("mouse reporting", "\x1b[?1000h", "\x1b[?1000l"),
-                          ("hidden cursor", "\x1b[?25l", "\x1b[?25h")):  # fmt: skip
+    for what, on, off in (
+        ("alternate screen", "\x1b[?1049h", "\x1b[?1049l"),
+        ("mouse reporting", "\x1b[?1000h", "\x1b[?1000l"),
+        ("hidden cursor", "\x1b[?25l", "\x1b[?25h"),
+    ):
         if output.rfind(on) > output.rfind(off):
             left.append(what)
     return left

@@ -46,8 +46,9 @@ def busy(make_env):
     with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
         env = make_env(url) | {"METRIKA_WORKERS": "6"}
         for token in world.tokens:
-            subprocess.run([*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True,
-                           capture_output=True)  # fmt: skip
+            subprocess.run(
+                [*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True, capture_output=True
+            )
         yield env
 
 
@@ -100,5 +101,5 @@ def test_a_hang_up_mid_pass_gives_the_leases_back_quietly(busy):
         term.close()
     assert code == 0
     assert leases_left(Path(busy["METRIKA_DB"])) == 0
-    log = (Path(busy["METRIKA_DATA_DIR"]) / "logs" / "sync.log")
+    log = Path(busy["METRIKA_DATA_DIR"]) / "logs" / "sync.log"
     assert not log.exists() or "Traceback" not in log.read_text()

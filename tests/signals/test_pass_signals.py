@@ -21,8 +21,9 @@ COMMAND = [sys.executable, "-m", "metrika_tui"]
 
 def start(env: dict, *args: str, out: Path) -> subprocess.Popen:
     with out.open("w") as sink:
-        return subprocess.Popen([*COMMAND, *args], env=env, stdin=subprocess.DEVNULL, stdout=sink,
-                                stderr=subprocess.STDOUT)  # fmt: skip
+        return subprocess.Popen(
+            [*COMMAND, *args], env=env, stdin=subprocess.DEVNULL, stdout=sink, stderr=subprocess.STDOUT
+        )
 
 
 def holding(db: Path, pid: int, proc, limit: float = 30) -> int:

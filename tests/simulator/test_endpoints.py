@@ -45,8 +45,9 @@ async def test_counters_page_with_a_one_based_offset(client, world):
     expected = [c.id for c in world.counters_of(ALPHA)]
     seen, offset = [], 1
     while True:
-        body = (await client.get("/management/v1/counters", headers=auth(ALPHA),
-                                 params={"per_page": 4, "offset": offset})).json()  # fmt: skip
+        body = (
+            await client.get("/management/v1/counters", headers=auth(ALPHA), params={"per_page": 4, "offset": offset})
+        ).json()
         seen += [c["id"] for c in body["counters"]]
         offset += 4
         if offset > body["rows"]:
@@ -56,8 +57,7 @@ async def test_counters_page_with_a_one_based_offset(client, world):
 
 async def test_counters_filters(client, world):
     one = world.counters_of(BETA)[2]
-    body = (await client.get("/management/v1/counters", headers=auth(BETA),
-                             params={"counter_ids": str(one.id)})).json()  # fmt: skip
+    body = (await client.get("/management/v1/counters", headers=auth(BETA), params={"counter_ids": str(one.id)})).json()
     assert [c["id"] for c in body["counters"]] == [one.id]
     body = (await client.get("/management/v1/counters", headers=auth(BETA), params={"search_string": "mebel"})).json()
     assert body["rows"] == 1 and "mebel" in body["counters"][0]["site"]
@@ -75,8 +75,14 @@ async def test_one_counter(client, world):
 
 
 def _daily_params(cid: int, date1: str, date2: str, **extra) -> dict:
-    return {"ids": str(cid), "metrics": ",".join(DAILY_METRICS), "dimensions": "ym:s:date",
-            "date1": date1, "date2": date2, **extra}  # fmt: skip
+    return {
+        "ids": str(cid),
+        "metrics": ",".join(DAILY_METRICS),
+        "dimensions": "ym:s:date",
+        "date1": date1,
+        "date2": date2,
+        **extra,
+    }
 
 
 async def test_daily_report_matches_world_daily(client, world):
@@ -99,11 +105,22 @@ async def test_totals_count_each_user_of_the_range_once_as_the_month_grain_does(
     """Like ClickHouse's WITH TOTALS: the users total of a range is its distinct users (fewer than
     the sum of its days'), so a daily report from a month's first day gives that month's users."""
     cid = world.counters_of(ALPHA)[1].id
-    daily = (await client.get("/stat/v1/data", headers=auth(ALPHA),
-                              params=_daily_params(cid, "2026-02-01", "2026-02-28"))).json()  # fmt: skip
-    months = (await client.get("/stat/v1/data", headers=auth(ALPHA), params={
-        "ids": str(cid), "metrics": "ym:s:users", "dimensions": "ym:s:startOfMonth",
-        "date1": "2026-02-01", "date2": "2026-02-28"})).json()  # fmt: skip
+    daily = (
+        await client.get("/stat/v1/data", headers=auth(ALPHA), params=_daily_params(cid, "2026-02-01", "2026-02-28"))
+    ).json()
+    months = (
+        await client.get(
+            "/stat/v1/data",
+            headers=auth(ALPHA),
+            params={
+                "ids": str(cid),
+                "metrics": "ym:s:users",
+                "dimensions": "ym:s:startOfMonth",
+                "date1": "2026-02-01",
+                "date2": "2026-02-28",
+            },
+        )
+    ).json()
     users = DAILY_METRICS.index("ym:s:users")
     by_day = sum(row["metrics"][users] for row in daily["data"])
     assert daily["totals"][users] == months["data"][0]["metrics"][0] == world.month_users(cid, dt.date(2026, 2, 1), NOW)
@@ -121,16 +138,22 @@ async def test_report_pages_with_limit_and_offset(client, world):
         if offset > body["total_rows"]:
             break
     dates = [row["dimensions"][0]["name"] for page in pages for row in page["data"]]
-    expected = [d for d in (dt.date(2025, 12, 1) + dt.timedelta(n) for n in range(90))
-                if world.daily(cid, d, NOW).visits]  # fmt: skip
+    expected = [
+        d for d in (dt.date(2025, 12, 1) + dt.timedelta(n) for n in range(90)) if world.daily(cid, d, NOW).visits
+    ]
     assert len(pages) == 4 and dates == [d.isoformat() for d in expected]
     assert {p["total_rows"] for p in pages} == {len(expected)}
 
 
 async def test_only_days_with_visits(client, world):
     counter = world.counters_of("demo-shop-gamma-token")[-1]  # created 2025-10-20
-    body = (await client.get("/stat/v1/data", headers=auth("demo-shop-gamma-token"),
-                             params=_daily_params(counter.id, "2025-10-01", "2025-10-31"))).json()  # fmt: skip
+    body = (
+        await client.get(
+            "/stat/v1/data",
+            headers=auth("demo-shop-gamma-token"),
+            params=_daily_params(counter.id, "2025-10-01", "2025-10-31"),
+        )
+    ).json()
     dates = [row["dimensions"][0]["name"] for row in body["data"]]
     assert dates and min(dates) >= "2025-10-20"
     assert all(row["metrics"][0] > 0 for row in body["data"])
@@ -138,24 +161,36 @@ async def test_only_days_with_visits(client, world):
 
 async def test_relative_dates_use_the_counters_today(client, world):
     cid = world.counters_of(ALPHA)[0].id
-    body = (await client.get("/stat/v1/data", headers=auth(ALPHA), params=_daily_params(cid, "6daysAgo", "today"))).json()
+    body = (
+        await client.get("/stat/v1/data", headers=auth(ALPHA), params=_daily_params(cid, "6daysAgo", "today"))
+    ).json()
     assert (body["query"]["date1"], body["query"]["date2"]) == ("2026-03-04", "2026-03-10")
     today = body["data"][-1]
     assert today["metrics"][0] == world.daily(cid, dt.date(2026, 3, 10), NOW).visits  # partial
-    body = (await client.get("/stat/v1/data", headers=auth(ALPHA), params=_daily_params(cid, "yesterday", "yesterday"))).json()
+    body = (
+        await client.get("/stat/v1/data", headers=auth(ALPHA), params=_daily_params(cid, "yesterday", "yesterday"))
+    ).json()
     assert body["query"]["date1"] == "2026-03-09"
 
 
 async def test_month_grain_users(client, world):
     cid = world.counters_of(ALPHA)[2].id
-    params = {"ids": cid, "metrics": "ym:s:visits,ym:s:users", "group": "month",
-              "date1": "2025-11-01", "date2": "2026-01-31"}  # fmt: skip
+    params = {
+        "ids": cid,
+        "metrics": "ym:s:visits,ym:s:users",
+        "group": "month",
+        "date1": "2025-11-01",
+        "date2": "2026-01-31",
+    }
     r = await client.get("/stat/v1/data/bytime", headers=auth(ALPHA), params=params)
     assert r.status_code == 200
     body = r.json()
     _same_shape(reference("report_bytime_month.json"), body)
-    assert body["time_intervals"] == [["2025-11-01", "2025-11-30"], ["2025-12-01", "2025-12-31"],
-                                      ["2026-01-01", "2026-01-31"]]  # fmt: skip
+    assert body["time_intervals"] == [
+        ["2025-11-01", "2025-11-30"],
+        ["2025-12-01", "2025-12-31"],
+        ["2026-01-01", "2026-01-31"],
+    ]
     visits, users = body["data"][0]["metrics"]
     for i, month in enumerate((dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1))):
         assert users[i] == world.month_users(cid, month, NOW)
@@ -167,17 +202,28 @@ async def test_month_grain_users(client, world):
 async def test_start_of_month_dimension_agrees_with_bytime(client, world):
     cid = world.counters_of(BETA)[0].id
     common = {"ids": cid, "metrics": "ym:s:users", "date1": "2025-09-01", "date2": "2025-12-31"}
-    data = (await client.get("/stat/v1/data", headers=auth(BETA),
-                             params={**common, "dimensions": "ym:s:startOfMonth"})).json()  # fmt: skip
+    data = (
+        await client.get("/stat/v1/data", headers=auth(BETA), params={**common, "dimensions": "ym:s:startOfMonth"})
+    ).json()
     bytime = (await client.get("/stat/v1/data/bytime", headers=auth(BETA), params={**common, "group": "month"})).json()
-    assert [row["dimensions"][0]["name"] for row in data["data"]] == ["2025-09-01", "2025-10-01", "2025-11-01", "2025-12-01"]
+    assert [row["dimensions"][0]["name"] for row in data["data"]] == [
+        "2025-09-01",
+        "2025-10-01",
+        "2025-11-01",
+        "2025-12-01",
+    ]
     assert [row["metrics"][0] for row in data["data"]] == bytime["data"][0]["metrics"][0]
 
 
 async def test_sort_descending_by_a_metric(client, world):
     cid = world.counters_of(ALPHA)[0].id
-    body = (await client.get("/stat/v1/data", headers=auth(ALPHA),
-                             params=_daily_params(cid, "2026-02-01", "2026-02-28", sort="-ym:s:visits"))).json()  # fmt: skip
+    body = (
+        await client.get(
+            "/stat/v1/data",
+            headers=auth(ALPHA),
+            params=_daily_params(cid, "2026-02-01", "2026-02-28", sort="-ym:s:visits"),
+        )
+    ).json()
     visits = [row["metrics"][0] for row in body["data"]]
     days = world.days(cid, dt.date(2026, 2, 1), dt.date(2026, 2, 28), NOW)
     assert visits == sorted((d.visits for d in days if d.visits), reverse=True)
@@ -185,8 +231,13 @@ async def test_sort_descending_by_a_metric(client, world):
 
 async def test_report_without_dimensions_is_one_row_of_totals(client, world):
     cid = world.counters_of(ALPHA)[0].id
-    body = (await client.get("/stat/v1/data", headers=auth(ALPHA), params={
-        "ids": cid, "metrics": "ym:s:visits,ym:s:users", "date1": "2026-02-01", "date2": "2026-02-28"})).json()  # fmt: skip
+    body = (
+        await client.get(
+            "/stat/v1/data",
+            headers=auth(ALPHA),
+            params={"ids": cid, "metrics": "ym:s:visits,ym:s:users", "date1": "2026-02-01", "date2": "2026-02-28"},
+        )
+    ).json()
     days = world.days(cid, dt.date(2026, 2, 1), dt.date(2026, 2, 28), NOW)
     assert body["total_rows"] == 1 and body["data"][0]["dimensions"] == []
     assert body["data"][0]["metrics"] == [sum(d.visits for d in days), world.month_users(cid, dt.date(2026, 2, 1), NOW)]

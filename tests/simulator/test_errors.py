@@ -21,8 +21,14 @@ def _assert_envelope(r, status: int, error_type: str, reference_file: str) -> di
 
 
 def _report(cid: int, **extra) -> dict:
-    return {"ids": str(cid), "metrics": "ym:s:visits", "dimensions": "ym:s:date",
-            "date1": "2026-01-01", "date2": "2026-01-31", **extra}  # fmt: skip
+    return {
+        "ids": str(cid),
+        "metrics": "ym:s:visits",
+        "dimensions": "ym:s:date",
+        "date1": "2026-01-01",
+        "date2": "2026-01-31",
+        **extra,
+    }
 
 
 async def test_no_authorization_header_is_401(client):
@@ -96,7 +102,10 @@ async def test_query_too_complicated(client, sim, world):
 
 @pytest.mark.parametrize(
     ("fault", "status", "error_type", "file"),
-    [("backend_error", 503, "backend_error", "503_backend_error.json"), ("timeout", 504, "timeout", "504_timeout.json")],
+    [
+        ("backend_error", 503, "backend_error", "503_backend_error.json"),
+        ("timeout", 504, "timeout", "504_timeout.json"),
+    ],
 )
 async def test_transient_errors(client, sim, fault, status, error_type, file):
     sim.set_faults(FaultConfig(**{fault: 1.0}))

@@ -26,8 +26,14 @@ def _error_type(r) -> str:
 
 def test_defaults_are_the_real_apis_quotas():
     q = QuotaConfig()
-    assert (q.per_ip_per_second, q.parallel_per_login, q.reports_per_window, q.report_window_seconds,
-            q.per_login_per_day, q.per_counter_per_day) == (30, 3, 200, 300.0, 5000, 5000)  # fmt: skip
+    assert (
+        q.per_ip_per_second,
+        q.parallel_per_login,
+        q.reports_per_window,
+        q.report_window_seconds,
+        q.per_login_per_day,
+        q.per_counter_per_day,
+    ) == (30, 3, 200, 300.0, 5000, 5000)
 
 
 async def test_30_requests_a_second_per_address(world, clock):
@@ -54,7 +60,9 @@ async def test_200_reports_per_5_minutes_per_login(world, clock):
         assert "5 minutes" in r.json()["message"] and "200" in r.json()["message"]
         # the Management API and other tokens are not in this budget
         assert (await http.get("/management/v1/counters", headers=auth(ALPHA))).status_code == 200
-        assert (await http.get("/stat/v1/data", headers=auth(BETA), params=_report_params(world, BETA))).status_code == 200
+        assert (
+            await http.get("/stat/v1/data", headers=auth(BETA), params=_report_params(world, BETA))
+        ).status_code == 200
         clock.advance(299)
         assert (await http.get("/stat/v1/data", headers=auth(ALPHA), params=params)).status_code == 429
         clock.advance(1.01)
@@ -94,7 +102,9 @@ async def test_daily_quota_per_counter(world, clock):
         assert statuses == [200, 200, 200, 429]
         r = await http.get("/stat/v1/data", headers=auth(ALPHA), params=params)
         assert _error_type(r) == "quota_requests_by_counter_id"
-        assert (await http.get("/stat/v1/data", headers=auth(ALPHA), params=_report_params(world, index=1))).status_code == 200
+        assert (
+            await http.get("/stat/v1/data", headers=auth(ALPHA), params=_report_params(world, index=1))
+        ).status_code == 200
 
 
 async def test_three_requests_in_flight_per_login(world, clock):
@@ -135,7 +145,9 @@ async def test_tokens_of_one_login_share_its_quotas(clock):
     async with in_process(sim) as http:
         assert await _statuses(http, 2, "/stat/v1/data", first, _report_params(world, first)) == [200, 200]
         assert await _statuses(http, 3, "/stat/v1/data", second, _report_params(world, second)) == [200, 200, 429]
-        assert (await http.get("/stat/v1/data", headers=auth(other), params=_report_params(world, other))).status_code == 200
+        assert (
+            await http.get("/stat/v1/data", headers=auth(other), params=_report_params(world, other))
+        ).status_code == 200
         assert await _statuses(http, 2, "/management/v1/counters", first) == [200, 200]  # the day's 6th request
         r = await http.get("/management/v1/counters", headers=auth(second))
         assert r.status_code == 429 and "Daily" in r.json()["message"]

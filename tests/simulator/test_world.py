@@ -60,13 +60,17 @@ def test_a_huge_world_costs_no_memory_until_asked():
 
 def test_demo_world_is_fixed_and_realistic():
     w = World.demo()
-    assert w.tokens == list(DEMO_TOKENS) == ["demo-agency-alpha-token", "demo-agency-beta-token", "demo-shop-gamma-token"]
+    assert (
+        w.tokens == list(DEMO_TOKENS) == ["demo-agency-alpha-token", "demo-agency-beta-token", "demo-shop-gamma-token"]
+    )
     sizes = [len(w.counters_of(t)) for t in w.tokens]
     assert all(4 <= n <= 7 for n in sizes)
     counters = [c for t in w.tokens for c in w.counters_of(t)]
     assert any(c.time_zone != "Europe/Moscow" for c in counters)
     assert all(c.site and c.name and c.create_time for c in counters)
-    assert World.demo().daily(counters[0].id, dt.date(2026, 2, 2), NOW) == w.daily(counters[0].id, dt.date(2026, 2, 2), NOW)
+    assert World.demo().daily(counters[0].id, dt.date(2026, 2, 2), NOW) == w.daily(
+        counters[0].id, dt.date(2026, 2, 2), NOW
+    )
 
 
 def _days(w: World, cid: int, first: dt.date, n: int) -> list[DailyStat]:
@@ -175,8 +179,11 @@ def test_the_simulator_leans_on_nothing_of_metrika_tui_but_the_models():
     for source in Path(package.__file__).parent.glob("*.py"):
         tree = ast.parse(source.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else (
-                [a.name for a in node.names] if isinstance(node, ast.Import) else [])  # fmt: skip
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            )
             for name in names:
                 if name.startswith("metrika_tui"):
                     assert name == "metrika_tui.models" or name.startswith("metrika_tui.simulator"), (source.name, name)

@@ -17,8 +17,7 @@ import pytest
 from metrika_tui.engine.accounts import add_account
 from metrika_tui.engine.events import Event
 from metrika_tui.engine.service import Engine
-from metrika_tui.metrika import MetrikaClient
-from metrika_tui.metrika import RetryPolicy
+from metrika_tui.metrika import MetrikaClient, RetryPolicy
 from metrika_tui.metrika.oauth import YandexIdClient
 from metrika_tui.models import month_start
 from metrika_tui.settings import Settings
@@ -43,8 +42,14 @@ def settings_for(db: Path, **changes) -> Settings:
 
 def client_for(app, clock: ManualClock, **limits) -> MetrikaClient:
     """`limits`: what-ifs of the client's own quota keeping (report_budget, report_window_seconds)."""
-    return MetrikaClient("http://metrika.test", transport=httpx.ASGITransport(app=app), retry=FAST_RETRY,
-                         max_rps=10_000, clock=clock, **limits)  # fmt: skip
+    return MetrikaClient(
+        "http://metrika.test",
+        transport=httpx.ASGITransport(app=app),
+        retry=FAST_RETRY,
+        max_rps=10_000,
+        clock=clock,
+        **limits,
+    )
 
 
 def yandex_id_for(app) -> YandexIdClient:
@@ -67,8 +72,9 @@ class Rig:
         client keeps to the settings' report budget and window."""
         budget = {k: settings[k] for k in ("report_budget", "report_window_seconds") if k in settings}
         client = client_for(app or self.sim.app, self.clock, **budget)
-        engine = await Engine.open(settings_for(self.db, **settings), client=client, clock=self.clock,
-                                   yandex_id=yandex_id_for(self.sim.app))  # fmt: skip
+        engine = await Engine.open(
+            settings_for(self.db, **settings), client=client, clock=self.clock, yandex_id=yandex_id_for(self.sim.app)
+        )
         self.engines.append(engine)
         return engine
 

@@ -53,8 +53,9 @@ async def test_a_token_revoked_mid_pass_stops_its_account_and_the_others_finish(
         assert all(s in (["done"], ["cancelled"], []) for s in statuses.values()), statuses
         # only the jobs running when the token died met the refusal: at most the 3 an account may run
         assert 1 <= r.sim.stats.errors["invalid_token"] <= 3
-        assert all(not outcomes[cid].ok and "revoked" in outcomes[cid].error
-                   for cid in doomed.counter_ids if cid not in done)  # fmt: skip
+        assert all(
+            not outcomes[cid].ok and "revoked" in outcomes[cid].error for cid in doomed.counter_ids if cid not in done
+        )
         snapshot = {c.counter_id: c.state.value for c in (await engine.snapshot()).counters}
         assert {snapshot[cid] for cid in doomed.counter_ids} == {"revoked"}
 
@@ -93,13 +94,18 @@ MIDNIGHT = dt.datetime(2026, 3, 11, tzinfo=dt.UTC)  # the daily quotas reset at 
         # the first counter's quota is half spent already: its monthly report is refused
         (QuotaConfig(per_ip_per_second=None, per_counter_per_day=2), False, MIDNIGHT, "quota_requests_by_counter_id"),
         # three report requests per 5 minutes, two counters need four
-        (QuotaConfig(per_ip_per_second=None, reports_per_window=3), False,
-         dt.datetime(2026, 3, 10, 12, 5, tzinfo=dt.UTC), "quota_requests_by_uid"),
+        (
+            QuotaConfig(per_ip_per_second=None, reports_per_window=3),
+            False,
+            dt.datetime(2026, 3, 10, 12, 5, tzinfo=dt.UTC),
+            "quota_requests_by_uid",
+        ),
     ],
     ids=["token-daily-429", "token-daily-420", "counter-daily", "report-window"],
 )
-async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(tmp_path, quotas, as_420, resets_at,
-                                                                           error_type):  # fmt: skip
+async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(
+    tmp_path, quotas, as_420, resets_at, error_type
+):
     world = World.generate(seed=36, accounts=1, counters_per_account=2)
     counters = list(world.accounts[0].counter_ids)
     async with rig(tmp_path, world, quotas=quotas) as r:

@@ -160,8 +160,10 @@ async def test_a_login_at_one_and_a_half_times_its_quota_is_synced_evenly_all_da
         for hour in range(24):  # no hour without a sync while the login had budget left
             assert any(day + hour * HOUR <= t < day + (hour + 1) * HOUR for ts in synced.values() for t in ts), hour
         stretches = [e.message for e in events if e.kind is Kind.WARNING and "quota allows" in e.message]
-        assert stretches[0] == (f"login {login}: 6 counters need 144 requests a day at every 60 min;"
-                                f" its quota allows 95: each counter every 1h 30m")  # fmt: skip
+        assert stretches[0] == (
+            f"login {login}: 6 counters need 144 requests a day at every 60 min;"
+            f" its quota allows 95: each counter every 1h 30m"
+        )
         assert len(stretches) <= 3  # told when it changes, not at every slot
 
 
@@ -219,13 +221,19 @@ async def test_a_force_sync_runs_from_the_reserve_and_sync_force_never_spends_it
 
 def quota_of_unknown_reset(app):
     """Every report request answered 429 with a quota nobody says the reset of."""
-    body = json.dumps({"errors": [{"error_type": "quota_delegate_requests", "message": "Delegate quota exceeded"}],
-                       "code": 429, "message": "Delegate quota exceeded"}).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "errors": [{"error_type": "quota_delegate_requests", "message": "Delegate quota exceeded"}],
+            "code": 429,
+            "message": "Delegate quota exceeded",
+        }
+    ).encode()
 
     async def wrapped(scope, receive, send):
         if scope["type"] == "http" and scope["path"].startswith("/stat/"):
-            await send({"type": "http.response.start", "status": 429,
-                        "headers": [(b"content-type", b"application/json")]})  # fmt: skip
+            await send(
+                {"type": "http.response.start", "status": 429, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": body})
             return
         await app(scope, receive, send)
@@ -246,8 +254,9 @@ async def test_quota_answers_of_unknown_reset_back_off_and_end_the_pass(tmp_path
             if not wait.beyond:
                 r.set_clock(wait.until)
 
-        outcomes = await asyncio.wait_for(engine.run_until_idle(max_wait=pass_max_wait(engine.settings),
-                                                                on_wait=on_wait), 20)  # fmt: skip
+        outcomes = await asyncio.wait_for(
+            engine.run_until_idle(max_wait=pass_max_wait(engine.settings), on_wait=on_wait), 20
+        )
 
         # 1, 2 and 4 minutes were waited out; 8 is beyond the pass's 6 minutes: it ends
         assert [round(w.seconds) for w in told] == [60, 120, 240, 480] and told[-1].beyond
@@ -264,8 +273,7 @@ async def test_quota_answers_of_unknown_reset_are_capped_then_the_job_fails_with
         def on_wait(wait: PassWait) -> None:
             r.set_clock(wait.until)
 
-        (outcome,) = await asyncio.wait_for(engine.run_until_idle(max_wait=dt.timedelta(days=2),
-                                                                  on_wait=on_wait), 20)  # fmt: skip
+        (outcome,) = await asyncio.wait_for(engine.run_until_idle(max_wait=dt.timedelta(days=2), on_wait=on_wait), 20)
 
         assert not outcome.ok
         assert outcome.error == "gave up after 4 quota answers of unknown reset: Delegate quota exceeded"
@@ -275,7 +283,6 @@ async def test_quota_answers_of_unknown_reset_are_capped_then_the_job_fails_with
 async def test_a_daily_quota_answer_marks_the_login_spent_until_the_reset_and_planning_adapts(tmp_path):
     """Another program uses the same login: the server's quota runs out long before ours."""
     world = World.generate(seed=78, accounts=1, counters_per_account=6)
-    login = world.accounts[0].login.lower()
     async with rig(tmp_path, world, quotas=QuotaConfig(per_ip_per_second=None, per_login_per_day=9)) as r:
         engine = await r.engine()
         events = record_events(engine)
@@ -324,8 +331,9 @@ async def test_month_users_from_totals_equal_those_of_the_month_dimension_at_one
                 assert all(o.ok for o in await engine.run_until_idle())
                 counts.append((r.sim.stats.by_endpoint["data"] - before) / len(everything))
             requests[mode] = counts
-            stored[mode] = {cid: (await engine.store.monthly_stats(cid), await engine.store.daily_stats(cid))
-                            for cid in everything}  # fmt: skip
+            stored[mode] = {
+                cid: (await engine.store.monthly_stats(cid), await engine.store.daily_stats(cid)) for cid in everything
+            }
     assert stored["totals"] == stored["dimension"]
     assert requests == {"totals": [1, 2], "dimension": [2, 2]}
     months = {m.month for cid in everything for m in stored["totals"][cid][0]}
@@ -336,6 +344,8 @@ def test_requests_count_in_the_utc_day_the_quota_resets_at():
     from metrika_tui.store.store import quota_day
 
     assert quota_day(dt.datetime(2026, 3, 10, 23, 59, tzinfo=dt.UTC)) == (
-        "2026-03-10", dt.datetime(2026, 3, 11, tzinfo=dt.UTC))  # fmt: skip
+        "2026-03-10",
+        dt.datetime(2026, 3, 11, tzinfo=dt.UTC),
+    )
     moscow = dt.timezone(dt.timedelta(hours=3))
     assert quota_day(dt.datetime(2026, 3, 11, 2, 0, tzinfo=moscow))[0] == "2026-03-10"

@@ -91,5 +91,6 @@ def runs(db) -> list[tuple]:
     import sqlite3
 
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT trigger, queued, skipped, finished_at, synced, failed FROM sync_runs"
-                            " ORDER BY id").fetchall()  # fmt: skip
+        return conn.execute(
+            "SELECT trigger, queued, skipped, finished_at, synced, failed FROM sync_runs ORDER BY id"
+        ).fetchall()

@@ -45,8 +45,9 @@ async def test_a_stalled_workers_job_is_taken_over_after_its_lease_and_its_late_
         month = [MonthUsers(today.replace(day=1), 1)]
         now = r.clock.now()
         late_page = [("daily", {"late": True})]
-        assert not await stalled.store.record_fetch(held, now=now, daily=bogus, month_users=month,
-                                                    raw_pages=late_page, newest_day=today)  # fmt: skip
+        assert not await stalled.store.record_fetch(
+            held, now=now, daily=bogus, month_users=month, raw_pages=late_page, newest_day=today
+        )
         assert not await stalled.store.renew_lease(held, now, lease)
         assert await stalled.store.retry_job(held, now=now, run_after=now, error="late", max_attempts=5) == "lost"
         assert not await stalled.store.fail_job(held, now=now, error="late")
@@ -77,8 +78,7 @@ async def planned(r, world: World):
 
 async def claim_as(engine, holder: ProcessId, now, lease: float = 30, n: int = 1):
     """Claim `n` jobs for `holder`, as its workers would."""
-    return [await engine.store.claim_next_job(f"{holder.label}:w{i}", now, lease, 3, process=holder)
-            for i in range(n)]  # fmt: skip
+    return [await engine.store.claim_next_job(f"{holder.label}:w{i}", now, lease, 3, process=holder) for i in range(n)]
 
 
 async def test_a_dead_holder_on_this_host_is_taken_back_at_once_and_counted_as_lost_not_tried(tmp_path):
@@ -99,9 +99,12 @@ async def test_a_dead_holder_on_this_host_is_taken_back_at_once_and_counted_as_l
             (record,) = await engine.store.job_history(job.counter_id)
             assert (record.status, record.attempts, record.lost) == ("done", 0, 1)
         told = [e.message for e in events if "taken_back" in e.data]
-        assert sorted(told) == sorted([
-            f"2 jobs held by a process that stopped (pid {dead.pid} on host {me.host}), taken back now",
-            f"1 job held by a process that stopped (pid {me.pid} on host {me.host}), taken back now"])  # fmt: skip
+        assert sorted(told) == sorted(
+            [
+                f"2 jobs held by a process that stopped (pid {dead.pid} on host {me.host}), taken back now",
+                f"1 job held by a process that stopped (pid {me.pid} on host {me.host}), taken back now",
+            ]
+        )
 
 
 async def test_a_live_holder_keeps_its_jobs_and_the_wait_says_who_holds_them(tmp_path):
@@ -145,8 +148,10 @@ async def test_a_holder_on_another_host_that_stops_answering_is_taken_back_when_
         (wait,) = told
         back = NOW + dt.timedelta(seconds=30)
         assert wait.until == back and wait.seconds == 9
-        assert wait.reasons == ("3 jobs held by a process that stopped answering (pid 4121 on host far-away),"
-                                f" taken back at {back.astimezone(engine.settings.tz):%H:%M:%S}",)  # fmt: skip
+        assert wait.reasons == (
+            "3 jobs held by a process that stopped answering (pid 4121 on host far-away),"
+            f" taken back at {back.astimezone(engine.settings.tz):%H:%M:%S}",
+        )
         for job in held:
             (record,) = await engine.store.job_history(job.counter_id)
             assert (record.status, record.attempts, record.lost) == ("done", 0, 1)

@@ -138,8 +138,13 @@ async def logged_in(r, engine, *, lifetime: float, login: str | None = None):
     from metrika_tui.engine.accounts import add_account
 
     access, refresh = r.sim.yandex_id.issue(login, lifetime=lifetime)
-    account, _ = await add_account(engine, Token(access), user_id=None, refresh_token=Token(refresh),
-                                   expires_at=r.clock.now() + dt.timedelta(seconds=lifetime))  # fmt: skip
+    account, _ = await add_account(
+        engine,
+        Token(access),
+        user_id=None,
+        refresh_token=Token(refresh),
+        expires_at=r.clock.now() + dt.timedelta(seconds=lifetime),
+    )
     return account
 
 
@@ -197,8 +202,12 @@ async def test_a_token_that_cannot_be_refreshed_is_a_warning_under_14_days(tmp_p
         from metrika_tui.engine.accounts import add_account
 
         access, _ = r.sim.yandex_id.issue(r.world.accounts[0].login, lifetime=20 * DAY)
-        pasted, _ = await add_account(engine, Token(access), user_id=None,  # no refresh token
-                                      expires_at=r.clock.now() + dt.timedelta(days=20))  # fmt: skip
+        pasted, _ = await add_account(
+            engine,
+            Token(access),
+            user_id=None,  # no refresh token
+            expires_at=r.clock.now() + dt.timedelta(days=20),
+        )
         stuck = await logged_in(r, engine, lifetime=20 * DAY, login=r.world.accounts[1].login)
         events = []
         engine.bus.subscribe(events.append)

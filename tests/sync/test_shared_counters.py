@@ -38,7 +38,8 @@ async def test_a_shared_counter_belongs_to_every_account_that_sees_it(tmp_path):
 
         plan = await engine.plan()
         assert sorted(plan.queued) == sorted(c.id for c in world.counters_of(world.tokens[0])[:2]) + sorted(
-            world.accounts[1].counter_ids)  # once, not once per account
+            world.accounts[1].counter_ids
+        )  # once, not once per account
         outcomes = await engine.run_until_idle()
         assert all(o.ok for o in outcomes) and len(outcomes) == 4
         (job,) = await engine.store.job_history(shared)
@@ -75,6 +76,6 @@ async def test_a_token_that_dies_mid_pass_hands_its_shared_counter_to_the_other_
         assert not outcomes[world.accounts[0].counter_ids[1]].ok  # not shared: revoked with its account
         assert all(outcomes[cid].ok for cid in world.accounts[1].counter_ids)
         history = await engine.store.job_history(shared)
-        assert [(j.account_id, j.status) for j in history][0] == (ids[world.tokens[1]], "done")
+        assert (history[0].account_id, history[0].status) == (ids[world.tokens[1]], "done")
         assert await engine.store.live_counter_ids() == set()
         await assert_store_matches_world(engine.store, world, shared, r.clock.now())

@@ -11,11 +11,11 @@ import stat
 import pytest
 
 from metrika_tui.simulator import World
-from metrika_tui.store import Store, StoreError, db, schema
+from metrika_tui.store import Store, StoreError, schema
 from metrika_tui.store.store import QUOTA_LOGIN
 from metrika_tui.tokens import Token
 
-from .helpers import add_accounts, assert_store_matches_world, rig
+from .helpers import assert_store_matches_world, rig
 
 
 def user_version(path) -> int:
@@ -44,28 +44,44 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
         conn.execute(f"PRAGMA user_version = {number}")
     ts = now.timestamp()
     for i, account in enumerate(world.accounts, 1):
-        conn.execute("INSERT INTO accounts (id, user_id, login, token, created_at) VALUES (?, ?, ?, ?, ?)",
-                     (i, account.login, account.login, account.token, ts))
+        conn.execute(
+            "INSERT INTO accounts (id, user_id, login, token, created_at) VALUES (?, ?, ?, ?, ?)",
+            (i, account.login, account.login, account.token, ts),
+        )
         for cid in account.counter_ids:
             c = world.counter(cid)
-            conn.execute("INSERT INTO counters (id, account_id, name, site, time_zone, created_at)"
-                         " VALUES (?, ?, ?, ?, ?, ?)", (cid, i, c.name, c.site, c.time_zone, ts))
+            conn.execute(
+                "INSERT INTO counters (id, account_id, name, site, time_zone, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (cid, i, c.name, c.site, c.time_zone, ts),
+            )
     synced = world.accounts[0].counter_ids[0]
-    conn.execute("UPDATE counters SET last_fetched_at = ?, last_fetched_day = ? WHERE id = ?",
-                 (ts - 7200, "2026-03-10", synced))
-    conn.execute("INSERT INTO jobs (counter_id, account_id, status, run_after, trigger, created_at, started_at,"
-                 " finished_at, rows) VALUES (?, 1, 'done', ?, 'schedule', ?, ?, ?, 1)",
-                 (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200))
-    conn.execute("INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate, avg_visit_duration,"
-                 " fetched_at) VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)", (synced, ts - 7200))
-    conn.execute("INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
-                 " avg_visit_duration, days, updated_at) VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)",
-                 (synced, ts - 7200))  # the columns named: a later release adds more
-    conn.execute("INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,))
+    conn.execute(
+        "UPDATE counters SET last_fetched_at = ?, last_fetched_day = ? WHERE id = ?", (ts - 7200, "2026-03-10", synced)
+    )
+    conn.execute(
+        "INSERT INTO jobs (counter_id, account_id, status, run_after, trigger, created_at, started_at,"
+        " finished_at, rows) VALUES (?, 1, 'done', ?, 'schedule', ?, ?, ?, 1)",
+        (synced, ts - 7300, ts - 7300, ts - 7250, ts - 7200),
+    )
+    conn.execute(
+        "INSERT INTO daily_stats (counter_id, date, visits, users, pageviews, bounce_rate, avg_visit_duration,"
+        " fetched_at) VALUES (?, '2026-03-09', 10, 8, 30, 25.0, 60.0, ?)",
+        (synced, ts - 7200),
+    )
+    conn.execute(
+        "INSERT INTO monthly_stats (counter_id, month, visits, users, pageviews, bounce_rate,"
+        " avg_visit_duration, days, updated_at) VALUES (?, '2026-03-01', 10, 8, 30, 25.0, 60.0, 1, ?)",
+        (synced, ts - 7200),
+    )  # the columns named: a later release adds more
+    conn.execute(
+        "INSERT INTO events (ts, kind, level, message, origin) VALUES (?, 'info', 'info', 'old', 'old:1')", (ts,)
+    )
     if old_version >= 3:  # what release 3 wrote of its own accord
         conn.execute(f"UPDATE accounts SET quota_login = {QUOTA_LOGIN}")
-        conn.execute("UPDATE jobs SET login = (SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id),"
-                     " planned_for = created_at")
+        conn.execute(
+            "UPDATE jobs SET login = (SELECT quota_login FROM accounts a WHERE a.id = jobs.account_id),"
+            " planned_for = created_at"
+        )
         conn.execute("UPDATE counters SET synced_for = last_fetched_at")
     if old_version >= 5:  # release 5 marked sampled days (not yet their months)
         conn.execute("UPDATE daily_stats SET sampled = 1")
@@ -98,8 +114,9 @@ async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_
             indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
             sampled = [conn.execute(f"SELECT sampled FROM {t}").fetchall() for t in ("daily_stats", "monthly_stats")]
         assert {"jobs_finished", "jobs_running_by_login", "accounts_by_uid"} <= indexes  # migrations 2, 3, 4
-        assert all(a.uid is None and a.refresh_token is None and a.token_expires_at is None
-                   for a in got["accounts"])  # migration 4: nothing known yet (token_care asks)
+        assert all(
+            a.uid is None and a.refresh_token is None and a.token_expires_at is None for a in got["accounts"]
+        )  # migration 4: nothing known yet (token_care asks)
         was = int(old_version >= 5)  # migration 5: older days were not sampled; 6: a month is if a day is
         assert sampled == [[(was,)], [(was,)]]
         forced = await new.plan(force=True)  # and it works on
@@ -145,8 +162,9 @@ async def test_a_new_database_and_its_wal_are_readable_by_the_owner_only(tmp_pat
     try:
         store = await Store.open(path)
         try:
-            await store.add_account(user_id="u", login="l", token=Token("y0_secret_token_1234"),
-                                    now=dt.datetime.now(dt.UTC))  # fmt: skip
+            await store.add_account(
+                user_id="u", login="l", token=Token("y0_secret_token_1234"), now=dt.datetime.now(dt.UTC)
+            )
             files = sorted(p.name for p in path.parent.iterdir())
             modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.parent.iterdir()}
         finally:

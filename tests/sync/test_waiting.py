@@ -9,8 +9,8 @@ import datetime as dt
 import time
 
 from metrika_tui.engine.waits import PassWait, pass_max_wait
-from metrika_tui.timefmt import duration
 from metrika_tui.simulator import QuotaConfig, World
+from metrika_tui.timefmt import duration
 from metrika_tui.tokens import Token
 
 from .helpers import NOW, Rig, add_accounts, rig
@@ -61,8 +61,10 @@ async def test_a_spent_report_budget_is_waited_out_within_the_bound_and_nothing_
         assert [(o.counter_id, o.ok, o.error) for o in outcomes] == [(c, True, None) for c in counters]
         # two more windows, each told once, with its reason
         a, b = logins(world)
-        assert [(w.seconds, w.queued, w.beyond) for w in told] == [(RESET.total_seconds(), 6, False),
-                                                                   (RESET.total_seconds(), 2, False)]  # fmt: skip
+        assert [(w.seconds, w.queued, w.beyond) for w in told] == [
+            (RESET.total_seconds(), 6, False),
+            (RESET.total_seconds(), 2, False),
+        ]
         assert {w.reasons for w in told} == {(f"report budget of accounts {a} and {b} spent (4 per 5 min)",)}
         assert r.clock.now() == NOW + 2 * RESET
         # no counter read twice: two reports each, none refused, one job each that never retried
@@ -86,8 +88,10 @@ async def test_a_deferral_beyond_the_bound_ends_the_pass_at_once_keeping_what_wa
 
         told: list[PassWait] = []
         started = time.monotonic()
-        outcomes = {o.counter_id: o for o in await engine.run_until_idle(
-            max_wait=pass_max_wait(engine.settings), on_wait=waited_out(r, told))}  # fmt: skip
+        outcomes = {
+            o.counter_id: o
+            for o in await engine.run_until_idle(max_wait=pass_max_wait(engine.settings), on_wait=waited_out(r, told))
+        }
         took = time.monotonic() - started
 
         # a's report window was waited out; b's daily quota resets at midnight, 12 hours off
@@ -95,8 +99,10 @@ async def test_a_deferral_beyond_the_bound_ends_the_pass_at_once_keeping_what_wa
         daily = "Daily quota of 7 requests per user is exceeded; it resets at 00:00 UTC"
         assert not waited.beyond and waited.seconds == RESET.total_seconds() and waited.queued == 3
         # each account named once a line: b, named under the sooner cause, is counted under the later one
-        assert waited.reasons == (f"report budget of accounts {a} and {b} spent (4 per 5 min)",
-                                  f"quota of 1 account named above: {daily}")  # fmt: skip
+        assert waited.reasons == (
+            f"report budget of accounts {a} and {b} spent (4 per 5 min)",
+            f"quota of 1 account named above: {daily}",
+        )
         assert stopped.beyond and stopped.queued == 2 and stopped.reasons == (f"quota of account {b}: {daily}",)
         assert stopped.until == dt.datetime(2026, 3, 11, tzinfo=dt.UTC) and duration(stopped.seconds) == "11h 54m"
         assert r.clock.now() == NOW + RESET and took < 5  # the clock went no further; nothing hung
@@ -113,4 +119,12 @@ async def test_a_deferral_beyond_the_bound_ends_the_pass_at_once_keeping_what_wa
 
 def test_durations_are_told_to_the_second_under_an_hour():
     assert [duration(s) for s in (0, 0.4, 12, 60, 252, 3600, 3660, 43_140)] == [
-        "0s", "0s", "12s", "1m", "4m 12s", "1h", "1h 1m", "11h 59m"]  # fmt: skip
+        "0s",
+        "0s",
+        "12s",
+        "1m",
+        "4m 12s",
+        "1h",
+        "1h 1m",
+        "11h 59m",
+    ]

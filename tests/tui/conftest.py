@@ -47,6 +47,9 @@ async def console(runtime: FakeRuntime, size=(160, 45), **kwargs) -> AsyncIterat
     app = make_app(runtime, **kwargs)
     async with app.run_test(size=size) as pilot:
         table = app.main_screen.query_one(CounterTable)
-        await wait_for(pilot, lambda: runtime.started and (table.row_count > 0 or not runtime.engine.counters),
-                       "the first snapshot")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: runtime.started and (table.row_count > 0 or not runtime.engine.counters),
+            "the first snapshot",
+        )
         yield app, pilot

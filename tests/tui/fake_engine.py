@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metrika_tui.engine.events import EventBus, Kind, Level
-from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
 from metrika_tui.engine.planner import OVERDUE_GRACE, next_due_slot
+from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
 from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, summarize
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
@@ -105,15 +105,32 @@ class FakeEngine:
         now = self.clock.now()
         next_due_at = next_due_slot(c.last_fetched_at, self.settings, now) if c.last_fetched_at else None
         overdue_at = next_due_at + OVERDUE_GRACE if next_due_at else None
-        state = derive_state(active=c.active, revoked=account.revoked, job_status=c.job,
-                             last_fetched_at=c.last_fetched_at, last_error=c.last_error, now=now,
-                             overdue_at=overdue_at)  # fmt: skip
+        state = derive_state(
+            active=c.active,
+            revoked=account.revoked,
+            job_status=c.job,
+            last_fetched_at=c.last_fetched_at,
+            last_error=c.last_error,
+            now=now,
+            overdue_at=overdue_at,
+        )
         return CounterStatus(
-            account_id=account.id, account_user_id=account.user_id, account_login=account.login,
-            account_revoked=account.revoked, counter_id=c.id, name=c.name, site=c.site, active=c.active,
-            state=state, last_fetched_at=c.last_fetched_at, last_attempt_at=c.last_attempt_at,
-            next_due_at=next_due_at, attempts=c.attempts, last_error=c.last_error, overdue_at=overdue_at,
-        )  # fmt: skip
+            account_id=account.id,
+            account_user_id=account.user_id,
+            account_login=account.login,
+            account_revoked=account.revoked,
+            counter_id=c.id,
+            name=c.name,
+            site=c.site,
+            active=c.active,
+            state=state,
+            last_fetched_at=c.last_fetched_at,
+            last_attempt_at=c.last_attempt_at,
+            next_due_at=next_due_at,
+            attempts=c.attempts,
+            last_error=c.last_error,
+            overdue_at=overdue_at,
+        )
 
     # -- the facade ----------------------------------------------------------------------------
     async def snapshot(self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None) -> EngineSnapshot:
@@ -124,18 +141,26 @@ class FakeEngine:
         ordered = sorted(self.counters.values(), key=lambda c: (c.account_id, c.id))
         rows = tuple(self._status(c) for c in ordered)
         per_account = Tally(c.account_id for c in ordered)
-        accounts = tuple(AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id],
-                                     quota_login=a.login)
-                         for a in sorted(self.accounts.values(), key=lambda a: a.id))  # fmt: skip
+        accounts = tuple(
+            AccountInfo(a.id, a.user_id, a.login, "y0_A…beef", a.revoked, per_account[a.id], quota_login=a.login)
+            for a in sorted(self.accounts.values(), key=lambda a: a.id)
+        )
         jobs = [c.job for c in ordered if c.job]
         return EngineSnapshot(
-            counters=rows, accounts=accounts,
+            counters=rows,
+            accounts=accounts,
             summary=summarize(rows, now=now),
-            next_scheduled_sync_at=None, scheduler_state="running",
-            workers_busy=jobs.count("running"), workers_total=self.workers_total,
-            queue_depth=len(jobs), requests_per_second=2.5, quota_headroom=0.87, taken_at=now,
-            clock_change_at=next_clock_change(rows), paces=dict(self.paces),
-        )  # fmt: skip
+            next_scheduled_sync_at=None,
+            scheduler_state="running",
+            workers_busy=jobs.count("running"),
+            workers_total=self.workers_total,
+            queue_depth=len(jobs),
+            requests_per_second=2.5,
+            quota_headroom=0.87,
+            taken_at=now,
+            clock_change_at=next_clock_change(rows),
+            paces=dict(self.paces),
+        )
 
     def _plannable(self, c: FakeCounter) -> bool:
         return c.active and not self.accounts[c.account_id].revoked
@@ -144,8 +169,9 @@ class FakeEngine:
         c.job = "queued"
         self.bus.emit(Kind.QUEUED, f"queued ({why})", counter_id=c.id, account_id=c.account_id, ts=self.clock.now())
 
-    async def plan(self, *, force=False, account_id=None, counter_id=None, trigger="manual", priority=0,
-                   slot=None) -> PlanResult:  # fmt: skip
+    async def plan(
+        self, *, force=False, account_id=None, counter_id=None, trigger="manual", priority=0, slot=None
+    ) -> PlanResult:
         plans = []
         for account in self.accounts.values():
             if account_id is not None and account.id != account_id:
@@ -175,25 +201,49 @@ class FakeEngine:
         self.bus.emit(Kind.INFO, "enabled" if active else "disabled", counter_id=counter_id, ts=self.clock.now())
 
     async def retry_failed(self, counter_id: int | None = None) -> int:
-        failed = [c for c in self.counters.values() if c.last_error and not c.job and self._plannable(c)
-                  and (counter_id is None or c.id == counter_id)]  # fmt: skip
+        failed = [
+            c
+            for c in self.counters.values()
+            if c.last_error and not c.job and self._plannable(c) and (counter_id is None or c.id == counter_id)
+        ]
         for c in failed:
             self._enqueue(c, "retry")
         return len(failed)
 
     async def failed_jobs(self) -> list[FailedJob]:
-        return [FailedJob(c.id, c.account_id, c.name, c.last_error, c.attempts, c.last_attempt_at or self.clock.now())
-                for c in sorted(self.counters.values(), key=lambda c: c.id) if c.last_error and not c.job]  # fmt: skip
+        return [
+            FailedJob(c.id, c.account_id, c.name, c.last_error, c.attempts, c.last_attempt_at or self.clock.now())
+            for c in sorted(self.counters.values(), key=lambda c: c.id)
+            if c.last_error and not c.job
+        ]
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:
         c = self.counters[counter_id]
         today = self.clock.now().date()
-        daily = [DailyStat(today - dt.timedelta(days=n), visits=100 + (counter_id * 7 + n * 13) % 90,
-                           users=80, pageviews=300, bounce_rate=20.0, avg_visit_duration=60.0)
-                 for n in range(90) if c.last_fetched_at]  # fmt: skip
+        daily = [
+            DailyStat(
+                today - dt.timedelta(days=n),
+                visits=100 + (counter_id * 7 + n * 13) % 90,
+                users=80,
+                pageviews=300,
+                bounce_rate=20.0,
+                avg_visit_duration=60.0,
+            )
+            for n in range(90)
+            if c.last_fetched_at
+        ]
         months = sorted({month_start(d.date) for d in daily})
-        monthly = [MonthlyStat(m, visits=sum(d.visits for d in daily if month_start(d.date) == m), users=900,
-                               pageviews=3000, bounce_rate=20.0, avg_visit_duration=60.0) for m in months]  # fmt: skip
+        monthly = [
+            MonthlyStat(
+                m,
+                visits=sum(d.visits for d in daily if month_start(d.date) == m),
+                users=900,
+                pageviews=3000,
+                bounce_rate=20.0,
+                avg_visit_duration=60.0,
+            )
+            for m in months
+        ]
         return CounterDetail(self._status(c), list(reversed(c.history)), daily, monthly)
 
     async def start_workers(self, n: int | None = None) -> None:
@@ -270,8 +320,9 @@ class FakeRuntime:
         return None if self.paused else self.engine.clock.now().replace(minute=0) + dt.timedelta(hours=1)
 
 
-def demo_world(*, accounts: int = 2, per_account: int = 6, clock: FixedClock | None = None,
-               settings: Settings | None = None) -> FakeRuntime:  # fmt: skip
+def demo_world(
+    *, accounts: int = 2, per_account: int = 6, clock: FixedClock | None = None, settings: Settings | None = None
+) -> FakeRuntime:
     """A small, fixed world with every state: ok, overdue, pending, failed, disabled, revoked."""
     clock = clock or FixedClock()
     settings = settings or Settings(db_path=Path("/tmp/demo.db"), timezone="Europe/Moscow", workers=4)
@@ -279,8 +330,9 @@ def demo_world(*, accounts: int = 2, per_account: int = 6, clock: FixedClock | N
     now = clock.now()
     counter_id = 1000
     for a in range(1, accounts + 1):
-        engine.add_account(a, ["alice", "bob", "carol", "dave"][(a - 1) % 4] + ("" if a <= 4 else str(a)),
-                           revoked=(a == 3))  # fmt: skip
+        engine.add_account(
+            a, ["alice", "bob", "carol", "dave"][(a - 1) % 4] + ("" if a <= 4 else str(a)), revoked=(a == 3)
+        )
         for n in range(per_account):
             counter_id += 1
             kind = n % 6

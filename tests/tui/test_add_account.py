@@ -15,7 +15,6 @@ from metrika_tui.tokens import Token
 
 from .conftest import make_app, screen_text, wait_for
 
-
 OAUTH = OAuthConfig(interval=1.0, code_lifetime=60.0)
 
 
@@ -88,8 +87,11 @@ async def test_a_refused_token_adds_nothing_and_stays_masked(real_runtime):
 async def open_login_dialog(pilot, app, sim) -> None:
     await wait_for(pilot, lambda: "No accounts yet" in screen_text(app), "the welcome")
     await pilot.press("a")
-    await wait_for(pilot, lambda: sim.yandex_id.pending() and sim.yandex_id.pending()[-1].user_code
-                   in screen_text(app), "the code on screen")  # fmt: skip
+    await wait_for(
+        pilot,
+        lambda: sim.yandex_id.pending() and sim.yandex_id.pending()[-1].user_code in screen_text(app),
+        "the code on screen",
+    )
 
 
 @pytest.mark.parametrize("size", [(120, 35), (80, 24)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from metrika_tui.engine.status import CounterState
 from metrika_tui.tui.widgets.counter_table import CounterTable
 from metrika_tui.tui.widgets.log_pane import LogPane
 

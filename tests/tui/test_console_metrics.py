@@ -22,8 +22,11 @@ def free_port() -> int:
 def samples(url: str) -> dict[tuple, float]:
     with urllib.request.urlopen(url, timeout=15) as answer:
         text = answer.read().decode()
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}  # fmt: skip
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 @pytest.mark.timeout(120)

@@ -40,8 +40,15 @@ def test_every_state_has_its_own_symbol_and_reads_without_colour():
 
 
 def test_theme_styles_come_from_theme_variables_and_blend_alpha():
-    styles = ThemeStyles({"background": "#000000", "success": "#00ff00", "foreground-muted": "#ffffff80",
-                          "error": "#ff0000", "warning": "#ffff00"})  # fmt: skip
+    styles = ThemeStyles(
+        {
+            "background": "#000000",
+            "success": "#00ff00",
+            "foreground-muted": "#ffffff80",
+            "error": "#ff0000",
+            "warning": "#ffff00",
+        }
+    )
     assert styles.states[CounterState.OK].color.triplet.hex == "#00ff00"
     assert styles.greyed.dim
     assert styles.greyed.color.triplet.hex == "#808080"  # half-white over black, Rich has no alpha

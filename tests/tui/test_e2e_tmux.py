@@ -18,8 +18,10 @@ import pytest
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("metrika_tui.engine.service") is None,
-                       reason="the engine (metrika_tui.engine.service) has not landed yet"),  # fmt: skip
+    pytest.mark.skipif(
+        importlib.util.find_spec("metrika_tui.engine.service") is None,
+        reason="the engine (metrika_tui.engine.service) has not landed yet",
+    ),
 ]
 COMMAND = Path(sys.executable).with_name("metrika-tui")
 
@@ -28,13 +30,18 @@ class Tmux:
     def __init__(self, tmp_path: Path) -> None:
         self.name = f"metrika-e2e-{uuid.uuid4().hex[:8]}"
         self.rc_file = tmp_path / "rc"
-        self.env = {**os.environ, "METRIKA_DATA_DIR": str(tmp_path / "data"),
-                    "METRIKA_CONFIG": str(tmp_path / "none.toml"), "TERM": "xterm-256color"}  # fmt: skip
+        self.env = {
+            **os.environ,
+            "METRIKA_DATA_DIR": str(tmp_path / "data"),
+            "METRIKA_CONFIG": str(tmp_path / "none.toml"),
+            "TERM": "xterm-256color",
+        }
 
     def start(self, *args: str) -> None:
         command = f"{COMMAND} {' '.join(args)}; echo $? > {self.rc_file}"
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "35", command],
-                       env=self.env, check=True)  # fmt: skip
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", self.name, "-x", "120", "-y", "35", command], env=self.env, check=True
+        )
 
     def screen(self) -> str:
         result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True)

@@ -30,8 +30,13 @@ C1 = "csi\x9b31mC1\u202eevil"
 
 def _raw_controls(text: str) -> list[str]:
     """Characters a terminal would act on (the screen's own line breaks aside)."""
-    return sorted({hex(ord(ch)) for ch in text if (ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F
-                   or ch in "\u202e\u2028"})  # fmt: skip
+    return sorted(
+        {
+            hex(ord(ch))
+            for ch in text
+            if (ord(ch) < 0x20 and ch != "\n") or 0x7F <= ord(ch) <= 0x9F or ch in "\u202e\u2028"
+        }
+    )
 
 
 def hostile_runtime() -> FakeRuntime:
@@ -68,8 +73,9 @@ async def test_every_widget_shows_hostile_text_literally_and_never_raw():
     async with console(runtime, size=(200, 50)) as (app, pilot):
         table = app.main_screen.query_one(CounterTable)
         assert table.row_count == 5
-        engine.bus.emit(Kind.FAILED, f"{CLOSE_TAG} {WIPE} {OSC52}", level=Level.ERROR, counter_id=104,
-                        ts=engine.clock.now())  # fmt: skip
+        engine.bus.emit(
+            Kind.FAILED, f"{CLOSE_TAG} {WIPE} {OSC52}", level=Level.ERROR, counter_id=104, ts=engine.clock.now()
+        )
         engine.bus.emit(Kind.INFO, FORGED, origin="other\x1b[2J:1", ts=engine.clock.now())
         await wait_for(pilot, lambda: "forged" in screen_text(app), "the log lines")
         text = assert_clean_and_shows(app, WIPE, OSC52, MARKUP_NAME, LOGIN, CLOSE_TAG)
@@ -88,14 +94,16 @@ async def test_every_widget_shows_hostile_text_literally_and_never_raw():
 
         engine.force_sync = refuse
         await pilot.press("f")
-        await wait_for(pilot, lambda: "ZXZpbA==␇end" in screen_text(app) and "Failed" in screen_text(app),
-                       "the toast")  # fmt: skip
+        await wait_for(pilot, lambda: "ZXZpbA==␇end" in screen_text(app) and "Failed" in screen_text(app), "the toast")
         assert_clean_and_shows(app, CLOSE_TAG)
 
         # the failed jobs screen
         await pilot.press("F")
-        await wait_for(pilot, lambda: isinstance(app.screen, FailedJobsScreen) and "line␊break" in screen_text(app),
-                       "the failed jobs")  # fmt: skip
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, FailedJobsScreen) and "line␊break" in screen_text(app),
+            "the failed jobs",
+        )
         assert visible(C1)[:12] in assert_clean_and_shows(app, CLOSE_TAG, "line\nbreak")  # a narrow column
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main_screen, "back on the main screen")

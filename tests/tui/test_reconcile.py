@@ -21,7 +21,7 @@ async def test_a_burst_of_events_becomes_one_or_two_snapshot_reads():
         await wait_for(pilot, lambda: table(app).row_count == 200, "all rows")
         await pilot.pause(0.1)
         before = engine.snapshot_calls
-        for counter in list(engine.counters.values())[:1000 // 5]:
+        for counter in list(engine.counters.values())[: 1000 // 5]:
             for _ in range(5):  # 1,000 events in one go
                 engine.bus.emit(Kind.FETCHED, "fetched 90 rows", counter_id=counter.id)
         await wait_for(pilot, lambda: engine.snapshot_calls > before, "a refresh after the burst")

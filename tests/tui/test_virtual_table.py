@@ -72,7 +72,7 @@ async def test_a_slow_snapshot_spaces_the_next_reads():
             engine.bus.emit(Kind.FETCHED, "fetched", counter_id=1001)
             await pilot.pause(0.02)
     assert len(reads) >= 2
-    for (started, ended), (next_started, _) in zip(reads, reads[1:]):
+    for (_, ended), (next_started, _) in zip(reads, reads[1:]):
         # unspaced, the next read would start at the next 20 ms flush
         assert next_started - ended >= SNAPSHOT_SPACING * 0.1 * 0.99 > 0
 

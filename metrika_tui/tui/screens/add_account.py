@@ -20,9 +20,9 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
 from metrika_tui.bigtext import big_text
+from metrika_tui.text import visible
 from metrika_tui.timefmt import duration
 from metrika_tui.tui.operations import Refused
-from metrika_tui.text import visible
 
 #: what the screen dismisses with: ("token", token, label) to add, ("added", message) when
 #: the login stored the account, or None when cancelled
@@ -53,8 +53,12 @@ class AddAccountScreen(ModalScreen[Answer]):
                     yield Static(id="login-code")
                     yield Static(id="login-status")
                 with TabPane("Paste a token", id="paste-pane"):
-                    yield Static("The token is checked against the API, stored in the database (0600),\n"
-                                 "and shown masked everywhere.", id="add-intro", markup=False)  # fmt: skip
+                    yield Static(
+                        "The token is checked against the API, stored in the database (0600),\n"
+                        "and shown masked everywhere.",
+                        id="add-intro",
+                        markup=False,
+                    )
                     yield Input(placeholder="OAuth token (input hidden)", password=True, id="add-token")
                     yield Input(placeholder="label for the account (optional: its login)", id="add-label")
                     with Horizontal(id="add-buttons"):
@@ -90,11 +94,16 @@ class AddAccountScreen(ModalScreen[Answer]):
             self._started = False
             return
         prompt = self._login.prompt
-        self.query_one("#login-steps", Static).update(Text.assemble(
-            "Open ", (visible(prompt.verification_url), "bold underline"), " on any device (c copies it),\n"
-            "sign in as the account to add, and enter this code:"))  # fmt: skip
-        self.query_one("#login-code", Static).update(Text(f"{big_text(visible(prompt.user_code))}\n\n{visible(prompt.user_code)}",
-                                                          style="bold"))  # fmt: skip
+        self.query_one("#login-steps", Static).update(
+            Text.assemble(
+                "Open ",
+                (visible(prompt.verification_url), "bold underline"),
+                " on any device (c copies it),\nsign in as the account to add, and enter this code:",
+            )
+        )
+        self.query_one("#login-code", Static).update(
+            Text(f"{big_text(visible(prompt.user_code))}\n\n{visible(prompt.user_code)}", style="bold")
+        )
         self._tick()
         self._countdown = self.set_interval(1.0, self._tick)
         try:

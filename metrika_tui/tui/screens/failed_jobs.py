@@ -61,13 +61,19 @@ class FailedJobsScreen(Screen[None]):
         table.clear()  # a short list re-read on demand; the cursor row is restored below
         for job in jobs:
             # the name and the error are outside text: Text (never markup), controls made visible
-            table.add_row(str(job.counter_id), Text(visible(job.name), no_wrap=True, overflow="ellipsis"),
-                          str(job.attempts), job.failed_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
-                          Text(visible(job.error or ""), no_wrap=True, overflow="ellipsis"),
-                          key=str(job.counter_id))  # fmt: skip
+            table.add_row(
+                str(job.counter_id),
+                Text(visible(job.name), no_wrap=True, overflow="ellipsis"),
+                str(job.attempts),
+                job.failed_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
+                Text(visible(job.error or ""), no_wrap=True, overflow="ellipsis"),
+                key=str(job.counter_id),
+            )
         if jobs:
             table.move_cursor(row=min(keep, len(jobs) - 1), animate=False)
-        self.query_one("#failed-title", Static).update(f"Failed jobs: {len(jobs)}  ·  r retry selected · a retry all · esc back")
+        self.query_one("#failed-title", Static).update(
+            f"Failed jobs: {len(jobs)}  ·  r retry selected · a retry all · esc back"
+        )
         self.query_one("#failed-empty", Static).update("" if jobs else "No failed jobs. Nothing to retry.")
 
     def _selected(self) -> int | None:

@@ -38,10 +38,16 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         # what matters most on top, so 80 x 24 shows it unscrolled: closing, the states, then the keys
         with VerticalScroll(id="help-box"):
-            yield Static(Text.assemble(("Keys", "bold"), ' · Esc, q or ? closes · remap: [keys] <binding id> = "key"'
-                                       " (config file)"))  # fmt: skip
-            yield Static("States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE\n"
-                         "        ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)", id="help-states")
+            yield Static(
+                Text.assemble(
+                    ("Keys", "bold"), ' · Esc, q or ? closes · remap: [keys] <binding id> = "key" (config file)'
+                )
+            )
+            yield Static(
+                "States: ○ PENDING  ◷ QUEUED  ⟳ SYNCING  ✓ OK  ! OVERDUE\n"
+                "        ✗ FAILED  – DISABLED  ⊘ REVOKED  (≈: figures sampled)",
+                id="help-states",
+            )
             yield DataTable(id="help-keys", cursor_type="row")
 
     def on_mount(self) -> None:

@@ -47,8 +47,14 @@ class MainScreen(Screen[None]):
     CSS_PATH = "main_screen.tcss"
     BINDINGS = [*screen_bindings(), Binding("tab", "app.focus_next", "Next pane", show=False, id="focus-next")]
 
-    def __init__(self, runtime: Any, operations: ConsoleOperations, keymap: Mapping[str, str],
-                 *, bridge_options: Mapping[str, float] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        runtime: Any,
+        operations: ConsoleOperations,
+        keymap: Mapping[str, str],
+        *,
+        bridge_options: Mapping[str, float] | None = None,
+    ) -> None:
         super().__init__(id="main")
         self.runtime = runtime
         self.operations = operations
@@ -66,8 +72,12 @@ class MainScreen(Screen[None]):
 
     # -- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield StatusLine(header_text(db=self.runtime.describe_db, scheduler_state="starting",
-                                     next_sync=None, snapshot=None, tz=self.tz), id="header")  # fmt: skip
+        yield StatusLine(
+            header_text(
+                db=self.runtime.describe_db, scheduler_state="starting", next_sync=None, snapshot=None, tz=self.tz
+            ),
+            id="header",
+        )
         yield StatusLine("", id="summary")
         yield StatusLine("", id="accounts")
         yield Input(placeholder="filter: id, name, site, account, state or error words (esc: back)", id="filter")
@@ -105,8 +115,16 @@ class MainScreen(Screen[None]):
     def on_engine_events(self, message: EngineEvents) -> None:
         log = self.query_one(LogPane)
         if message.dropped:
-            log.add_events([Event(Kind.WARNING, f"{message.dropped} events skipped while the console was busy"
-                                  " (all of them are in the log file)", level=Level.WARNING)])  # fmt: skip
+            log.add_events(
+                [
+                    Event(
+                        Kind.WARNING,
+                        f"{message.dropped} events skipped while the console was busy"
+                        " (all of them are in the log file)",
+                        level=Level.WARNING,
+                    )
+                ]
+            )
         log.add_events(message.events)
         detail = self.query_one(CounterDetailPane)
         if any(e.kind in _DETAIL_KINDS and e.counter_id == detail.counter_id for e in message.events):
@@ -128,10 +146,16 @@ class MainScreen(Screen[None]):
         return self.snapshot.taken_at + dt.timedelta(seconds=time.monotonic() - self._snapshot_arrived)
 
     def _show_header(self) -> None:
-        self.query_one("#header", StatusLine).show(header_text(
-            db=self.runtime.describe_db, scheduler_state=self.runtime.scheduler_state,
-            next_sync=self.runtime.next_scheduled_sync_at, snapshot=self.snapshot, tz=self.tz,
-            now=self.now()))  # fmt: skip
+        self.query_one("#header", StatusLine).show(
+            header_text(
+                db=self.runtime.describe_db,
+                scheduler_state=self.runtime.scheduler_state,
+                next_sync=self.runtime.next_scheduled_sync_at,
+                snapshot=self.snapshot,
+                tz=self.tz,
+                now=self.now(),
+            )
+        )
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         self.query_one("#header", StatusLine).show(f"cannot read the database: {message.error}", alert=True)
@@ -141,8 +165,7 @@ class MainScreen(Screen[None]):
         if snapshot is None:
             return
         self._show_header()
-        self.query_one("#summary", StatusLine).show(summary_text(snapshot.summary),
-                                                    alert=bool(snapshot.summary.failed))  # fmt: skip
+        self.query_one("#summary", StatusLine).show(summary_text(snapshot.summary), alert=bool(snapshot.summary.failed))
         was_empty = self.has_class("-empty")
         self.set_class(not snapshot.accounts, "-empty")
         table = self.query_one(CounterTable)
@@ -158,7 +181,8 @@ class MainScreen(Screen[None]):
         shown = f"{table.row_count} of {total}" if self.query_text else str(total)
         arrow = "↓" if table.sort_reverse else "↑"
         return f"{shown} counters · sort {table.sort_column} {arrow}" + (
-            f" · filter “{self.query_text}”" if self.query_text else "")  # fmt: skip
+            f" · filter “{self.query_text}”" if self.query_text else ""
+        )
 
     # -- details of the selected counter ----------------------------------------------------
     @on(CounterTable.RowHighlighted, "#counters")
@@ -316,4 +340,3 @@ class MainScreen(Screen[None]):
         if (counter := self._selected_or_say()) is not None and self.snapshot is not None:
             self.app.copy_to_clipboard(row_as_text(counter, self.now()))
             self.notify(f"counter {counter.counter_id} copied to the clipboard")
-

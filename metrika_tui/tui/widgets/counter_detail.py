@@ -68,8 +68,11 @@ class CounterDetailPane(VerticalScroll):
         self.counter_id = status.counter_id
         self.border_title = f"Details · {status.counter_id}"
         account = visible(status.account_login or status.account_user_id)
-        title = Text.assemble((visible(status.name), "bold"), f"  {visible(status.site)}\n",
-                              f"{state_text(status.state)} · account {account}")  # fmt: skip
+        title = Text.assemble(
+            (visible(status.name), "bold"),
+            f"  {visible(status.site)}\n",
+            f"{state_text(status.state)} · account {account}",
+        )
         if status.sample_share is not None:
             title.append(f"\n≈ figures sampled by the API: {status.sample_share:.0%} of visits")
         if status.last_error:

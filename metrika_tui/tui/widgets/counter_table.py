@@ -27,7 +27,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from metrika_tui.engine.status import CounterState, CounterStatus
+from metrika_tui.engine.status import CounterStatus
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, COLUMNS, DEFAULT_SORT, matches, row_cells, row_words
 from metrika_tui.tui.theme_styles import ThemeStyles
 
@@ -173,9 +173,7 @@ class CounterTable(ScrollView, can_focus=True):
             self._now = now
             self.refresh()
 
-    def reconcile(
-        self, counters: Sequence[CounterStatus], now: dt.datetime, query: str = ""
-    ) -> ReconcileStats:
+    def reconcile(self, counters: Sequence[CounterStatus], now: dt.datetime, query: str = "") -> ReconcileStats:
         """Show these counters, filtered and sorted; the selected counter stays selected and in place."""
         assert self.styles_for_cells is not None, "restyle() first: cells need the theme"
         column = next(c for c in COLUMNS if c.key == self.sort_column)
@@ -186,8 +184,11 @@ class CounterTable(ScrollView, can_focus=True):
         index = {c.counter_id: n for n, c in enumerate(wanted)}
         added = sum(1 for key in index if key not in old_index)
         removed = sum(1 for key in old_index if key not in index)
-        changed = sum(1 for c in wanted if (n := old_index.get(c.counter_id)) is not None
-                      and old_rows[n] is not c and old_rows[n] != c)  # kept by a partial read: the same object
+        changed = sum(
+            1
+            for c in wanted
+            if (n := old_index.get(c.counter_id)) is not None and old_rows[n] is not c and old_rows[n] != c
+        )  # kept by a partial read: the same object
         kept_before = [c.counter_id for c in old_rows if c.counter_id in index]
         kept_now = [c.counter_id for c in wanted if c.counter_id in old_index]
         resorted = kept_before != kept_now

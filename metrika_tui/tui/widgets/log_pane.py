@@ -72,8 +72,7 @@ class LogPane(RichLog):
         return LEVELS.index(event.level) >= LEVELS.index(self.min_level)
 
     def _write(self, event: Event) -> None:
-        self.write(Text(event_line(event, self.tz), style=self.level_styles.get(event.level, ""),
-                        no_wrap=True, end=""))  # fmt: skip
+        self.write(Text(event_line(event, self.tz), style=self.level_styles.get(event.level, ""), no_wrap=True, end=""))
 
     def _retitle(self) -> None:
         follow = "following" if self.auto_scroll else "frozen"

@@ -21,7 +21,12 @@ QUOTA_BAR = 5
 
 
 def header_text(
-    *, db: str, scheduler_state: str, next_sync: dt.datetime | None, snapshot: Any | None, tz: ZoneInfo,
+    *,
+    db: str,
+    scheduler_state: str,
+    next_sync: dt.datetime | None,
+    snapshot: Any | None,
+    tz: ZoneInfo,
     now: dt.datetime | None = None,
 ) -> str:
     """`db … │ scheduler running │ next 12:00 (in 35m) │ workers 2/6 │ queue 5 │ 3.2 req/s │ reports 87%` (the 5-minute report budget left)."""
@@ -29,9 +34,7 @@ def header_text(
     if snapshot is None:
         return " │ ".join(parts + ["starting…"])
     now = now or snapshot.taken_at
-    parts.append(
-        f"next {next_sync.astimezone(tz):%H:%M} ({until(next_sync, now)})" if next_sync else "next —"
-    )
+    parts.append(f"next {next_sync.astimezone(tz):%H:%M} ({until(next_sync, now)})" if next_sync else "next —")
     parts += [
         f"workers {snapshot.workers_busy}/{snapshot.workers_total}",
         f"queue {snapshot.queue_depth}",
@@ -43,8 +46,10 @@ def header_text(
 
 def summary_text(summary: Any) -> str:
     """The same figures as `sync-status`: total, in sync, pending, overdue, failed, percent."""
-    text = (f"Total {summary.total} · in sync {summary.in_sync} · pending {summary.pending}"
-            f" · overdue {summary.overdue} · failed {summary.failed}")  # fmt: skip
+    text = (
+        f"Total {summary.total} · in sync {summary.in_sync} · pending {summary.pending}"
+        f" · overdue {summary.overdue} · failed {summary.failed}"
+    )
     if summary.queued or summary.syncing:
         held = f" ({summary.held} held by a stopped process)" if summary.held else ""
         text += f" · queued {summary.queued}{held} · syncing {summary.syncing}"
@@ -59,8 +64,7 @@ def accounts_text(snapshot: Any) -> str:
     """Each account with its status, how many counters it has, and its login's day: the daily
     quota used (a small bar) and how often its counters are synced (`⚠` when the quota
     stretches the configured interval)."""
-    counts = {key: len(list(group)) for key, group in
-              itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}  # fmt: skip
+    counts = {key: len(list(group)) for key, group in itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}
     paces = getattr(snapshot, "paces", {}) or {}
     entries = []
     for account in snapshot.accounts:
@@ -70,8 +74,11 @@ def accounts_text(snapshot: Any) -> str:
             continue
         warning = ""
         if getattr(account, "token_warning", None):
-            warning = "⚠ log in again, " if account.login_needed or "expired" in account.token_warning else (
-                f"⚠ token expires {account.token_expires_at:%Y-%m-%d}, ")  # fmt: skip
+            warning = (
+                "⚠ log in again, "
+                if account.login_needed or "expired" in account.token_warning
+                else (f"⚠ token expires {account.token_expires_at:%Y-%m-%d}, ")
+            )
         pace = paces.get(getattr(account, "quota_login", ""))
         quota = f", {quota_text(pace)}" if pace is not None else ""
         entries.append(f"{name} ({warning}{counts.get(account.id, 0)} counters{quota})")
