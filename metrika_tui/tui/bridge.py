@@ -107,6 +107,7 @@ class EngineBridge:
         self._unsubscribe: Callable[[], None] | None = None
         self._timers: list[Timer] = []
         self.snapshots_taken = 0
+        self.ageing_ticks = 0
 
     # -- wiring ----------------------------------------------------------------------------
     def subscribe(self) -> None:
@@ -146,8 +147,15 @@ class EngineBridge:
         self._dirty = True
         self._changed = None
 
+    @property
+    def settled(self) -> bool:
+        """Nothing buffered, nothing to re-read, no read in flight: every news given to the bridge
+        has been delivered, and nothing more comes until the engine says something."""
+        return not self._buffer and not self._dirty and not self._fetching
+
     def age(self) -> None:
         """Relative times move on; and if a state has turned with the clock, re-read."""
+        self.ageing_ticks += 1
         self.target.post_message(Ageing())
         if time.monotonic() >= self._clock_change_at:
             self._clock_change_at = float("inf")
