@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from metrika_tui.engine.events import Kind
 from metrika_tui.simulator import LatencyConfig, Simulator, SimulatorConfig, World
 from metrika_tui.store import Store
 
@@ -168,7 +170,8 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
             wait_for(lambda: set(states(env)) == {"ok"}, 60, "the start-up pass")
             # the start-up covers the slot it starts in; the next one is a tick's
             wait_for(lambda: len(asyncio.run(_slots(Path(env["METRIKA_DB"])))) >= 2, 75, "a scheduled slot")
-            time.sleep(3)  # let the slower daemons try the same slot
+            # the barrier: every daemon has told its tick of that slot (planned it, or found it planned)
+            wait_for(lambda: _every_daemon_ticked(asyncio.run(_ticks(Path(env["METRIKA_DB"]))), 3), 30, "3 ticks")
         finally:
             for d in daemons:
                 d.send_signal(signal.SIGTERM)
@@ -176,8 +179,12 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
     assert [d.returncode for d in daemons] == [0, 0, 0]
     slots = asyncio.run(_slots(Path(env["METRIKA_DB"])))
     assert len({slot for slot, _ in slots}) == len(slots)  # each slot once
-    planners = {origin for _, origin in slots}
-    assert len(planners) == 1 or len(slots) > 1
+    ticks = asyncio.run(_ticks(Path(env["METRIKA_DB"])))
+    assert any(len(told) == 3 for told in ticks.values()), ticks  # a slot every daemon tried
+    for slot, told in ticks.items():  # exactly one planner per slot, the one its slot row names
+        planners = [origin for origin, planned in told.items() if planned]
+        assert len(planners) == 1, (slot, told)
+        assert planners[0] in {origin for _, origin in slots}, (slot, told, slots)
     stats = sim.stats.snapshot()
     assert stats["max_in_flight_per_token"] <= 3, stats
     assert not stats["quota_rejections"].get("quota_parallel_requests"), stats
@@ -186,6 +193,25 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
     scheduled = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"]), "schedule"))
     assert max(scheduled.values()) <= len(slots)  # and each slot one at most
     assert sum("daemon started" in out for out in outputs) == 3
+
+
+async def _ticks(db: Path) -> dict[str, dict[str, bool]]:
+    """Slot (as a tick tells it, "10:01 MSK") -> origin of each process that ticked it -> whether
+    that process planned it (else it found the slot planned by another), from the shared event log."""
+    store = await Store.open(db)
+    try:
+        events = await store.events_since(None, limit=100_000)
+    finally:
+        await store.close()
+    ticks: dict[str, dict[str, bool]] = {}
+    for e in events:
+        if e.kind is Kind.TICK and (told := re.match(r"slot (\d\d:\d\d \S+?)(:| was planned by another)", e.message)):
+            ticks.setdefault(told[1], {})[e.origin] = told[2] == ":"
+    return ticks
+
+
+def _every_daemon_ticked(ticks: dict[str, dict[str, bool]], daemons: int) -> bool:
+    return bool(ticks) and all(len(told) == daemons for told in ticks.values())
 
 
 async def _schedule_jobs(db: Path) -> dict[int, list[float]]:
