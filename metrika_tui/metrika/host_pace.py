@@ -180,6 +180,12 @@ class HostPacer(RatePacer):
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
 
+    @property
+    def writing(self) -> bool:
+        """Sends that left while the file was busy are still to be written to it (held, or being
+        written): until then the other processes do not count them."""
+        return bool(self._pending or self._flushes)
+
     def close(self) -> None:
         with self._mutex:
             if self._fd is not None and self._pid == os.getpid():
