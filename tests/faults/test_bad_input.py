@@ -168,6 +168,7 @@ def test_a_database_from_a_newer_schema_is_refused_untouched(offline, tmp_path, 
     assert not newer.with_name("newer.db-wal").exists()  # not even switched to WAL
 
 
+@pytest.mark.slow
 def test_unknown_and_impossible_ids(cli):
     cli.add_all_accounts()
     counters = cli.json("counters", "list", "--json")

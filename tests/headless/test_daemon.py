@@ -69,6 +69,7 @@ async def _slots(db: Path) -> list[tuple[str, str]]:
         await store.close()
 
 
+@pytest.mark.slow
 def test_demo_daemon_syncs_on_its_own_and_never_loads_textual(tmp_path, make_env):
     env = make_env("http://127.0.0.1:9")  # --demo brings its own simulator
     env.pop("METRIKA_DB")
@@ -106,6 +107,7 @@ def states_demo(env: dict) -> set[str]:
     return {c["state"] for a in data["accounts"] for c in a["counters"]}
 
 
+@pytest.mark.slow
 def test_once_exits_0_when_all_synced_and_1_when_some_failed(tmp_path, make_env):
     world = World.generate(seed=3, accounts=2, counters_per_account=2)
     sim = Simulator(world, SimulatorConfig())
@@ -132,6 +134,7 @@ def test_once_exits_0_when_all_synced_and_1_when_some_failed(tmp_path, make_env)
     assert sorted(states(env)) == ["ok", "ok", "revoked", "revoked"]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_pass_exits_cleanly_and_a_restart_finishes_the_pass(tmp_path, make_env):
     world = World.generate(seed=4, accounts=3, counters_per_account=12)
     sim = Simulator(world, SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=250.0)))
@@ -158,6 +161,7 @@ def test_sigterm_mid_pass_exits_cleanly_and_a_restart_finishes_the_pass(tmp_path
     assert set(done.values()) == {1}, done  # every counter synced exactly once: nothing lost, nothing twice
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path, make_env):
     world = World.generate(seed=6, accounts=2, counters_per_account=10)
@@ -226,6 +230,7 @@ async def _schedule_jobs(db: Path) -> dict[int, list[float]]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_the_daemon_syncs_every_counter_at_every_slot(tmp_path, make_env):
     """Watched over slots, not one pass: with a 1-minute interval and passes that end after
@@ -257,6 +262,7 @@ def test_the_daemon_syncs_every_counter_at_every_slot(tmp_path, make_env):
         assert len(planned) == len(set(planned)) == len(slots)
 
 
+@pytest.mark.slow
 def test_the_daemon_tells_other_processes_events_as_theirs(tmp_path, make_env):
     world = World.generate(seed=7, accounts=1, counters_per_account=2)
     sim = Simulator(world, SimulatorConfig())

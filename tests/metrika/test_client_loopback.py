@@ -95,6 +95,7 @@ async def test_a_bad_request_keeps_the_apis_message(client, world):
     assert caught.value.status == 400 and caught.value.message
 
 
+@pytest.mark.slow
 async def test_many_concurrent_reports_stay_under_every_quota_yet_use_the_rate():
     """300 daily reports over 10 tokens, gathered at once: no 429, and most of the rate used."""
     world = World.generate(seed=5, accounts=10, counters_per_account=3, outage_share=0.0)

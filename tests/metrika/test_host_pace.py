@@ -243,6 +243,7 @@ def test_the_address_is_the_api_host_and_port():
     assert address_of("http://127.0.0.1:8001") != address_of("http://127.0.0.1:8002")
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(40)
 def test_four_processes_together_keep_to_the_address_rate(tmp_path):
     """Four processes, each a real client sending as fast as its pacer lets, against the

@@ -70,6 +70,7 @@ def tmux(tmp_path):
     session.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_demo_console_syncs_filters_and_quits_cleanly(tmux):
     tmux.start("--demo")

@@ -6,6 +6,8 @@ import asyncio
 import datetime as dt
 import time
 
+import pytest
+
 from metrika_tui.engine.events import Kind
 from metrika_tui.tui.bridge import SNAPSHOT_SPACING
 from metrika_tui.tui.widgets.counter_table import CounterTable
@@ -53,6 +55,7 @@ async def test_relative_times_age_without_reading_the_engine():
         assert runtime.engine.snapshot_calls == reads
 
 
+@pytest.mark.slow
 async def test_a_slow_snapshot_spaces_the_next_reads():
     runtime = demo_world()
     engine = runtime.engine
