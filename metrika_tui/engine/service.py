@@ -377,10 +377,6 @@ class Engine:
         self._stop_grace = grace
         self._finished.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_grace is not None
-
     def _on_result(self, job: ClaimedJob, result: JobResult) -> None:
         self._results[job.counter_id] = result
         if result.run_after is not None:

@@ -189,20 +189,6 @@ class MetrikaClient:
         page = await self._get_json(token, login, COUNTER_PATH.format(id=int(counter_id)), {}, "counter")
         return parse.parse_counter(page["counter"])
 
-    async def daily_report(
-        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date, *, login: str | None = None
-    ) -> Report:
-        """Daily figures (rows: DailyStat) for the window, every page read; `totals` are the
-        whole window's (its users counted once, not summed over the days)."""
-        return (await self.read_window(token, counter_id, [ReportRequest(date1, date2)], login=login))[0]
-
-    async def monthly_users(
-        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date, *, login: str | None = None
-    ) -> Report:
-        """Users at month grain (rows: MonthUsers), for every month the window touches."""
-        request = ReportRequest(date1, date2, grain="month")
-        return (await self.read_window(token, counter_id, [request], login=login))[0]
-
     async def read_window(
         self, token: Token, counter_id: int, requests: Sequence[ReportRequest], *, login: str | None = None
     ) -> list[Report]:
