@@ -5,9 +5,9 @@ other processes on the same database). The callback only appends to a buffer and
 the view dirty: it never touches a widget. A short timer then delivers the buffered
 events as one `EngineEvents` message and, when anything changed, pulls one
 `engine.snapshot()` and delivers it as `SnapshotArrived`, so a burst of a thousand updates
-becomes one table reconcile. A snapshot of 100,000 counters takes over a second of the
-event loop, so the next one waits a few times as long as the last took: the console stays
-responsive while a pass changes everything at once.
+becomes one table reconcile. A snapshot of a big database holds the event loop a while, so
+the next one waits a few times as long as the last took: the console stays responsive while
+a pass changes everything at once.
 
 A re-read asks only for the counters the events since the last one named (the engine
 keeps the rest from that snapshot); an event that names none (a pass planned, an account
