@@ -479,6 +479,7 @@ class Settings:
 SETTINGS: tuple[Setting, ...] = tuple(
     dataclasses.replace(f.metadata["setting"], name=f.name) for f in dataclasses.fields(Settings) if f.metadata
 )
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 #: the config file's sections and their keys; [keys] holds binding ids, checked by the console
 SECTIONS: dict[str, frozenset[str]] = {
     section: frozenset(s.key for s in SETTINGS if s.section == section)
@@ -624,13 +625,23 @@ def load_settings(
     return Settings(**values)
 
 
-def _shown_default(s: Setting) -> str:
+def shown_default(s: Setting, *, markdown: bool = True) -> str:
+    """The default in words: for the docs (as code), or for a flag's help (plain)."""
     if s.default_doc is not None:
-        return s.default_doc
+        return s.default_doc if markdown else s.default_doc.replace("`", "")
     default = _DEFAULTS[s.name]
     if default in ("", None):
         return "none"
+    if not markdown:
+        return str(default)
     return f'`"{default}"`' if isinstance(default, str) else f"`{default}`"
+
+
+def flag_help(name: str, words: str) -> str:
+    """A flag's help: its words, then where else the setting comes from and its default."""
+    s = BY_NAME[name]
+    where = ", ".join(filter(None, [s.env and f"env {s.env}", f"[{s.section}] {s.key}"]))
+    return f"{words} ({where}; default {shown_default(s, markdown=False)})"
 
 
 def render_doc() -> str:
@@ -656,7 +667,7 @@ def render_doc() -> str:
         ]
         for s in (s for s in SETTINGS if s.section == section and s.key in names):
             env, flag = (f"`{s.env}`" if s.env else "", f"`{s.flag}`" if s.flag else "")
-            lines.append(f"| `{s.key}` | {env} | {flag} | {s.kind.describe()} | {_shown_default(s)} | {s.doc} |")
+            lines.append(f"| `{s.key}` | {env} | {flag} | {s.kind.describe()} | {shown_default(s)} | {s.doc} |")
         lines.append("")
     lines += [
         f"## [{KEYS_SECTION}]",

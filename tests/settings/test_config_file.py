@@ -95,6 +95,7 @@ def test_each_flag_of_the_table_is_a_flag_of_the_command():
     for s in flagged:
         value = "json" if s.name == "log_format" else "7"
         assert str(getattr(parser.parse_args([s.flag, value]), s.name)) == value, s.flag
+        assert s.env in parser.format_help(), s.env  # its help names the table's env variable
 
 
 def test_a_bad_flag_is_named_as_it_was_typed(tmp_path):
