@@ -141,3 +141,20 @@ def check_keymap(keymap: Mapping[str, str], path: Path) -> None:
             if other != binding_id:
                 shown = first if other in keymap else spelled  # as the user wrote it
                 raise SettingsError(f"{path} [keys]: {shown!r} is bound to both {other!r} and {binding_id!r}")
+
+
+def render_doc() -> str:
+    """The [keys] part of docs/configuration.md: every binding id a user may remap, its key."""
+    words = {a.id: a.help for a in ACTIONS} | {bid: what for bid, _, what in APP_KEYS}
+    defaults = {a.id: a.key for a in ACTIONS} | {bid: key for bid, key, _ in APP_KEYS}
+    lines = [
+        "## [keys]",
+        "",
+        'Console keys, remapped by binding id: `force-sync = "x"`; several keys comma-separated'
+        ' (`"f5,x"`). The console\'s help (`?`) shows them with the remapping applied.',
+        "",
+        "| binding id | default key | what it does |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{bid}` | `{defaults[bid]}` | {words[bid]} |" for bid in REMAPPABLE]
+    return "\n".join([*lines, ""])

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from metrika_tui.cli.config_doc import render
 from metrika_tui.cli.parser import build_parser
-from metrika_tui.settings import SECTIONS, SETTINGS, Settings, SettingsError, load_settings, render_doc
+from metrika_tui.settings import SECTIONS, SETTINGS, Settings, SettingsError, load_settings
 from metrika_tui.tui.keymap import ACTIONS, REMAPPABLE, check_keymap, key_names
 from metrika_tui.tui.screens.help import help_rows
 
@@ -105,8 +106,9 @@ def test_a_bad_flag_is_named_as_it_was_typed(tmp_path):
 
 def test_the_committed_configuration_docs_are_the_generated_ones():
     committed = (ROOT / "docs" / "configuration.md").read_text()
-    assert committed == render_doc(), "run: python -m metrika_tui.settings --doc > docs/configuration.md"
+    assert committed == render(), "run: python -m metrika_tui.cli.config_doc > docs/configuration.md"
     assert all(f"`{s.key}`" in committed for s in SETTINGS)
+    assert all(f"`{binding_id}`" in committed for binding_id in REMAPPABLE)
 
 
 def test_our_key_names_are_textuals():
