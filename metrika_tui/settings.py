@@ -98,7 +98,7 @@ class Choice:
         if raw not in self.words:
             shown = " or ".join(repr(w) for w in self.words)
             raise SettingsError(f"{where} must be {shown}, not {raw!r}")
-        return raw
+        return str(raw)
 
     def describe(self) -> str:
         return " or ".join(f"`{w}`" for w in self.words)
