@@ -619,7 +619,7 @@ def load_settings(
     values["keys"] = dict(keys)
     if flags and flags.get("demo"):
         values["demo"] = True
-        if not (flags.get("db_path") or environ.get("METRIKA_DB", "").strip()):
+        if not (flags.get("db_path") or environ.get(BY_NAME["db_path"].env or "", "").strip()):
             values["db_path"] = locations.demo_db()
     _check_together(values)
     return Settings(**values)
