@@ -32,6 +32,7 @@ from common import machine, simulator
 
 from metrika_tui.metrika import MetrikaClient
 from metrika_tui.metrika.errors import MetrikaError
+from metrika_tui.models import ReportRequest
 from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
 from metrika_tui.tokens import Token
 
@@ -69,8 +70,8 @@ async def _one_process(index: int, url: str, args, shared: bool, pace_file: str,
             for token, counter_id in todo:
                 while True:
                     try:
-                        await client.daily_report(token, counter_id, date1, date2)
-                        await client.monthly_users(token, counter_id, date1, date2)
+                        await client.read_window(token, counter_id, [ReportRequest(date1, date2)])
+                        await client.read_window(token, counter_id, [ReportRequest(date1, date2, grain="month")])
                         break
                     except MetrikaError as error:  # a 429 past the client's retries: the engine defers
                         deferred[error.error_type or type(error).__name__] += 1  # the job 2.5-5 s and reads

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import difflib
 import ipaddress
 import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,56 +34,415 @@ class SettingsError(ValueError):
     """A setting has a value we cannot use; the message names it and its source."""
 
 
+# Kinds of value: each turns a raw value (TOML, an environment string, a flag) into the
+# setting's type or raises SettingsError naming the setting (`where`), and describes itself
+# for docs/configuration.md.
+
+
+@dataclass(frozen=True, slots=True)
+class Whole:
+    """A whole number in [low, high]; low 0 allows zero."""
+
+    low: int = 1
+    high: int = 1_000_000
+
+    def __call__(self, raw: Any, where: str) -> int:
+        if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+            raise SettingsError(f"{where} must be a whole number, not {raw!r}")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise SettingsError(f"{where} must be a whole number, not {raw!r}") from None
+        if value < min(self.low, 1):
+            least = "zero or more" if self.low == 0 else "above zero"
+            raise SettingsError(f"{where} must be a whole number {least}, not {raw!r}")
+        if value < self.low:
+            raise SettingsError(f"{where} must be at least {self.low}, not {raw!r}")
+        if value > self.high:
+            raise SettingsError(f"{where} must be at most {self.high}, not {raw!r}")
+        return value
+
+    def describe(self) -> str:
+        return f"whole number, {self.low}-{self.high}"
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """A finite number above zero in [low, high]."""
+
+    low: float
+    high: float
+
+    def __call__(self, raw: Any, where: str) -> float:
+        try:
+            value = float(str(raw).strip()) if not isinstance(raw, bool) else math.nan
+        except ValueError:
+            raise SettingsError(f"{where} must be a number, not {raw!r}") from None
+        if not value > 0 or not math.isfinite(value):
+            raise SettingsError(f"{where} must be a number above zero, not {raw!r}")
+        if not self.low <= value <= self.high:
+            raise SettingsError(f"{where} must be between {self.low:g} and {self.high:g}, not {raw!r}")
+        return value
+
+    def describe(self) -> str:
+        return f"number, {self.low:g}-{self.high:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One of a few words."""
+
+    words: tuple[str, ...]
+
+    def __call__(self, raw: Any, where: str) -> str:
+        if raw not in self.words:
+            shown = " or ".join(repr(w) for w in self.words)
+            raise SettingsError(f"{where} must be {shown}, not {raw!r}")
+        return str(raw)
+
+    def describe(self) -> str:
+        return " or ".join(f"`{w}`" for w in self.words)
+
+
+class Kind:
+    """A value checked by a function of (raw, where), described in a few words."""
+
+    __slots__ = ("check", "words")
+
+    def __init__(self, check: Callable[[Any, str], Any], words: str) -> None:
+        self.check, self.words = check, words
+
+    def __call__(self, raw: Any, where: str) -> Any:
+        return self.check(raw, where)
+
+    def describe(self) -> str:
+        return self.words
+
+
+def _path(raw: Any, where: str) -> Path:
+    if not str(raw).strip():
+        raise SettingsError(f"{where} is empty")
+    return Path(str(raw)).expanduser()
+
+
+def _zone(raw: Any, where: str) -> str:
+    try:
+        ZoneInfo(str(raw))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)") from None
+    return str(raw)
+
+
+def _client_id(raw: Any, where: str) -> str:
+    value = str(raw).strip()
+    if not value or len(value) > 100 or not value.isascii() or not value.isprintable() or " " in value:
+        raise SettingsError(f"{where} must be the app's ID from oauth.yandex.ru (printable, no spaces)")
+    return value
+
+
+def _secret(raw: Any, where: str) -> Token:
+    """Never echoed back, not even in part."""
+    try:
+        return Token(str(raw))
+    except ValueError as exc:
+        raise SettingsError(f"{where}: not a usable client secret ({exc})") from None
+
+
+PATH = Kind(_path, "path (`~` expanded)")
+ZONE = Kind(_zone, "IANA time zone")
+URL = Kind(lambda raw, where: _api_url(str(raw), where), "http(s) URL, no user, query or fragment")
+ADDRESS = Kind(lambda raw, where: _address(str(raw), where), "IP address or host name")
+CLIENT_ID = Kind(_client_id, "printable ASCII, no spaces")
+SECRET = Kind(_secret, "secret (never shown)")
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One row of the settings table: where a value may come from, how it is checked, what it is."""
+
+    name: str  # the Settings field
+    section: str
+    key: str
+    env: str | None
+    kind: Whole | Number | Choice | Kind
+    doc: str
+    flag: str | None = None
+    default_doc: str | None = None  # for defaults that depend on the machine
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.key}"
+
+
+def setting(
+    default: Any,
+    section: str,
+    key: str,
+    kind: Whole | Number | Choice | Kind,
+    doc: str,
+    *,
+    env: str | None = None,
+    flag: str | None = None,
+    factory: Callable[[], Any] | None = None,
+    default_doc: str | None = None,
+) -> Any:
+    """A Settings field that is also a row of the table (the field's name is filled in below)."""
+    row = Setting("", section, key, env, kind, doc, flag, default_doc)
+    if factory is not None:
+        return field(default_factory=factory, metadata={"setting": row})
+    return field(default=default, metadata={"setting": row})
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    db_path: Path = field(default_factory=locations.default_db)
-    api_url: str = DEFAULT_API_URL
-    interval_minutes: int = 60
-    timezone: str = "Europe/Moscow"
-    #: jobs at once in this process; each has one request in flight, so 30 keep max_rps (30 a
-    #: second) busy while answers take up to a second. Fewer leave the rate unused: 6 used
-    #: half of it at 300 ms (bench/quota_efficiency.py). Idle ones cost one read a second in all
-    workers: int = 30
-    per_token_jobs: int = 3  # running jobs per Yandex login (its accounts together), across every process
-    per_token_requests: int = 3  # requests in flight per Yandex login, this process
-    max_rps: float = 30.0  # requests a second to the API's address, shared by every process on the host
-    report_budget: int = 200  # report requests per Yandex login per report_window_seconds
-    report_window_seconds: int = 300
-    backfill_days: int = 90  # first sync of a counter reads this far back
-    lookback_days: int = 3  # later syncs re-read the last days: they are not final
-    max_attempts: int = 5
-    #: quota answers of unknown reset a job may wait out before it fails with the API's message
-    max_deferrals: int = 10
-    #: the daily quota of each Yandex login (Metrika: 5,000, reset at 00:00 UTC), and the share
-    #: of it kept for force-syncs: planning spreads the rest evenly over the day
-    requests_per_day: int = 5000
-    reserve_percent: int = 5
-    #: how a sync reads a month's users: "totals" (one request a month, from its answer's
-    #: totals) or "dimension" (a second request by ym:s:startOfMonth)
-    month_users: str = "totals"
-    #: a worker's lease on its job, renewed every `heartbeat_seconds` while the job runs: a dead
-    #: process on another host gives its jobs back this long after its last heartbeat (on the
-    #: same host, at once: its pid is gone)
-    lease_seconds: int = 30
-    heartbeat_seconds: int | None = None  # None: 10, or a third of a shorter lease
-    max_lost: int = 5  # a job whose worker died this many times fails ("its worker died 5 times")
-    request_timeout: float = 30.0  # seconds without a byte of the answer
-    request_deadline_seconds: float = 120.0  # seconds for a whole request, however it trickles
-    max_answer_bytes: int = 16 * 1024 * 1024  # a bigger answer is a bad answer, read no further
-    log_file: Path = field(default_factory=locations.default_log_file)
-    log_format: str = "text"  # or "json"
-    keys: Mapping[str, str] = field(default_factory=dict)  # binding id -> key(s)
+    """Every setting, each declared once: its default, sources, check and words for the docs."""
+
+    db_path: Path = setting(
+        None,
+        "database",
+        "path",
+        PATH,
+        "the SQLite database file",
+        env="METRIKA_DB",
+        flag="--db",
+        factory=locations.default_db,
+        default_doc="`metrika.db` in the data folder (`metrika-tui paths`)",
+    )
+    api_url: str = setting(
+        DEFAULT_API_URL, "api", "url", URL, "the Metrika API's base URL", env="METRIKA_API_URL", flag="--api-url"
+    )
+    interval_minutes: int = setting(
+        60,
+        "sync",
+        "interval_minutes",
+        Whole(1, 366 * 24 * 60),  # a pass at least once a year
+        "minutes between scheduled passes",
+        env="METRIKA_SYNC_INTERVAL_MINUTES",
+        flag="--interval-minutes",
+    )
+    timezone: str = setting(
+        "Europe/Moscow",
+        "sync",
+        "timezone",
+        ZONE,
+        "the zone the schedule's slots are anchored in",
+        env="APP_TIMEZONE",
+        flag="--timezone",
+    )
+    workers: int = setting(
+        30,
+        "sync",
+        "workers",
+        Whole(1, 1000),
+        "jobs at once in this process, one request in flight each: enough to keep `max_rps` busy"
+        ' (docs/performance.md, "Choosing workers")',
+        env="METRIKA_WORKERS",
+        flag="--workers",
+    )
+    per_token_jobs: int = setting(
+        3,
+        "sync",
+        "per_token_jobs",
+        Whole(1, 1000),
+        "running jobs per Yandex login (its accounts together), across every process",
+        env="METRIKA_PER_TOKEN_JOBS",
+    )
+    per_token_requests: int = setting(
+        3,
+        "api",
+        "per_token_requests",
+        Whole(1, 1000),
+        "requests in flight per Yandex login, this process",
+        env="METRIKA_PER_TOKEN_REQUESTS",
+    )
+    max_rps: float = setting(
+        30.0,
+        "api",
+        "max_rps",
+        Number(0.1, 1000.0),
+        "requests a second to the API's address, shared by every process on the host",
+        env="METRIKA_MAX_RPS",
+    )
+    report_budget: int = setting(
+        200,
+        "api",
+        "report_budget",
+        Whole(),
+        "report requests per Yandex login per `report_window_seconds`",
+        env="METRIKA_REPORT_BUDGET",
+    )
+    report_window_seconds: int = setting(
+        300,
+        "api",
+        "report_window_seconds",
+        Whole(1, 86_400),  # Metrika's longest quota window is a day
+        "the window of `report_budget`",
+    )
+    backfill_days: int = setting(
+        90,
+        "sync",
+        "backfill_days",
+        Whole(1, 36_600),
+        "a counter's first sync reads this far back",
+        env="METRIKA_BACKFILL_DAYS",
+    )
+    lookback_days: int = setting(
+        3,
+        "sync",
+        "lookback_days",
+        Whole(0, 36_600),  # a century of days: beyond it dates overflow
+        "later syncs re-read the newest days: they are not final",
+        env="METRIKA_LOOKBACK_DAYS",
+    )
+    max_attempts: int = setting(
+        5, "sync", "max_attempts", Whole(), "tries of a job before it fails", env="METRIKA_MAX_ATTEMPTS"
+    )
+    max_deferrals: int = setting(
+        10,
+        "sync",
+        "max_deferrals",
+        Whole(),
+        "quota answers of unknown reset a job may wait out before it fails with the API's message",
+        env="METRIKA_MAX_DEFERRALS",
+    )
+    requests_per_day: int = setting(
+        5000,
+        "quota",
+        "requests_per_day",
+        Whole(),
+        "the daily quota of each Yandex login (Metrika: reset at 00:00 UTC)",
+        env="METRIKA_REQUESTS_PER_DAY",
+    )
+    reserve_percent: int = setting(
+        5,
+        "quota",
+        "reserve_percent",
+        Whole(0, 90),  # the rest is what planning spends
+        "the share of the day kept for force-syncs; planning spreads the rest evenly over the day",
+        env="METRIKA_RESERVE_PERCENT",
+    )
+    month_users: str = setting(
+        "totals",
+        "sync",
+        "month_users",
+        Choice(("totals", "dimension")),
+        "how a sync reads a month's users: from its answer's totals (one request a month),"
+        " or a second request by ym:s:startOfMonth",
+        env="METRIKA_MONTH_USERS",
+    )
+    lease_seconds: int = setting(
+        30,
+        "sync",
+        "lease_seconds",
+        Whole(),
+        "a worker's lease on its job: a dead process on another host gives its jobs back this long"
+        " after its last heartbeat (on the same host, at once)",
+        env="METRIKA_LEASE_SECONDS",
+    )
+    heartbeat_seconds: int | None = setting(
+        None,
+        "sync",
+        "heartbeat_seconds",
+        Whole(),
+        "seconds between lease renewals, shorter than the lease",
+        env="METRIKA_HEARTBEAT_SECONDS",
+        default_doc=f"{DEFAULT_HEARTBEAT_SECONDS}, or a third of a shorter lease",
+    )
+    max_lost: int = setting(
+        5,
+        "sync",
+        "max_lost",
+        Whole(),
+        "a job whose worker died this many times fails",
+        env="METRIKA_MAX_LOST",
+    )
+    request_timeout: float = setting(
+        30.0,
+        "api",
+        "request_timeout",
+        Number(0.1, 3600.0),
+        "seconds without a byte of the answer",
+        env="METRIKA_REQUEST_TIMEOUT",
+    )
+    request_deadline_seconds: float = setting(
+        120.0,
+        "api",
+        "request_deadline_seconds",
+        Number(1.0, 86_400.0),
+        "seconds for a whole request, however it trickles; at least `request_timeout`",
+        env="METRIKA_REQUEST_DEADLINE_SECONDS",
+    )
+    max_answer_bytes: int = setting(
+        16 * 1024 * 1024,
+        "api",
+        "max_answer_bytes",
+        Whole(64 * 1024, 1024**3),  # a page of counters is tens of kilobytes
+        "a bigger answer is a bad answer, read no further",
+        env="METRIKA_MAX_ANSWER_BYTES",
+    )
+    log_file: Path = setting(
+        None,
+        "log",
+        "file",
+        PATH,
+        "the event log the daemon appends to",
+        env="METRIKA_LOG_FILE",
+        flag="--log-file",
+        factory=locations.default_log_file,
+        default_doc="`logs/sync.log` in the data folder (`metrika-tui paths`)",
+    )
+    log_format: str = setting(
+        "text",
+        "log",
+        "format",
+        Choice(("text", "json")),
+        "the event line format",
+        env="METRIKA_LOG_FORMAT",
+        flag="--log-format",
+    )
+    keys: Mapping[str, str] = field(default_factory=dict)  # [keys]: binding id -> key(s), checked by the console
     demo: bool = False
-    #: Yandex ID: the OAuth server and the login info (a mirror, or the simulator in tests)
-    oauth_url: str = DEFAULT_OAUTH_URL
-    login_url: str = DEFAULT_LOGIN_URL
-    #: the app registered on Yandex OAuth that `accounts login` and token refreshes speak for
-    oauth_client_id: str = ""
-    oauth_client_secret: Token | None = None
-    #: where the daemon and the console serve Prometheus metrics (/metrics); None: not served,
-    #: 0: a free port (told at start). Loopback by default: the figures name logins
-    metrics_port: int | None = None
-    metrics_address: str = "127.0.0.1"
+    oauth_url: str = setting(
+        DEFAULT_OAUTH_URL,
+        "oauth",
+        "url",
+        URL,
+        "Yandex ID's OAuth server (a mirror, or the simulator in tests)",
+        env="METRIKA_OAUTH_URL",
+    )
+    login_url: str = setting(
+        DEFAULT_LOGIN_URL, "oauth", "login_url", URL, "Yandex ID's login info", env="METRIKA_LOGIN_URL"
+    )
+    oauth_client_id: str = setting(
+        "",
+        "oauth",
+        "client_id",
+        CLIENT_ID,
+        "the app registered on Yandex OAuth that `accounts login` and token refreshes speak for",
+        env="METRIKA_CLIENT_ID",
+    )
+    oauth_client_secret: Token | None = setting(
+        None, "oauth", "client_secret", SECRET, "that app's secret", env="METRIKA_CLIENT_SECRET"
+    )
+    metrics_port: int | None = setting(
+        None,
+        "metrics",
+        "port",
+        Whole(0, 65535),
+        "where the daemon and the console serve Prometheus metrics (/metrics); 0: a free port",
+        env="METRIKA_METRICS_PORT",
+        flag="--metrics-port",
+        default_doc="not served",
+    )
+    metrics_address: str = setting(
+        "127.0.0.1",
+        "metrics",
+        "address",
+        ADDRESS,
+        "the address /metrics listens on; loopback by default: the figures name logins",
+        env="METRIKA_METRICS_ADDRESS",
+        flag="--metrics-address",
+    )
 
     @property
     def interval(self) -> dt.timedelta:
@@ -115,147 +475,21 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-# name in Settings -> (environment variable, config file section.key)
-_SOURCES: dict[str, tuple[str | None, str | None]] = {
-    "db_path": ("METRIKA_DB", "database.path"),
-    "api_url": ("METRIKA_API_URL", "api.url"),
-    "interval_minutes": ("METRIKA_SYNC_INTERVAL_MINUTES", "sync.interval_minutes"),
-    "timezone": ("APP_TIMEZONE", "sync.timezone"),
-    "workers": ("METRIKA_WORKERS", "sync.workers"),
-    "per_token_jobs": ("METRIKA_PER_TOKEN_JOBS", "sync.per_token_jobs"),
-    "per_token_requests": ("METRIKA_PER_TOKEN_REQUESTS", "api.per_token_requests"),
-    "max_rps": ("METRIKA_MAX_RPS", "api.max_rps"),
-    "report_budget": ("METRIKA_REPORT_BUDGET", "api.report_budget"),
-    "report_window_seconds": (None, "api.report_window_seconds"),
-    "backfill_days": ("METRIKA_BACKFILL_DAYS", "sync.backfill_days"),
-    "lookback_days": ("METRIKA_LOOKBACK_DAYS", "sync.lookback_days"),
-    "max_attempts": ("METRIKA_MAX_ATTEMPTS", "sync.max_attempts"),
-    "max_deferrals": ("METRIKA_MAX_DEFERRALS", "sync.max_deferrals"),
-    "requests_per_day": ("METRIKA_REQUESTS_PER_DAY", "quota.requests_per_day"),
-    "reserve_percent": ("METRIKA_RESERVE_PERCENT", "quota.reserve_percent"),
-    "month_users": ("METRIKA_MONTH_USERS", "sync.month_users"),
-    "lease_seconds": ("METRIKA_LEASE_SECONDS", "sync.lease_seconds"),
-    "heartbeat_seconds": ("METRIKA_HEARTBEAT_SECONDS", "sync.heartbeat_seconds"),
-    "max_lost": ("METRIKA_MAX_LOST", "sync.max_lost"),
-    "request_timeout": ("METRIKA_REQUEST_TIMEOUT", "api.request_timeout"),
-    "request_deadline_seconds": ("METRIKA_REQUEST_DEADLINE_SECONDS", "api.request_deadline_seconds"),
-    "max_answer_bytes": ("METRIKA_MAX_ANSWER_BYTES", "api.max_answer_bytes"),
-    "log_file": ("METRIKA_LOG_FILE", "log.file"),
-    "log_format": ("METRIKA_LOG_FORMAT", "log.format"),
-    "oauth_url": ("METRIKA_OAUTH_URL", "oauth.url"),
-    "login_url": ("METRIKA_LOGIN_URL", "oauth.login_url"),
-    "oauth_client_id": ("METRIKA_CLIENT_ID", "oauth.client_id"),
-    "oauth_client_secret": ("METRIKA_CLIENT_SECRET", "oauth.client_secret"),
-    "metrics_port": ("METRIKA_METRICS_PORT", "metrics.port"),
-    "metrics_address": ("METRIKA_METRICS_ADDRESS", "metrics.address"),
+#: the table: every setting a file, the environment or a flag may give, in the order declared
+SETTINGS: tuple[Setting, ...] = tuple(
+    dataclasses.replace(f.metadata["setting"], name=f.name) for f in dataclasses.fields(Settings) if f.metadata
+)
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+#: the config file's sections and their keys; [keys] holds binding ids, checked by the console
+SECTIONS: dict[str, frozenset[str]] = {
+    section: frozenset(s.key for s in SETTINGS if s.section == section)
+    for section in dict.fromkeys(s.section for s in SETTINGS)
 }
+KEYS_SECTION = "keys"
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
 
-_POSITIVE_INT = {
-    "interval_minutes",
-    "workers",
-    "per_token_jobs",
-    "per_token_requests",
-    "report_budget",
-    "report_window_seconds",
-    "backfill_days",
-    "max_attempts",
-    "lease_seconds",
-    "max_deferrals",
-    "requests_per_day",
-    "max_answer_bytes",
-    "heartbeat_seconds",
-    "max_lost",
-}
-#: the largest whole numbers that make sense (beyond them dates overflow, SQLite integers
-#: overflow, or a process starts a million tasks); others stop at a million
-_LARGEST = {
-    "interval_minutes": 366 * 24 * 60,  # a pass at least once a year
-    "backfill_days": 36_600,
-    "lookback_days": 36_600,  # a century of days
-    "workers": 1000,
-    "per_token_jobs": 1000,
-    "per_token_requests": 1000,
-    "reserve_percent": 90,  # the rest is what planning spends
-    "report_window_seconds": 86_400,  # Metrika's longest quota window is a day
-    "max_answer_bytes": 1024**3,
-    "metrics_port": 65535,
-}
-#: whole numbers that may be zero
-_NON_NEGATIVE_INT = {"lookback_days", "reserve_percent", "metrics_port"}
-#: the smallest whole numbers that make sense, where 1 does not
-_SMALLEST = {"max_answer_bytes": 64 * 1024}  # a page of counters is tens of kilobytes
-#: numbers with a fraction: (smallest, largest). Below 0.1 requests a second a pass of a few
-#: counters takes minutes per request; a timeout under 0.1 s fails on loopback
-_FLOATS = {
-    "max_rps": (0.1, 1000.0),
-    "request_timeout": (0.1, 3600.0),
-    "request_deadline_seconds": (1.0, 86_400.0),
-}
+
 _URL_SCHEMES = ("http", "https")
-
-
-def _coerce(name: str, raw: Any, source: str) -> Any:
-    """Turn a raw value into the setting's type, or say clearly why not."""
-    where = f"{name.replace('_', '-')} (from {source})"
-    try:
-        if name in _POSITIVE_INT or name in _NON_NEGATIVE_INT:
-            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                raise ValueError
-            value = int(str(raw).strip())
-            if value < (0 if name in _NON_NEGATIVE_INT else 1):
-                least = "zero or more" if name in _NON_NEGATIVE_INT else "above zero"
-                raise SettingsError(f"{where} must be a whole number {least}, not {raw!r}")
-            if value < (smallest := _SMALLEST.get(name, 0)):
-                raise SettingsError(f"{where} must be at least {smallest}, not {raw!r}")
-            if value > (largest := _LARGEST.get(name, 1_000_000)):
-                raise SettingsError(f"{where} must be at most {largest}, not {raw!r}")
-            return value
-        if name in _FLOATS:
-            value = float(str(raw).strip()) if not isinstance(raw, bool) else math.nan
-            if not value > 0 or not math.isfinite(value):
-                raise SettingsError(f"{where} must be a number above zero, not {raw!r}")
-            low, high = _FLOATS[name]
-            if not low <= value <= high:
-                raise SettingsError(f"{where} must be between {low:g} and {high:g}, not {raw!r}")
-            return value
-    except ValueError as exc:
-        if isinstance(exc, SettingsError):
-            raise
-        kind = "a number" if name in _FLOATS else "a whole number"
-        raise SettingsError(f"{where} must be {kind}, not {raw!r}") from None
-    if name in {"db_path", "log_file"}:
-        if not str(raw).strip():
-            raise SettingsError(f"{where} is empty")
-        return Path(str(raw)).expanduser()
-    if name == "timezone":
-        try:
-            ZoneInfo(str(raw))
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(f"{where}: unknown time zone {raw!r} (try Europe/Moscow or UTC)") from None
-        return str(raw)
-    if name == "oauth_client_id":
-        value = str(raw).strip()
-        if not value or len(value) > 100 or not value.isascii() or not value.isprintable() or " " in value:
-            raise SettingsError(f"{where} must be the app's ID from oauth.yandex.ru (printable, no spaces)")
-        return value
-    if name == "oauth_client_secret":  # never echoed back, not even in part
-        try:
-            return Token(str(raw))
-        except ValueError as exc:
-            raise SettingsError(f"{where}: not a usable client secret ({exc})") from None
-    if name in ("api_url", "oauth_url", "login_url"):
-        return _api_url(str(raw), where)
-    if name == "log_format":
-        if raw not in ("text", "json"):
-            raise SettingsError(f"{where} must be 'text' or 'json', not {raw!r}")
-        return raw
-    if name == "metrics_address":
-        return _address(str(raw), where)
-    if name == "month_users":
-        if raw not in ("totals", "dimension"):
-            raise SettingsError(f"{where} must be 'totals' or 'dimension', not {raw!r}")
-        return raw
-    return raw
 
 
 def _address(raw: str, where: str) -> str:
@@ -299,15 +533,14 @@ def _api_url(raw: str, where: str) -> str:
 def _check_together(values: Mapping[str, Any]) -> None:
     """Rules between settings: a whole request cannot have less time than one of its reads, nor
     a lease less than the time between its renewals."""
-    defaults = {f.name: f.default for f in dataclasses.fields(Settings)}
-    timeout = values.get("request_timeout", defaults["request_timeout"])
-    deadline = values.get("request_deadline_seconds", defaults["request_deadline_seconds"])
+    timeout = values.get("request_timeout", _DEFAULTS["request_timeout"])
+    deadline = values.get("request_deadline_seconds", _DEFAULTS["request_deadline_seconds"])
     if deadline < timeout:
         raise SettingsError(
             f"request-deadline-seconds ({deadline:g}) must be at least "
             f"request-timeout ({timeout:g}): a whole request includes its reads"
         )
-    heartbeat, lease = values.get("heartbeat_seconds"), values.get("lease_seconds", defaults["lease_seconds"])
+    heartbeat, lease = values.get("heartbeat_seconds"), values.get("lease_seconds", _DEFAULTS["lease_seconds"])
     if heartbeat is not None and heartbeat >= lease:
         raise SettingsError(
             f"heartbeat-seconds ({heartbeat}) must be shorter than lease-seconds ({lease}):"
@@ -330,16 +563,34 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"config file {path} cannot be read: {exc.strerror}") from None
 
 
-def _lookup(config: Mapping[str, Any], dotted: str, path: Path) -> Any:
-    node: Any = config
-    for depth, part in enumerate(dotted.split(".")):
+def nearest(name: str, known: Iterable[str]) -> str:
+    """'; did you mean 'x'?' for the closest known name, or nothing when none is close."""
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_names(config: Mapping[str, Any], path: Path) -> None:
+    """Every section and key of the file is one we read: a typo stops the command, it is never
+    silently ignored (the default used instead)."""
+    sections = {*SECTIONS, KEYS_SECTION}
+
+    def home(key: str) -> str | None:
+        return next((section for section, keys in SECTIONS.items() if key in keys), None)
+
+    for name, node in config.items():
+        if name not in sections:
+            if (where := home(name)) is not None:  # `interval_minutes = 5` above every section
+                raise SettingsError(f"unknown key {name!r} at the top of {path}; it belongs under [{where}]")
+            kind = "section" if isinstance(node, Mapping) else "key"
+            raise SettingsError(f"unknown {kind} {name!r} in {path}{nearest(name, sections)}")
         if not isinstance(node, Mapping):  # `sync = 5` where [sync] is a table of settings
-            section = ".".join(dotted.split(".")[:depth])
-            raise SettingsError(f"config file {path}: [{section}] must be a table of settings, not {node!r}")
-        if part not in node:
-            return None
-        node = node[part]
-    return node
+            raise SettingsError(f"config file {path}: [{name}] must be a table of settings, not {node!r}")
+        if name == KEYS_SECTION:
+            continue
+        for key in node:
+            if key not in SECTIONS[name]:
+                hint = f"; it belongs under [{where}]" if (where := home(key)) else nearest(key, SECTIONS[name])
+                raise SettingsError(f"unknown key {key!r} in {path} [{name}]{hint}")
 
 
 def load_settings(
@@ -352,21 +603,66 @@ def load_settings(
     environ = os.environ if environ is None else environ
     config_path = config_path or locations.config_file()
     config = read_config_file(config_path)
+    _check_names(config, config_path)
     values: dict[str, Any] = {}
-    for name, (env_name, key) in _SOURCES.items():
-        if key is not None and (raw := _lookup(config, key, config_path)) is not None:
-            values[name] = _coerce(name, raw, f"{config_path} [{key}]")
-        if env_name is not None and environ.get(env_name, "").strip():
-            values[name] = _coerce(name, environ[env_name], f"${env_name}")
-        if flags and flags.get(name) is not None:
-            values[name] = _coerce(name, flags[name], f"--{name.replace('_', '-')}")
-    keys = config.get("keys", {})
-    if not isinstance(keys, Mapping) or not all(isinstance(v, str) for v in keys.values()):
+    for s in SETTINGS:
+        where = s.name.replace("_", "-")
+        if (raw := config.get(s.section, {}).get(s.key)) is not None:
+            values[s.name] = s.kind(raw, f"{where} (from {config_path} [{s.dotted}])")
+        if s.env is not None and environ.get(s.env, "").strip():
+            values[s.name] = s.kind(environ[s.env], f"{where} (from ${s.env})")
+        if s.flag and flags and flags.get(s.name) is not None:
+            values[s.name] = s.kind(flags[s.name], f"{where} (from {s.flag})")
+    keys = config.get(KEYS_SECTION, {})
+    if not all(isinstance(v, str) for v in keys.values()):
         raise SettingsError(f"config file {config_path} [keys]: each entry must be a key string")
     values["keys"] = dict(keys)
     if flags and flags.get("demo"):
         values["demo"] = True
-        if not (flags.get("db_path") or environ.get("METRIKA_DB", "").strip()):
+        if not (flags.get("db_path") or environ.get(BY_NAME["db_path"].env or "", "").strip()):
             values["db_path"] = locations.demo_db()
     _check_together(values)
     return Settings(**values)
+
+
+def shown_default(s: Setting, *, markdown: bool = True) -> str:
+    """The default in words: for the docs (as code), or for a flag's help (plain)."""
+    if s.default_doc is not None:
+        return s.default_doc if markdown else s.default_doc.replace("`", "")
+    default = _DEFAULTS[s.name]
+    if default in ("", None):
+        return "none"
+    if not markdown:
+        return str(default)
+    return f'`"{default}"`' if isinstance(default, str) else f"`{default}`"
+
+
+def flag_help(name: str, words: str) -> str:
+    """A flag's help: its words, then where else the setting comes from and its default."""
+    s = BY_NAME[name]
+    where = ", ".join(filter(None, [s.env and f"env {s.env}", f"[{s.section}] {s.key}"]))
+    return f"{words} ({where}; default {shown_default(s, markdown=False)})"
+
+
+def render_doc() -> str:
+    """The settings part of docs/configuration.md: every setting of the table, by section
+    (`python -m metrika_tui.cli.config_doc` adds the console's [keys] and writes the file)."""
+    lines = [
+        "Settings come from, in rising priority: the defaults, the config file (`metrika-tui paths`"
+        " shows where; `--config` or `METRIKA_CONFIG` choose another), the environment, the flags."
+        " A bad value, an unknown section or key, an unknown binding id or two actions on one key stop"
+        " the command (exit 2) with a message naming the file and the key.",
+        "",
+    ]
+    for section, names in SECTIONS.items():
+        lines += [
+            f"## [{section}]",
+            "",
+            "| key | environment | flag | value | default | what |",
+            "|---|---|---|---|---|---|",
+        ]
+        for s in (s for s in SETTINGS if s.section == section and s.key in names):
+            env, flag = (f"`{s.env}`" if s.env else "", f"`{s.flag}`" if s.flag else "")
+            lines.append(f"| `{s.key}` | {env} | {flag} | {s.kind.describe()} | {shown_default(s)} | {s.doc} |")
+        lines.append("")
+    return "\n".join(lines)

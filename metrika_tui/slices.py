@@ -1,7 +1,7 @@
 """Long loops of Python that let the event loop through now and then.
 
-A console shares its event loop with the engine: turning 100,000 database rows into
-objects is about a second of Python, and keys pressed meanwhile would wait for all of it.
+A console shares its event loop with the engine: turning a hundred thousand database rows
+into objects is a long stretch of Python, and keys pressed meanwhile would wait for all of it.
 """
 
 from __future__ import annotations

@@ -50,11 +50,6 @@ def visible(text: object) -> str:
     return text.translate(_VISIBLE) if _UNSAFE.search(text) else text
 
 
-def is_clean(text: str) -> bool:
-    """True when `visible` would leave `text` as it is."""
-    return _UNSAFE.search(text) is None
-
-
 def cells(text: str) -> int:
     """How many terminal columns `text` takes: wide (CJK) characters two, combining marks none."""
     if text.isascii():

@@ -34,6 +34,7 @@ def run_with_umask(env: dict, umask: int, *args: str, stdin: str = "") -> subpro
     return proc
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("umask", [0o000, 0o022])
 def test_every_file_is_private_whatever_the_umask(cli, tmp_path, umask):
     data = tmp_path / "fresh" / "data"  # nothing of it exists yet

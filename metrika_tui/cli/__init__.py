@@ -60,7 +60,9 @@ def _dispatch(args) -> int:
     import os
     from pathlib import Path
 
-    from metrika_tui.settings import load_settings
+    from metrika_tui import locations
+    from metrika_tui.settings import SETTINGS, load_settings
+    from metrika_tui.tui.keymap import check_keymap  # Textual-free: the daemon checks [keys] too
 
     if args.command == "simulator":
         from metrika_tui.cli.simulator_cmd import run_simulator
@@ -68,23 +70,17 @@ def _dispatch(args) -> int:
         return run_simulator(args)
     if getattr(args, "config", None):
         os.environ["METRIKA_CONFIG"] = args.config
-    flags = {
-        name: getattr(args, name, None)
-        for name in (
-            "db_path",
-            "api_url",
-            "interval_minutes",
-            "timezone",
-            "workers",
-            "log_file",
-            "log_format",
-            "metrics_port",
-            "metrics_address",
-        )
-    }
+    flags = {s.name: getattr(args, s.name, None) for s in SETTINGS if s.flag}
     flags["demo"] = getattr(args, "demo", False)
-    config_path = Path(args.config) if getattr(args, "config", None) else None
-    settings = load_settings(flags, config_path=config_path)
+    config_path = Path(args.config) if getattr(args, "config", None) else locations.config_file()
+
+    def load():
+        """The settings, the whole config file checked: a typo in it stops every command."""
+        loaded = load_settings(flags, config_path=config_path)
+        check_keymap(loaded.keys, config_path)
+        return loaded
+
+    settings = load()
 
     served = getattr(args, "metrics_port", None) is not None or getattr(args, "metrics_address", None)
     if served and (args.command is not None or args.once):
@@ -95,7 +91,7 @@ def _dispatch(args) -> int:
         if args.headless:
             from metrika_tui.headless import run_headless
 
-            return run_headless(settings, once=args.once, reload=lambda: load_settings(flags, config_path=config_path))
+            return run_headless(settings, once=args.once, reload=load)
         from metrika_tui.cli.console_cmd import run_console_command
 
         return run_console_command(settings, read_only=args.read_only)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from metrika_tui import __version__
 from metrika_tui.models import month_end
+from metrika_tui.settings import flag_help
 
 
 class UsageError(Exception):
@@ -31,22 +32,22 @@ def _common(parser: argparse.ArgumentParser, *, default=None) -> None:
         default=default if default is not None else False,
         help="use the bundled Metrika simulator and a demo database (no token, no network)",
     )
-    g.add_argument("--db", dest="db_path", metavar="PATH", default=default, help="database file (env METRIKA_DB)")
+    g.add_argument("--db", dest="db_path", metavar="PATH", default=default, help=flag_help("db_path", "database file"))
     g.add_argument("--config", metavar="PATH", default=default, help="config file (env METRIKA_CONFIG)")
-    g.add_argument("--api-url", metavar="URL", default=default, help="Metrika API base URL (env METRIKA_API_URL)")
+    g.add_argument("--api-url", metavar="URL", default=default, help=flag_help("api_url", "Metrika API base URL"))
     g.add_argument(
         "--interval-minutes",
         metavar="N",
         default=default,
-        help="sync interval in minutes (env METRIKA_SYNC_INTERVAL_MINUTES, default 60)",
+        help=flag_help("interval_minutes", "sync interval in minutes"),
     )
     g.add_argument(
         "--timezone",
         metavar="TZ",
         default=default,
-        help="time zone of the schedule (env APP_TIMEZONE, default Europe/Moscow)",
+        help=flag_help("timezone", "time zone of the schedule"),
     )
-    g.add_argument("--workers", metavar="N", default=default, help="async workers (env METRIKA_WORKERS)")
+    g.add_argument("--workers", metavar="N", default=default, help=flag_help("workers", "async workers"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,19 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--once", action="store_true", help="with --headless: plan one pass, work it to completion, exit"
     )
     parser.add_argument("--read-only", action="store_true", help="console: observe only")
-    parser.add_argument("--log-file", metavar="PATH", help="headless: append events here")
-    parser.add_argument("--log-format", choices=("text", "json"), help="headless: event line format")
+    parser.add_argument("--log-file", metavar="PATH", help=flag_help("log_file", "headless: append events here"))
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), help=flag_help("log_format", "headless: event line format")
+    )
     parser.add_argument(
         "--metrics-port",
         type=_port,
         metavar="PORT",
-        help="headless and console: serve Prometheus metrics on http://ADDRESS:PORT/metrics "
-        "(env METRIKA_METRICS_PORT, [metrics] port; 0: a free port)",
+        help=flag_help(
+            "metrics_port",
+            "headless and console: serve Prometheus metrics on http://ADDRESS:PORT/metrics, 0: a free port",
+        ),
     )
     parser.add_argument(
         "--metrics-address",
         metavar="ADDRESS",
-        help="where the metrics are served (env METRIKA_METRICS_ADDRESS, [metrics] address; default 127.0.0.1)",
+        help=flag_help("metrics_address", "where the metrics are served"),
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     s = argparse.SUPPRESS

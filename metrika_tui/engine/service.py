@@ -377,10 +377,6 @@ class Engine:
         self._stop_grace = grace
         self._finished.set()
 
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop_grace is not None
-
     def _on_result(self, job: ClaimedJob, result: JobResult) -> None:
         self._results[job.counter_id] = result
         if result.run_after is not None:
@@ -425,8 +421,8 @@ class Engine:
             if self.pool.store_error is not None:  # the database refuses results: say so, don't spin
                 raise self.pool.store_error
             self._finished.clear()  # before reading: a job that ends while we read still wakes us
-            # which counters still wait: job ids only, read after every finished job (reading
-            # every counter's row here held a pass of 10,000 counters to 78 jobs/s, 103 without)
+            # which counters still wait: job ids only, read after every finished job (reading every
+            # counter's row here slowed big passes: docs/performance.md)
             live = await self.store.live_counter_ids(counter_ids)
             if not live:
                 break
@@ -544,10 +540,10 @@ class Engine:
         """Everything the console and `sync-status` show, at one moment.
 
         With `changed` and the `base` snapshot they changed from, only those counters are
-        read again and the rest kept (during a pass over 100,000 counters a console re-reads
-        a few hundred, not all); a counter new since `base` means a full read. A full read
-        is built in slices (`map_in_slices`): about a second of Python at 100,000 counters,
-        and a console on the same event loop stays responsive meanwhile.
+        read again and the rest kept (during a pass a console re-reads the few the events
+        named, not all); a counter new since `base` means a full read. A full read is built
+        in slices (`map_in_slices`), so a console on the same event loop stays responsive
+        while a big one is built.
         """
         now = self.clock.now()
         paces = await self.paces(now)

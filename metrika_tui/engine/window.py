@@ -23,8 +23,6 @@ from functools import lru_cache
 from metrika_tui.models import ReportRequest, counter_zone, month_start, next_month
 from metrika_tui.settings import Settings
 
-MONTH_USERS_MODES = ("totals", "dimension")
-
 
 @lru_cache(maxsize=1024)
 def local_today(time_zone: str, now: dt.datetime, offset: int | None = None) -> dt.date:

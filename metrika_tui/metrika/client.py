@@ -45,11 +45,9 @@ COUNTER_PATH = "/management/v1/counter/{id}"
 REPORT_PATH = "/stat/v1/data"
 
 #: seconds added to the rolling second the pacer counts sends in (see `RatePacer`): the
-#: server counts arrivals, which trail our sends by the wire and its own pauses. Sends are
-#: counted as their first byte is written, so 80 ms of that jitter is tolerated for 7% of
-#: the rate (was: 10% of the rate spare, counted where requests were booked, so every pause
-#: of our event loop between booking and writing ate into it). 50 ms met one 429 in 4,000
-#: requests on a busy machine: the simulator's own pauses reached 50-60 ms
+#: server counts arrivals, which trail our sends (counted as their first byte is written) by
+#: the wire and its own pauses; the margin absorbs that jitter at the cost of a little rate.
+#: How it was chosen: docs/performance.md, "pacing counted where requests leave"
 RATE_MARGIN = 0.08
 
 
@@ -188,20 +186,6 @@ class MetrikaClient:
     async def get_counter(self, token: Token, counter_id: int, *, login: str | None = None) -> Counter:
         page = await self._get_json(token, login, COUNTER_PATH.format(id=int(counter_id)), {}, "counter")
         return parse.parse_counter(page["counter"])
-
-    async def daily_report(
-        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date, *, login: str | None = None
-    ) -> Report:
-        """Daily figures (rows: DailyStat) for the window, every page read; `totals` are the
-        whole window's (its users counted once, not summed over the days)."""
-        return (await self.read_window(token, counter_id, [ReportRequest(date1, date2)], login=login))[0]
-
-    async def monthly_users(
-        self, token: Token, counter_id: int, date1: dt.date, date2: dt.date, *, login: str | None = None
-    ) -> Report:
-        """Users at month grain (rows: MonthUsers), for every month the window touches."""
-        request = ReportRequest(date1, date2, grain="month")
-        return (await self.read_window(token, counter_id, [request], login=login))[0]
 
     async def read_window(
         self, token: Token, counter_id: int, requests: Sequence[ReportRequest], *, login: str | None = None

@@ -7,8 +7,7 @@ process opens (`locations.pace_file()`, mode 0600), one record per API address, 
 booking is a read-change-write of that file under `fcntl.flock`:
 
 - the critical section is a read, a few list operations and a write of a few hundred bytes
-  (21 us in a process alone; 137 us on average with four clients and the simulator sharing
-  2 cores, bench/multi_process.py), three times a request; the event loop takes the lock only
+  (timed by bench/multi_process.py: docs/performance.md), three times a request; the event loop takes the lock only
   if it is free, and waits for another process's in a worker thread, so a process descheduled
   while holding it never stalls another's event loop (one stopped holding it is passed by
   after LOCK_PATIENCE);
@@ -179,6 +178,12 @@ class HostPacer(RatePacer):
             return  # no loop: the next booking carries it
         self._flushes.add(task)
         task.add_done_callback(self._flushes.discard)
+
+    @property
+    def writing(self) -> bool:
+        """Sends that left while the file was busy are still to be written to it (held, or being
+        written): until then the other processes do not count them."""
+        return bool(self._pending or self._flushes)
 
     def close(self) -> None:
         with self._mutex:

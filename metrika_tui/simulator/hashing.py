@@ -49,11 +49,3 @@ def splitmix(x: int) -> int:
 def fields16(h: int) -> tuple[float, float, float, float]:
     """Four uniforms in [0, 1) from one 64-bit hash, 16 bits each: plenty for daily noise."""
     return ((h & 0xFFFF) / 65536.0, ((h >> 16) & 0xFFFF) / 65536.0, ((h >> 32) & 0xFFFF) / 65536.0, (h >> 48) / 65536.0)
-
-
-def text_key(text: str) -> int:
-    """A stable integer for a string (Python's hash() is salted per process)."""
-    h = 0
-    for byte in text.encode():
-        h = _splitmix(h ^ byte)
-    return h

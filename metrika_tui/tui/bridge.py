@@ -5,9 +5,9 @@ other processes on the same database). The callback only appends to a buffer and
 the view dirty: it never touches a widget. A short timer then delivers the buffered
 events as one `EngineEvents` message and, when anything changed, pulls one
 `engine.snapshot()` and delivers it as `SnapshotArrived`, so a burst of a thousand updates
-becomes one table reconcile. A snapshot of 100,000 counters takes over a second of the
-event loop, so the next one waits a few times as long as the last took: the console stays
-responsive while a pass changes everything at once.
+becomes one table reconcile. A snapshot of a big database holds the event loop a while, so
+the next one waits a few times as long as the last took: the console stays responsive while
+a pass changes everything at once.
 
 A re-read asks only for the counters the events since the last one named (the engine
 keeps the rest from that snapshot); an event that names none (a pass planned, an account
@@ -107,6 +107,7 @@ class EngineBridge:
         self._unsubscribe: Callable[[], None] | None = None
         self._timers: list[Timer] = []
         self.snapshots_taken = 0
+        self.ageing_ticks = 0
 
     # -- wiring ----------------------------------------------------------------------------
     def subscribe(self) -> None:
@@ -146,8 +147,15 @@ class EngineBridge:
         self._dirty = True
         self._changed = None
 
+    @property
+    def settled(self) -> bool:
+        """Nothing buffered, nothing to re-read, no read in flight: every news given to the bridge
+        has been delivered, and nothing more comes until the engine says something."""
+        return not self._buffer and not self._dirty and not self._fetching
+
     def age(self) -> None:
         """Relative times move on; and if a state has turned with the clock, re-read."""
+        self.ageing_ticks += 1
         self.target.post_message(Ageing())
         if time.monotonic() >= self._clock_change_at:
             self._clock_change_at = float("inf")

@@ -42,6 +42,7 @@ def test_token_from_the_environment(cli):
     assert cli.world.tokens[1] not in proc.stdout
 
 
+@pytest.mark.slow
 def test_full_sync_then_nothing_to_do_then_force(cli):
     cli.add_all_accounts()
     total = sum(len(cli.world.counters_of(t)) for t in cli.world.tokens)
@@ -61,6 +62,7 @@ def test_full_sync_then_nothing_to_do_then_force(cli):
     assert f"Queued: {total}" in forced.stdout
 
 
+@pytest.mark.slow
 def test_account_and_counter_filters(cli):
     cli.add_all_accounts()
     accounts = cli.json("accounts", "list", "--json")
@@ -79,6 +81,7 @@ def test_account_and_counter_filters(cli):
     assert target in ok and len(ok) == len(cli.world.counters_of(cli.world.tokens[0])) + 1
 
 
+@pytest.mark.slow
 def test_no_wait_only_enqueues(cli):
     cli.add_all_accounts()
     out = cli.run("sync", "--no-wait", check_code=0).stdout
@@ -95,6 +98,7 @@ def test_no_wait_only_enqueues(cli):
     assert {c["state"] for a in status["accounts"] for c in a["counters"]} == {"ok"}
 
 
+@pytest.mark.slow
 def test_disabled_counter_is_never_planned(cli):
     cli.add_all_accounts()
     counters = cli.json("counters", "list", "--json")
@@ -211,6 +215,7 @@ def test_sync_status_tells_each_logins_quota_and_the_datas_freshness(cli):
     assert "Quota: " in text and "of 5,000 requests today" in text and "Data age: median" in text
 
 
+@pytest.mark.slow
 def test_a_logins_daily_quota_stretches_its_cadence_and_sync_force_takes_only_what_fits(cli):
     cli.add_all_accounts()  # a request each (its counters list)
     cli.run("sync", check_code=0)  # 3 first syncs a login, 2 requests each (90 days: 4 months)

@@ -44,6 +44,7 @@ def offline(make_env) -> dict:
 # -- what it writes ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_worlds_export_equals_what_the_store_holds(make_env):
     env = make_env("http://127.0.0.1:9")
     env.pop("METRIKA_DB")  # --demo: the demo database in the data folder, its own simulator
@@ -92,6 +93,7 @@ def test_the_demo_worlds_export_equals_what_the_store_holds(make_env):
     assert list(lines[0]) == list(EXPORT_COLUMNS["daily"]) and lines[0]["sampled"] is False
 
 
+@pytest.mark.slow
 def test_filters_pick_counters_accounts_and_days(tmp_path, offline):
     asyncio.run(stored(Path(offline["METRIKA_DB"]), {"alpha": [101, 102], "beta": [201]}, days=70))
 
@@ -192,6 +194,7 @@ def test_an_unwritable_output_folder_is_refused(tmp_path, offline):
     assert "cannot write there (Permission denied)" in proc.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_signal_mid_export_leaves_the_old_file_and_no_temporary_one(tmp_path, offline, sig):
     asyncio.run(stored(Path(offline["METRIKA_DB"]), {"a": list(range(1, 401))}, days=365))  # 146,000 rows

@@ -167,6 +167,7 @@ def health(env: dict, *args: str) -> tuple[int, dict]:
     return proc.returncode, json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_the_commands_exit_codes_fresh_synced_stale_and_revoked_only(tmp_path, make_env):
     env = make_env("http://127.0.0.1:9")
     db = Path(env["METRIKA_DB"])

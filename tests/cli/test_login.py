@@ -89,6 +89,7 @@ def secrets_of(cli: Cli) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_an_approved_login_adds_the_account_with_its_login_id_and_counters(login_cli):
     cli = login_cli
     proc = start_login(cli)
@@ -166,6 +167,7 @@ def test_a_wrong_client_secret_is_named_and_never_shown(login_cli):
     assert "not-the-secret-at-all-123456" not in out + err
 
 
+@pytest.mark.slow
 def test_the_demo_login_approves_by_itself(tmp_path, make_env):
     env = make_env("http://127.0.0.1:9")  # --demo brings its own simulator
     proc = subprocess.run(

@@ -51,6 +51,7 @@ def test_max_wait_refuses_what_is_not_a_wait(cli, value, fragment):
     assert fragment in proc.stderr and "--max-wait" in proc.stderr
 
 
+@pytest.mark.slow
 def test_sync_waits_out_the_report_window_and_says_what_for(budget_cli):
     started = time.monotonic()
     proc = budget_cli.run("sync", check_code=0)
@@ -67,6 +68,7 @@ def test_sync_waits_out_the_report_window_and_says_what_for(budget_cli):
     assert answered_reports(budget_cli) == 12 and not budget_cli.sim.stats.quota_rejections  # none twice
 
 
+@pytest.mark.slow
 def test_a_deferral_beyond_max_wait_exits_1_with_those_counters_still_queued(budget_cli):
     proc = budget_cli.run("sync", "--max-wait", "0s")
 

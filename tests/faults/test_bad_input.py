@@ -77,6 +77,12 @@ SETTINGS = {
     "config section not a table": (["sync"], {}, "sync = 5\n", "[sync] must be a table"),
     "config keys not strings": (["sync-status"], {}, "[keys]\nquit = 5\n", "key string"),
     "config truncated": (["--headless", "--once"], {}, '[sync]\ntimezone = "Europe/Mos', "not valid TOML"),
+    # a name the program does not read is a mistake, never silently ignored (the default used instead)
+    "config section misspelt": (["sync"], {}, '[databse]\npath = "/tmp/elsewhere.db"\n', "did you mean 'database'?"),
+    "config key misspelt": (["sync-status"], {}, "[sync]\ninterval_minuts = 5\n", "did you mean 'interval_minutes'?"),
+    "config key above the sections": (["--headless", "--once"], {}, "interval_minutes = 5\n", "belongs under [sync]"),
+    "config binding id misspelt": (["sync-status"], {}, '[keys]\nforce-synk = "x"\n', "did you mean 'force-sync'?"),
+    "config key bound twice": (["--headless", "--once"], {}, '[keys]\nforce-sync = "d"\n', "'d' is bound to both"),
 }
 
 
@@ -162,6 +168,7 @@ def test_a_database_from_a_newer_schema_is_refused_untouched(offline, tmp_path, 
     assert not newer.with_name("newer.db-wal").exists()  # not even switched to WAL
 
 
+@pytest.mark.slow
 def test_unknown_and_impossible_ids(cli):
     cli.add_all_accounts()
     counters = cli.json("counters", "list", "--json")

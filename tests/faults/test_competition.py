@@ -16,6 +16,7 @@ from .harness import live_jobs, peek, report, rig, wait_for
 TROUBLE = FaultConfig(backend_error=0.02, drop_connection=0.02, malformed_json=0.02, html_500=0.02)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(soak(120, 1800))
 def test_three_daemons_and_a_sync_share_one_pass(tmp_path, make_env, rng):
     world = World.generate(seed=51, accounts=3, counters_per_account=soak(10, 60))

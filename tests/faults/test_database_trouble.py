@@ -56,6 +56,7 @@ def finished_at(db: Path) -> list[float]:
     return [row[0] for row in peek(db, "SELECT finished_at FROM jobs WHERE finished_at IS NOT NULL")]
 
 
+@pytest.mark.slow
 def test_a_briefly_locked_database_makes_the_sync_wait_then_finish(tmp_path, make_env):
     world = World.generate(seed=21, accounts=3, counters_per_account=5)
     with rig(tmp_path, make_env, world, SLOW) as r:
@@ -75,6 +76,7 @@ def test_a_briefly_locked_database_makes_the_sync_wait_then_finish(tmp_path, mak
     assert [t for t in finished_at(r.db) if taken < t < let_go]
 
 
+@pytest.mark.slow
 def test_a_lock_held_past_the_busy_timeout_stops_the_sync_with_a_clear_error(tmp_path, make_env):
     world = World.generate(seed=22, accounts=2, counters_per_account=5)
     with rig(tmp_path, make_env, world, SLOW, METRIKA_LEASE_SECONDS="3") as r:
@@ -94,6 +96,7 @@ def test_a_lock_held_past_the_busy_timeout_stops_the_sync_with_a_clear_error(tmp
         r.check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["sync", "--force"], ["--headless", "--once"]], ids=["sync", "once"])
 def test_a_full_disk_is_a_clear_error_and_nothing_is_corrupted(tmp_path, make_env, command):
     world = World.generate(seed=23, accounts=2, counters_per_account=4)

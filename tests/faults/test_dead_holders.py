@@ -24,6 +24,7 @@ from .harness import leases_held_by, live_jobs, peek, report, rig, wait_for
 SLOW = SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=300.0))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_after_a_daemon_is_killed_mid_pass_the_next_sync_takes_its_jobs_back_at_once(tmp_path, make_env):
     world = World.generate(seed=141, accounts=4, counters_per_account=4)
@@ -52,6 +53,7 @@ def test_after_a_daemon_is_killed_mid_pass_the_next_sync_takes_its_jobs_back_at_
     report("daemon killed, then sync", leases_left=held, sync_seconds=round(took, 1))
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_jobs_held_by_a_process_on_another_host_come_back_when_its_lease_runs_out(tmp_path, make_env):
     world = World.generate(seed=142, accounts=2, counters_per_account=3)
@@ -111,6 +113,7 @@ KILLS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_ten_kills_of_one_jobs_worker_do_not_fail_the_job(tmp_path, make_env):
     world = World.generate(seed=143, accounts=1, counters_per_account=1)

@@ -105,6 +105,7 @@ async def wait_idle(engine: Engine, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(soak(90, 1800))
 async def test_every_fault_and_every_quota_at_once(tmp_path, rng):
     clock = ShiftingClock()

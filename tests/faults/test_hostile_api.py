@@ -14,6 +14,8 @@ import time
 import zoneinfo
 from pathlib import Path
 
+import pytest
+
 from metrika_tui.models import month_start
 from metrika_tui.simulator import HostileConfig, Simulator, SimulatorConfig, World
 from metrika_tui.simulator.hostile import BOGUS_ZONE, HOSTILE_ERROR, HOSTILE_LOGIN, HOSTILE_NAMES
@@ -63,6 +65,7 @@ def assert_stored_is_the_truth(db: Path, world: World, counter_id: int) -> int:
     return len(days)
 
 
+@pytest.mark.slow
 def test_hostile_names_logins_and_errors_never_reach_a_terminal_or_a_log_raw(tmp_path, make_env):
     world = World.generate(seed=71, accounts=2, counters_per_account=4)
     ids = [cid for a in world.accounts for cid in a.counter_ids]
@@ -150,6 +153,7 @@ WRONG_ANSWERS = {
 }
 
 
+@pytest.mark.slow
 def test_wrong_answers_fail_their_counters_clearly_and_the_pass_ends(tmp_path, make_env):
     world = World.generate(seed=72, accounts=2, counters_per_account=6)
     ids = [cid for a in world.accounts for cid in a.counter_ids]

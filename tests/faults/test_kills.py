@@ -51,6 +51,7 @@ def work_pass_under_kills(r: Rig, rng: random.Random, log: KillLog) -> None:
         log.exits += 1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(soak(170, 3600))
 def test_sigkill_at_random_moments_loses_nothing_and_doubles_nothing(tmp_path, make_env, rng):
     world = World.generate(seed=31, accounts=4, counters_per_account=soak(6, 25))

@@ -11,6 +11,7 @@ from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
 from .harness import peek, report, rig, wait_for
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_a_token_revoked_mid_pass_stops_its_account_only(tmp_path, make_env):
     world = World.generate(seed=61, accounts=3, counters_per_account=9)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from metrika_tui.engine.events import Kind
 from metrika_tui.simulator import LatencyConfig, Simulator, SimulatorConfig, World
 from metrika_tui.store import Store
 
@@ -67,6 +69,7 @@ async def _slots(db: Path) -> list[tuple[str, str]]:
         await store.close()
 
 
+@pytest.mark.slow
 def test_demo_daemon_syncs_on_its_own_and_never_loads_textual(tmp_path, make_env):
     env = make_env("http://127.0.0.1:9")  # --demo brings its own simulator
     env.pop("METRIKA_DB")
@@ -104,6 +107,7 @@ def states_demo(env: dict) -> set[str]:
     return {c["state"] for a in data["accounts"] for c in a["counters"]}
 
 
+@pytest.mark.slow
 def test_once_exits_0_when_all_synced_and_1_when_some_failed(tmp_path, make_env):
     world = World.generate(seed=3, accounts=2, counters_per_account=2)
     sim = Simulator(world, SimulatorConfig())
@@ -130,6 +134,7 @@ def test_once_exits_0_when_all_synced_and_1_when_some_failed(tmp_path, make_env)
     assert sorted(states(env)) == ["ok", "ok", "revoked", "revoked"]
 
 
+@pytest.mark.slow
 def test_sigterm_mid_pass_exits_cleanly_and_a_restart_finishes_the_pass(tmp_path, make_env):
     world = World.generate(seed=4, accounts=3, counters_per_account=12)
     sim = Simulator(world, SimulatorConfig(latency=LatencyConfig(kind="fixed", median_ms=250.0)))
@@ -156,6 +161,7 @@ def test_sigterm_mid_pass_exits_cleanly_and_a_restart_finishes_the_pass(tmp_path
     assert set(done.values()) == {1}, done  # every counter synced exactly once: nothing lost, nothing twice
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path, make_env):
     world = World.generate(seed=6, accounts=2, counters_per_account=10)
@@ -168,7 +174,8 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
             wait_for(lambda: set(states(env)) == {"ok"}, 60, "the start-up pass")
             # the start-up covers the slot it starts in; the next one is a tick's
             wait_for(lambda: len(asyncio.run(_slots(Path(env["METRIKA_DB"])))) >= 2, 75, "a scheduled slot")
-            time.sleep(3)  # let the slower daemons try the same slot
+            # the barrier: every daemon has told its tick of that slot (planned it, or found it planned)
+            wait_for(lambda: _every_daemon_ticked(asyncio.run(_ticks(Path(env["METRIKA_DB"]))), 3), 30, "3 ticks")
         finally:
             for d in daemons:
                 d.send_signal(signal.SIGTERM)
@@ -176,8 +183,12 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
     assert [d.returncode for d in daemons] == [0, 0, 0]
     slots = asyncio.run(_slots(Path(env["METRIKA_DB"])))
     assert len({slot for slot, _ in slots}) == len(slots)  # each slot once
-    planners = {origin for _, origin in slots}
-    assert len(planners) == 1 or len(slots) > 1
+    ticks = asyncio.run(_ticks(Path(env["METRIKA_DB"])))
+    assert any(len(told) == 3 for told in ticks.values()), ticks  # a slot every daemon tried
+    for slot, told in ticks.items():  # exactly one planner per slot, the one its slot row names
+        planners = [origin for origin, planned in told.items() if planned]
+        assert len(planners) == 1, (slot, told)
+        assert planners[0] in {origin for _, origin in slots}, (slot, told, slots)
     stats = sim.stats.snapshot()
     assert stats["max_in_flight_per_token"] <= 3, stats
     assert not stats["quota_rejections"].get("quota_parallel_requests"), stats
@@ -186,6 +197,25 @@ def test_three_daemons_plan_each_slot_once_and_respect_the_token_limit(tmp_path,
     scheduled = asyncio.run(_done_jobs_per_counter(Path(env["METRIKA_DB"]), "schedule"))
     assert max(scheduled.values()) <= len(slots)  # and each slot one at most
     assert sum("daemon started" in out for out in outputs) == 3
+
+
+async def _ticks(db: Path) -> dict[str, dict[str, bool]]:
+    """Slot (as a tick tells it, "10:01 MSK") -> origin of each process that ticked it -> whether
+    that process planned it (else it found the slot planned by another), from the shared event log."""
+    store = await Store.open(db)
+    try:
+        events = await store.events_since(None, limit=100_000)
+    finally:
+        await store.close()
+    ticks: dict[str, dict[str, bool]] = {}
+    for e in events:
+        if e.kind is Kind.TICK and (told := re.match(r"slot (\d\d:\d\d \S+?)(:| was planned by another)", e.message)):
+            ticks.setdefault(told[1], {})[e.origin] = told[2] == ":"
+    return ticks
+
+
+def _every_daemon_ticked(ticks: dict[str, dict[str, bool]], daemons: int) -> bool:
+    return bool(ticks) and all(len(told) == daemons for told in ticks.values())
 
 
 async def _schedule_jobs(db: Path) -> dict[int, list[float]]:
@@ -200,6 +230,7 @@ async def _schedule_jobs(db: Path) -> dict[int, list[float]]:
     return found
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(200)
 def test_the_daemon_syncs_every_counter_at_every_slot(tmp_path, make_env):
     """Watched over slots, not one pass: with a 1-minute interval and passes that end after
@@ -231,6 +262,7 @@ def test_the_daemon_syncs_every_counter_at_every_slot(tmp_path, make_env):
         assert len(planned) == len(set(planned)) == len(slots)
 
 
+@pytest.mark.slow
 def test_the_daemon_tells_other_processes_events_as_theirs(tmp_path, make_env):
     world = World.generate(seed=7, accounts=1, counters_per_account=2)
     sim = Simulator(world, SimulatorConfig())

@@ -40,6 +40,7 @@ def add_accounts(env: dict, world: World) -> None:
         subprocess.run([*COMMAND, "accounts", "add"], input=token, env=env, text=True, check=True, capture_output=True)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_metrics_move_as_a_pass_syncs_and_the_daemon_never_loads_textual(make_env):
     world = World.generate(seed=17, accounts=3, counters_per_account=8)

@@ -61,6 +61,7 @@ def answered_reports(sim: Simulator) -> int:
     return stats.by_endpoint["data"] + stats.by_endpoint["bytime"] - sum(stats.quota_rejections.values())
 
 
+@pytest.mark.slow
 def test_once_waits_out_a_spent_report_budget_and_says_what_for(scaled):
     world = World.generate(seed=63, accounts=2, counters_per_account=3)  # 6 report requests a token: 2 windows
     env, sim = scaled(world, QuotaConfig(reports_per_window=BUDGET, report_window_seconds=WINDOW))

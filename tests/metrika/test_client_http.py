@@ -19,7 +19,7 @@ from metrika_tui.metrika import (
     RetryPolicy,
     TransientError,
 )
-from metrika_tui.models import DAILY_METRICS, DailyStat, MonthUsers
+from metrika_tui.models import DAILY_METRICS, DailyStat, MonthUsers, ReportRequest
 from metrika_tui.tokens import Token
 
 BASE = "https://metrika.test"
@@ -122,7 +122,7 @@ async def test_daily_report_pages_until_total_rows_and_keeps_raw_pages(client, a
         return httpx.Response(200, json=report_page(days, int(params["offset"]), int(params["limit"]), 8))
 
     api.get("/stat/v1/data").mock(side_effect=answer)
-    report = await client.daily_report(token, 42, days[0], days[-1])
+    (report,) = await client.read_window(token, 42, [ReportRequest(days[0], days[-1])])
     assert [row.date for row in report.rows] == days
     assert all(isinstance(row, DailyStat) for row in report.rows)
     assert [row.visits for row in report.rows] == list(range(11, 19))
@@ -150,7 +150,8 @@ async def test_monthly_users_asks_for_whole_months_at_month_grain(api, token):
     )
     clock = FixedClock(dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     async with MetrikaClient(BASE, retry=FAST_RETRY, clock=clock) as client:
-        report = await client.monthly_users(token, 42, dt.date(2026, 1, 20), dt.date(2026, 2, 3))
+        month = ReportRequest(dt.date(2026, 1, 20), dt.date(2026, 2, 3), grain="month")
+        (report,) = await client.read_window(token, 42, [month])
     assert report.rows == (MonthUsers(dt.date(2026, 1, 1), 900), MonthUsers(dt.date(2026, 2, 1), 800))
     params = route.calls.last.request.url.params
     assert params["dimensions"] == "ym:s:startOfMonth" and params["metrics"] == "ym:s:users"

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from metrika_tui.metrika import AuthError, MetrikaClient, RequestError, RetryPolicy
-from metrika_tui.models import DailyStat, MonthUsers
+from metrika_tui.models import DailyStat, MonthUsers, ReportRequest
 from metrika_tui.simulator import Simulator, SimulatorConfig, World
 from metrika_tui.simulator.config import LatencyConfig
 from metrika_tui.tokens import Token
@@ -55,7 +55,7 @@ async def test_daily_report_pages_and_matches_the_world(client, world):
     account = world.accounts[0]
     counter_id = account.counter_ids[0]
     first = YESTERDAY - dt.timedelta(days=19)
-    report = await client.daily_report(Token(account.token), counter_id, first, YESTERDAY)
+    (report,) = await client.read_window(Token(account.token), counter_id, [ReportRequest(first, YESTERDAY)])
     assert len(report.raw_pages) == 3  # 20 days, pages of 7
     assert report.total_rows == 20
     assert all(isinstance(row, DailyStat) for row in report.rows)
@@ -70,7 +70,8 @@ async def test_monthly_users_at_month_grain(client, world):
     account = world.accounts[0]
     counter_id = account.counter_ids[1]
     month = (YESTERDAY.replace(day=1) - dt.timedelta(days=1)).replace(day=1)  # last full month
-    report = await client.monthly_users(Token(account.token), counter_id, month, month + dt.timedelta(days=3))
+    request = ReportRequest(month, month + dt.timedelta(days=3), grain="month")
+    (report,) = await client.read_window(Token(account.token), counter_id, [request])
     assert report.rows == (MonthUsers(month, world.month_users(counter_id, month)),)
     days = world.days(counter_id, month, (month + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1))
     assert report.rows[0].users < sum(d.users for d in days)
@@ -89,12 +90,12 @@ async def test_unknown_token_is_dead_and_foreign_counter_is_denied(client, world
 async def test_a_bad_request_keeps_the_apis_message(client, world):
     account = world.accounts[0]
     with pytest.raises(RequestError) as caught:  # date2 before date1
-        await client.daily_report(
-            Token(account.token), account.counter_ids[0], YESTERDAY, YESTERDAY - dt.timedelta(days=5)
-        )
+        backwards = ReportRequest(YESTERDAY, YESTERDAY - dt.timedelta(days=5))
+        await client.read_window(Token(account.token), account.counter_ids[0], [backwards])
     assert caught.value.status == 400 and caught.value.message
 
 
+@pytest.mark.slow
 async def test_many_concurrent_reports_stay_under_every_quota_yet_use_the_rate():
     """300 daily reports over 10 tokens, gathered at once: no 429, and most of the rate used."""
     world = World.generate(seed=5, accounts=10, counters_per_account=3, outage_share=0.0)
@@ -104,12 +105,12 @@ async def test_many_concurrent_reports_stay_under_every_quota_yet_use_the_rate()
     with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
         async with MetrikaClient(url, retry=RetryPolicy(attempts=1)) as client:
             jobs = [
-                client.daily_report(Token(account.token), counter_id, first, YESTERDAY)
+                client.read_window(Token(account.token), counter_id, [ReportRequest(first, YESTERDAY)])
                 for account in world.accounts
                 for counter_id in account.counter_ids
                 for _ in range(10)
             ]
-            reports = await asyncio.gather(*jobs)
+            reports = [window[0] for window in await asyncio.gather(*jobs)]
             client_stats = client.stats()
     stats = sim.stats.snapshot()
     assert len(reports) == 300 and all(len(r.rows) == 7 for r in reports)

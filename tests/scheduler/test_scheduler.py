@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 
 import pytest
+from tui.fake_engine import FakeEngine, FixedClock
 
-from metrika_tui.engine.events import EventBus, Kind
+from metrika_tui.engine.events import Kind
 from metrika_tui.engine.scheduler import Scheduler, current_slot, make_trigger, next_slot_after
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
@@ -15,52 +15,12 @@ from metrika_tui.store import StoreError
 UTC = dt.UTC
 
 
-class FakeClock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.moment = now
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    def advance(self, **kw) -> None:
-        self.moment += dt.timedelta(**kw)
-
-
-@dataclass
-class PlanResult:
-    slot_taken: bool
-    queued: list = field(default_factory=list)
-    skipped_recent: list = field(default_factory=list)
-    already_live: list = field(default_factory=list)
-    skipped_budget: list = field(default_factory=list)
-
-
-class SharedSlots:
-    """Stands in for the store's unique (schedule, slot) rows shared by processes."""
-
-    def __init__(self) -> None:
-        self.taken: dict[dt.datetime, str] = {}
-
-
-class FakeEngine:
-    def __init__(self, settings: Settings, slots: SharedSlots, name: str) -> None:
-        self.settings, self.slots, self.name = settings, slots, name
-        self.bus = EventBus()
-        self.plans: list[dt.datetime] = []
-        self.prunes = 0
-        self.events = []
-        self.bus.subscribe(self.events.append)
-
-    async def prune_history(self) -> None:
-        self.prunes += 1
-
-    async def plan(self, *, trigger: str, slot: dt.datetime | None = None, **_):
-        assert trigger == "schedule"
-        if slot in self.slots.taken:
-            return PlanResult(slot_taken=False)
-        self.slots.taken[slot] = self.name
-        self.plans.append(slot)
-        return PlanResult(slot_taken=True, queued=[1, 2])
+def fake_engine(s: Settings, clock: FixedClock, slot_book: dict | None = None, name: str = "a") -> FakeEngine:
+    """The shared fake engine (tests/tui/fake_engine.py), with no counters, keeping its events."""
+    fake = FakeEngine(s, clock, slot_book=slot_book, name=name)
+    fake.events = []
+    fake.bus.subscribe(fake.events.append)
+    return fake
 
 
 def settings(minutes: int = 60, tz: str = "Europe/Moscow") -> Settings:
@@ -99,18 +59,18 @@ def test_apscheduler_trigger_fires_on_the_same_grid():
 
 async def test_each_slot_is_planned_once_across_processes():
     s = settings(30)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
-    slots = SharedSlots()
-    a = Scheduler(FakeEngine(s, slots, "a"), clock=clock)
-    b = Scheduler(FakeEngine(s, slots, "b"), clock=clock)
+    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    slots: dict = {}
+    a = Scheduler(fake_engine(s, clock, slots, "a"), clock=clock)
+    b = Scheduler(fake_engine(s, clock, slots, "b"), clock=clock)
     for _ in range(4):
         await a.tick()
         await b.tick()
         await a.tick()  # a repeated tick in the same slot does nothing
         clock.advance(minutes=30)
-    assert len(slots.taken) == 4
+    assert len(slots) == 4
     assert len(a.engine.plans) + len(b.engine.plans) == 4
-    assert a.engine.plans == sorted(slots.taken)  # a got there first each time
+    assert a.engine.plans == sorted(slots)  # a got there first each time
     assert (a.engine.prunes, b.engine.prunes) == (4, 0)  # history is pruned by the planner only
     assert b.last_planned_by_us is False
     b.start()  # what the console's header shows for the process that lost the race
@@ -120,8 +80,8 @@ async def test_each_slot_is_planned_once_across_processes():
 
 async def test_missed_slots_coalesce_into_one_pass():
     s = settings(15)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC))
-    sched = Scheduler(FakeEngine(s, SharedSlots(), "a"), clock=clock)
+    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC))
+    sched = Scheduler(fake_engine(s, clock), clock=clock)
     await sched.tick()
     clock.advance(hours=3)  # suspended: 12 slots missed
     await sched.tick()  # APScheduler (coalesce=True) fires once on wake
@@ -134,8 +94,8 @@ async def test_missed_slots_coalesce_into_one_pass():
 
 async def test_a_stalled_scheduler_is_reported_and_caught_up():
     s = settings(10)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
-    engine = FakeEngine(s, SharedSlots(), "a")
+    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
+    engine = fake_engine(s, clock)
     sched = Scheduler(engine, clock=clock)
     sched.start()
     try:
@@ -156,8 +116,8 @@ async def test_a_stalled_scheduler_is_reported_and_caught_up():
 
 async def test_pause_stops_planning_and_shows_in_state():
     s = settings(60)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
-    sched = Scheduler(FakeEngine(s, SharedSlots(), "a"), clock=clock)
+    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
+    sched = Scheduler(fake_engine(s, clock), clock=clock)
     sched.start()
     try:
         assert sched.state == "running"
@@ -184,8 +144,8 @@ def test_slots_agree_between_processes_started_at_different_times(tz):
 
 
 async def test_a_tick_on_a_broken_database_reports_and_the_next_one_plans(caplog):
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
-    engine = FakeEngine(settings(30), SharedSlots(), "a")
+    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    engine = fake_engine(settings(30), clock)
     healthy_plan = engine.plan
 
     async def locked(**_):

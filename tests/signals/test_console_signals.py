@@ -70,6 +70,7 @@ def _holds(db: Path, pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_a_stop_signal_mid_pass_gives_the_leases_back_and_the_terminal_back(busy, sig):
@@ -91,6 +92,7 @@ def test_a_stop_signal_mid_pass_gives_the_leases_back_and_the_terminal_back(busy
     assert "Traceback" not in output
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_a_hang_up_mid_pass_gives_the_leases_back_quietly(busy):
     term = console_mid_pass(busy)

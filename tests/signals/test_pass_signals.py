@@ -38,6 +38,7 @@ def holding(db: Path, pid: int, proc, limit: float = 30) -> int:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 @pytest.mark.parametrize("command", [["sync"], ["--headless", "--once"]], ids=["sync", "once"])
@@ -70,6 +71,7 @@ def test_a_stop_signal_mid_pass_stops_it_and_gives_the_leases_back(busy, tmp_pat
         assert "Already queued: " in again.stdout  # what the stopped pass gave back
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_sync_on_a_terminal_that_hangs_up_stops_quietly_and_gives_the_leases_back(busy):
     db = Path(busy["METRIKA_DB"])

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from metrika_tui.engine.events import Kind
+from metrika_tui.models import ReportRequest
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, World
 from metrika_tui.tokens import Token
 
@@ -112,7 +113,9 @@ async def test_quota_answers_defer_to_the_reset_without_burning_an_attempt(
         engine = await r.engine(app=answers_420_for_429(r.sim.app) if as_420 else None)
         await add_accounts(engine, world)
         if quotas.per_counter_per_day:  # someone else read the first counter today
-            await engine.client.daily_report(Token(world.tokens[0]), counters[0], NOW.date(), NOW.date())
+            await engine.client.read_window(
+                Token(world.tokens[0]), counters[0], [ReportRequest(NOW.date(), NOW.date())]
+            )
         events = record_events(engine)
         await engine.plan()
 

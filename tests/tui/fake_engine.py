@@ -79,9 +79,17 @@ class FakeCounter:
 
 
 class FakeEngine:
-    def __init__(self, settings: Settings, clock: FixedClock) -> None:
+    def __init__(
+        self, settings: Settings, clock: FixedClock, *, slot_book: dict | None = None, name: str = "fake"
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        #: slot -> the engine that planned it: the store's unique (schedule, slot) rows, shared by
+        #: the fakes of several processes when given the same dict
+        self.slot_book: dict[dt.datetime, str] = {} if slot_book is None else slot_book
+        self.name = name
+        self.plans: list[dt.datetime] = []  # the slots this engine planned
+        self.prunes = 0
         self.bus = EventBus()
         self.accounts: dict[int, FakeAccount] = {}
         self.counters: dict[int, FakeCounter] = {}
@@ -172,6 +180,11 @@ class FakeEngine:
     async def plan(
         self, *, force=False, account_id=None, counter_id=None, trigger="manual", priority=0, slot=None
     ) -> PlanResult:
+        if slot is not None:
+            if slot in self.slot_book:
+                return PlanResult([], slot_taken=False)
+            self.slot_book[slot] = self.name
+            self.plans.append(slot)
         plans = []
         for account in self.accounts.values():
             if account_id is not None and account.id != account_id:
@@ -189,6 +202,9 @@ class FakeEngine:
                     queued.append(c.id)
             plans.append(AccountPlan(account.id, account.user_id, queued, recent, live))
         return PlanResult(plans)
+
+    async def prune_history(self) -> None:
+        self.prunes += 1
 
     async def force_sync(self, counter_id: int) -> PlanResult:
         return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=10)

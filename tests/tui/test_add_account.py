@@ -13,7 +13,7 @@ from metrika_tui.settings import Settings
 from metrika_tui.simulator import OAuthConfig, Simulator, SimulatorConfig, World
 from metrika_tui.tokens import Token
 
-from .conftest import make_app, screen_text, wait_for
+from .conftest import make_app, screen_text, toasts, wait_for
 
 OAUTH = OAuthConfig(interval=1.0, code_lifetime=60.0)
 
@@ -49,37 +49,33 @@ async def open_token_dialog(pilot, app) -> None:
     await wait_for(pilot, lambda: "Add a Yandex Metrika account" in screen_text(app), "the token dialog")
 
 
-def notes(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 async def test_add_account_with_a_hidden_token(real_runtime):
     runtime, world = real_runtime
     token = world.tokens[0]
     app = make_app(runtime)
-    async with app.run_test(size=(120, 35)) as pilot:
+    async with app.run_test(size=(120, 35), notifications=True) as pilot:
         await open_token_dialog(pilot, app)
         app.screen.query_one("#add-token").value = token
         await pilot.pause()
         assert token not in screen_text(app)  # the field shows dots, not the secret
         await pilot.press("enter", "enter")
-        await wait_for(pilot, lambda: any("added with 3 counter(s)" in n for n in notes(app)), "the answer")
+        await wait_for(pilot, lambda: any("added with 3 counter(s)" in n for n in toasts(app)), "the answer")
         await wait_for(pilot, lambda: "PENDING" in screen_text(app), "the discovered counters")
         text = screen_text(app)
         assert all(str(c.id) in text for c in world.counters_of(token))
-        assert token not in text and all(token not in n for n in notes(app))
+        assert token not in text and all(token not in n for n in toasts(app))
 
 
 async def test_a_refused_token_adds_nothing_and_stays_masked(real_runtime):
     runtime, _ = real_runtime
     bad = "y0_this-token-is-not-known-to-metrika-12345"
     app = make_app(runtime)
-    async with app.run_test(size=(120, 35)) as pilot:
+    async with app.run_test(size=(120, 35), notifications=True) as pilot:
         await open_token_dialog(pilot, app)
         app.screen.query_one("#add-token").value = bad
         await pilot.press("enter", "enter")
-        await wait_for(pilot, lambda: any("refused the token" in n for n in notes(app)), "the refusal")
-        assert all(bad not in n for n in notes(app)) and any("y0_t…2345" in n for n in notes(app))
+        await wait_for(pilot, lambda: any("refused the token" in n for n in toasts(app)), "the refusal")
+        assert all(bad not in n for n in toasts(app)) and any("y0_t…2345" in n for n in toasts(app))
         assert "No accounts yet" in screen_text(app)
         assert await runtime.engine.store.account_count() == 0
 
@@ -98,7 +94,7 @@ async def open_login_dialog(pilot, app, sim) -> None:
 async def test_login_with_a_code_shows_it_and_adds_the_account_when_confirmed(login_runtime, size):
     runtime, world, sim = login_runtime
     app = make_app(runtime)
-    async with app.run_test(size=size) as pilot:
+    async with app.run_test(size=size, notifications=True) as pilot:
         await open_login_dialog(pilot, app, sim)
         text = screen_text(app)
         assert "https://ya.ru/device" in text and "left · Esc cancels" in text
@@ -106,11 +102,11 @@ async def test_login_with_a_code_shows_it_and_adds_the_account_when_confirmed(lo
         await pilot.press("c")  # OSC 52: the URL, never a secret
         assert app.clipboard == "https://ya.ru/device"
         sim.yandex_id.approve(code.user_code, login=world.accounts[1].login)
-        await wait_for(pilot, lambda: any("logged in with 3 counter(s)" in n for n in notes(app)), "the answer")
+        await wait_for(pilot, lambda: any("logged in with 3 counter(s)" in n for n in toasts(app)), "the answer")
         await wait_for(pilot, lambda: "PENDING" in screen_text(app), "the discovered counters")
         (account,) = await runtime.engine.store.accounts()
         assert (account.login, account.uid) == (world.accounts[1].login, world.accounts[1].uid)
-        shown = screen_text(app) + "".join(notes(app))
+        shown = screen_text(app) + "".join(toasts(app))
         assert account.token.reveal() not in shown and account.refresh_token.reveal() not in shown
         assert OAUTH.client_secret not in shown and code.device_code not in shown
 

@@ -7,7 +7,7 @@ import re
 from metrika_tui.tui.widgets.counter_table import CounterTable
 from metrika_tui.tui.widgets.log_pane import LogPane
 
-from .conftest import console, make_app, screen_text, wait_for
+from .conftest import console, make_app, screen_text, settled, toasts, wait_for
 from .fake_engine import demo_world
 
 SIZE = (160, 45)
@@ -28,10 +28,6 @@ async def select(pilot, counter_id: int) -> None:
     await pilot.pause()
 
 
-def notices(app) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 async def test_the_main_screen_shows_states_summary_and_header(runtime):
     async with console(runtime) as (app, pilot):
         text = screen_text(app)
@@ -45,11 +41,11 @@ async def test_the_main_screen_shows_states_summary_and_header(runtime):
 
 async def test_force_sync_shows_queued_then_syncing_then_ok(runtime):
     engine = runtime.engine
-    async with console(runtime) as (app, pilot):
+    async with console(runtime, notifications=True) as (app, pilot):
         await select(pilot, 1003)  # overdue
         await pilot.press("f")
         await wait_for(pilot, lambda: state_of(app, 1003) == "◷ QUEUED", "1003 queued")
-        assert any("queued ahead" in n for n in notices(app))
+        await wait_for(pilot, lambda: any("queued ahead" in n for n in toasts(app)), "the toast")
         engine.start_queued()
         await wait_for(pilot, lambda: state_of(app, 1003) == "⟳ SYNCING", "1003 syncing")
         await engine.run_until_idle()
@@ -85,10 +81,10 @@ async def test_filter_narrows_the_rows_and_escape_goes_back(runtime):
 
 
 async def test_retry_failed_requeues_the_failed_jobs(runtime):
-    async with console(runtime) as (app, pilot):
+    async with console(runtime, notifications=True) as (app, pilot):
         await pilot.press("r")
         await wait_for(pilot, lambda: state_of(app, 1005) == state_of(app, 1011) == "◷ QUEUED", "retried")
-        assert any("requeued 2 failed job(s)" in n for n in notices(app))
+        await wait_for(pilot, lambda: any("requeued 2 failed job(s)" in n for n in toasts(app)), "the toast")
 
 
 async def test_failed_view_retries_one_then_all(runtime):
@@ -110,7 +106,8 @@ async def test_force_all_asks_first(runtime):
         await pilot.press("S")
         await wait_for(pilot, lambda: "Force-sync all 12 counters" in screen_text(app), "the question")
         await pilot.press("n")
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.screen is app.main_screen, "the answer taken")
+        await settled(pilot)
         assert not any(c.job for c in runtime.engine.counters.values())
         await pilot.press("S")
         await wait_for(pilot, lambda: "Force-sync all" in screen_text(app), "the question again")
@@ -120,11 +117,11 @@ async def test_force_all_asks_first(runtime):
 
 
 async def test_read_only_refuses_every_action_with_a_message(runtime):
-    async with console(runtime, read_only=True) as (app, pilot):
+    async with console(runtime, read_only=True, notifications=True) as (app, pilot):
         await select(pilot, 1003)
         for key in ("f", "d", "s", "S", "r", "p"):
             await pilot.press(key)
-        await wait_for(pilot, lambda: len([n for n in notices(app) if "read-only" in n]) == 6, "six refusals")
+        await wait_for(pilot, lambda: len([n for n in toasts(app) if "read-only" in n]) == 6, "six refusals")
         assert not any(c.job for c in runtime.engine.counters.values())
         assert runtime.engine.counters[1003].active and not runtime.paused
         assert "Force-sync all" not in screen_text(app)  # refused before asking
@@ -192,7 +189,7 @@ async def test_help_lists_every_key_with_the_users_remapping(runtime):
 async def test_palette_runs_an_action_by_name(runtime):
     async with console(runtime) as (app, pilot):
         await pilot.press("ctrl+p", *"retry failed")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: "Requeue every failed job" in screen_text(app), "the palette's hit")
         await pilot.press("enter")
         await wait_for(pilot, lambda: state_of(app, 1005) == "◷ QUEUED", "retried from the palette")
 

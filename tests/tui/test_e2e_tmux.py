@@ -1,11 +1,10 @@
 """End to end: the real `metrika-tui --demo` in tmux; press keys, read the screen, quit cleanly.
 
-Skipped until the engine (`metrika_tui.engine.service`) is in the tree, or without tmux.
+Skipped without tmux.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,13 +15,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("metrika_tui.engine.service") is None,
-        reason="the engine (metrika_tui.engine.service) has not landed yet",
-    ),
-]
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 COMMAND = Path(sys.executable).with_name("metrika-tui")
 
 
@@ -77,6 +70,7 @@ def tmux(tmp_path):
     session.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_demo_console_syncs_filters_and_quits_cleanly(tmux):
     tmux.start("--demo")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from metrika_tui.engine.events import Kind
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
-from .conftest import make_app, wait_for
+from .conftest import make_app, settled, wait_for
 from .fake_engine import demo_world
 
 
@@ -19,13 +19,13 @@ async def test_a_burst_of_events_becomes_one_or_two_snapshot_reads():
     app = make_app(runtime)
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: table(app).row_count == 200, "all rows")
-        await pilot.pause(0.1)
+        await settled(pilot)
         before = engine.snapshot_calls
         for counter in list(engine.counters.values())[: 1000 // 5]:
             for _ in range(5):  # 1,000 events in one go
                 engine.bus.emit(Kind.FETCHED, "fetched 90 rows", counter_id=counter.id)
         await wait_for(pilot, lambda: engine.snapshot_calls > before, "a refresh after the burst")
-        await pilot.pause(0.1)
+        await settled(pilot, "every read the burst asked for")
         assert engine.snapshot_calls - before <= 2
 
 

@@ -6,11 +6,13 @@ import asyncio
 import datetime as dt
 import time
 
+import pytest
+
 from metrika_tui.engine.events import Kind
 from metrika_tui.tui.bridge import SNAPSHOT_SPACING
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
-from .conftest import console, screen_text, wait_for
+from .conftest import console, screen_text, settled, wait_for
 from .fake_engine import demo_world
 
 
@@ -53,6 +55,7 @@ async def test_relative_times_age_without_reading_the_engine():
         assert runtime.engine.snapshot_calls == reads
 
 
+@pytest.mark.slow
 async def test_a_slow_snapshot_spaces_the_next_reads():
     runtime = demo_world()
     engine = runtime.engine
@@ -85,9 +88,12 @@ async def test_the_engine_is_read_again_when_a_state_turns_with_the_clock_not_be
     engine.counters[1001].last_fetched_at = engine.clock.now() - dt.timedelta(minutes=5)
     engine.clock.advance(seconds=(dt.timedelta(minutes=32) - dt.timedelta(seconds=0.5)).total_seconds())
     async with console(runtime, bridge_options={"ageing_interval": 0.05}) as (app, pilot):
+        await settled(pilot, "the start-up's reads")
         reads = engine.snapshot_calls
-        await pilot.pause(0.2)
-        assert engine.snapshot_calls == reads  # ageing ticks, but nothing is due yet
+        ticks = app.main_screen.bridge.ageing_ticks
+        await wait_for(pilot, lambda: app.main_screen.bridge.ageing_ticks >= ticks + 3, "three ageing ticks")
+        await settled(pilot)
+        assert engine.snapshot_calls == reads  # ageing ticked, but nothing was due yet
         engine.clock.advance(seconds=1)
         await wait_for(pilot, lambda: table(app).words_of(1001)[1] == "! OVERDUE", "the row turned overdue")
         assert engine.snapshot_calls == reads + 1

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from metrika_tui.tui.commands import ACTIONS, APP_KEYS, effective_key
+from metrika_tui.tui.keymap import ACTIONS, APP_KEYS, effective_key
 
 
 def help_rows(keymap: Mapping[str, str], read_only: bool) -> list[tuple[str, str, str]]:

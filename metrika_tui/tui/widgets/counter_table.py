@@ -1,8 +1,8 @@
 """The live table of counters: only the rows on screen are ever drawn.
 
-Textual's DataTable keeps a row object, styled cells and offsets for every row: with
-100,000 counters it took 33 s to fill and 13 s to reconcile 1,000 changes, and its idle
-ageing pass re-styled every row. This table keeps the sorted, filtered list of
+Textual's DataTable keeps a row object, styled cells and offsets for every row, so a big
+table was slow to fill and to reconcile, and its idle ageing pass re-styled every row
+(docs/performance.md, "the console with many counters"). This table keeps the sorted, filtered list of
 `CounterStatus` and draws a row's cells only when its line is painted (a screen holds a
 few dozen). So a reconcile is a filter, a sort and a repaint; "synced 5m ago" ages by
 repainting the lines on screen; and the cursor belongs to a counter, not to a position:
