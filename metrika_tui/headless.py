@@ -17,36 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.events import Event, Kind, Level, format_event
 from metrika_tui.private import make_private_dir, open_private
 from metrika_tui.settings import Settings, SettingsError
 from metrika_tui.stopping import STOP_GRACE_SECONDS as PASS_STOP_GRACE
 from metrika_tui.stopping import leave_terminal, signal_name, stop_signals
-from metrika_tui.text import dumps
 from metrika_tui.timefmt import duration
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
 STOP_GRACE_SECONDS = 20.0
-
-
-def format_event(event: Event, fmt: str) -> str:
-    if fmt == "json":
-        return dumps(
-            {
-                "ts": event.ts.isoformat(),
-                "level": event.level.value,
-                "kind": event.kind.value,
-                "message": event.message,
-                "account_id": event.account_id,
-                "counter_id": event.counter_id,
-                "job_id": event.job_id,
-                "origin": event.origin,
-                **({"data": event.data} if event.data else {}),
-            },
-            default=str,
-        )
-    return event.line()
 
 
 class EventWriter:

@@ -7,8 +7,8 @@ from metrika_tui.settings import Settings
 
 def run_console_command(settings: Settings, *, read_only: bool = False) -> int:
     from metrika_tui.demo import demo_simulator
-    from metrika_tui.engine.events import Kind
     from metrika_tui.engine.runtime import Runtime
+    from metrika_tui.events import Kind
     from metrika_tui.metrics import serving_metrics
     from metrika_tui.tui import run_console
 

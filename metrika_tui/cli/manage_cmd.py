@@ -51,7 +51,7 @@ def read_token() -> Token:
 
 def _tell_warnings(engine):
     """While discovering: the engine's warnings (a time zone this machine does not know) on stderr."""
-    from metrika_tui.engine.events import Level
+    from metrika_tui.events import Level
 
     def tell(event) -> None:
         if event.level in (Level.WARNING, Level.ERROR):

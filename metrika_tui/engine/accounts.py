@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from metrika_tui.engine.events import Kind, Level
 from metrika_tui.engine.status import CounterStatus
+from metrika_tui.events import Kind, Level
 from metrika_tui.models import known_zone, offset_text
 from metrika_tui.tokens import Token
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from metrika_tui import locations
 from metrika_tui.engine.accounts import add_account
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.metrika.errors import TransientError
 from metrika_tui.metrika.oauth import SLOW_DOWN_STEP, DeviceCode, LoginPending, LoginRefused, TokenGrant
 

@@ -12,9 +12,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from metrika_tui.engine.events import ORIGIN, Event, Kind, Level
-from metrika_tui.engine.ports import Clock
+from metrika_tui.clock import Clock
 from metrika_tui.engine.scheduler import Scheduler
+from metrika_tui.events import ORIGIN, Event, Kind, Level
 from metrika_tui.settings import Settings
 
 log = logging.getLogger(__name__)

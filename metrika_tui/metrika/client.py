@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from metrika_tui import locations
+from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.metrika import parse
 from metrika_tui.metrika.errors import BadAnswer, MetrikaError, QuotaError, TransientError
 from metrika_tui.metrika.host_pace import address_of, make_pacer
@@ -27,8 +28,6 @@ from metrika_tui.metrika.limits import (
     ReportBudget,
     RequestMeter,
     UserGates,
-    UtcClock,
-    WallClock,
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
 from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
@@ -83,13 +82,13 @@ class MetrikaClient:
         report_page_size: int = 10_000,
         counters_page_size: int = 1000,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: WallClock | None = None,
+        clock: Clock | None = None,
         on_retry: RetryHook | None = None,
         share_pace: bool = True,
         pace_file: Path | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._clock = clock or UtcClock()
+        self._clock = clock or SystemClock()
         self._retry = retry or RetryPolicy()
         self._on_retry = on_retry
         self._report_page_size = report_page_size

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.models import Counter, DailyStat
 from metrika_tui.simulator import names
-from metrika_tui.simulator.clock import Clock, SystemClock
 from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_LOGIN_ACCOUNT, DEMO_SEED, demo_counters
 from metrika_tui.simulator.hashing import mix
 from metrika_tui.simulator.traffic import (

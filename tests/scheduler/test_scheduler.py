@@ -7,23 +7,14 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from metrika_tui.engine.events import EventBus, Kind
+from metrika_tui.clock import ManualClock
+from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.scheduler import Scheduler, current_slot, make_trigger, next_slot_after
+from metrika_tui.events import Kind
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
 
 UTC = dt.UTC
-
-
-class FakeClock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.moment = now
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    def advance(self, **kw) -> None:
-        self.moment += dt.timedelta(**kw)
 
 
 @dataclass
@@ -99,7 +90,7 @@ def test_apscheduler_trigger_fires_on_the_same_grid():
 
 async def test_each_slot_is_planned_once_across_processes():
     s = settings(30)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
     slots = SharedSlots()
     a = Scheduler(FakeEngine(s, slots, "a"), clock=clock)
     b = Scheduler(FakeEngine(s, slots, "b"), clock=clock)
@@ -120,7 +111,7 @@ async def test_each_slot_is_planned_once_across_processes():
 
 async def test_missed_slots_coalesce_into_one_pass():
     s = settings(15)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC))
     sched = Scheduler(FakeEngine(s, SharedSlots(), "a"), clock=clock)
     await sched.tick()
     clock.advance(hours=3)  # suspended: 12 slots missed
@@ -134,7 +125,7 @@ async def test_missed_slots_coalesce_into_one_pass():
 
 async def test_a_stalled_scheduler_is_reported_and_caught_up():
     s = settings(10)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
     engine = FakeEngine(s, SharedSlots(), "a")
     sched = Scheduler(engine, clock=clock)
     sched.start()
@@ -156,7 +147,7 @@ async def test_a_stalled_scheduler_is_reported_and_caught_up():
 
 async def test_pause_stops_planning_and_shows_in_state():
     s = settings(60)
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
     sched = Scheduler(FakeEngine(s, SharedSlots(), "a"), clock=clock)
     sched.start()
     try:
@@ -184,7 +175,7 @@ def test_slots_agree_between_processes_started_at_different_times(tz):
 
 
 async def test_a_tick_on_a_broken_database_reports_and_the_next_one_plans(caplog):
-    clock = FakeClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
     engine = FakeEngine(settings(30), SharedSlots(), "a")
     healthy_plan = engine.plan
 

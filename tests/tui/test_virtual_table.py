@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import time
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.tui.bridge import SNAPSHOT_SPACING
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
