@@ -71,10 +71,11 @@ def run_headless(settings: Settings, *, once: bool = False, reload: Callable[[],
 
 
 async def _run_daemon(settings: Settings, reload: Callable[[], Settings], metrics=None) -> int:
+    from metrika_tui.demo import seed_demo
     from metrika_tui.engine.runtime import Runtime
 
     writer = EventWriter(settings)
-    runtime = Runtime(settings, on_engine=metrics.exporter.attach if metrics else None)
+    runtime = Runtime(settings, on_engine=metrics.exporter.attach if metrics else None, prepare=seed_demo)
     runtime.subscribe(writer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -142,10 +143,11 @@ async def _run_once(settings: Settings) -> int:
     Like `sync`, it waits out a quota that frees within `pass_max_wait` (a spent report
     budget: the window and a minute), one line per wait; a deferral beyond it (the daily
     quota) ends the pass at once, those counters still queued (exit 1)."""
+    from metrika_tui.demo import seed_demo
     from metrika_tui.engine.runtime import Runtime
 
     writer = EventWriter(settings)
-    runtime = Runtime(settings, schedule=False, workers=False)
+    runtime = Runtime(settings, schedule=False, workers=False, prepare=seed_demo)
     runtime.subscribe(writer)
     stopped: list[int] = []
 

@@ -10,7 +10,7 @@ import getpass
 import os
 import sys
 
-from metrika_tui.cli import EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine import accounts as ops

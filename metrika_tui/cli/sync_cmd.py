@@ -6,7 +6,7 @@ import signal
 import sys
 import time
 
-from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine.waits import PassWait, pass_max_wait

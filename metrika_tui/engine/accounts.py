@@ -11,6 +11,23 @@ from metrika_tui.tokens import Token
 NAMED_ZONES = 5
 
 
+class AccountRefused(Exception):
+    """Yandex refused what the user asked (a token, a login): the message says why, in the user's
+    words, so the console shows it without knowing the client's error taxonomy."""
+
+
+async def add_account_or_refuse(engine, token: Token, *, user_id: str | None):
+    """`add_account` with discovery, the client's errors told as AccountRefused."""
+    from metrika_tui.metrika.errors import AuthError, MetrikaError
+
+    try:
+        return await add_account(engine, token, user_id=user_id)
+    except AuthError as exc:
+        raise AccountRefused(f"the API refused the token {token.masked}: {exc.message}") from None
+    except MetrikaError as exc:
+        raise AccountRefused(f"could not check the token {token.masked}: {exc}") from None
+
+
 async def add_account(
     engine,
     token: Token,

@@ -31,7 +31,7 @@ from metrika_tui.metrika.limits import (
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
 from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
-from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end
+from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end, month_start
 from metrika_tui.settings import DEFAULT_API_URL, Settings
 from metrika_tui.tokens import Token
 
@@ -245,7 +245,7 @@ class MetrikaClient:
         params = {"dimensions": "ym:s:startOfMonth", "metrics": "ym:s:users", "sort": "ym:s:startOfMonth"}
         # whole months (a month's users are not a sum of days), but never past today
         today = self._clock.now().astimezone(dt.UTC).date()
-        first, last = request.date1.replace(day=1), max(request.date2, min(month_end(request.date2), today))
+        first, last = month_start(request.date1), max(request.date2, min(month_end(request.date2), today))
         report = await self._report(
             token,
             login,
