@@ -31,7 +31,7 @@ from datatable_table import DataTableCounters
 from tui.fake_engine import demo_world
 
 import metrika_tui.tui.screens.main_screen as main_screen
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.tui.app import MetrikaApp
 from metrika_tui.tui.theme_styles import state_text
 from metrika_tui.tui.widgets.counter_table import CounterTable

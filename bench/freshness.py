@@ -55,17 +55,17 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, seed_store
 
+from metrika_tui.clock import ShiftingClock
 from metrika_tui.engine import planner
-from metrika_tui.engine.events import Kind
 from metrika_tui.engine.service import Engine
 from metrika_tui.engine.window import steady_cost, sync_cost
+from metrika_tui.events import Kind
 from metrika_tui.metrika import MetrikaClient
 from metrika_tui.metrika.oauth import YandexIdClient
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import (
     LatencyConfig,
     QuotaConfig,
-    ShiftingClock,
     Simulator,
     SimulatorConfig,
     World,

@@ -32,11 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import latency_quantile_seconds, machine, mean_latency_seconds, seed_store, simulator
 
-from metrika_tui.engine.events import Kind
 from metrika_tui.engine.job import combine
 from metrika_tui.engine.planner import PlanMode, choose
 from metrika_tui.engine.service import Engine
 from metrika_tui.engine.window import fetch_window, window_requests
+from metrika_tui.events import Kind
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import LatencyConfig, QuotaConfig, SimulatorConfig, World
 

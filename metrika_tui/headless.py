@@ -17,36 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from metrika_tui.engine.events import Event, Kind, Level
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.events import Event, Kind, Level, format_event
 from metrika_tui.private import make_private_dir, open_private
 from metrika_tui.settings import Settings, SettingsError
 from metrika_tui.stopping import STOP_GRACE_SECONDS as PASS_STOP_GRACE
 from metrika_tui.stopping import leave_terminal, signal_name, stop_signals
-from metrika_tui.text import dumps
 from metrika_tui.timefmt import duration
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
 STOP_GRACE_SECONDS = 20.0
-
-
-def format_event(event: Event, fmt: str) -> str:
-    if fmt == "json":
-        return dumps(
-            {
-                "ts": event.ts.isoformat(),
-                "level": event.level.value,
-                "kind": event.kind.value,
-                "message": event.message,
-                "account_id": event.account_id,
-                "counter_id": event.counter_id,
-                "job_id": event.job_id,
-                "origin": event.origin,
-                **({"data": event.data} if event.data else {}),
-            },
-            default=str,
-        )
-    return event.line()
 
 
 class EventWriter:
@@ -91,10 +71,11 @@ def run_headless(settings: Settings, *, once: bool = False, reload: Callable[[],
 
 
 async def _run_daemon(settings: Settings, reload: Callable[[], Settings], metrics=None) -> int:
+    from metrika_tui.demo import seed_demo
     from metrika_tui.engine.runtime import Runtime
 
     writer = EventWriter(settings)
-    runtime = Runtime(settings, on_engine=metrics.exporter.attach if metrics else None)
+    runtime = Runtime(settings, on_engine=metrics.exporter.attach if metrics else None, prepare=seed_demo)
     runtime.subscribe(writer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -162,10 +143,11 @@ async def _run_once(settings: Settings) -> int:
     Like `sync`, it waits out a quota that frees within `pass_max_wait` (a spent report
     budget: the window and a minute), one line per wait; a deferral beyond it (the daily
     quota) ends the pass at once, those counters still queued (exit 1)."""
+    from metrika_tui.demo import seed_demo
     from metrika_tui.engine.runtime import Runtime
 
     writer = EventWriter(settings)
-    runtime = Runtime(settings, schedule=False, workers=False)
+    runtime = Runtime(settings, schedule=False, workers=False, prepare=seed_demo)
     runtime.subscribe(writer)
     stopped: list[int] = []
 

@@ -88,7 +88,9 @@ class ReportRequest:
     grain: str = "day"
 
 
+# -- month arithmetic: the one place (window, parsing, store, simulator all use these) ------------
 def month_start(day: dt.date) -> dt.date:
+    """The first day of `day`'s month."""
     return day.replace(day=1)
 
 
@@ -129,6 +131,15 @@ def next_month(day: dt.date) -> dt.date:
 def month_end(day: dt.date) -> dt.date:
     """The last day of `day`'s month."""
     return next_month(day) - dt.timedelta(days=1)
+
+
+def months_touched(date1: dt.date, date2: dt.date) -> list[dt.date]:
+    """The first day of every month from date1's through date2's (none when date2 is earlier)."""
+    months, month = [], month_start(date1)
+    while month <= date2:
+        months.append(month)
+        month = next_month(month)
+    return months
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrika_tui import locations
-from metrika_tui.tokens import Token
+from metrika_tui.tokens import OAuthApp, Token
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
 DEFAULT_OAUTH_URL = "https://oauth.yandex.ru"
@@ -463,12 +463,10 @@ class Settings:
         return ZoneInfo(self.timezone)
 
     @property
-    def oauth_app(self):
-        """The registered OAuth app (`metrika.oauth.OAuthApp`), or None when not configured."""
+    def oauth_app(self) -> OAuthApp | None:
+        """The registered OAuth app, or None when not configured."""
         if not self.oauth_client_id or self.oauth_client_secret is None:
             return None
-        from metrika_tui.metrika.oauth import OAuthApp
-
         return OAuthApp(self.oauth_client_id, self.oauth_client_secret)
 
     def replace(self, **changes: Any) -> Settings:

@@ -7,6 +7,8 @@ and the store calls when it writes the token to the database.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def mask(value: str) -> str:
     """`y0_AgAAAA…4f2c`-style: enough to tell tokens apart, never enough to use one."""
@@ -60,3 +62,14 @@ class Token:
 
     def __reduce__(self):  # pickling would be a way out for the secret
         raise TypeError("a Token cannot be pickled")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class OAuthApp:
+    """The registered OAuth app the device login and refreshes speak for: its secret is a Token too."""
+
+    client_id: str
+    client_secret: Token
+
+    def __repr__(self) -> str:
+        return f"OAuthApp({self.client_id!r}, secret {self.client_secret.masked})"

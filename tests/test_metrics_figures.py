@@ -9,13 +9,13 @@ from types import SimpleNamespace
 import pytest
 from stored_world import NOW, stored
 
-from metrika_tui.engine.events import Event, Kind
+from metrika_tui.clock import ManualClock
 from metrika_tui.engine.service import Engine
 from metrika_tui.engine.status import CounterState
+from metrika_tui.events import Event, Kind
 from metrika_tui.metrics.figures import FULL_READ_EVERY, FigureKeeper
 from metrika_tui.metrics.instruments import PassTracker
 from metrika_tui.settings import Settings
-from metrika_tui.simulator import ManualClock
 
 
 def plan(**accounts: list[int]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
+from metrika_tui.demo import seed_demo
 from metrika_tui.engine.runtime import Runtime
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import Simulator, SimulatorConfig, World
@@ -24,7 +25,7 @@ async def test_cancelled_start_up_closes_the_database(tmp_path):
     simulator = Simulator(World.demo(), slow)
     with simulator.serve_in_thread() as url:
         settings = Settings(db_path=tmp_path / "m.db", log_file=tmp_path / "sync.log", api_url=url, demo=True)
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, prepare=seed_demo)
         before = len(database_threads())
         start = asyncio.create_task(runtime.start())
         while simulator.stats.snapshot()["requests"] == 0:  # seeding the demo accounts has begun

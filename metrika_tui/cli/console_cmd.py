@@ -6,9 +6,9 @@ from metrika_tui.settings import Settings
 
 
 def run_console_command(settings: Settings, *, read_only: bool = False) -> int:
-    from metrika_tui.demo import demo_simulator
-    from metrika_tui.engine.events import Kind
+    from metrika_tui.demo import demo_simulator, seed_demo
     from metrika_tui.engine.runtime import Runtime
+    from metrika_tui.events import Kind
     from metrika_tui.metrics import serving_metrics
     from metrika_tui.tui import run_console
 
@@ -19,6 +19,10 @@ def run_console_command(settings: Settings, *, read_only: bool = False) -> int:
             runtime.engine.bus.emit(Kind.INFO, f"serving metrics on {metrics.url}")
 
         runtime = Runtime(
-            resolved, schedule=not read_only, workers=not read_only, on_engine=on_engine if metrics else None
+            resolved,
+            schedule=not read_only,
+            workers=not read_only,
+            on_engine=on_engine if metrics else None,
+            prepare=seed_demo,
         )
         return run_console(runtime, read_only=read_only)

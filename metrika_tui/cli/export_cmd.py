@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from metrika_tui.cli import EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.engine.export import (
     EXPORT_COLUMNS,

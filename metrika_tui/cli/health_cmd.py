@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from metrika_tui.cli import EXIT_FAILED, EXIT_OK
+from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK
 from metrika_tui.engine.health import check_health
 from metrika_tui.settings import Settings
 from metrika_tui.text import dumps, visible

@@ -15,7 +15,7 @@ import sys
 from typing import TextIO
 
 from metrika_tui.bigtext import big_text
-from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.settings import Settings

@@ -10,7 +10,7 @@ import getpass
 import os
 import sys
 
-from metrika_tui.cli import EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine import accounts as ops
@@ -51,7 +51,7 @@ def read_token() -> Token:
 
 def _tell_warnings(engine):
     """While discovering: the engine's warnings (a time zone this machine does not know) on stderr."""
-    from metrika_tui.engine.events import Level
+    from metrika_tui.events import Level
 
     def tell(event) -> None:
         if event.level in (Level.WARNING, Level.ERROR):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from metrika_tui.cli import CommandError
+from metrika_tui.cli.errors import CommandError
 
 
 def run_simulator(args) -> int:

@@ -6,11 +6,11 @@ import signal
 import sys
 import time
 
-from metrika_tui.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
-from metrika_tui.engine.events import Event, Kind
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.events import Event, Kind
 from metrika_tui.settings import Settings
 from metrika_tui.stopping import STOP_GRACE_SECONDS, leave_terminal, signal_name, stop_signals
 from metrika_tui.text import visible

@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from metrika_tui.engine.events import Kind, Level
 from metrika_tui.engine.status import CounterStatus
+from metrika_tui.events import Kind, Level
 from metrika_tui.models import known_zone, offset_text
 from metrika_tui.tokens import Token
 
 #: counters named in the warning about unknown time zones, then "and N more"
 NAMED_ZONES = 5
+
+
+class AccountRefused(Exception):
+    """Yandex refused what the user asked (a token, a login): the message says why, in the user's
+    words, so the console shows it without knowing the client's error taxonomy."""
+
+
+async def add_account_or_refuse(engine, token: Token, *, user_id: str | None):
+    """`add_account` with discovery, the client's errors told as AccountRefused."""
+    from metrika_tui.metrika.errors import AuthError, MetrikaError
+
+    try:
+        return await add_account(engine, token, user_id=user_id)
+    except AuthError as exc:
+        raise AccountRefused(f"the API refused the token {token.masked}: {exc.message}") from None
+    except MetrikaError as exc:
+        raise AccountRefused(f"could not check the token {token.masked}: {exc}") from None
 
 
 async def add_account(

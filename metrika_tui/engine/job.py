@@ -17,9 +17,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from metrika_tui.engine.events import EventBus, Kind, Level
-from metrika_tui.engine.ports import Clock, MetrikaApi
+from metrika_tui.clock import Clock
+from metrika_tui.engine.events import EventBus
+from metrika_tui.engine.ports import MetrikaApi
 from metrika_tui.engine.window import fetch_window, window_requests
+from metrika_tui.events import Kind, Level
 from metrika_tui.metrika import parse
 from metrika_tui.metrika.errors import AuthError, BadAnswer, MetrikaError, QuotaError, RequestError
 from metrika_tui.metrika.parse import MalformedAnswer, next_utc_midnight

@@ -16,8 +16,9 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from metrika_tui.engine.events import EventBus, Kind, Level
-from metrika_tui.engine.ports import Clock
+from metrika_tui.clock import Clock
+from metrika_tui.engine.events import EventBus
+from metrika_tui.events import Kind, Level
 from metrika_tui.processes import Liveness, ProcessId, liveness
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, HeldJob, Store, StoreError

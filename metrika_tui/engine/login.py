@@ -17,10 +17,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from metrika_tui import locations
-from metrika_tui.engine.accounts import add_account
-from metrika_tui.engine.events import Kind
-from metrika_tui.metrika.errors import TransientError
-from metrika_tui.metrika.oauth import SLOW_DOWN_STEP, DeviceCode, LoginPending, LoginRefused, TokenGrant
+from metrika_tui.engine.accounts import AccountRefused, add_account
+from metrika_tui.events import Kind
+from metrika_tui.metrika.errors import MetrikaError, TransientError
+from metrika_tui.metrika.oauth import (
+    SLOW_DOWN_STEP,
+    AppRejected,
+    DeviceCode,
+    LoginPending,
+    LoginRefused,
+    TokenGrant,
+)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -121,3 +128,35 @@ class DeviceLogin:
             expires_at=grant.expires_at(self.engine.clock.now()),
         )
         return account, found
+
+
+APP_REJECTED = "Yandex OAuth refused the configured app: {}; check [oauth] client_id and client_secret"
+
+
+async def start_login_or_refuse(engine) -> DeviceLogin:
+    """`DeviceLogin.start`, every way it fails told as AccountRefused (the console's words)."""
+    try:
+        return await DeviceLogin.start(engine)
+    except LoginNotConfigured as exc:
+        raise AccountRefused(str(exc)) from None
+    except AppRejected as exc:
+        raise AccountRefused(APP_REJECTED.format(exc.message)) from None
+    except MetrikaError as exc:
+        raise AccountRefused(f"could not get a code from Yandex ID: {exc}") from None
+
+
+async def finish_login_or_refuse(login: DeviceLogin, *, user_id: str | None):
+    """Wait for the confirmation and store the account: (account, found), or AccountRefused."""
+    try:
+        grant = await login.wait()
+        return await login.finish(grant, user_id=user_id)
+    except LoginRefused as exc:
+        raise AccountRefused(
+            "the login was denied on the Yandex page"
+            if exc.reason == "denied"
+            else "the code expired before it was confirmed"
+        ) from None
+    except AppRejected as exc:
+        raise AccountRefused(APP_REJECTED.format(exc.message)) from None
+    except MetrikaError as exc:
+        raise AccountRefused(f"the login failed: {exc}") from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -43,14 +42,3 @@ class YandexIdApi(Protocol):
     async def refresh(self, app, refresh_token: Token): ...
 
     async def identity(self, token: Token): ...
-
-
-class Clock(Protocol):
-    """Now, in UTC. Injected so leases, quotas and schedules can be tested without waiting."""
-
-    def now(self) -> dt.datetime: ...
-
-
-class SystemClock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)

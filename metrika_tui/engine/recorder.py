@@ -9,8 +9,8 @@ import logging
 from collections import Counter as Tally
 from collections.abc import Callable
 
-from metrika_tui.engine.events import Event
-from metrika_tui.engine.ports import Clock, SystemClock
+from metrika_tui.clock import Clock, SystemClock
+from metrika_tui.events import Event
 from metrika_tui.store.store import quota_day
 from metrika_tui.tokens import Token
 

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from metrika_tui.engine.events import ORIGIN, Event, Kind, Level
-from metrika_tui.engine.ports import Clock
+from metrika_tui.clock import Clock
+from metrika_tui.engine.events import Listeners
 from metrika_tui.engine.scheduler import Scheduler
+from metrika_tui.events import ORIGIN, Event, Kind, Level
 from metrika_tui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,7 @@ class Runtime:
         workers: bool = True,
         engine=None,
         on_engine: Callable[[Runtime], None] | None = None,
+        prepare: Callable[[Any], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -45,8 +48,13 @@ class Runtime:
         self.engine = engine
         #: told once the engine is open, before workers and scheduler start (the metrics attach)
         self._on_engine = on_engine
+        #: awaited with the open engine before anything runs (the CLI's demo seeding)
+        self._prepare = prepare
         self.scheduler: Scheduler | None = None
-        self._listeners: list[Callable[[Event], None]] = []
+        #: this process's events (relayed from the engine's bus) and other processes' alike
+        self._listeners = Listeners()
+        if engine is not None:
+            engine.bus.subscribe(self._listeners.publish)
         self._follower: asyncio.Task | None = None
         self._care_task: asyncio.Task | None = None
         self._care_idle = asyncio.Event()  # set while no care pass is under way
@@ -77,32 +85,22 @@ class Runtime:
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Every event: this process's as they happen, other processes' within a second."""
-        self._listeners.append(callback)
-        unsubscribe_own = self.engine.bus.subscribe(callback) if self.engine else None
-
-        def unsubscribe() -> None:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
-            if unsubscribe_own:
-                unsubscribe_own()
-
-        return unsubscribe
+        return self._listeners.subscribe(callback)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         """Open the engine (if not given), start workers and the scheduler, catch up on start."""
-        from metrika_tui.demo import seed_demo
         from metrika_tui.engine.service import Engine
 
         if self.engine is None:
             self.engine = await Engine.open(self.settings, clock=self.clock)
-            for callback in self._listeners:
-                self.engine.bus.subscribe(callback)
+            self.engine.bus.subscribe(self._listeners.publish)
         self._started = True  # from here on, stop() owns closing what start opened
         try:
             if self._on_engine is not None:
                 self._on_engine(self)
-            await seed_demo(self.engine)
+            if self._prepare is not None:
+                await self._prepare(self.engine)
             self._last_foreign_id = await self.engine.last_event_id()
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
             self._care_task = asyncio.get_running_loop().create_task(self._care_for_tokens(), name="token-care")
@@ -193,10 +191,5 @@ class Runtime:
                 continue
             for event in events:
                 self._last_foreign_id = max(self._last_foreign_id or 0, event.id or 0)
-                if event.origin == ORIGIN:
-                    continue
-                for callback in list(self._listeners):
-                    try:
-                        callback(event)
-                    except Exception:
-                        log.exception("event listener failed")
+                if event.origin != ORIGIN:
+                    self._listeners.publish(event)

@@ -23,8 +23,8 @@ import logging
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from metrika_tui.engine.events import ORIGIN, Kind, Level
-from metrika_tui.engine.ports import Clock, SystemClock
+from metrika_tui.clock import Clock, SystemClock
+from metrika_tui.events import ORIGIN, Kind, Level
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
 

@@ -10,11 +10,12 @@ import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.engine import leases, planner
-from metrika_tui.engine.events import ORIGIN, Event, EventBus, Kind, Level
+from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.job import JobResult, current_job
 from metrika_tui.engine.planner import Pace, PlanMode
-from metrika_tui.engine.ports import Clock, MetrikaApi, SystemClock, YandexIdApi
+from metrika_tui.engine.ports import MetrikaApi, YandexIdApi
 from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
 from metrika_tui.engine.scheduler import next_slot_after
 from metrika_tui.engine.status import (
@@ -27,6 +28,7 @@ from metrika_tui.engine.status import (
 )
 from metrika_tui.engine.waits import SHORTEST_TOLD_WAIT, PassWait, explain
 from metrika_tui.engine.worker import WorkerPool
+from metrika_tui.events import ORIGIN, Event, Kind, Level
 from metrika_tui.models import DailyStat, MonthlyStat
 from metrika_tui.settings import Settings
 from metrika_tui.slices import map_in_slices
@@ -181,7 +183,7 @@ class Engine:
         #: Yandex ID (device login, refresh, identity); closed with the engine
         self.yandex_id = yandex_id
         self.clock = clock or SystemClock()
-        self.bus = bus or EventBus()
+        self.bus = bus or EventBus(self.clock)
         self._owns_client = owns_client
         self.recorder = EventRecorder(store)
         self.bus.subscribe(self.recorder)
@@ -229,7 +231,7 @@ class Engine:
         if client is None:
             from metrika_tui.metrika import MetrikaClient
 
-            bus = bus or EventBus()
+            bus = bus or EventBus(clock)
             client = MetrikaClient.from_settings(settings, on_retry=_retry_reporter(bus))
         engine = cls(settings, store, client, clock=clock, bus=bus, owns_client=owns, yandex_id=yandex_id)
         engine.recorder.start()

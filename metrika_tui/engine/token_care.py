@@ -20,7 +20,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
-from metrika_tui.engine.events import Kind, Level
+from metrika_tui.events import Kind, Level
 from metrika_tui.metrika.errors import AuthError, MetrikaError
 from metrika_tui.metrika.oauth import AppRejected, RefreshRefused
 

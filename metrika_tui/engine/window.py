@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 
-from metrika_tui.models import ReportRequest, counter_zone, month_start, next_month
+from metrika_tui.models import ReportRequest, counter_zone, month_end, month_start, months_touched
 from metrika_tui.settings import Settings
 
 
@@ -50,21 +50,11 @@ def _window(last_fetched_day: dt.date | None, today: dt.date, backfill: int, loo
     return month_start(start), today
 
 
-def months_touched(date1: dt.date, date2: dt.date) -> list[dt.date]:
-    """The first day of every month from date1's through date2's."""
-    months, month = [], month_start(date1)
-    while month <= date2:
-        months.append(month)
-        month = next_month(month)
-    return months
-
-
 def window_requests(date1: dt.date, date2: dt.date, mode: str) -> list[ReportRequest]:
     """The report requests of a sync of [date1, date2] (date1 the first of its month)."""
     months = months_touched(date1, date2)
     if mode == "totals" and len(months) <= 2:
-        ends = [next_month(m) - dt.timedelta(days=1) for m in months]
-        return [ReportRequest(m, min(end, date2)) for m, end in zip(months, ends)]
+        return [ReportRequest(m, min(month_end(m), date2)) for m in months]
     return [ReportRequest(date1, date2), ReportRequest(date1, date2, grain="month")]
 
 

@@ -13,10 +13,12 @@ import contextlib
 import random
 from collections.abc import Callable
 
-from metrika_tui.engine.events import EventBus, Kind, Level
+from metrika_tui.clock import Clock
+from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.job import JobResult, run_job
 from metrika_tui.engine.leases import LeaseKeeper
-from metrika_tui.engine.ports import Clock, MetrikaApi
+from metrika_tui.engine.ports import MetrikaApi
+from metrika_tui.events import Kind, Level
 from metrika_tui.processes import ProcessId, this_process
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, Store, StoreError

@@ -20,9 +20,9 @@ from collections import Counter as Tally
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from metrika_tui.engine.events import Event
 from metrika_tui.engine.planner import Pace
 from metrika_tui.engine.status import CounterState
+from metrika_tui.events import Event
 
 log = logging.getLogger(__name__)
 

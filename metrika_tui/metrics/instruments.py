@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from metrika_tui.engine.events import Event, Kind
+from metrika_tui.events import Event, Kind
 from metrika_tui.metrika.stats import OUTCOMES
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import httpx
 
 from metrika_tui import locations
+from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.metrika import parse
 from metrika_tui.metrika.errors import BadAnswer, MetrikaError, QuotaError, TransientError
 from metrika_tui.metrika.host_pace import address_of, make_pacer
@@ -27,12 +28,10 @@ from metrika_tui.metrika.limits import (
     ReportBudget,
     RequestMeter,
     UserGates,
-    UtcClock,
-    WallClock,
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
 from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
-from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end
+from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end, month_start
 from metrika_tui.settings import DEFAULT_API_URL, Settings
 from metrika_tui.tokens import Token
 
@@ -81,13 +80,13 @@ class MetrikaClient:
         report_page_size: int = 10_000,
         counters_page_size: int = 1000,
         transport: httpx.AsyncBaseTransport | None = None,
-        clock: WallClock | None = None,
+        clock: Clock | None = None,
         on_retry: RetryHook | None = None,
         share_pace: bool = True,
         pace_file: Path | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._clock = clock or UtcClock()
+        self._clock = clock or SystemClock()
         self._retry = retry or RetryPolicy()
         self._on_retry = on_retry
         self._report_page_size = report_page_size
@@ -230,7 +229,7 @@ class MetrikaClient:
         params = {"dimensions": "ym:s:startOfMonth", "metrics": "ym:s:users", "sort": "ym:s:startOfMonth"}
         # whole months (a month's users are not a sum of days), but never past today
         today = self._clock.now().astimezone(dt.UTC).date()
-        first, last = request.date1.replace(day=1), max(request.date2, min(month_end(request.date2), today))
+        first, last = month_start(request.date1), max(request.date2, min(month_end(request.date2), today))
         report = await self._report(
             token,
             login,

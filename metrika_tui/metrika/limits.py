@@ -26,25 +26,14 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Protocol
 
+from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.metrika.errors import QuotaError
 
 Sleep = Callable[[float], Awaitable[None]]
 
 #: error_type of the QuotaError raised when our own report budget for a token is spent
 REPORT_BUDGET = "report_budget"
-
-
-class WallClock(Protocol):
-    """Now, in UTC (`metrika_tui.engine.ports.Clock` fits)."""
-
-    def now(self) -> dt.datetime: ...
-
-
-class UtcClock:
-    def now(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC)
 
 
 class PaceBook:
@@ -225,7 +214,7 @@ class ReportBudget:
         *,
         max_wait: float = 3.0,
         margin: dt.timedelta = dt.timedelta(seconds=1),
-        clock: WallClock | None = None,
+        clock: Clock | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if budget < 1:
@@ -234,7 +223,7 @@ class ReportBudget:
         self.window = window
         self.max_wait = max_wait
         self.margin = margin
-        self._clock = clock or UtcClock()
+        self._clock = clock or SystemClock()
         self._sleep = sleep
         self._grants: dict[Hashable, list[list[dt.datetime]]] = {}  # [when] of each grant in the window
         self._held: dict[Hashable, dict[Hashable, list[list[dt.datetime]]]] = {}  # grants kept for follow-ups

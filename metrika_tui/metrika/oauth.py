@@ -24,7 +24,7 @@ import httpx
 from metrika_tui.metrika.errors import AuthError, MetrikaError, TransientError
 from metrika_tui.metrika.parse import decode_json
 from metrika_tui.settings import DEFAULT_LOGIN_URL, DEFAULT_OAUTH_URL
-from metrika_tui.tokens import Token
+from metrika_tui.tokens import OAuthApp, Token
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +77,6 @@ class AppRejected(OAuthError):
 
 class RefreshRefused(OAuthError):
     """The refresh token is invalid, expired or another app's: the account must log in again."""
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class OAuthApp:
-    """The registered app the device login and refreshes speak for."""
-
-    client_id: str
-    client_secret: Token
-
-    def __repr__(self) -> str:
-        return f"OAuthApp({self.client_id!r}, secret {self.client_secret.masked})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +310,6 @@ __all__ = [
     "Identity",
     "LoginPending",
     "LoginRefused",
-    "OAuthApp",
     "OAuthError",
     "RefreshRefused",
     "TokenGrant",

@@ -25,7 +25,7 @@ from metrika_tui.metrika.errors import (
     RequestError,
     TransientError,
 )
-from metrika_tui.models import DAILY_METRICS, Counter, DailyStat, MonthUsers
+from metrika_tui.models import DAILY_METRICS, Counter, DailyStat, MonthUsers, month_start, months_touched
 
 #: the most one day's count (visits, users, pageviews) can be: the biggest sites have tens of
 #: millions of visits a day; past this an answer is absurd (and 1e30 overflows SQLite)
@@ -331,7 +331,7 @@ def parse_month_rows(page: Mapping[str, Any]) -> list[MonthUsers]:
         if not isinstance(values, list) or not values:
             raise MalformedAnswer("a report row has no metrics")
         day = _date(_first_dimension(row))
-        months.append(MonthUsers(month=day.replace(day=1), users=_count(_number(values[0]), "users", day)))
+        months.append(MonthUsers(month=month_start(day), users=_count(_number(values[0]), "users", day)))
     return months
 
 
@@ -345,7 +345,7 @@ def check_days(rows: Sequence[DailyStat], date1: dt.date, date2: dt.date) -> Non
 
 def check_months(rows: Sequence[MonthUsers], date1: dt.date, date2: dt.date) -> None:
     """Every row a month the window touches, each month once."""
-    first, last = date1.replace(day=1), date2.replace(day=1)
+    first, last = month_start(date1), month_start(date2)
     _once_each_within(
         [row.month for row in rows],
         first,
@@ -370,7 +370,7 @@ def days_in(date1: dt.date, date2: dt.date) -> int:
 
 
 def months_in(date1: dt.date, date2: dt.date) -> int:
-    return max(0, (date2.year - date1.year) * 12 + date2.month - date1.month + 1)
+    return len(months_touched(date1, date2))
 
 
 def pages_needed(total: int, page_size: int, *, most_rows: int, most_pages: int, what: str) -> int:

@@ -1,10 +1,9 @@
 """A stand-in for the Yandex Metrika API: a seeded world of accounts and counters, served
 with the real answers, quotas and errors, plus latency and faults on demand.
 
-Imports nothing of metrika_tui but the shared models: the client cannot lean on it.
+Imports nothing of metrika_tui but the shared leaf modules (models, clock): the client cannot lean on it.
 """
 
-from metrika_tui.simulator.clock import ManualClock, ShiftingClock, SystemClock
 from metrika_tui.simulator.config import FaultConfig, LatencyConfig, OAuthConfig, QuotaConfig, SimulatorConfig
 from metrika_tui.simulator.demo_world import DEMO_TOKENS
 from metrika_tui.simulator.hostile import HostileConfig
@@ -18,14 +17,11 @@ __all__ = [
     "FaultConfig",
     "HostileConfig",
     "LatencyConfig",
-    "ManualClock",
     "OAuthConfig",
     "QuotaConfig",
-    "ShiftingClock",
     "SimStats",
     "Simulator",
     "SimulatorConfig",
-    "SystemClock",
     "World",
     "run_forever",
 ]

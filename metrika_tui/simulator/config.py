@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-from metrika_tui.simulator.clock import Clock, SystemClock
+from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.simulator.hostile import HostileConfig
 
 

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from metrika_tui.simulator.clock import Clock
+from metrika_tui.clock import Clock
 from metrika_tui.simulator.config import OAuthConfig
 from metrika_tui.simulator.world import Account, World
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable
 
-from metrika_tui.simulator.clock import Clock
+from metrika_tui.clock import Clock
 from metrika_tui.simulator.config import QuotaConfig
 from metrika_tui.simulator.errors import quota
 

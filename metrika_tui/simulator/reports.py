@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from metrika_tui.models import DailyStat
+from metrika_tui.models import DailyStat, month_end, month_start
 from metrika_tui.simulator.params import DIMENSIONS, ReportQuery, check_window, resolve_date
 from metrika_tui.simulator.world import World
 
@@ -61,7 +61,7 @@ def _period_end(day: dt.date, grain: str) -> dt.date:
     if grain == "week":
         return day + dt.timedelta(days=6 - day.weekday())
     if grain == "month":
-        return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - _ONE_DAY
+        return month_end(day)
     if grain == "quarter":
         last_month = (day.month - 1) // 3 * 3 + 3
         return _period_end(day.replace(month=last_month, day=1), "month")
@@ -72,7 +72,7 @@ def _period_label(start: dt.date, grain: str) -> dt.date:
     if grain == "week":
         return start - dt.timedelta(days=start.weekday())
     if grain == "month":
-        return start.replace(day=1)
+        return month_start(start)
     if grain == "quarter":
         return start.replace(month=(start.month - 1) // 3 * 3 + 1, day=1)
     if grain == "year":

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from metrika_tui.models import Counter, DailyStat
+from metrika_tui.clock import Clock, SystemClock
+from metrika_tui.models import Counter, DailyStat, month_end, month_start
 from metrika_tui.simulator import names
-from metrika_tui.simulator.clock import Clock, SystemClock
 from metrika_tui.simulator.demo_world import DEMO_ACCOUNTS, DEMO_LOGIN_ACCOUNT, DEMO_SEED, demo_counters
 from metrika_tui.simulator.hashing import mix
 from metrika_tui.simulator.traffic import (
@@ -239,9 +239,7 @@ class World:
 
     def month_users(self, counter_id: int, month_first_day: dt.date, now: dt.datetime | None = None) -> int:
         """Users of the whole month at month grain: below the sum of its days' users."""
-        first = month_first_day.replace(day=1)
-        following = (first + dt.timedelta(days=32)).replace(day=1)
-        return self.period_users(counter_id, first, following - dt.timedelta(days=1), now)
+        return self.period_users(counter_id, month_start(month_first_day), month_end(month_first_day), now)
 
     def new_users(self, counter_id: int, day: DailyStat) -> int:
         """First-time users of that day (a share of its users)."""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
 from metrika_tui.store.db import Database

@@ -13,7 +13,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 
-from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.events import Event, Kind, Level
 from metrika_tui.stopping import STOP_GRACE_SECONDS, install_stop_signals, leave_terminal, signal_name
 from metrika_tui.text import visible
 from metrika_tui.tui.commands import ConsoleCommands

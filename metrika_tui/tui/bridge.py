@@ -32,7 +32,7 @@ from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.timer import Timer
 
-from metrika_tui.engine.events import Event
+from metrika_tui.events import Event
 
 log = logging.getLogger(__name__)
 

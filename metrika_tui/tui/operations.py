@@ -32,8 +32,7 @@ class ConsoleOperations:
 
     async def add_account(self, raw_token: str, label: str) -> str:
         """Check the token against the API, store the account and discover its counters."""
-        from metrika_tui.engine.accounts import add_account
-        from metrika_tui.metrika.errors import AuthError, MetrikaError
+        from metrika_tui.engine.accounts import AccountRefused, add_account_or_refuse
         from metrika_tui.tokens import Token
 
         self.guard("adding an account")
@@ -42,11 +41,9 @@ class ConsoleOperations:
         except ValueError as exc:
             raise Refused(f"not a usable token: {exc}") from None
         try:
-            account, found = await add_account(self.engine, token, user_id=label or None)
-        except AuthError as exc:
-            raise Refused(f"the API refused the token {token.masked}: {exc.message}") from None
-        except MetrikaError as exc:
-            raise Refused(f"could not check the token {token.masked}: {exc}") from None
+            account, found = await add_account_or_refuse(self.engine, token, user_id=label or None)
+        except AccountRefused as exc:
+            raise Refused(str(exc)) from None
         return f"account {account.user_id} added with {found} counter(s); press s to sync them now"
 
     @property
@@ -62,42 +59,24 @@ class ConsoleOperations:
 
     async def start_login(self) -> Any:
         """Ask Yandex ID for a code (`engine.login.DeviceLogin`); the screen shows its prompt."""
-        from metrika_tui.engine.login import DeviceLogin, LoginNotConfigured
-        from metrika_tui.metrika.errors import MetrikaError
-        from metrika_tui.metrika.oauth import AppRejected
+        from metrika_tui.engine.accounts import AccountRefused
+        from metrika_tui.engine.login import start_login_or_refuse
 
         self.guard("adding an account")
         try:
-            return await DeviceLogin.start(self.engine)
-        except LoginNotConfigured as exc:
+            return await start_login_or_refuse(self.engine)
+        except AccountRefused as exc:
             raise Refused(str(exc)) from None
-        except AppRejected as exc:
-            raise Refused(
-                f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id and client_secret"
-            ) from None
-        except MetrikaError as exc:
-            raise Refused(f"could not get a code from Yandex ID: {exc}") from None
 
     async def finish_login(self, login: Any, label: str = "") -> str:
         """Wait for the user's confirmation, then store the account and discover its counters."""
-        from metrika_tui.metrika.errors import MetrikaError
-        from metrika_tui.metrika.oauth import AppRejected, LoginRefused
+        from metrika_tui.engine.accounts import AccountRefused
+        from metrika_tui.engine.login import finish_login_or_refuse
 
         try:
-            grant = await login.wait()
-            account, found = await login.finish(grant, user_id=label or None)
-        except LoginRefused as exc:
-            raise Refused(
-                "the login was denied on the Yandex page"
-                if exc.reason == "denied"
-                else "the code expired before it was confirmed"
-            ) from None
-        except AppRejected as exc:
-            raise Refused(
-                f"Yandex OAuth refused the configured app: {exc.message}; check [oauth] client_id and client_secret"
-            ) from None
-        except MetrikaError as exc:
-            raise Refused(f"the login failed: {exc}") from None
+            account, found = await finish_login_or_refuse(login, user_id=label or None)
+        except AccountRefused as exc:
+            raise Refused(str(exc)) from None
         return f"account {account.login} logged in with {found} counter(s); press s to sync them now"
 
     async def force_sync(self, counter_id: int) -> str:

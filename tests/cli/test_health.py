@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from stored_world import NOW, stored
 
+from metrika_tui.clock import ManualClock
 from metrika_tui.engine.health import check_health
 from metrika_tui.engine.scheduler import SCHEDULE_NAME, Scheduler, current_slot
 from metrika_tui.engine.service import Engine
 from metrika_tui.settings import Settings
-from metrika_tui.simulator import ManualClock
 from metrika_tui.store import Store
 
 COMMAND = [sys.executable, "-m", "metrika_tui"]

@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metrika_tui.simulator import ShiftingClock, Simulator, SimulatorConfig, World  # noqa: F401 (the fault tests' clock)
+from metrika_tui.clock import ShiftingClock  # noqa: F401 (the fault tests' clock)
+from metrika_tui.simulator import Simulator, SimulatorConfig, World
 
 from .invariants import Figures, check_invariants_now
 

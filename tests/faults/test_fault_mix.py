@@ -21,9 +21,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from metrika_tui.engine.accounts import add_account
-from metrika_tui.engine.events import Kind
 from metrika_tui.engine.job import SHORT_QUOTA_WAIT
 from metrika_tui.engine.service import Engine
+from metrika_tui.events import Kind
 from metrika_tui.metrika import MetrikaClient, RetryPolicy
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, Simulator, SimulatorConfig, World

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.simulator import LatencyConfig, Simulator, SimulatorConfig, World
 from metrika_tui.store import Store
 

@@ -11,6 +11,7 @@ import metrika_envelopes as E
 import pytest
 import respx
 
+from metrika_tui.clock import ManualClock
 from metrika_tui.metrika import (
     AuthError,
     MetrikaClient,
@@ -25,14 +26,6 @@ from metrika_tui.tokens import Token
 BASE = "https://metrika.test"
 SECRET = "y0_AgAAAAsecretsecretsecret42"
 FAST_RETRY = RetryPolicy(attempts=3, initial_wait=0.001, max_wait=0.005, total=2.0)
-
-
-class FixedClock:
-    def __init__(self, now: dt.datetime) -> None:
-        self._now = now
-
-    def now(self) -> dt.datetime:
-        return self._now
 
 
 @pytest.fixture
@@ -148,7 +141,7 @@ async def test_monthly_users_asks_for_whole_months_at_month_grain(api, token):
             ],
         },
     )
-    clock = FixedClock(dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
+    clock = ManualClock(dt.datetime(2026, 5, 1, tzinfo=dt.UTC))
     async with MetrikaClient(BASE, retry=FAST_RETRY, clock=clock) as client:
         month = ReportRequest(dt.date(2026, 1, 20), dt.date(2026, 2, 3), grain="month")
         (report,) = await client.read_window(token, 42, [month])
@@ -211,7 +204,7 @@ async def test_retries_give_up_after_the_policy_and_raise_the_last_error(client,
 @pytest.mark.parametrize("body", [E.QUOTA_BY_UID, E.QUOTA_BY_COUNTER])
 async def test_daily_quota_is_not_retried_and_says_when_it_resets(api, token, body):
     route = api.get("/management/v1/counter/1").respond(429, content=body)
-    clock = FixedClock(dt.datetime(2026, 3, 14, 21, 30, tzinfo=dt.UTC))
+    clock = ManualClock(dt.datetime(2026, 3, 14, 21, 30, tzinfo=dt.UTC))
     async with MetrikaClient(BASE, retry=FAST_RETRY, clock=clock) as client:
         with pytest.raises(QuotaError) as caught:
             await client.get_counter(token, 1)

@@ -15,12 +15,11 @@ from metrika_tui.metrika.oauth import (
     DeviceCode,
     LoginPending,
     LoginRefused,
-    OAuthApp,
     OAuthError,
     RefreshRefused,
     YandexIdClient,
 )
-from metrika_tui.tokens import Token
+from metrika_tui.tokens import OAuthApp, Token
 
 OAUTH, LOGIN = "https://oauth.test", "https://login.test"
 SECRET, DEVICE, REFRESH, ACCESS = (

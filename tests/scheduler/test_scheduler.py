@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tui.fake_engine import FakeEngine, FixedClock
+from tui.fake_engine import FakeEngine
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.clock import ManualClock
 from metrika_tui.engine.scheduler import Scheduler, current_slot, make_trigger, next_slot_after
+from metrika_tui.events import Kind
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
 
 UTC = dt.UTC
 
 
-def fake_engine(s: Settings, clock: FixedClock, slot_book: dict | None = None, name: str = "a") -> FakeEngine:
+def fake_engine(s: Settings, clock: ManualClock, slot_book: dict | None = None, name: str = "a") -> FakeEngine:
     """The shared fake engine (tests/tui/fake_engine.py), with no counters, keeping its events."""
     fake = FakeEngine(s, clock, slot_book=slot_book, name=name)
     fake.events = []
@@ -59,7 +60,7 @@ def test_apscheduler_trigger_fires_on_the_same_grid():
 
 async def test_each_slot_is_planned_once_across_processes():
     s = settings(30)
-    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
     slots: dict = {}
     a = Scheduler(fake_engine(s, clock, slots, "a"), clock=clock)
     b = Scheduler(fake_engine(s, clock, slots, "b"), clock=clock)
@@ -80,7 +81,7 @@ async def test_each_slot_is_planned_once_across_processes():
 
 async def test_missed_slots_coalesce_into_one_pass():
     s = settings(15)
-    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 0, 5, tzinfo=UTC))
     sched = Scheduler(fake_engine(s, clock), clock=clock)
     await sched.tick()
     clock.advance(hours=3)  # suspended: 12 slots missed
@@ -94,7 +95,7 @@ async def test_missed_slots_coalesce_into_one_pass():
 
 async def test_a_stalled_scheduler_is_reported_and_caught_up():
     s = settings(10)
-    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
     engine = fake_engine(s, clock)
     sched = Scheduler(engine, clock=clock)
     sched.start()
@@ -116,7 +117,7 @@ async def test_a_stalled_scheduler_is_reported_and_caught_up():
 
 async def test_pause_stops_planning_and_shows_in_state():
     s = settings(60)
-    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 1, tzinfo=UTC))
     sched = Scheduler(fake_engine(s, clock), clock=clock)
     sched.start()
     try:
@@ -144,7 +145,7 @@ def test_slots_agree_between_processes_started_at_different_times(tz):
 
 
 async def test_a_tick_on_a_broken_database_reports_and_the_next_one_plans(caplog):
-    clock = FixedClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
+    clock = ManualClock(dt.datetime(2026, 11, 28, 12, 0, 1, tzinfo=UTC))
     engine = fake_engine(settings(30), clock)
     healthy_plan = engine.plan
 

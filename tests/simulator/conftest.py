@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from metrika_tui.simulator import ManualClock, QuotaConfig, Simulator, World
+from metrika_tui.clock import ManualClock
+from metrika_tui.simulator import QuotaConfig, Simulator, World
 
 from .helpers import NOW, in_process, make_sim
 

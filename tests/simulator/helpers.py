@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from metrika_tui.simulator import DEMO_TOKENS, ManualClock, Simulator, SimulatorConfig, World
+from metrika_tui.clock import ManualClock
+from metrika_tui.simulator import DEMO_TOKENS, Simulator, SimulatorConfig, World
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 #: 15:00 in Moscow on a Tuesday: today is partial, yesterday is final

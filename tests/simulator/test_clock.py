@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from metrika_tui.simulator import ShiftingClock
+from metrika_tui.clock import ShiftingClock
 
 
 def test_a_shifting_clock_starts_where_told_flows_and_only_jumps_forward():

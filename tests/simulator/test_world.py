@@ -170,7 +170,7 @@ def test_outage_days_have_no_visits_and_can_be_switched_off():
     assert all(a == b for a, b in live if a.visits)  # otherwise the same figures
 
 
-def test_the_simulator_leans_on_nothing_of_metrika_tui_but_the_models():
+def test_the_simulator_leans_on_nothing_of_metrika_tui_but_the_models_and_the_clock():
     import ast
     from pathlib import Path
 
@@ -186,4 +186,6 @@ def test_the_simulator_leans_on_nothing_of_metrika_tui_but_the_models():
             )
             for name in names:
                 if name.startswith("metrika_tui"):
-                    assert name == "metrika_tui.models" or name.startswith("metrika_tui.simulator"), (source.name, name)
+                    assert name in ("metrika_tui.models", "metrika_tui.clock") or name.startswith(
+                        "metrika_tui.simulator"
+                    ), (source.name, name)

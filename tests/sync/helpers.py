@@ -14,14 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from metrika_tui.clock import ManualClock
 from metrika_tui.engine.accounts import add_account
-from metrika_tui.engine.events import Event
 from metrika_tui.engine.service import Engine
+from metrika_tui.events import Event
 from metrika_tui.metrika import MetrikaClient, RetryPolicy
 from metrika_tui.metrika.oauth import YandexIdClient
 from metrika_tui.models import month_start
 from metrika_tui.settings import Settings
-from metrika_tui.simulator import ManualClock, QuotaConfig, Simulator, SimulatorConfig, World
+from metrika_tui.simulator import QuotaConfig, Simulator, SimulatorConfig, World
 from metrika_tui.store import Store
 from metrika_tui.tokens import Token
 

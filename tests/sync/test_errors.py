@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.models import ReportRequest
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, World
 from metrika_tui.tokens import Token

@@ -11,11 +11,11 @@ from collections import defaultdict
 
 import pytest
 
-from metrika_tui.engine.events import Kind, Level
 from metrika_tui.engine.planner import OVERDUE_GRACE
 from metrika_tui.engine.scheduler import current_slot
 from metrika_tui.engine.status import CounterState
 from metrika_tui.engine.waits import PassWait, pass_max_wait
+from metrika_tui.events import Kind, Level
 from metrika_tui.simulator import LatencyConfig, QuotaConfig, World
 from metrika_tui.tokens import Token
 

@@ -12,25 +12,16 @@ from collections import Counter as Tally
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from metrika_tui.engine.events import EventBus, Kind, Level
+from metrika_tui.clock import ManualClock
+from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.planner import OVERDUE_GRACE, next_due_slot
 from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
 from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, summarize
+from metrika_tui.events import Kind, Level
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
 
 T0 = dt.datetime(2025, 3, 14, 9, 30, tzinfo=dt.UTC)
-
-
-class FixedClock:
-    def __init__(self, now: dt.datetime = T0) -> None:
-        self._now = now
-
-    def now(self) -> dt.datetime:
-        return self._now
-
-    def advance(self, **delta: float) -> None:
-        self._now += dt.timedelta(**delta)
 
 
 # -- the data shapes: the real engine's, but for these two (the store's JobRecord in the real
@@ -80,7 +71,7 @@ class FakeCounter:
 
 class FakeEngine:
     def __init__(
-        self, settings: Settings, clock: FixedClock, *, slot_book: dict | None = None, name: str = "fake"
+        self, settings: Settings, clock: ManualClock, *, slot_book: dict | None = None, name: str = "fake"
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -337,10 +328,10 @@ class FakeRuntime:
 
 
 def demo_world(
-    *, accounts: int = 2, per_account: int = 6, clock: FixedClock | None = None, settings: Settings | None = None
+    *, accounts: int = 2, per_account: int = 6, clock: ManualClock | None = None, settings: Settings | None = None
 ) -> FakeRuntime:
     """A small, fixed world with every state: ok, overdue, pending, failed, disabled, revoked."""
-    clock = clock or FixedClock()
+    clock = clock or ManualClock(T0)
     settings = settings or Settings(db_path=Path("/tmp/demo.db"), timezone="Europe/Moscow", workers=4)
     engine = FakeEngine(settings, clock)
     now = clock.now()

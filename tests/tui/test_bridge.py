@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from metrika_tui.engine.events import Event, Kind
-from metrika_tui.tui.widgets.log_pane import LogPane, event_line
+from metrika_tui.events import TIME_STAMP, Event, Kind, event_text, format_event
+from metrika_tui.tui.widgets.log_pane import LogPane
 
 from .conftest import console, wait_for
 from .fake_engine import T0, demo_world
@@ -26,6 +26,12 @@ def test_a_line_from_another_process_names_it():
 
     foreign = Event(Kind.DONE, "done", ts=T0, counter_id=7, origin="server-2:4242")
     own = Event(Kind.DONE, "done", ts=T0, counter_id=7)
-    assert event_line(foreign, ZoneInfo("UTC")) == "09:30:00 INFO    done     counter=7 [other: server-2:4242] done"
-    assert event_line(own, ZoneInfo("UTC")) == "09:30:00 INFO    done     counter=7 done"
-    assert foreign.line().endswith("counter=7 [other: server-2:4242] done")  # the log file's, the daemon's
+    utc = ZoneInfo("UTC")
+    assert (
+        event_text(foreign, tz=utc, stamp=TIME_STAMP)
+        == "09:30:00 INFO    done     counter=7 [other: server-2:4242] done"
+    )
+    assert event_text(own, tz=utc, stamp=TIME_STAMP) == "09:30:00 INFO    done     counter=7 done"
+    assert format_event(foreign, "text").endswith(
+        "counter=7 [other: server-2:4242] done"
+    )  # the log file's, the daemon's

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from metrika_tui.engine.events import Kind, Level
+from metrika_tui.clock import ManualClock
+from metrika_tui.events import Kind, Level
 from metrika_tui.text import visible
 from metrika_tui.tui.screens.failed_jobs import FailedJobsScreen
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
 from .conftest import console, screen_text, wait_for
-from .fake_engine import Attempt, FakeEngine, FakeRuntime, FixedClock
+from .fake_engine import T0, Attempt, FakeEngine, FakeRuntime
 
 WIPE = "\x1b[2J\x1b[31mRED"
 OSC52 = "osc52\x1b]52;c;ZXZpbA==\x07end"
@@ -44,7 +45,7 @@ def hostile_runtime() -> FakeRuntime:
 
     from metrika_tui.settings import Settings
 
-    clock = FixedClock()
+    clock = ManualClock(T0)
     engine = FakeEngine(Settings(db_path=Path("/tmp/hostile.db"), workers=2), clock)
     now = clock.now()
     engine.add_account(1, LOGIN)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
 from .conftest import make_app, settled, wait_for

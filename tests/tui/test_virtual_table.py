@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from metrika_tui.engine.events import Kind
+from metrika_tui.events import Kind
 from metrika_tui.tui.bridge import SNAPSHOT_SPACING
 from metrika_tui.tui.widgets.counter_table import CounterTable
 

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
-from metrika_tui.engine.events import Event, Kind, Level
+from metrika_tui.events import Event, Kind, Level
 from metrika_tui.tui.bridge import Ageing, EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
 from metrika_tui.tui.commands import screen_bindings
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, row_as_text

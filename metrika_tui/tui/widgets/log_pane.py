@@ -15,17 +15,11 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import RichLog
 
-from metrika_tui.engine.events import Event, Level
+from metrika_tui.events import TIME_STAMP, Event, Level, event_text
 from metrika_tui.tui.css import tcss_next_to
 
 MAX_LINES = 2_000
 LEVELS: tuple[Level, ...] = (Level.DEBUG, Level.INFO, Level.WARNING, Level.ERROR)
-
-
-def event_line(event: Event, tz: ZoneInfo) -> str:
-    """`12:03:07 WARNING retrying counter=101 [other: host:4242] 429: quota…` (the same words as
-    the log file's and the daemon's, which say which process did it when it was not this one)."""
-    return f"{event.ts.astimezone(tz):%H:%M:%S} {event.tail()}"
 
 
 class LogPane(RichLog):
@@ -72,7 +66,8 @@ class LogPane(RichLog):
         return LEVELS.index(event.level) >= LEVELS.index(self.min_level)
 
     def _write(self, event: Event) -> None:
-        self.write(Text(event_line(event, self.tz), style=self.level_styles.get(event.level, ""), no_wrap=True, end=""))
+        line = event_text(event, tz=self.tz, stamp=TIME_STAMP)
+        self.write(Text(line, style=self.level_styles.get(event.level, ""), no_wrap=True, end=""))
 
     def _retitle(self) -> None:
         follow = "following" if self.auto_scroll else "frozen"

@@ -1,8 +1,8 @@
-"""Time for the simulator: the system clock, a manual one tests move by hand, or the wall
-clock shifted over waits (one the engine, its client and the simulator share).
+"""Time, in one place: what a clock is, the system's, and two that tests and benchmarks move.
 
-Quotas and "today" read the clock; nothing in the simulator calls datetime.now() itself,
-so a test can walk through a 5-minute quota window without waiting five minutes.
+The client, the engine, the events and the simulator all read an injected `Clock`; nothing
+else calls `datetime.now()` for a moment that matters, so a test can walk through a lease, a
+5-minute quota window or midnight without waiting for it.
 """
 
 from __future__ import annotations
@@ -12,21 +12,27 @@ from typing import Protocol
 
 
 class Clock(Protocol):
-    """Now, in UTC (the same shape as the engine's clock, so one object can serve both)."""
+    """Now, as an aware UTC datetime."""
 
     def now(self) -> dt.datetime: ...
 
 
 class SystemClock:
+    """The wall clock."""
+
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
 
+#: a ManualClock's moment when none is given
+MANUAL_START = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+
+
 class ManualClock:
-    """A clock that stands still until told to move."""
+    """A clock that stands still until told to move: tests step it by hand."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        self._now = start or dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
+        self._now = start or MANUAL_START
         if self._now.tzinfo is None:
             raise ValueError("a ManualClock needs an aware datetime")
 
