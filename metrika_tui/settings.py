@@ -652,14 +652,14 @@ def render_doc() -> str:
         " the command (exit 2) with a message naming the file and the key.",
         "",
     ]
-    for section, names in SECTIONS.items():
+    for section in SECTIONS:
         lines += [
             f"## [{section}]",
             "",
             "| key | environment | flag | value | default | what |",
             "|---|---|---|---|---|---|",
         ]
-        for s in (s for s in SETTINGS if s.section == section and s.key in names):
+        for s in (s for s in SETTINGS if s.section == section):
             env, flag = (f"`{s.env}`" if s.env else "", f"`{s.flag}`" if s.flag else "")
             lines.append(f"| `{s.key}` | {env} | {flag} | {s.kind.describe()} | {shown_default(s)} | {s.doc} |")
         lines.append("")

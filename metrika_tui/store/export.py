@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Literal
 
+from metrika_tui.models import month_start
 from metrika_tui.store.db import Database
 
 #: rows read from the cursor at a time: large enough that a batch's thread hop costs little
@@ -44,7 +45,7 @@ class ExportQuery:
 
     def _where(self) -> tuple[str, dict]:
         _, period, _ = _TABLE[self.grain]
-        first = self.first.replace(day=1) if self.first and self.grain == "monthly" else self.first
+        first = month_start(self.first) if self.first and self.grain == "monthly" else self.first
         params = {
             "ids": json.dumps(sorted(self.counter_ids)) if self.counter_ids is not None else None,
             "account": self.account_id,

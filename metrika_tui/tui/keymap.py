@@ -93,6 +93,9 @@ APP_KEYS: tuple[tuple[str, str, str], ...] = (
 
 #: binding ids the [keys] section may remap: every action's, and the app's own with an id
 REMAPPABLE: tuple[str, ...] = (*(a.id for a in ACTIONS), "quit", "command-palette")
+#: every binding's default key and its words, the actions' and the app's alike
+DEFAULT_KEYS: dict[str, str] = {a.id: a.key for a in ACTIONS} | {bid: key for bid, key, _ in APP_KEYS}
+WORDS: dict[str, str] = {a.id: a.help for a in ACTIONS} | {bid: what for bid, _, what in APP_KEYS}
 #: Textual's names of the characters it spells out (its `KEY_NAME_REPLACEMENTS`)
 _KEY_NAMES = {
     "solidus": "slash",
@@ -133,8 +136,7 @@ def check_keymap(keymap: Mapping[str, str], path: Path) -> None:
         if not keys.strip() or not all(key_names(keys)):
             raise SettingsError(f"{path} [keys]: {binding_id!r} has no key")
     taken: dict[str, tuple[str, str]] = {}  # key name -> (binding id, the key as written)
-    bindings = [(a.id, a.key) for a in ACTIONS] + [(bid, key) for bid, key, _ in APP_KEYS]
-    for binding_id, default in bindings:
+    for binding_id, default in DEFAULT_KEYS.items():
         keys = effective_key(binding_id, default, keymap)
         for spelled, name in zip((k.strip() for k in keys.split(",")), key_names(keys)):
             other, first = taken.setdefault(name, (binding_id, spelled))
@@ -145,8 +147,6 @@ def check_keymap(keymap: Mapping[str, str], path: Path) -> None:
 
 def render_doc() -> str:
     """The [keys] part of docs/configuration.md: every binding id a user may remap, its key."""
-    words = {a.id: a.help for a in ACTIONS} | {bid: what for bid, _, what in APP_KEYS}
-    defaults = {a.id: a.key for a in ACTIONS} | {bid: key for bid, key, _ in APP_KEYS}
     lines = [
         "## [keys]",
         "",
@@ -156,5 +156,5 @@ def render_doc() -> str:
         "| binding id | default key | what it does |",
         "|---|---|---|",
     ]
-    lines += [f"| `{bid}` | `{defaults[bid]}` | {words[bid]} |" for bid in REMAPPABLE]
+    lines += [f"| `{bid}` | `{DEFAULT_KEYS[bid]}` | {WORDS[bid]} |" for bid in REMAPPABLE]
     return "\n".join([*lines, ""])
