@@ -13,7 +13,7 @@ def run_paths(settings: Settings) -> int:
         ("database", settings.db_path),
         ("log file", settings.log_file),
         ("data directory", locations.data_dir()),
-        ("request pace", locations.pace_file()),  # shared by the processes of this host
+        ("request pace", locations.pace_file(settings.source_address)),  # shared by this address's processes
     ]
     for label, path in rows:
         state = "" if path.exists() else "  (not created yet)"
