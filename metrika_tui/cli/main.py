@@ -59,6 +59,10 @@ def _dispatch(args) -> int:
         from metrika_tui.cli.simulator_cmd import run_simulator
 
         return run_simulator(args)
+    if args.command == "db":
+        from metrika_tui.cli.db_cmd import run_db
+
+        return run_db(args)
     if getattr(args, "config", None):
         os.environ["METRIKA_CONFIG"] = args.config
     flags = {s.name: getattr(args, s.name, None) for s in SETTINGS if s.flag}

@@ -1,0 +1,67 @@
+"""`metrika-tui db copy SOURCE DEST`, the real command: a synced store moves whole (what the
+other commands show of it is the same), only counts are printed, and bad input is refused
+with a clear message."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from stored_world import stored
+
+
+@pytest.mark.slow
+def test_a_synced_store_moves_whole_and_nothing_secret_is_printed(cli, tmp_path):
+    cli.add_all_accounts()
+    cli.run("sync", check_code=0)
+    dest = tmp_path / "moved" / "metrika.db"
+    copied = cli.run("db", "copy", str(cli.db), str(dest), check_code=0)
+    assert f"copied {cli.db} into {dest}:" in copied.stdout
+    rows = {name: int(n.replace(",", "")) for name, n in (line.split() for line in copied.stdout.splitlines()[1:])}
+    assert rows["counters"] == sum(len(a.counter_ids) for a in cli.world.accounts)
+    assert rows["accounts"] == len(cli.world.tokens) and rows["daily_stats"] > rows["counters"]
+    for token in cli.world.tokens:
+        assert token not in copied.stdout + copied.stderr and token[:8] not in copied.stdout
+    there = {"METRIKA_DB": str(dest)}
+    for command in (("accounts", "list", "--json"), ("counters", "list", "--json"), ("export", "daily")):
+        assert cli.run(*command, check_code=0).stdout == cli.run(*command, check_code=0, extra_env=there).stdout
+    here, moved = (
+        cli.json("sync-status", "--json"),
+        json.loads(cli.run("sync-status", "--json", extra_env=there).stdout),
+    )
+    assert moved["accounts"] == here["accounts"]  # every counter's state, last fetch and next due; each login's use
+    assert {k: v for k, v in moved["summary"].items() if k != "freshness"} == {
+        k: v for k, v in here["summary"].items() if k != "freshness"
+    }
+    again = cli.run("sync", extra_env=there, check_code=0).stdout  # and it carries on from there
+    assert "recently synced, skipping" in again and "queued for sync" not in again
+
+
+def test_a_destination_with_data_is_refused_and_replaced_when_asked(cli, tmp_path):
+    source, dest = tmp_path / "a.db", tmp_path / "b.db"
+    asyncio.run(stored(source, {"alpha": [101, 102]}, days=5))
+    asyncio.run(stored(dest, {"beta": [201]}, days=2))
+    refused = cli.run("db", "copy", str(source), str(dest))
+    assert refused.returncode == 1
+    assert "already holds data (accounts, counters" in refused.stderr and "add --replace" in refused.stderr
+    assert "nothing was copied" in refused.stderr
+    replaced = cli.run("db", "copy", str(source), str(dest), "--replace", check_code=0)
+    assert "daily_stats" in replaced.stdout
+    listed = cli.run("counters", "list", "--json", extra_env={"METRIKA_DB": str(dest)}, check_code=0).stdout
+    assert '"counter_id": 101' in listed and '"counter_id": 201' not in listed
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("missing.db", "b.db"), "SOURCE {tmp}/missing.db: no such database file"),
+        (("a.db", "a.db"), "SOURCE and DEST are the same database"),
+        (("a.db",), "the following arguments are required: DEST"),
+    ],
+)
+def test_bad_input_is_refused_with_exit_2(cli, tmp_path, args, message):
+    asyncio.run(stored(tmp_path / "a.db", {"alpha": [101]}, days=1))
+    done = cli.run("db", "copy", *(str(tmp_path / a) for a in args))
+    assert done.returncode == 2 and message.format(tmp=tmp_path) in done.stderr, done.stderr
+    assert not (tmp_path / "b.db").exists()
