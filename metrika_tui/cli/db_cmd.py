@@ -1,5 +1,6 @@
-"""`metrika-tui db copy SOURCE DEST [--replace]`: move a store to another database (a SQLite file
-to another, to PostgreSQL or back), then point `--db` / METRIKA_DB at DEST.
+"""`metrika-tui db copy SOURCE [DEST] [--replace]`: move a store to another database (a SQLite
+file to another, to PostgreSQL or back). DEST is by default the configured database (`--db`,
+METRIKA_DB, `[database] path`): a PostgreSQL password stays out of argv.
 
 Only counts are printed: the rows (tokens among them) never leave the two databases.
 """
@@ -12,12 +13,14 @@ import sys
 from pathlib import Path
 
 from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
+from metrika_tui.settings import Settings
 from metrika_tui.text import visible
 
 
-def run_db(args: argparse.Namespace) -> int:
+def run_db(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "copy":
-        source, dest = Path(args.source).expanduser(), Path(args.dest).expanduser()
+        source = Path(args.source).expanduser()
+        dest = Path(args.dest).expanduser() if args.dest is not None else Path(settings.db_path)
         if not source.is_file():
             raise CommandError(f"SOURCE {visible(source)}: no such database file", EXIT_USAGE)
         if dest.exists() and dest.resolve() == source.resolve():

@@ -217,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("db", help="database tools: copy one store into another")
+    _common(p, default=s)
     dbs = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     d = dbs.add_parser(
         "copy",
@@ -226,8 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
         "Leases are not copied: a running job arrives queued. DEST is created if missing; one that "
         "holds data is refused unless --replace. Stop the processes using either first.",
     )
-    d.add_argument("source", metavar="SOURCE", help="the database to copy from (a path)")
-    d.add_argument("dest", metavar="DEST", help="the database to copy into (a path)")
+    _common(d, default=s)
+    d.add_argument("source", metavar="SOURCE", help="the database to copy from")
+    d.add_argument(
+        "dest",
+        metavar="DEST",
+        nargs="?",
+        help="the database to copy into (default: the configured one: --db, METRIKA_DB, [database] path)",
+    )
     d.add_argument("--replace", action="store_true", help="delete what DEST holds first")
 
     p = sub.add_parser("paths", help="print where config, data and logs live")

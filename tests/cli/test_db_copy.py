@@ -57,7 +57,7 @@ def test_a_destination_with_data_is_refused_and_replaced_when_asked(cli, tmp_pat
     [
         (("missing.db", "b.db"), "SOURCE {tmp}/missing.db: no such database file"),
         (("a.db", "a.db"), "SOURCE and DEST are the same database"),
-        (("a.db",), "the following arguments are required: DEST"),
+        ((), "the following arguments are required: SOURCE"),
     ],
 )
 def test_bad_input_is_refused_with_exit_2(cli, tmp_path, args, message):
@@ -65,3 +65,10 @@ def test_bad_input_is_refused_with_exit_2(cli, tmp_path, args, message):
     done = cli.run("db", "copy", *(str(tmp_path / a) for a in args))
     assert done.returncode == 2 and message.format(tmp=tmp_path) in done.stderr, done.stderr
     assert not (tmp_path / "b.db").exists()
+
+
+def test_dest_is_the_configured_database_by_default(cli, tmp_path):
+    asyncio.run(stored(tmp_path / "old.db", {"alpha": [101, 102]}, days=3))
+    copied = cli.run("db", "copy", str(tmp_path / "old.db"), check_code=0)
+    assert f"into {cli.db}:" in copied.stdout
+    assert [c["counter_id"] for c in cli.json("counters", "list", "--json")] == [101, 102]
