@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, seed_store, simulator
+from common import LAG_MARGIN, machine, seed_store, simulator
 
 from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
 from metrika_tui.store import Store
@@ -57,6 +57,9 @@ class Run:
     rejected: dict[str, int]
     breaches: dict[str, int]
     peak: int
+    violations: list[dict[str, object]]  # the first breaches, one by one
+    lag_ms: float  # the simulator's event loop: its longest lag
+    lags: int  # its samples later than the client's pacing margin
 
     @property
     def syncs_per_second(self) -> float:
@@ -105,7 +108,7 @@ def run(name: str, hosts: int, world: World, args, folder: Path, location: str) 
     total = asyncio.run(seed(location, world))
     latency = LatencyConfig(kind="lognormal", median_ms=args.latency_ms, sigma=args.sigma, max_ms=5_000.0)
     config = SimulatorConfig(latency=latency, seed=SEED)
-    with simulator(SEED, args.logins, args.counters, config) as (url, sim_stats):
+    with simulator(SEED, args.logins, args.counters, config, lag=True) as (url, sim_stats):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("METRIKA_", "APP_"))} | {
             "METRIKA_API_URL": url,
             "METRIKA_DB": location,
@@ -156,6 +159,9 @@ def run(name: str, hosts: int, world: World, args, folder: Path, location: str) 
         stats["quota_rejections"],
         stats["breaches"],
         stats["peak_requests_per_second"],
+        stats["violations"],
+        stats["loop_lag_max_ms"],
+        stats["loop_lags_over_margin"],
     )
 
 
@@ -166,6 +172,8 @@ def describe(r: Run, baseline: Run) -> str:
         f"{r.answered / r.seconds:5.1f} requests/s answered; per address: {per_address}  "
         f"busiest second {r.peak:3d}  429s {sum(r.rejected.values())}{f' {r.rejected}' if r.rejected else ''}  "
         f"breaches {sum(r.breaches.values())}  speed-up vs 1 host {r.syncs_per_second / baseline.syncs_per_second:.2f}x"
+        f"\n{'':<18} the simulator's event loop lagged up to {r.lag_ms:.0f} ms, {r.lags} times past the client's"
+        f" {LAG_MARGIN * 1000:.0f} ms pacing margin" + "".join(f"\n{'':<18} breach: {v}" for v in r.violations[:5])
     )
 
 
@@ -182,7 +190,8 @@ def main(args) -> None:
     )
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-hosts-") as tmp:
-        for n in range(1, args.hosts + 1):
+        counts = sorted({1, *(int(n) for n in args.runs.split(",") if n.strip())}) if args.runs else None
+        for n in counts or range(1, args.hosts + 1):
             folder = Path(tmp) / f"hosts-{n}"
             folder.mkdir()
             runs.append(run(f"{n} host{'s' * (n > 1)} (SQLite)", n, world, args, folder, str(folder / "metrika.db")))
@@ -205,6 +214,9 @@ if __name__ == "__main__":
     parser.add_argument("--latency-ms", type=float, default=300.0)
     parser.add_argument("--sigma", type=float, default=0.5)
     parser.add_argument("--quick", action="store_true", help="60 logins x 10 counters (~2 min)")
+    parser.add_argument(
+        "--runs", default="", help="host counts to run besides one host, e.g. 3 (default: every count up to --hosts)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.logins, args.counters = 60, 10

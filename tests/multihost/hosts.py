@@ -4,46 +4,21 @@ their output in files (a pipe nobody reads would fill up and stall a daemon)."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from faults.harness import Proc
+
 HOST_CLI = [sys.executable, str(Path(__file__).with_name("host_cli.py"))]
 
 
 @dataclass
-class Host:
-    """One running `metrika-tui` of a host, its output in files."""
+class Host(Proc):
+    """One running `metrika-tui` of a host (the address it sends from), its output in files."""
 
-    address: str
-    popen: subprocess.Popen[bytes]
-    out: Path
-    err: Path
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def output(self) -> str:
-        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
-
-    def finish(self, timeout: float) -> int:
-        """Wait for it to end on its own; its exit code (no traceback allowed)."""
-        code = self.popen.wait(timeout)
-        assert "Traceback" not in self.output(), self.output()
-        return code
-
-    def stop(self, timeout: float = 40) -> int:
-        """SIGTERM, then as `finish`."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        return self.finish(timeout)
-
-    def kill(self) -> None:
-        self.popen.kill()
-        self.popen.wait(10)
+    address: str = ""
 
 
 @dataclass
@@ -68,7 +43,7 @@ class Hosts:
             popen = subprocess.Popen(
                 [*HOST_CLI, *args], env=self.env_of(address), stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
             )
-        self.started.append(Host(address, popen, out, err))
+        self.started.append(Host(popen, out, err, address))
         return self.started[-1]
 
     def run(self, address: str, *args: str, stdin: str = "", timeout: float = 90) -> subprocess.CompletedProcess[str]:

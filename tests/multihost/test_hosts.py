@@ -84,7 +84,8 @@ async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_hos
                 assert added.returncode == 0, added.stderr
             daemons = [hosts.start(address, "--headless") for address in DAEMONS]
             sync = hosts.start(DAEMONS[0], "sync")  # the first host's cron job, beside its daemon
-            assert sync.finish(120) == 0, sync.output()
+            code, out, err = sync.finish(120)
+            assert code == 0, out + err
             store = await Store.open(database)
             await wait_until(lambda: no_live_jobs(store), 60, "the first pass")
 
@@ -104,7 +105,8 @@ async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_hos
             await wait_until(lambda: no_live_jobs(store), LEASE_SECONDS + 60, "the second pass")
             taken_over = await _taken_over(store, orphans, victim)
             for host in (daemons[0], daemons[2]):
-                assert host.stop() == 0, host.output()
+                code, out, err = host.stop()
+                assert code == 0, out + err
         finally:
             hosts.kill_the_rest()
             if store is not None:
