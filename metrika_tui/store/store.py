@@ -11,7 +11,7 @@ from typing import Any
 from metrika_tui.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
-from metrika_tui.store.db import Database
+from metrika_tui.store.db import Database, StoreError
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
 from metrika_tui.store.queue import QueueStore, decompress_answer, finish_runs
@@ -26,6 +26,7 @@ from metrika_tui.store.rows import (
     from_ts,
     to_ts,
 )
+from metrika_tui.store_location import StoreLocation
 from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
@@ -48,8 +49,12 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         self.db = db
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        return cls(await Database.open(Path(path)))
+    async def open(cls, location: StoreLocation | Path | str) -> Store:
+        """The store at `location`: a SQLite file, or a PostgreSQL database."""
+        location = StoreLocation.parse(location)
+        if location.path is None:
+            raise StoreError(f"{location}: PostgreSQL is not supported yet")
+        return cls(await Database.open(location.path))
 
     async def close(self) -> None:
         await self.db.close()
