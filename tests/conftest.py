@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pg_server import PgServer, PgUnavailable, find_binaries
 
 from metrika_tui.simulator import Simulator, SimulatorConfig, World
 from metrika_tui.store_location import StoreLocation
-from pg_server import PgServer, PgUnavailable, find_binaries
 
 
 @dataclass
@@ -100,7 +100,9 @@ def pg_server():
     binaries a test that needs it is skipped, saying why; under CI=true it fails instead."""
     bin_dir = find_binaries()
     if bin_dir is None:
-        reason = str(PgUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or /usr/lib/postgresql/*/bin"))
+        reason = str(
+            PgUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or /usr/lib/postgresql/*/bin")
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
