@@ -387,11 +387,45 @@ PG_MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_by_run ON jobs(run_id, status) WHERE run_id IS NOT NULL;
     CREATE INDEX sync_runs_open ON sync_runs(id) WHERE finished_at IS NULL;
     """,
-    # 8 (issue 15): at most 3 running jobs per login across every host, race-free: a claim takes
-    # a numbered slot (1..3) of its login, and two running jobs of a login never hold the same one
+    # 8 (issue 15): several hosts on one database.
+    # At most 3 running jobs per login across every host, race-free: a claim takes a numbered
+    # slot (1..3) of its login, and two running jobs of a login never hold the same one. Queued
+    # jobs are walked in claim order along their own index.
+    # Each login's report budget (200 per 5 minutes), shared by every host: one row a login, its
+    # bookings' moments (epoch seconds), changed in one statement by a booking. The functions
+    # are pure: the new bookings, and a booking moved to when its request really left.
     """
     ALTER TABLE jobs ADD COLUMN login_slot INTEGER;
     CREATE UNIQUE INDEX jobs_login_slot ON jobs(login, login_slot) WHERE status = 'running';
+    CREATE INDEX jobs_queued_in_order ON jobs(priority DESC, run_after, id) WHERE status = 'queued';
+    CREATE TABLE report_windows (
+        login  TEXT PRIMARY KEY,
+        grants DOUBLE PRECISION[] NOT NULL
+    );
+    -- the bookings after booking `need` more at the first moment from `now` that keeps at most
+    -- `budget` in any `span` (limits.ReportBudget's rule); the new ones last, at that moment
+    CREATE FUNCTION metrika_report_booking(grants DOUBLE PRECISION[], now DOUBLE PRECISION,
+                                           span DOUBLE PRECISION, budget INTEGER, need INTEGER)
+    RETURNS DOUBLE PRECISION[] LANGUAGE sql IMMUTABLE AS $$
+        WITH live AS (
+            SELECT g, row_number() OVER (ORDER BY g) AS i FROM unnest(grants) AS g WHERE g > now - span
+        ), room AS (
+            SELECT GREATEST(COUNT(*) + need - budget, 0) AS excess FROM live
+        ), booked AS (  -- the oldest `excess` must leave the window first; they are gone by then
+            SELECT excess, CASE WHEN excess = 0 THEN now
+                                ELSE GREATEST(now, (SELECT g FROM live WHERE i = excess) + span) END AS moment
+              FROM room
+        )
+        SELECT ARRAY(SELECT g FROM live WHERE i > booked.excess ORDER BY g) || array_fill(booked.moment, ARRAY[need])
+          FROM booked
+    $$;
+    -- the bookings with one booked for `booked` counted from `now` instead (gone already: added)
+    CREATE FUNCTION metrika_report_moved(grants DOUBLE PRECISION[], booked DOUBLE PRECISION, now DOUBLE PRECISION)
+    RETURNS DOUBLE PRECISION[] LANGUAGE sql IMMUTABLE AS $$
+        SELECT CASE WHEN p IS NULL THEN grants
+                    ELSE grants[1 : p - 1] || grants[p + 1 : cardinality(grants)] END || ARRAY[now]
+          FROM (SELECT array_position(grants, booked) AS p) AS found
+    $$;
     """,
 )
 

@@ -15,6 +15,7 @@ from metrika_tui.store.backend import AnyDatabase, open_database
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
 from metrika_tui.store.queue import QueueStore, announce_work, decompress_answer, finish_runs
+from metrika_tui.store.quotas import QuotaStore
 from metrika_tui.store.rows import (
     Account,
     CounterRow,
@@ -42,7 +43,7 @@ _PREFERRED_ACCOUNT = (
 QUOTA_LOGIN = "CASE WHEN login IN ('', 'unknown') THEN 'account:' || id ELSE lower(replace(login, '.', '-')) END"
 
 
-class Store(QueueStore, ExportStore, MonitoringStore):
+class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
     """Accounts, counters, planning, statistics and the event log over one Database."""
 
     def __init__(self, db: AnyDatabase) -> None:

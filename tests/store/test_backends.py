@@ -276,3 +276,32 @@ async def test_what_the_server_refuses_is_said_plainly_without_the_password(pg_s
     assert words in message, message
     assert "metrika-test-pw" not in message and "wrong-Pa55word" not in message
     assert "postgresql://metrika:***@127.0.0.1" in message
+
+
+async def test_report_bookings_from_many_connections_never_pass_the_budget_in_any_window(pg_database):
+    """Six connections book one login's reports as fast as they can at moments a few seconds
+    apart: the bookings granted (a wait up to max_wait) never put more than the budget in any
+    window, and a refusal names when the window has room."""
+    stores = [await Store.open(pg_database) for _ in range(6)]
+    budget, span = 20, dt.timedelta(seconds=300)
+    granted: list[dt.datetime] = []
+
+    async def book(store: Store, offset: int) -> None:
+        for step in range(12):
+            now = NOW + dt.timedelta(seconds=offset + 7 * step)
+            moment, used = await store.book_reports("login-a", now=now, need=1, budget=budget, span=span, max_wait=3)
+            if (moment - now).total_seconds() <= 3:
+                granted.append(moment)
+            else:
+                assert moment > now + dt.timedelta(seconds=3)  # refused: when the window frees
+            assert used <= budget
+
+    try:
+        await asyncio.gather(*(book(s, n) for n, s in enumerate(stores)))
+        granted.sort()
+        assert len(granted) == budget  # all within one window: exactly the budget, by whoever came first
+        for i, start in enumerate(granted):  # any window of the span: at most `budget` bookings
+            assert sum(1 for g in granted[i:] if g < start + span) <= budget, start
+    finally:
+        for s in stores:
+            await s.close()

@@ -2,8 +2,9 @@
 engine must fail within seconds instead of hanging the suite.
 
 And every test here runs twice, on each store backend (`store_backend`): a SQLite file, then a
-PostgreSQL database; each `rig()` opens a fresh store of that backend. A test of SQLite's files alone is marked
-`sqlite_only` and runs once."""
+PostgreSQL database; each `rig()` opens a fresh store of that backend. A test of SQLite's files
+alone is marked `sqlite_only`, one of what only a shared store does `postgres_only`: each runs
+once."""
 
 from __future__ import annotations
 
@@ -36,16 +37,18 @@ def rig_stores(request, store_backend):
 
 
 def pytest_collection_modifyitems(config, items):
-    sqlite_only = [
+    other = {"sqlite_only": "postgres", "postgres_only": "sqlite"}
+    once = [
         item
         for item in items
-        if item.get_closest_marker("sqlite_only")
+        for marker, backend in other.items()
+        if item.get_closest_marker(marker)
         and getattr(item, "callspec", None)
-        and item.callspec.params.get("store_backend") == "postgres"
+        and item.callspec.params.get("store_backend") == backend
     ]
-    if sqlite_only:
-        config.hook.pytest_deselected(items=sqlite_only)
-        items[:] = [item for item in items if item not in sqlite_only]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if item not in once]
     _frozen_clock_timeouts(items)
 
 
