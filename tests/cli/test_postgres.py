@@ -55,3 +55,28 @@ def test_a_password_in_the_db_flag_is_refused_naming_the_safe_places(pg_cli, pg_
     proc = pg_cli.run("--db", pg_database.url, "accounts", "list")
     assert proc.returncode == 2
     assert "METRIKA_DB" in proc.stderr and "config file" in proc.stderr and PASSWORD not in proc.stderr
+
+
+def test_export_streams_a_postgres_database_like_a_sqlite_file(make_env, pg_database, tmp_path):
+    """The same stored days, written through the store into each backend, export alike."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from stored_world import stored
+
+    sqlite_file = tmp_path / "same.db"
+    outputs = []
+    for location in (pg_database.url, str(sqlite_file)):
+        asyncio.run(stored(location, {"alpha": [101, 102], "beta": [201]}, days=40, sampled=frozenset({102})))
+        env = {**make_env("http://127.0.0.1:9"), "METRIKA_DB": location}
+        proc = subprocess.run(
+            [sys.executable, "-m", "metrika_tui", "export", "daily", "--format", "jsonl"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        outputs.append(proc.stdout)
+    assert outputs[0] == outputs[1] and outputs[0].count("\n") == 120

@@ -105,3 +105,10 @@ def test_paths_names_the_server_with_the_password_masked(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "postgresql://sync:***@db.example:5432/metrika (PostgreSQL)" in proc.stdout
     assert SECRET not in proc.stdout + proc.stderr
+
+
+def test_the_console_header_names_the_server_with_the_password_masked():
+    from metrika_tui.engine.runtime import Runtime
+
+    runtime = Runtime(Settings(db_path=StoreLocation.parse(f"postgresql://sync:{SECRET}@db.example:5432/m")))
+    assert runtime.describe_db == "postgresql://sync:***@db.example:5432/m"
