@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +164,7 @@ class Database:
 
     async def stream(
         self, sql: str, params: Iterable[Any] | Mapping[str, Any], batch: int
-    ) -> AsyncIterator[list[tuple[Any, ...]]]:
+    ) -> AsyncGenerator[list[tuple[Any, ...]], None]:
         """The rows of one SELECT (one consistent read), `batch` at a time; the next batch is
         read (in aiosqlite's thread) while the caller handles this one."""
         async with self.reading() as conn, conn.execute(sql, _params(params)) as cursor:
@@ -172,7 +172,7 @@ class Database:
             try:
                 while rows := await ahead:
                     ahead = asyncio.ensure_future(cursor.fetchmany(batch))
-                    yield list(rows)
+                    yield [tuple(row) for row in rows]
             finally:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -217,7 +217,7 @@ class PostgresDatabase:
         result: list[tuple[Any, ...]] = await self._read(sql, params, one=False)
         return result
 
-    async def stream(self, sql: str, params: Params, batch: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+    async def stream(self, sql: str, params: Params, batch: int) -> AsyncGenerator[list[tuple[Any, ...]], None]:
         """The rows of one SELECT, `batch` at a time, from a server-side cursor in one
         read-only transaction (one consistent read, in flat memory however many rows)."""
         async with self.lock:

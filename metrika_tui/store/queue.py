@@ -16,7 +16,7 @@ from typing import Any
 from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
 from metrika_tui.store.backend import AnyDatabase
-from metrika_tui.store.db import SlotTaken
+from metrika_tui.store.db import SlotTaken, StoreError
 from metrika_tui.store.dialect import Dialect
 from metrika_tui.store.rows import ClaimedJob, HeldJob, from_ts, to_ts
 from metrika_tui.tokens import Token
@@ -194,6 +194,8 @@ class QueueStore:
                 (row[2], row[1]),
             ) as cur:
                 found = await cur.fetchone()
+            if found is None:  # its counter is gone: the claim is rolled back
+                raise StoreError(f"job {row[0]}: its counter {row[1]} is not in the database")
         return tuple(row), tuple(found)
 
     async def has_claimable(self, now: dt.datetime) -> bool:

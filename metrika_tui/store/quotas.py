@@ -58,7 +58,9 @@ class QuotaStore:
             if row is None:  # too far away: nothing booked; say when it would be
                 async with conn.execute(_WOULD_BE, params) as cur:
                     row = await cur.fetchone()
-        return from_ts(row[0]) or now, row[1]
+        if row is None:  # the row went between the two statements (nothing deletes it)
+            raise StoreError(f"the report window of {login} could not be read")
+        return from_ts(row[0]) or now, int(row[1])
 
     async def move_report(self, login: str, *, booked: dt.datetime, now: dt.datetime) -> None:
         """A booked report left at `now`: counted from then, as the server counts it."""
