@@ -22,6 +22,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from metrika_tui.store_location import StoreLocation
@@ -152,7 +153,8 @@ class PgServer:
         """A fresh database: the schema in place (a copy of the template), or `empty`."""
         if not empty and not self._template:
             self._admin(f"CREATE DATABASE {TEMPLATE}")
-            asyncio.run(_migrate(self.location(TEMPLATE)))
+            with ThreadPoolExecutor(1) as thread:  # its own event loop: a caller may be inside one
+                thread.submit(asyncio.run, _migrate(self.location(TEMPLATE))).result()
             self._template = True
         name = f"t{os.getpid()}_{next(self._names)}"
         self._admin(f"CREATE DATABASE {name}" + ("" if empty else f" TEMPLATE {TEMPLATE}"))

@@ -78,7 +78,8 @@ UPDATE jobs SET {_PG_TAKE}, lost = lost + 1
 RETURNING {_PG_CLAIMED}
 """
 
-#: PostgreSQL, else: the most urgent queued job whose login has a free slot (1..limit), taken
+#: PostgreSQL, else: the most urgent queued job whose login has a free slot (1..limit; a login
+#: with none gives no row to the lateral join, so its jobs are passed over), taken
 #: with the lease and the slot in ONE statement. Rows other claims hold are skipped (SKIP
 #: LOCKED: hosts never queue up behind each other). Two hosts that pick the same free slot of a
 #: login at once cannot both keep it: the unique index (login, login_slot) WHERE running
@@ -86,11 +87,12 @@ RETURNING {_PG_CLAIMED}
 _PG_CLAIM_QUEUED = f"""
 UPDATE jobs SET {_PG_TAKE}, login_slot = c.slot
   FROM (SELECT j.id, f.slot FROM jobs j
-         CROSS JOIN LATERAL (SELECT MIN(s) AS slot FROM generate_series(1, :limit) AS s
+         CROSS JOIN LATERAL (SELECT s AS slot FROM generate_series(1, :limit) AS s
                               WHERE NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running'
-                                                   AND r.login = j.login AND r.login_slot = s)) AS f
+                                                   AND r.login = j.login AND r.login_slot = s)
+                              LIMIT 1) AS f  -- the lowest free one: the series comes in order
          WHERE j.status IN ('queued', 'running') AND j.status = 'queued' AND j.run_after <= :now
-           AND f.slot IS NOT NULL AND {_PG_LIVE_ACCOUNT}
+           AND {_PG_LIVE_ACCOUNT}
          ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED) AS c
  WHERE jobs.id = c.id
 RETURNING {_PG_CLAIMED}
