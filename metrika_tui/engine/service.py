@@ -448,7 +448,10 @@ class Engine:
         outcomes: list[CounterOutcome] = []
         if wanted:
             outcomes = await self.run_until_idle(
-                wanted, max_wait=max_wait or pass_max_wait(self.settings), on_wait=on_wait, since=planned_at
+                wanted,
+                max_wait=pass_max_wait(self.settings) if max_wait is None else max_wait,
+                on_wait=on_wait,
+                since=planned_at,
             )
         return PassReport(plan, (*outcomes, *skipped(plan)), tuple(waits), stopped=self._stop_grace is not None)
 
