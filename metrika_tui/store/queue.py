@@ -13,6 +13,7 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
 from metrika_tui.store.backend import AnyDatabase
@@ -165,7 +166,7 @@ class QueueStore:
             counter_id=counter_id,
             account_id=account_id,
             attempts=attempts,
-            trigger=trigger,
+            trigger=Trigger(trigger),
             lease_owner=owner,
             token=Token(token),
             time_zone=time_zone,
@@ -283,9 +284,9 @@ class QueueStore:
         newest = d.max("COALESCE(last_fetched_day, '')", "?")
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'done', finished_at = ?, rows = ?, last_error = NULL,"
+                f"UPDATE jobs SET status = ?, finished_at = ?, rows = ?, last_error = NULL,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (ts, len(daily), job.id, job.lease_owner),
+                (JobStatus.DONE, ts, len(daily), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False  # our lease is gone: someone else owns this job now
@@ -356,41 +357,52 @@ class QueueStore:
 
     async def retry_job(
         self, job: ClaimedJob, *, now: dt.datetime, run_after: dt.datetime, error: str, max_attempts: int
-    ) -> str:
+    ) -> JobStatus | None:
         """A failed try: back to the queue with a delay, or failed for good after the last one.
 
-        Returns 'queued', 'failed', or 'lost' (the lease was no longer ours).
+        Returns QUEUED, FAILED, or None (the lease was no longer ours).
         """
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 f"UPDATE jobs SET attempts = attempts + 1, last_error = ?,"
-                f" status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END,"
+                f" status = CASE WHEN attempts + 1 >= ? THEN ? ELSE ? END,"
                 f" run_after = ?, finished_at = CASE WHEN attempts + 1 >= ? THEN ? END,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE} RETURNING status",
-                (error, max_attempts, to_ts(run_after), max_attempts, to_ts(now), job.id, job.lease_owner),
+                (
+                    error,
+                    max_attempts,
+                    JobStatus.FAILED,
+                    JobStatus.QUEUED,
+                    to_ts(run_after),
+                    max_attempts,
+                    to_ts(now),
+                    job.id,
+                    job.lease_owner,
+                ),
             )
             row = await cur.fetchone()
             if row is None:
-                return "lost"
+                return None
+            status = JobStatus(row[0])
             await conn.execute(
-                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? = 'failed' THEN ?"
-                " ELSE last_error END WHERE id = ?",
-                (to_ts(now), row[0], error, job.counter_id),
+                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? THEN ? ELSE last_error END"
+                " WHERE id = ?",
+                (to_ts(now), status is JobStatus.FAILED, error, job.counter_id),
             )
-            if row[0] == "failed":
+            if status is JobStatus.FAILED:
                 await finish_runs(conn, self.db.dialect, [job.id])
             else:
                 await announce_work(conn, self.db.dialect)
-            return row[0]
+            return status
 
     async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str, counted: bool = False) -> bool:
         """Back to the queue until `run_after` without counting an attempt (quota waits);
         `counted`: one more deferral of unknown reset (those are capped)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?, deferrals = deferrals + ?,"
+                f"UPDATE jobs SET status = ?, run_after = ?, last_error = ?, deferrals = deferrals + ?,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
+                (JobStatus.QUEUED, to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
             )
             return cur.rowcount == 1
 
@@ -399,9 +411,9 @@ class QueueStore:
         `count_attempt=False`: it was not tried (its workers kept dying: `lost`)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'failed', attempts = attempts + ?, last_error = ?,"
+                f"UPDATE jobs SET status = ?, attempts = attempts + ?, last_error = ?,"
                 f" finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
+                (JobStatus.FAILED, int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False
@@ -416,9 +428,9 @@ class QueueStore:
         """Give the lease back untouched (shutting down): claimable again at once."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, lease_owner = NULL,"
+                f"UPDATE jobs SET status = ?, run_after = ?, lease_owner = NULL,"
                 f" lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(now), job.id, job.lease_owner),
+                (JobStatus.QUEUED, to_ts(now), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False
@@ -431,11 +443,11 @@ class QueueStore:
             cur = await conn.execute(
                 "INSERT INTO jobs (counter_id, account_id, login, status, priority, run_after,"
                 " planned_for, trigger, created_at)"
-                " SELECT c.id, c.account_id, a.quota_login, 'queued', 10, :now, :now, 'retry', :now"
+                " SELECT c.id, c.account_id, a.quota_login, :queued, 10, :now, :now, :trigger, :now"
                 " FROM counters c JOIN accounts a ON a.id = c.account_id"
                 " WHERE c.last_error IS NOT NULL AND c.active = 1 AND a.revoked = 0"
                 " AND (:counter IS NULL OR c.id = :counter) ON CONFLICT DO NOTHING",
-                {"now": to_ts(now), "counter": counter_id},
+                {"now": to_ts(now), "counter": counter_id, "queued": JobStatus.QUEUED, "trigger": Trigger.RETRY},
             )
             if cur.rowcount:
                 await announce_work(conn, self.db.dialect)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from metrika_tui.events import Event, Kind, Level
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
 from metrika_tui.store.backend import AnyDatabase, open_database
@@ -25,6 +26,7 @@ from metrika_tui.store.rows import (
     PlanDecision,
     PlanRows,
     from_ts,
+    live_status,
     to_ts,
 )
 from metrika_tui.store_location import StoreLocation
@@ -260,19 +262,30 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
             ) as cur:
                 stopped = await cur.fetchall()
             async with conn.execute(
-                "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
+                "UPDATE jobs SET status = ?, finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE account_id = ? AND status IN ('queued', 'running') RETURNING id",
-                (to_ts(now), reason, account_id),
+                (JobStatus.CANCELLED, to_ts(now), reason, account_id),
             ) as cur:
                 cancelled = [row[0] for row in await cur.fetchall()]
             moved = dict(await _rehome(conn, "account_id = :account", {"account": account_id}))
             await conn.executemany(  # the same run: it is finished when they are
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ?, ? FROM accounts"
+                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts"
                 " WHERE id = ?",
                 [
-                    (cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
+                    (
+                        cid,
+                        cost,
+                        JobStatus.QUEUED,
+                        priority,
+                        to_ts(now),
+                        planned_for,
+                        trigger,
+                        to_ts(now),
+                        run_id,
+                        moved[cid],
+                    )
                     for cid, priority, trigger, cost, planned_for, run_id in stopped
                     if cid in moved
                 ],
@@ -329,9 +342,9 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
             cur = await conn.execute("UPDATE counters SET active = ? WHERE id = ?", (int(active), counter_id))
             if not active:
                 async with conn.execute(
-                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled', finished_at = ?"
+                    "UPDATE jobs SET status = ?, last_error = 'counter disabled', finished_at = ?"
                     " WHERE counter_id = ? AND status = 'queued' RETURNING id",
-                    (to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
+                    (JobStatus.CANCELLED, to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
                 ) as cancelled:
                     await finish_runs(conn, self.db.dialect, [row[0] for row in await cancelled.fetchall()])
             return cur.rowcount == 1
@@ -367,7 +380,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                 from_ts(r[9]),
                 from_ts(r[10]),
                 r[11],
-                r[12],
+                live_status(r[12]),
                 r[13],
                 r[14],
                 from_ts(r[15]),
@@ -384,7 +397,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
         choose: Callable[[list[PlanCandidate], dict[str, LoginDay]], PlanDecision],
         account_id: int | None = None,
         counter_id: int | None = None,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         priority: int = 0,
         boost: bool = False,
         slot: tuple[str, str] | None = None,
@@ -448,13 +461,14 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
             run_id = (await run.fetchone())[0]
             await conn.executemany(  # a live job queued meanwhile by a retry or a revocation is kept
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     (
                         j.counter_id,
                         j.account_id,
                         j.login,
                         j.cost,
+                        JobStatus.QUEUED,
                         priority,
                         to_ts(j.run_after),
                         to_ts(j.planned_for),
@@ -607,9 +621,9 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                 r[0],
                 r[1],
                 r[2],
-                r[3],
+                JobStatus(r[3]),
                 r[4],
-                r[5],
+                Trigger(r[5]),
                 from_ts(r[6]),
                 from_ts(r[7]),
                 from_ts(r[8]),

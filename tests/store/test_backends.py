@@ -85,7 +85,7 @@ async def test_late_writes_of_a_lost_lease_are_refused_and_the_job_counts_it_los
 
         assert not await finish(store, held, later)
         assert not await store.renew_lease(held, later, LEASE)
-        assert await store.retry_job(held, now=later, run_after=later, error="late", max_attempts=5) == "lost"
+        assert await store.retry_job(held, now=later, run_after=later, error="late", max_attempts=5) is None
         assert not await store.fail_job(held, now=later, error="late")
         assert not await store.release_job(held, now=later)
         assert await store.renew_lease(taken, later, LEASE)
@@ -172,7 +172,7 @@ async def test_claims_from_many_connections_at_once_never_pass_three_per_login_n
             held = running.setdefault(job.login, set())
             held.add(job.id)
             peak[job.login] = max(peak[job.login], len(held))
-            await asyncio.sleep(rng.uniform(0, 0.01))
+            await asyncio.sleep(rng.uniform(0.01, 0.03))  # long enough for the others to fill the login
             held.discard(job.id)  # before the finish commits: the held set never over-counts
             assert await finish(own, job)
 
@@ -197,8 +197,8 @@ async def test_claims_from_many_connections_at_once_never_pass_three_per_login_n
             await s.close()
     try:
         assert sorted(claims.values()) == [1] * 36  # every job claimed exactly once
-        assert max(peak.values()) <= 3 and max(seen.values()) <= 3, (peak, seen)
-        assert max(seen.values()) == 3  # the limit was reached: the test could have failed
+        assert max(peak.values()) <= 3 and max(seen.values(), default=0) <= 3, (peak, seen)
+        assert max(peak.values()) == 3  # the limit was reached: the test could have failed
         assert await stores[0].queue_depth() == 0
     finally:
         await stores[0].close()
