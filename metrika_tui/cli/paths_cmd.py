@@ -8,14 +8,15 @@ from metrika_tui.text import visible
 
 
 def run_paths(settings: Settings) -> int:
-    rows = [
-        ("config file", locations.config_file()),
-        ("database", settings.db_path),
-        ("log file", settings.log_file),
-        ("data directory", locations.data_dir()),
-        ("request pace", locations.pace_file()),  # shared by the processes of this host
+    database = settings.db_path
+    rows: list[tuple[str, str, bool | None]] = [
+        ("config file", str(locations.config_file()), locations.config_file().exists()),
+        ("database", f"{database} ({database.kind})", database.exists()),  # a URL shows no password
+        ("log file", str(settings.log_file), settings.log_file.exists()),
+        ("data directory", str(locations.data_dir()), locations.data_dir().exists()),
+        ("request pace", str(locations.pace_file()), locations.pace_file().exists()),  # this host's processes
     ]
-    for label, path in rows:
-        state = "" if path.exists() else "  (not created yet)"
-        print(f"{label:<15} {visible(path)}{state}")
+    for label, where, exists in rows:
+        state = "  (not created yet)" if exists is False else ""
+        print(f"{label:<15} {visible(where)}{state}")
     return 0

@@ -157,6 +157,8 @@ class Engine:
         self.bus.subscribe(self.recorder)
         self.usage = UsageRecorder(store, self.clock)
         listen_to_requests(client, self.usage)
+        if store.is_postgres and hasattr(client, "share_report_budget"):  # several hosts: one budget per login
+            client.share_report_budget(store)
         self._told_paces: dict[str, Pace] = {}  # login -> the stretch last told
         self.pool = WorkerPool(
             store=store,
@@ -402,7 +404,9 @@ class Engine:
             else:
                 idle_since = idle_since or loop.time()
                 wait = await self._pass_wait(live, self.clock.now(), max_wait, idle=loop.time() - idle_since)
-                if wait is not None and not wait.causes <= told:
+                # a wait beyond the bound ends the pass even with no cause of ours to tell (what is
+                # left was deferred by another process: its results are not ours to explain)
+                if wait is not None and (wait.beyond or not wait.causes <= told):
                     told |= wait.causes
                     if on_wait is not None:
                         on_wait(wait)

@@ -31,6 +31,10 @@ IDLE_POLL_SECONDS = 1.0
 #: when the database refuses a result (disk full, locked too long), the pool claims nothing
 #: for this long: every job would fetch from the API again only to fail the same way
 STORE_PAUSE_SECONDS = 30.0
+#: on a store that tells of queued work (PostgreSQL's LISTEN/NOTIFY), one wait for the word
+#: lasts this long before it listens again; polling goes on beside it (deferred jobs coming
+#: due and leases running out are told by no one)
+LISTEN_SECONDS = 30.0
 
 
 class WorkerPool:
@@ -50,6 +54,7 @@ class WorkerPool:
         self.process = process or this_process()
         self.leases = LeaseKeeper(store=store, clock=clock, bus=bus, settings=settings, process=self.process)
         self._tasks: list[asyncio.Task] = []
+        self._listener: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
         self._stopping = False
@@ -66,9 +71,24 @@ class WorkerPool:
     def start(self, n: int) -> None:
         self._stopping = False
         self.leases.start()
+        loop = asyncio.get_running_loop()
         for i in range(len(self._tasks), len(self._tasks) + n):
             owner = f"{self.process.label}:w{i}"
-            self._tasks.append(asyncio.get_running_loop().create_task(self._work(owner), name=owner))
+            self._tasks.append(loop.create_task(self._work(owner), name=owner))
+        if self._listener is None and getattr(self.store, "is_postgres", False):
+            self._listener = loop.create_task(self._listen(), name=f"{self.process.label}:listen")
+
+    async def _listen(self) -> None:
+        """Wake the idle workers as soon as any process queues jobs (not at their next poll)."""
+        while not self._stopping:
+            if await self.store.wait_for_work(LISTEN_SECONDS):
+                self.wake()
+
+    async def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
 
     def wake(self) -> None:
         """New jobs were queued here: idle workers look now instead of at their next poll."""
@@ -85,12 +105,13 @@ class WorkerPool:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
+        await self._stop_listening()
         await self.leases.stop()
 
     def hurry(self) -> None:
         """Stop now: cancel every worker (a running job's lease is given back as it stops)."""
         self._stopping = True
-        for task in self._tasks:
+        for task in [*self._tasks, *filter(None, [self._listener])]:
             task.cancel()
 
     async def _work(self, owner: str) -> None:
