@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from metrika_tui import locations
+from metrika_tui.store_location import LocationError, StoreLocation
 from metrika_tui.tokens import OAuthApp, Token
 
 DEFAULT_API_URL = "https://api-metrika.yandex.net"
@@ -126,6 +127,15 @@ def _path(raw: Any, where: str) -> Path:
     return Path(str(raw)).expanduser()
 
 
+def _location(raw: Any, where: str) -> StoreLocation:
+    if not str(raw).strip():
+        raise SettingsError(f"{where} is empty")
+    try:
+        return StoreLocation.parse(raw if isinstance(raw, StoreLocation | Path) else str(raw))
+    except LocationError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+
+
 def _zone(raw: Any, where: str) -> str:
     try:
         ZoneInfo(str(raw))
@@ -150,6 +160,7 @@ def _secret(raw: Any, where: str) -> Token:
 
 
 PATH = Kind(_path, "path (`~` expanded)")
+LOCATION = Kind(_location, "a path (SQLite, `~` expanded) or `postgresql://user:password@host:port/dbname`")
 ZONE = Kind(_zone, "IANA time zone")
 URL = Kind(lambda raw, where: _api_url(str(raw), where), "http(s) URL, no user, query or fragment")
 ADDRESS = Kind(lambda raw, where: _address(str(raw), where), "IP address or host name")
@@ -199,15 +210,15 @@ def setting(
 class Settings:
     """Every setting, each declared once: its default, sources, check and words for the docs."""
 
-    db_path: Path = setting(
+    db_path: StoreLocation = setting(
         None,
         "database",
         "path",
-        PATH,
-        "the SQLite database file",
+        LOCATION,
+        "the SQLite database file, or a PostgreSQL URL (its password never shown; not in `--db`)",
         env="METRIKA_DB",
         flag="--db",
-        factory=locations.default_db,
+        factory=lambda: StoreLocation.file(locations.default_db()),
         default_doc="`metrika.db` in the data folder (`metrika-tui paths`)",
     )
     api_url: str = setting(
@@ -456,6 +467,10 @@ class Settings:
         flag="--metrics-address",
     )
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.db_path, StoreLocation):  # Settings(db_path=a Path), as tests build them
+            object.__setattr__(self, "db_path", StoreLocation.parse(self.db_path))
+
     @property
     def interval(self) -> dt.timedelta:
         return dt.timedelta(minutes=self.interval_minutes)
@@ -641,6 +656,11 @@ def load_settings(
             values[s.name] = s.kind(environ[s.env], f"{where} (from ${s.env})")
         if s.flag and flags and flags.get(s.name) is not None:
             values[s.name] = s.kind(flags[s.name], f"{where} (from {s.flag})")
+            if s.name == "db_path" and values[s.name].password is not None:
+                raise SettingsError(
+                    f"{where} (from {s.flag}): a password on the command line is readable by every user of"
+                    f" this machine; give the URL in ${s.env} or the config file's [{s.section}] {s.key} instead"
+                )
     keys = config.get(KEYS_SECTION, {})
     if not all(isinstance(v, str) for v in keys.values()):
         raise SettingsError(f"config file {config_path} [keys]: each entry must be a key string")
@@ -648,7 +668,7 @@ def load_settings(
     if flags and flags.get("demo"):
         values["demo"] = True
         if not (flags.get("db_path") or environ.get(BY_NAME["db_path"].env or "", "").strip()):
-            values["db_path"] = locations.demo_db()
+            values["db_path"] = StoreLocation.file(locations.demo_db())
     _check_together(values)
     return Settings(**values)
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pg_server import PgServer, PgUnavailable, find_binaries
 
 from metrika_tui.simulator import Simulator, SimulatorConfig, World
+from metrika_tui.store_location import StoreLocation
 
 
 @dataclass
@@ -90,3 +92,38 @@ def cli(tmp_path, sim_world):
 def make_env(tmp_path):
     """`make_env(base_url)`: the environment for a subprocess on a fresh database in tmp_path."""
     return lambda base_url: cli_env(tmp_path, base_url)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One throwaway PostgreSQL server for the session (tests/pg_server.py). Without the
+    binaries a test that needs it is skipped, saying why; under CI=true it fails instead."""
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        reason = str(
+            PgUnavailable("no PostgreSQL server binaries (initdb, pg_ctl) on PATH or /usr/lib/postgresql/*/bin")
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true and {reason}")
+        pytest.skip(reason)
+    server = PgServer(bin_dir).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_database(pg_server):
+    """A fresh PostgreSQL database with the schema in place, dropped after the test."""
+    location = pg_server.database()
+    yield location
+    pg_server.drop(location)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_backend(request, tmp_path) -> StoreLocation:
+    """Where a test's store lives: a SQLite file in tmp_path, then a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return StoreLocation.file(tmp_path / "metrika.db")
+    return request.getfixturevalue("pg_database")

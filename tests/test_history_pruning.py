@@ -15,8 +15,8 @@ T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
 
 
-async def test_prune_keeps_recent_jobs_and_each_counters_newest(tmp_path):
-    store = await Store.open(tmp_path / "m.db")
+async def test_prune_keeps_recent_jobs_and_each_counters_newest(store_backend):
+    store = await Store.open(store_backend)
     try:
         account = await store.add_account(user_id="u", login="l", token=Token("t" * 20), now=T0)
         await store.upsert_counters(account.id, [Counter(1, "a", "a.ru"), Counter(2, "b", "b.ru")], now=T0)

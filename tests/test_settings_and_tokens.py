@@ -77,7 +77,7 @@ def test_broken_config_file_is_a_clear_error(tmp_path):
 
 def test_demo_uses_its_own_database(tmp_path):
     s = load_settings({"demo": True}, environ={"METRIKA_DATA_DIR": str(tmp_path)}, config_path=tmp_path / "n")
-    assert s.demo and s.db_path.name == "demo.db"
+    assert s.demo and s.db_path.path is not None and s.db_path.path.name == "demo.db"
 
 
 def test_token_never_prints_in_full():

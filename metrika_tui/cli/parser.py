@@ -32,7 +32,15 @@ def _common(parser: argparse.ArgumentParser, *, default=None) -> None:
         default=default if default is not None else False,
         help="use the bundled Metrika simulator and a demo database (no token, no network)",
     )
-    g.add_argument("--db", dest="db_path", metavar="PATH", default=default, help=flag_help("db_path", "database file"))
+    g.add_argument(
+        "--db",
+        dest="db_path",
+        metavar="PATH|URL",
+        default=default,
+        help=flag_help(
+            "db_path", "SQLite file, or postgresql://user@host:port/dbname (a password only by env or file)"
+        ),
+    )
     g.add_argument("--config", metavar="PATH", default=default, help="config file (env METRIKA_CONFIG)")
     g.add_argument("--api-url", metavar="URL", default=default, help=flag_help("api_url", "Metrika API base URL"))
     g.add_argument(

@@ -8,14 +8,16 @@ from metrika_tui.text import visible
 
 
 def run_paths(settings: Settings) -> int:
-    rows = [
-        ("config file", locations.config_file()),
-        ("database", settings.db_path),
-        ("log file", settings.log_file),
-        ("data directory", locations.data_dir()),
-        ("request pace", locations.pace_file(settings.source_address)),  # shared by this address's processes
+    database = settings.db_path
+    pace = locations.pace_file(settings.source_address)
+    rows: list[tuple[str, str, bool | None]] = [
+        ("config file", str(locations.config_file()), locations.config_file().exists()),
+        ("database", f"{database} ({database.kind})", database.exists()),  # a URL shows no password
+        ("log file", str(settings.log_file), settings.log_file.exists()),
+        ("data directory", str(locations.data_dir()), locations.data_dir().exists()),
+        ("request pace", str(pace), pace.exists()),  # shared by the processes sending from this address
     ]
-    for label, path in rows:
-        state = "" if path.exists() else "  (not created yet)"
-        print(f"{label:<15} {visible(path)}{state}")
+    for label, where, exists in rows:
+        state = "  (not created yet)" if exists is False else ""
+        print(f"{label:<15} {visible(where)}{state}")
     return 0

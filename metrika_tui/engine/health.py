@@ -103,12 +103,12 @@ async def check_health(
 ) -> Health:
     """The health of the sync on `settings.db_path` at `now`; never raises for the database."""
     now = now or dt.datetime.now(dt.UTC)
-    path = settings.db_path
-    base = {"checked_at": now, "db_path": str(path), "max_age": max_age}
-    if not path.exists():
-        return Health(False, (f"no database at {path}: nothing was ever synced here",), **base)
+    location = settings.db_path
+    base = {"checked_at": now, "db_path": str(location), "max_age": max_age}
+    if location.exists() is False:
+        return Health(False, (f"no database at {location}: nothing was ever synced here",), **base)
     try:
-        store = await Store.open(path)
+        store = await Store.open(location)
     except StoreError as exc:
         return Health(False, (f"database: {exc}",), **base)
     try:

@@ -19,6 +19,7 @@ from metrika_tui.engine.job import JobResult, run_job
 from metrika_tui.engine.leases import LeaseKeeper
 from metrika_tui.engine.ports import MetrikaApi
 from metrika_tui.events import Kind, Level
+from metrika_tui.jobs import Settled
 from metrika_tui.processes import ProcessId, this_process
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, Store, StoreError
@@ -30,6 +31,10 @@ IDLE_POLL_SECONDS = 1.0
 #: when the database refuses a result (disk full, locked too long), the pool claims nothing
 #: for this long: every job would fetch from the API again only to fail the same way
 STORE_PAUSE_SECONDS = 30.0
+#: on a store that tells of queued work (PostgreSQL's LISTEN/NOTIFY), one wait for the word
+#: lasts this long before it listens again; polling goes on beside it (deferred jobs coming
+#: due and leases running out are told by no one)
+LISTEN_SECONDS = 30.0
 
 
 class WorkerPool:
@@ -49,6 +54,7 @@ class WorkerPool:
         self.process = process or this_process()
         self.leases = LeaseKeeper(store=store, clock=clock, bus=bus, settings=settings, process=self.process)
         self._tasks: list[asyncio.Task] = []
+        self._listener: asyncio.Task | None = None
         self._wake = asyncio.Event()
         self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
         self._stopping = False
@@ -65,9 +71,24 @@ class WorkerPool:
     def start(self, n: int) -> None:
         self._stopping = False
         self.leases.start()
+        loop = asyncio.get_running_loop()
         for i in range(len(self._tasks), len(self._tasks) + n):
             owner = f"{self.process.label}:w{i}"
-            self._tasks.append(asyncio.get_running_loop().create_task(self._work(owner), name=owner))
+            self._tasks.append(loop.create_task(self._work(owner), name=owner))
+        if self._listener is None and getattr(self.store, "is_postgres", False):
+            self._listener = loop.create_task(self._listen(), name=f"{self.process.label}:listen")
+
+    async def _listen(self) -> None:
+        """Wake the idle workers as soon as any process queues jobs (not at their next poll)."""
+        while not self._stopping:
+            if await self.store.wait_for_work(LISTEN_SECONDS):
+                self.wake()
+
+    async def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            await asyncio.gather(self._listener, return_exceptions=True)
+            self._listener = None
 
     def wake(self) -> None:
         """New jobs were queued here: idle workers look now instead of at their next poll."""
@@ -84,12 +105,13 @@ class WorkerPool:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
+        await self._stop_listening()
         await self.leases.stop()
 
     def hurry(self) -> None:
         """Stop now: cancel every worker (a running job's lease is given back as it stops)."""
         self._stopping = True
-        for task in self._tasks:
+        for task in [*self._tasks, *filter(None, [self._listener])]:
             task.cancel()
 
     async def _work(self, owner: str) -> None:
@@ -180,13 +202,13 @@ class WorkerPool:
             self._paused_until = asyncio.get_running_loop().time() + STORE_PAUSE_SECONDS
             with contextlib.suppress(StoreError):  # give the job back; if even that fails, the lease expires
                 await self.store.release_job(job, now=self.clock.now())
-            result = JobResult(False, "lost", error=str(exc))
+            result = JobResult(False, Settled.LOST, error=str(exc))
         except Exception as exc:  # a bug in one job must not take the worker, and the pass, with it
             error = f"internal error: {type(exc).__name__}: {exc}"
             self.bus.emit(Kind.FAILED, error, level=Level.ERROR, counter_id=job.counter_id, job_id=job.id)
             with contextlib.suppress(StoreError):
                 await self.store.fail_job(job, now=self.clock.now(), error=error)
-            result = JobResult(False, "failed", error=error)
+            result = JobResult(False, Settled.FAILED, error=error)
         finally:
             self.leases.release(job)
             self.busy -= 1
@@ -206,7 +228,7 @@ class WorkerPool:
                     job_id=job.id,
                 )
         if self.on_result:
-            self.on_result(job, JobResult(False, "failed", error=error))
+            self.on_result(job, JobResult(False, Settled.FAILED, error=error))
 
 
 async def _through_cancels(future: asyncio.Future):

@@ -30,6 +30,7 @@ from metrika_tui.metrika.limits import (
     UserGates,
 )
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
+from metrika_tui.metrika.shared_budget import ReportLedger, SharedReportBudget
 from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
 from metrika_tui.metrika.transport import bound_transport
 from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end, month_start
@@ -250,6 +251,18 @@ class MetrikaClient:
         parse.check_months(report.rows, first, last)
         return report
 
+    def share_report_budget(self, ledger: ReportLedger) -> None:
+        """Keep each login's report budget in `ledger` (a store every host shares) instead of
+        this process's memory: N hosts on one login stay under its budget together."""
+        self._budget = SharedReportBudget(
+            ledger,
+            self._budget.budget,
+            self._budget.window,
+            max_wait=self._budget.max_wait,
+            margin=self._budget.margin,
+            clock=self._clock,
+        )
+
     def add_request_listener(self, listener: Callable[[Token], None]) -> None:
         """`listener(token)` hears of every request as it leaves, refused ones included (Metrika
         counts those against the daily quota too)."""
@@ -468,7 +481,7 @@ class MetrikaClient:
         ("hold", name, n): also hold n for the requests that follow (all or nothing);
         ("held", name, _): spend one held under `name`, if any."""
         how, name, follow_ups = budget or ("", None, 0)
-        if how == "held" and self._budget.take_held(key, name):
+        if how == "held" and await self._budget.spend_held(key, name):
             return False
         try:
             held = name if how == "hold" and follow_ups > 0 else None

@@ -291,6 +291,10 @@ class ReportBudget:
                 return True
         return False
 
+    async def spend_held(self, key: Hashable, name: Hashable) -> bool:
+        """`take_held`, for callers that may be given a shared book (`shared_budget`)."""
+        return self.take_held(key, name)
+
     def release_held(self, key: Hashable, name: Hashable) -> None:
         """Forget the slots still held under `name` (the job ended without them): they stay
         counted until they leave the window, as the server would never know of them anyway."""

@@ -18,12 +18,15 @@ still shows who would have run into it.
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from metrika_tui.clock import Clock
 from metrika_tui.simulator.config import QuotaConfig
 from metrika_tui.simulator.errors import quota
+
+K = TypeVar("K", bound=Hashable)
 
 #: the rules a breach names
 PER_ADDRESS = "requests_per_second_by_address"
@@ -158,7 +161,7 @@ class QuotaKeeper:
         return _since(window, self.clock.now().timestamp() - self.config.report_window_seconds)
 
     @staticmethod
-    def _used(table: dict[Hashable, tuple[int, int]], key: Hashable, day: int) -> int:
+    def _used(table: Mapping[K, tuple[int, int]], key: K, day: int) -> int:
         seen = table.get(key)
         return seen[1] if seen is not None and seen[0] == day else 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from metrika_tui.simulator.quotas import Violation
 
@@ -34,20 +35,20 @@ class TokenStats:
 class SimStats:
     requests: int = 0  # every request to the API paths, control paths excluded
     ok: int = 0  # 2xx answers
-    by_endpoint: Counter = field(default_factory=Counter)
-    by_address: Counter = field(default_factory=Counter)  # requests by client address
-    by_status: Counter = field(default_factory=Counter)
-    quota_rejections: Counter = field(default_factory=Counter)  # 429s by error_type
-    errors: Counter = field(default_factory=Counter)  # every error answer by error_type
-    faults: Counter = field(default_factory=Counter)  # injected trouble by kind
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    by_address: Counter[str] = field(default_factory=Counter)  # requests by client address
+    by_status: Counter[int] = field(default_factory=Counter)
+    quota_rejections: Counter[str] = field(default_factory=Counter)  # 429s by error_type
+    errors: Counter[str] = field(default_factory=Counter)  # every error answer by error_type
+    faults: Counter[str] = field(default_factory=Counter)  # injected trouble by kind
     max_in_flight: int = 0  # the most requests of one token in flight at once, over all tokens
     in_flight: int = 0  # all tokens, now
     peak_rps: int = 0  # the most requests within any one second
-    tokens: defaultdict = field(default_factory=lambda: defaultdict(TokenStats))
+    tokens: defaultdict[str, TokenStats] = field(default_factory=lambda: defaultdict(TokenStats))
     #: every request the real API would have refused (see `quotas`), in arrival order
-    breaches: Counter = field(default_factory=Counter)  # by rule
+    breaches: Counter[str] = field(default_factory=Counter)  # by rule
     _violations: list[Violation] = field(default_factory=list, repr=False)
-    _last_second: deque = field(default_factory=deque, repr=False)
+    _last_second: deque[float] = field(default_factory=deque, repr=False)
     #: how a token is named in snapshots (the simulator names it by its account's login)
     label: Callable[[str], str] = field(default=mask, repr=False)
 
@@ -100,7 +101,7 @@ class SimStats:
             if token is not None:
                 self.tokens[token].rejected += 1
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """Plain JSON-able figures; tokens named by `label`, never shown."""
         return {
             "requests": self.requests,

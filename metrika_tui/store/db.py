@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from metrika_tui.private import create_private_file, make_private_dir
+from metrika_tui.store.dialect import SQLITE
 from metrika_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 15_000
@@ -27,6 +28,11 @@ BUSY_TIMEOUT_MS = 15_000
 
 class StoreError(Exception):
     """The database cannot do what was asked; the message says why in plain words."""
+
+
+class SlotTaken(StoreError):
+    """A claim lost its login slot to another host's claim at the same moment (PostgreSQL):
+    nothing was changed, and claiming again sees the other's."""
 
 
 def explain(exc: BaseException, path: Path) -> StoreError:
@@ -46,6 +52,8 @@ def explain(exc: BaseException, path: Path) -> StoreError:
 
 class Database:
     """An aiosqlite connection with transactions, the migration check and clear errors."""
+
+    dialect = SQLITE
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
@@ -153,6 +161,26 @@ class Database:
                     return list(await cur.fetchall())
             except sqlite3.Error as exc:
                 raise explain(exc, self.path) from None
+
+    async def stream(
+        self, sql: str, params: Iterable[Any] | Mapping[str, Any], batch: int
+    ) -> AsyncGenerator[list[tuple[Any, ...]], None]:
+        """The rows of one SELECT (one consistent read), `batch` at a time; the next batch is
+        read (in aiosqlite's thread) while the caller handles this one."""
+        async with self.reading() as conn, conn.execute(sql, _params(params)) as cursor:
+            ahead = asyncio.ensure_future(cursor.fetchmany(batch))
+            try:
+                while rows := await ahead:
+                    ahead = asyncio.ensure_future(cursor.fetchmany(batch))
+                    yield [tuple(row) for row in rows]
+            finally:
+                ahead.cancel()
+                await asyncio.gather(ahead, return_exceptions=True)
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        """SQLite has no notices: always the polling fallback (False after `seconds`)."""
+        await asyncio.sleep(seconds)
+        return False
 
 
 def _statements(script: str) -> list[str]:

@@ -7,15 +7,16 @@ walked a batch at a time, and its batches are handed on as they come.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from metrika_tui.models import month_start
-from metrika_tui.store.db import Database
+from metrika_tui.store.backend import AnyDatabase
+from metrika_tui.store.dialect import Dialect
 
 #: rows read from the cursor at a time: large enough that a batch's thread hop costs little
 EXPORT_BATCH = 5_000
@@ -43,7 +44,7 @@ class ExportQuery:
     first: dt.date | None = None
     last: dt.date | None = None
 
-    def _where(self) -> tuple[str, dict]:
+    def _where(self, dialect: Dialect) -> tuple[str, dict[str, Any]]:
         _, period, _ = _TABLE[self.grain]
         first = month_start(self.first) if self.first and self.grain == "monthly" else self.first
         params = {
@@ -53,7 +54,7 @@ class ExportQuery:
             "last": self.last.isoformat() if self.last else None,
         }
         where = (
-            "(:ids IS NULL OR s.counter_id IN (SELECT value FROM json_each(:ids)))"
+            f"(:ids IS NULL OR s.counter_id IN {dialect.ids(':ids')})"
             " AND (:account IS NULL OR c.account_id = :account)"
             f" AND (:first IS NULL OR s.{period} >= :first) AND (:last IS NULL OR s.{period} <= :last)"
         )
@@ -63,12 +64,12 @@ class ExportQuery:
 class ExportStore:
     """Export reads; mixed into Store, which provides `self.db`."""
 
-    db: Database
+    db: AnyDatabase
 
     async def export_count(self, query: ExportQuery) -> int:
         """How many rows `export_batches` will yield (for a progress line)."""
         table, _, _ = _TABLE[query.grain]
-        where, params = query._where()
+        where, params = query._where(self.db.dialect)
         row = await self.db.fetchone(
             f"SELECT COUNT(*) FROM {table} s JOIN counters c ON c.id = s.counter_id WHERE {where}", params
         )
@@ -79,28 +80,21 @@ class ExportStore:
         as 0/1. Holds this connection while it runs: close it (`contextlib.aclosing`) when
         stopping early."""
         table, period, extra = _TABLE[query.grain]
-        where, params = query._where()
+        where, params = query._where(self.db.dialect)
         sql = (
             f"SELECT s.counter_id, c.name, c.site, a.login, s.{period}, s.visits, s.users, s.pageviews,"
             f" s.bounce_rate, s.avg_visit_duration{extra}, s.sampled"
             f" FROM {table} s JOIN counters c ON c.id = s.counter_id JOIN accounts a ON a.id = c.account_id"
             f" WHERE {where} ORDER BY s.counter_id, s.{period}"
         )
-        async with self.db.reading() as conn, conn.execute(sql, params) as cursor:
-            # the next batch is read (in aiosqlite's thread) while the caller writes this one
-            ahead = asyncio.ensure_future(cursor.fetchmany(batch))
-            try:
-                while rows := await ahead:
-                    ahead = asyncio.ensure_future(cursor.fetchmany(batch))
-                    yield rows
-            finally:
-                ahead.cancel()
-                await asyncio.gather(ahead, return_exceptions=True)
+        async with contextlib.aclosing(self.db.stream(sql, params, batch)) as batches:
+            async for rows in batches:
+                yield rows
 
     async def counter_accounts(self, counter_ids: frozenset[int] | set[int]) -> dict[int, int]:
         """counter id -> its account id, for those of `counter_ids` the store knows."""
         rows = await self.db.fetchall(
-            "SELECT id, account_id FROM counters WHERE id IN (SELECT value FROM json_each(?))",
+            f"SELECT id, account_id FROM counters WHERE id IN {self.db.dialect.ids('?')}",
             (json.dumps(sorted(counter_ids)),),
         )
         return dict(rows)

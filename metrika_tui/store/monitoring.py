@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from metrika_tui.store.db import Database
+from metrika_tui.store.backend import AnyDatabase
 from metrika_tui.store.rows import from_ts, to_ts
 
 
@@ -47,14 +47,15 @@ class Scope:
 class MonitoringStore:
     """Monitoring reads; mixed into Store, which provides `self.db`."""
 
-    db: Database
+    db: AnyDatabase
 
     async def note_slot(self, *, schedule: str, slot: str, now: dt.datetime, origin: str) -> bool:
         """Record that `slot` was planned (a start-up's catch-up covers the slot it starts in),
         unless someone planned it already; True if this call recorded it."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO schedule_slots (schedule, slot, planned_at, origin) VALUES (?, ?, ?, ?)",
+                "INSERT INTO schedule_slots (schedule, slot, planned_at, origin) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
                 (schedule, slot, to_ts(now), origin),
             )
             return cur.rowcount == 1
@@ -88,8 +89,9 @@ class MonitoringStore:
         """Jobs waiting and running, every process's: queued (may run now), deferred (queued
         for later: a quota, a backoff), running."""
         row = await self.db.fetchone(
-            "SELECT COALESCE(SUM(status = 'queued' AND run_after <= :now), 0),"
-            " COALESCE(SUM(status = 'queued' AND run_after > :now), 0), COALESCE(SUM(status = 'running'), 0)"
+            "SELECT COALESCE(SUM(CASE WHEN status = 'queued' AND run_after <= :now THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'queued' AND run_after > :now THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(CASE WHEN status = 'running' THEN 1 ELSE 0 END), 0)"
             " FROM jobs WHERE status IN ('queued', 'running')",
             {"now": to_ts(now)},
         )

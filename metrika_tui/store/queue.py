@@ -11,10 +11,14 @@ import datetime as dt
 import json
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
-from metrika_tui.store.db import Database
+from metrika_tui.store.backend import AnyDatabase
+from metrika_tui.store.db import SlotTaken, StoreError
+from metrika_tui.store.dialect import Dialect
 from metrika_tui.store.rows import ClaimedJob, HeldJob, from_ts, to_ts
 from metrika_tui.tokens import Token
 
@@ -56,6 +60,47 @@ UPDATE jobs
 RETURNING id, counter_id, account_id, attempts, trigger, login, deferrals, lost
 """
 
+#: PostgreSQL: what a claim sets and hands back (both claims below)
+_PG_TAKE = """status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
+       owner_host_id = :host_id, owner_pid = :pid, owner_started = :started, heartbeat_at = :now"""
+_PG_CLAIMED = (
+    "jobs.id, jobs.counter_id, jobs.account_id, jobs.attempts, jobs.trigger, jobs.login, jobs.deferrals, jobs.lost"
+)
+_PG_LIVE_ACCOUNT = "NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = j.account_id AND a.revoked != 0)"
+
+#: PostgreSQL, first: a job whose lease ran out (its holder died: lost, not a try). It keeps the
+#: login slot it holds. Running jobs are few (workers x hosts): this is an index lookup.
+_PG_CLAIM_EXPIRED = f"""
+UPDATE jobs SET {_PG_TAKE}, lost = lost + 1
+ WHERE id = (SELECT j.id FROM jobs j
+              WHERE j.status IN ('queued', 'running') AND j.status = 'running' AND j.lease_expires_at < :now
+                AND {_PG_LIVE_ACCOUNT}
+              ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING {_PG_CLAIMED}
+"""
+
+#: PostgreSQL, else: the most urgent queued job whose login has a free slot (1..limit; a login
+#: with none gives no row to the lateral join, so its jobs are passed over), taken
+#: with the lease and the slot in ONE statement. Rows other claims hold are skipped (SKIP
+#: LOCKED: hosts never queue up behind each other). Two hosts that pick the same free slot of a
+#: login at once cannot both keep it: the unique index (login, login_slot) WHERE running
+#: refuses the second (`SlotTaken`), which claims again and sees the first.
+_PG_CLAIM_QUEUED = f"""
+UPDATE jobs SET {_PG_TAKE}, login_slot = c.slot
+  FROM (SELECT j.id, f.slot FROM jobs j
+         CROSS JOIN LATERAL (SELECT s AS slot FROM generate_series(1, :limit) AS s
+                              WHERE NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running'
+                                                   AND r.login = j.login AND r.login_slot = s)
+                              LIMIT 1) AS f  -- the lowest free one: the series comes in order
+         WHERE j.status IN ('queued', 'running') AND j.status = 'queued' AND j.run_after <= :now
+           AND {_PG_LIVE_ACCOUNT}
+         ORDER BY j.priority DESC, j.run_after, j.id LIMIT 1 FOR UPDATE OF j SKIP LOCKED) AS c
+ WHERE jobs.id = c.id
+RETURNING {_PG_CLAIMED}
+"""
+#: claims refused by a slot another host took at the same moment, before giving up this turn
+CLAIM_RETRIES = 5
+
 _FENCE = "id = ? AND lease_owner = ? AND status = 'running'"
 
 #: the sync runs of these jobs (a JSON list of ids) that have no live job left are finished:
@@ -66,7 +111,7 @@ UPDATE sync_runs
        synced = (SELECT COUNT(*) FROM jobs WHERE run_id = sync_runs.id AND status = 'done'),
        failed = (SELECT COUNT(*) FROM jobs WHERE run_id = sync_runs.id AND status = 'failed')
  WHERE finished_at IS NULL
-   AND id IN (SELECT run_id FROM jobs WHERE id IN (SELECT value FROM json_each(:jobs)))
+   AND id IN (SELECT run_id FROM jobs WHERE id IN {jobs})
    AND NOT EXISTS (SELECT 1 FROM jobs WHERE run_id = sync_runs.id AND status IN ('queued', 'running'))
 """
 
@@ -74,7 +119,7 @@ UPDATE sync_runs
 class QueueStore:
     """Queue operations; mixed into Store, which provides `self.db`."""
 
-    db: Database
+    db: AnyDatabase
 
     async def claim_next_job(
         self,
@@ -98,24 +143,30 @@ class QueueStore:
             "pid": process.pid if process else None,
             "started": process.started if process else None,
         }
-        async with self.db.transaction() as conn:
-            async with conn.execute(_CLAIM, params) as cur:
-                row = await cur.fetchone()
-            if row is None:
-                return None
-            job_id, counter_id, account_id, attempts, trigger, login, deferrals, lost = row
-            async with conn.execute(  # the job's account's token (a shared counter may have moved)
-                "SELECT a.token, c.time_zone, c.last_fetched_day, c.time_zone_offset FROM counters c"
-                " JOIN accounts a ON a.id = ? WHERE c.id = ?",
-                (account_id, counter_id),
-            ) as cur:
-                token, time_zone, last_day, offset = await cur.fetchone()
+        claimed = None
+        for _ in range(CLAIM_RETRIES if self.db.dialect.is_postgres else 1):
+            try:
+                claimed = await self._claim(params)
+            except SlotTaken:
+                continue  # another host took that slot of the login a moment ago: look again
+            break
+        if claimed is None:
+            return None
+        (
+            (job_id, counter_id, account_id, attempts, trigger, login, deferrals, lost),
+            (
+                token,
+                time_zone,
+                last_day,
+                offset,
+            ),
+        ) = claimed
         return ClaimedJob(
             id=job_id,
             counter_id=counter_id,
             account_id=account_id,
             attempts=attempts,
-            trigger=trigger,
+            trigger=Trigger(trigger),
             lease_owner=owner,
             token=Token(token),
             time_zone=time_zone,
@@ -125,6 +176,30 @@ class QueueStore:
             time_zone_offset=offset,
             lost=lost,
         )
+
+    async def _claim(self, params: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+        """One claim transaction: the job's row, and its account's token and counter's zone."""
+        async with self.db.transaction() as conn:
+            row = None
+            if self.db.dialect.is_postgres:
+                for sql in (_PG_CLAIM_EXPIRED, _PG_CLAIM_QUEUED):
+                    async with conn.execute(sql, params) as cur:
+                        if (row := await cur.fetchone()) is not None:
+                            break
+            else:
+                async with conn.execute(_CLAIM, params) as cur:
+                    row = await cur.fetchone()
+            if row is None:
+                return None
+            async with conn.execute(  # the job's account's token (a shared counter may have moved)
+                "SELECT a.token, c.time_zone, c.last_fetched_day, c.time_zone_offset FROM counters c"
+                " JOIN accounts a ON a.id = ? WHERE c.id = ?",
+                (row[2], row[1]),
+            ) as cur:
+                found = await cur.fetchone()
+            if found is None:  # its counter is gone: the claim is rolled back
+                raise StoreError(f"job {row[0]}: its counter {row[1]} is not in the database")
+        return tuple(row), tuple(found)
 
     async def has_claimable(self, now: dt.datetime) -> bool:
         """A cheap read (no write lock): is any job runnable now? Idle workers ask this first."""
@@ -146,7 +221,7 @@ class QueueStore:
             conn.execute(
                 "UPDATE jobs SET lease_expires_at = :expires, heartbeat_at = :now"
                 " WHERE status = 'running' AND (id, lease_owner) IN"
-                " (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(:held)) RETURNING id",
+                f" (SELECT id, owner FROM {self.db.dialect.pairs(':held')} AS held) RETURNING id",
                 {"expires": to_ts(now) + lease_seconds, "now": to_ts(now), "held": held},
             ) as cur,
         ):
@@ -171,7 +246,7 @@ class QueueStore:
             cur = await conn.execute(
                 "UPDATE jobs SET lease_expires_at = :gone WHERE status IN ('queued', 'running')"
                 " AND status = 'running' AND owner_host_id = :host AND owner_pid = :pid"
-                " AND owner_started IS :started AND lease_expires_at >= :gone",
+                f" AND owner_started {self.db.dialect.same_as} :started AND lease_expires_at >= :gone",
                 {"gone": to_ts(now) - LEASE_EPSILON, "host": host_id, "pid": pid, "started": started},
             )
             return cur.rowcount
@@ -205,12 +280,13 @@ class QueueStore:
         (that share of visits): the days, their months and the counter are marked so. Raw answers are kept
         compressed (zlib: about a tenth of their JSON, see docs/reliability.md).
         """
-        ts = to_ts(now)
+        ts, d = to_ts(now), self.db.dialect
+        newest = d.max("COALESCE(last_fetched_day, '')", "?")
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'done', finished_at = ?, rows = ?, last_error = NULL,"
+                f"UPDATE jobs SET status = ?, finished_at = ?, rows = ?, last_error = NULL,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (ts, len(daily), job.id, job.lease_owner),
+                (JobStatus.DONE, ts, len(daily), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False  # our lease is gone: someone else owns this job now
@@ -242,7 +318,7 @@ class QueueStore:
                 " SELECT :counter, :month, COALESCE(SUM(visits), 0), :users, COALESCE(SUM(pageviews), 0),"
                 "   COALESCE(SUM(bounce_rate * visits) / NULLIF(SUM(visits), 0), 0),"
                 "   COALESCE(SUM(avg_visit_duration * visits) / NULLIF(SUM(visits), 0), 0),"
-                "   COUNT(*), :now, MAX(COALESCE(MAX(sampled), 0), :sampled)"
+                f"   COUNT(*), :now, {d.max('COALESCE(MAX(sampled), 0)', ':sampled')}"
                 " FROM daily_stats WHERE counter_id = :counter AND date >= :month AND date < :next"
                 " ON CONFLICT (counter_id, month) DO UPDATE SET visits = excluded.visits,"
                 " users = excluded.users, pageviews = excluded.pageviews,"
@@ -272,48 +348,61 @@ class QueueStore:
             )
             await conn.execute(
                 "UPDATE counters SET last_fetched_at = ?, last_attempt_at = ?, last_error = NULL,"
-                " last_fetched_day = MAX(COALESCE(last_fetched_day, ''), ?), sample_share = ?,"
+                f" last_fetched_day = {newest}, sample_share = ?,"
                 " synced_for = (SELECT planned_for FROM jobs WHERE id = ?) WHERE id = ?",
                 (ts, ts, newest_day.isoformat(), sample_share, job.id, job.counter_id),
             )
-            await finish_runs(conn, [job.id])
+            await finish_runs(conn, d, [job.id])
         return True
 
     async def retry_job(
         self, job: ClaimedJob, *, now: dt.datetime, run_after: dt.datetime, error: str, max_attempts: int
-    ) -> str:
+    ) -> JobStatus | None:
         """A failed try: back to the queue with a delay, or failed for good after the last one.
 
-        Returns 'queued', 'failed', or 'lost' (the lease was no longer ours).
+        Returns QUEUED, FAILED, or None (the lease was no longer ours).
         """
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 f"UPDATE jobs SET attempts = attempts + 1, last_error = ?,"
-                f" status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END,"
+                f" status = CASE WHEN attempts + 1 >= ? THEN ? ELSE ? END,"
                 f" run_after = ?, finished_at = CASE WHEN attempts + 1 >= ? THEN ? END,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE} RETURNING status",
-                (error, max_attempts, to_ts(run_after), max_attempts, to_ts(now), job.id, job.lease_owner),
+                (
+                    error,
+                    max_attempts,
+                    JobStatus.FAILED,
+                    JobStatus.QUEUED,
+                    to_ts(run_after),
+                    max_attempts,
+                    to_ts(now),
+                    job.id,
+                    job.lease_owner,
+                ),
             )
             row = await cur.fetchone()
             if row is None:
-                return "lost"
+                return None
+            status = JobStatus(row[0])
             await conn.execute(
-                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? = 'failed' THEN ?"
-                " ELSE last_error END WHERE id = ?",
-                (to_ts(now), row[0], error, job.counter_id),
+                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? THEN ? ELSE last_error END"
+                " WHERE id = ?",
+                (to_ts(now), status is JobStatus.FAILED, error, job.counter_id),
             )
-            if row[0] == "failed":
-                await finish_runs(conn, [job.id])
-            return row[0]
+            if status is JobStatus.FAILED:
+                await finish_runs(conn, self.db.dialect, [job.id])
+            else:
+                await announce_work(conn, self.db.dialect)
+            return status
 
     async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str, counted: bool = False) -> bool:
         """Back to the queue until `run_after` without counting an attempt (quota waits);
         `counted`: one more deferral of unknown reset (those are capped)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?, deferrals = deferrals + ?,"
+                f"UPDATE jobs SET status = ?, run_after = ?, last_error = ?, deferrals = deferrals + ?,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
+                (JobStatus.QUEUED, to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
             )
             return cur.rowcount == 1
 
@@ -322,9 +411,9 @@ class QueueStore:
         `count_attempt=False`: it was not tried (its workers kept dying: `lost`)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'failed', attempts = attempts + ?, last_error = ?,"
+                f"UPDATE jobs SET status = ?, attempts = attempts + ?, last_error = ?,"
                 f" finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
+                (JobStatus.FAILED, int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False
@@ -332,31 +421,36 @@ class QueueStore:
                 "UPDATE counters SET last_attempt_at = ?, last_error = ? WHERE id = ?",
                 (to_ts(now), error, job.counter_id),
             )
-            await finish_runs(conn, [job.id])
+            await finish_runs(conn, self.db.dialect, [job.id])
             return True
 
     async def release_job(self, job: ClaimedJob, *, now: dt.datetime) -> bool:
         """Give the lease back untouched (shutting down): claimable again at once."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, lease_owner = NULL,"
+                f"UPDATE jobs SET status = ?, run_after = ?, lease_owner = NULL,"
                 f" lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(now), job.id, job.lease_owner),
+                (JobStatus.QUEUED, to_ts(now), job.id, job.lease_owner),
             )
-            return cur.rowcount == 1
+            if cur.rowcount != 1:
+                return False
+            await announce_work(conn, self.db.dialect)
+            return True
 
     async def requeue_failed(self, now: dt.datetime, counter_id: int | None = None) -> int:
         """Retry failed counters: a fresh queued job for each (attempts start again)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "INSERT OR IGNORE INTO jobs (counter_id, account_id, login, status, priority, run_after,"
+                "INSERT INTO jobs (counter_id, account_id, login, status, priority, run_after,"
                 " planned_for, trigger, created_at)"
-                " SELECT c.id, c.account_id, a.quota_login, 'queued', 10, :now, :now, 'retry', :now"
+                " SELECT c.id, c.account_id, a.quota_login, :queued, 10, :now, :now, :trigger, :now"
                 " FROM counters c JOIN accounts a ON a.id = c.account_id"
                 " WHERE c.last_error IS NOT NULL AND c.active = 1 AND a.revoked = 0"
-                " AND (:counter IS NULL OR c.id = :counter)",
-                {"now": to_ts(now), "counter": counter_id},
+                " AND (:counter IS NULL OR c.id = :counter) ON CONFLICT DO NOTHING",
+                {"now": to_ts(now), "counter": counter_id, "queued": JobStatus.QUEUED, "trigger": Trigger.RETRY},
             )
+            if cur.rowcount:
+                await announce_work(conn, self.db.dialect)
             return cur.rowcount
 
     async def live_counter_ids(self, counter_ids: Sequence[int] | None = None) -> set[int]:
@@ -392,9 +486,16 @@ class QueueStore:
         )
 
 
-async def finish_runs(conn, job_ids: Sequence[int]) -> None:
+async def finish_runs(conn: Any, dialect: Dialect, job_ids: Sequence[int]) -> None:
     """Inside a transaction that settled these jobs: finish the sync runs they ended."""
-    await conn.execute(_FINISH_RUNS, {"jobs": json.dumps(list(job_ids))})
+    await conn.execute(_FINISH_RUNS.format(jobs=dialect.ids(":jobs")), {"jobs": json.dumps(list(job_ids))})
+
+
+async def announce_work(conn: Any, dialect: Dialect) -> None:
+    """Inside a transaction that queued jobs: tell the workers of every process (PostgreSQL's
+    NOTIFY, sent when the transaction commits; SQLite's workers poll)."""
+    if dialect.notify_work:
+        await conn.execute(dialect.notify_work)
 
 
 def compress_answer(body: dict) -> bytes:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.tokens import Token
+
+#: a stored word back as its status (a dict lookup: `counter_rows` reads one per counter)
+_STATUSES: dict[str | None, JobStatus] = {status.value: status for status in JobStatus}
 
 
 def to_ts(moment: dt.datetime) -> float:
@@ -14,6 +18,11 @@ def to_ts(moment: dt.datetime) -> float:
 
 def from_ts(value: float | None) -> dt.datetime | None:
     return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def live_status(word: str | None) -> JobStatus | None:
+    """A live job's stored status (None: the counter has no live job)."""
+    return _STATUSES.get(word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +61,7 @@ class CounterRow:
     last_fetched_at: dt.datetime | None
     last_attempt_at: dt.datetime | None
     last_error: str | None
-    job_status: str | None  # its live job's: 'queued' | 'running' | None
+    job_status: JobStatus | None  # its live job's (QUEUED or RUNNING), None without one
     job_attempts: int
     quota_login: str = ""
     synced_for: dt.datetime | None = None  # what its last success was planned for
@@ -67,7 +76,7 @@ class ClaimedJob:
     counter_id: int
     account_id: int
     attempts: int
-    trigger: str
+    trigger: Trigger
     lease_owner: str
     token: Token
     time_zone: str
@@ -104,9 +113,9 @@ class JobRecord:
     id: int
     counter_id: int
     account_id: int
-    status: str
+    status: JobStatus
     attempts: int
-    trigger: str
+    trigger: Trigger
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -118,7 +127,7 @@ class JobRecord:
     # the console's words for a job as an attempt, or as a failure
     @property
     def ok(self) -> bool:
-        return self.status == "done"
+        return self.status is JobStatus.DONE
 
     @property
     def error(self) -> str | None:

@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from metrika_tui.events import Event, Kind, Level
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
-from metrika_tui.store.db import Database
+from metrika_tui.store.backend import AnyDatabase, open_database
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
-from metrika_tui.store.queue import QueueStore, decompress_answer, finish_runs
+from metrika_tui.store.queue import QueueStore, announce_work, decompress_answer, finish_runs
+from metrika_tui.store.quotas import QuotaStore
 from metrika_tui.store.rows import (
     Account,
     CounterRow,
@@ -24,8 +26,10 @@ from metrika_tui.store.rows import (
     PlanDecision,
     PlanRows,
     from_ts,
+    live_status,
     to_ts,
 )
+from metrika_tui.store_location import StoreLocation
 from metrika_tui.tokens import Token
 
 #: the shared event log keeps this many rows (the full log is in the log file)
@@ -41,22 +45,33 @@ _PREFERRED_ACCOUNT = (
 QUOTA_LOGIN = "CASE WHEN login IN ('', 'unknown') THEN 'account:' || id ELSE lower(replace(login, '.', '-')) END"
 
 
-class Store(QueueStore, ExportStore, MonitoringStore):
+class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
     """Accounts, counters, planning, statistics and the event log over one Database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: AnyDatabase) -> None:
         self.db = db
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        return cls(await Database.open(Path(path)))
+    async def open(cls, location: StoreLocation | Path | str) -> Store:
+        """The store at `location`: a SQLite file, or a PostgreSQL database."""
+        return cls(await open_database(StoreLocation.parse(location)))
 
     async def close(self) -> None:
         await self.db.close()
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | StoreLocation:
         return self.db.path
+
+    @property
+    def is_postgres(self) -> bool:
+        """Several hosts may share it: quotas are kept in it, workers are told of new jobs."""
+        return self.db.dialect.is_postgres
+
+    async def wait_for_work(self, seconds: float) -> bool:
+        """Wait up to `seconds` for word that jobs were queued by any process (PostgreSQL's
+        LISTEN/NOTIFY); True if it came. SQLite: False after the timeout (poll instead)."""
+        return await self.db.wait_for_work(seconds)
 
     # -- accounts ----------------------------------------------------------------------
     async def add_account(
@@ -247,24 +262,37 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             ) as cur:
                 stopped = await cur.fetchall()
             async with conn.execute(
-                "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
+                "UPDATE jobs SET status = ?, finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE account_id = ? AND status IN ('queued', 'running') RETURNING id",
-                (to_ts(now), reason, account_id),
+                (JobStatus.CANCELLED, to_ts(now), reason, account_id),
             ) as cur:
                 cancelled = [row[0] for row in await cur.fetchall()]
             moved = dict(await _rehome(conn, "account_id = :account", {"account": account_id}))
             await conn.executemany(  # the same run: it is finished when they are
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ?, ? FROM accounts"
+                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts"
                 " WHERE id = ?",
                 [
-                    (cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
+                    (
+                        cid,
+                        cost,
+                        JobStatus.QUEUED,
+                        priority,
+                        to_ts(now),
+                        planned_for,
+                        trigger,
+                        to_ts(now),
+                        run_id,
+                        moved[cid],
+                    )
                     for cid, priority, trigger, cost, planned_for, run_id in stopped
                     if cid in moved
                 ],
             )
-            await finish_runs(conn, cancelled)
+            await finish_runs(conn, self.db.dialect, cancelled)
+            if moved:
+                await announce_work(conn, self.db.dialect)
             return True
 
     # -- counters ----------------------------------------------------------------------
@@ -291,7 +319,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
                 after = (await cur.fetchone())[0]
             await _rehome(
-                conn, "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps([c.id for c in counters])}
+                conn,
+                f"id IN {self.db.dialect.ids(':ids')}",
+                {"ids": json.dumps([c.id for c in counters])},
             )
         return len(counters), after - before
 
@@ -312,11 +342,11 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             cur = await conn.execute("UPDATE counters SET active = ? WHERE id = ?", (int(active), counter_id))
             if not active:
                 async with conn.execute(
-                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled', finished_at = ?"
+                    "UPDATE jobs SET status = ?, last_error = 'counter disabled', finished_at = ?"
                     " WHERE counter_id = ? AND status = 'queued' RETURNING id",
-                    (to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
+                    (JobStatus.CANCELLED, to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
                 ) as cancelled:
-                    await finish_runs(conn, [row[0] for row in await cancelled.fetchall()])
+                    await finish_runs(conn, self.db.dialect, [row[0] for row in await cancelled.fetchall()])
             return cur.rowcount == 1
 
     async def counter_rows(
@@ -326,7 +356,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         account then counter order."""
         where, params = "(:id IS NULL OR c.id = :id)", {"id": counter_id}
         if ids is not None:  # a few changed counters out of many: walk them by primary key
-            where, params = "c.id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(sorted(ids))}
+            where, params = f"c.id IN {self.db.dialect.ids(':ids')}", {"ids": json.dumps(sorted(ids))}
         rows = await self.db.fetchall(
             "SELECT c.id, c.account_id, a.user_id, a.login, a.revoked, c.name, c.site, c.time_zone,"
             " c.active, c.last_fetched_at, c.last_attempt_at, c.last_error, j.status,"
@@ -350,7 +380,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 from_ts(r[9]),
                 from_ts(r[10]),
                 r[11],
-                r[12],
+                live_status(r[12]),
                 r[13],
                 r[14],
                 from_ts(r[15]),
@@ -367,7 +397,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         choose: Callable[[list[PlanCandidate], dict[str, LoginDay]], PlanDecision],
         account_id: int | None = None,
         counter_id: int | None = None,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         priority: int = 0,
         boost: bool = False,
         slot: tuple[str, str] | None = None,
@@ -380,15 +410,18 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         transaction: two processes planning at once cannot both spend the same budget. A
         counter with a live job gets no second one; `boost` raises its priority instead.
         """
-        ts = to_ts(now)
+        ts, d = to_ts(now), self.db.dialect
         async with self.db.transaction() as conn:
-            if slot is not None:
+            if slot is not None:  # the slot row first: a second planner of the slot waits here, then stops
                 cur = await conn.execute(
-                    "INSERT OR IGNORE INTO schedule_slots (schedule, slot, planned_at, origin) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO schedule_slots (schedule, slot, planned_at, origin) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     (*slot, ts, origin),
                 )
                 if cur.rowcount != 1:
                     return PlanRows([], [], [], slot_taken=False)
+            if d.lock_planning:  # one plan at a time: each reads the budgets the previous one spent
+                await conn.execute(d.lock_planning)
             async with conn.execute(
                 "SELECT c.id, c.account_id, a.quota_login, j.id IS NOT NULL, c.last_fetched_at, c.synced_for,"
                 " c.last_fetched_day, c.time_zone"
@@ -415,7 +448,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             decision = choose(candidates, await self._login_days(conn.execute, now))
             run = await conn.execute(  # a run that queued nothing is finished as it starts
                 "INSERT INTO sync_runs (trigger, origin, started_at, queued, skipped, finished_at, synced, failed)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     trigger,
                     origin,
@@ -425,25 +458,29 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                     *((None,) * 3 if decision.queue else (ts, 0, 0)),
                 ),
             )
-            await conn.executemany(
+            run_id = (await run.fetchone())[0]
+            await conn.executemany(  # a live job queued meanwhile by a retry or a revocation is kept
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     (
                         j.counter_id,
                         j.account_id,
                         j.login,
                         j.cost,
+                        JobStatus.QUEUED,
                         priority,
                         to_ts(j.run_after),
                         to_ts(j.planned_for),
                         trigger,
                         ts,
-                        run.lastrowid,
+                        run_id,
                     )
                     for j in decision.queue
                 ],
             )
+            if decision.queue:
+                await announce_work(conn, d)
             await conn.executemany(
                 "INSERT INTO quota_days (login, day, paced_until) VALUES (?, ?, ?) ON CONFLICT (login, day)"
                 " DO UPDATE SET paced_until = excluded.paced_until",
@@ -451,7 +488,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             )
             if boost and priority and decision.already_live:
                 await conn.executemany(
-                    "UPDATE jobs SET priority = MAX(priority, ?), run_after = MIN(run_after, ?)"
+                    f"UPDATE jobs SET priority = {d.max('priority', '?')}, run_after = {d.min('run_after', '?')}"
                     " WHERE counter_id = ? AND status = 'queued'",
                     [(priority, ts, cid) for cid, _ in decision.already_live],
                 )
@@ -506,7 +543,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         async with self.db.transaction() as conn:
             await conn.executemany(
                 "INSERT INTO quota_days (login, day, requests) SELECT quota_login, ?, ? FROM accounts"
-                " WHERE token = ? ON CONFLICT (login, day) DO UPDATE SET requests = requests + excluded.requests",
+                " WHERE token = ? ON CONFLICT (login, day) DO UPDATE SET requests = quota_days.requests + excluded.requests",
                 [(day, n, token.reveal()) for (token, day), n in sent.items()],
             )
 
@@ -584,9 +621,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 r[0],
                 r[1],
                 r[2],
-                r[3],
+                JobStatus(r[3]),
                 r[4],
-                r[5],
+                Trigger(r[5]),
                 from_ts(r[6]),
                 from_ts(r[7]),
                 from_ts(r[8]),
@@ -627,7 +664,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
     async def sampled_days(self, counter_id: int) -> list[dt.date]:
         """The counter's stored days whose figures were estimated from a sample."""
         rows = await self.db.fetchall(
-            "SELECT date FROM daily_stats WHERE counter_id = ? AND sampled ORDER BY date", (counter_id,)
+            "SELECT date FROM daily_stats WHERE counter_id = ? AND sampled != 0 ORDER BY date", (counter_id,)
         )
         return [dt.date.fromisoformat(r[0]) for r in rows]
 
@@ -691,7 +728,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         return (await self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM events"))[0]
 
 
-async def _rehome(conn, where: str, params: dict) -> list[tuple[int, int]]:
+async def _rehome(conn: Any, where: str, params: dict[str, Any]) -> list[tuple[int, int]]:
     """Move the counters matching `where` to their preferred live account (`_PREFERRED_ACCOUNT`)
     where that is another one, their queued jobs along; returns (counter, new account) pairs.
     A counter no live account sees stays where it is (and shows REVOKED)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from metrika_tui.jobs import Trigger
+
 
 class Refused(Exception):
     """The action is not allowed here (read-only); the message says why, for the user."""
@@ -95,7 +97,7 @@ class ConsoleOperations:
 
     async def sync_due(self) -> str:
         self.guard("sync due")
-        result = await self.engine.plan(trigger="manual")
+        result = await self.engine.plan(trigger=Trigger.MANUAL)
         return (
             f"queued {len(result.queued)} due counter(s); {len(result.skipped_recent)} in sync,"
             f" {len(result.already_live)} already queued"
@@ -103,7 +105,7 @@ class ConsoleOperations:
 
     async def force_sync_all(self) -> str:
         self.guard("force sync all")
-        result = await self.engine.plan(force=True, trigger="manual")
+        result = await self.engine.plan(force=True, trigger=Trigger.MANUAL)
         return f"queued {len(result.queued)} counter(s); {len(result.already_live)} were already queued"
 
     async def retry_failed(self, counter_id: int | None = None) -> str:

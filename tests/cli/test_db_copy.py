@@ -8,6 +8,7 @@ import asyncio
 import json
 
 import pytest
+from pg_server import PASSWORD
 from stored_world import stored
 
 
@@ -17,7 +18,7 @@ def test_a_synced_store_moves_whole_and_nothing_secret_is_printed(cli, tmp_path)
     cli.run("sync", check_code=0)
     dest = tmp_path / "moved" / "metrika.db"
     copied = cli.run("db", "copy", str(cli.db), str(dest), check_code=0)
-    assert f"copied {cli.db} into {dest}:" in copied.stdout
+    assert f"copied {cli.db} (SQLite) into {dest} (SQLite):" in copied.stdout
     rows = {name: int(n.replace(",", "")) for name, n in (line.split() for line in copied.stdout.splitlines()[1:])}
     assert rows["counters"] == sum(len(a.counter_ids) for a in cli.world.accounts)
     assert rows["accounts"] == len(cli.world.tokens) and rows["daily_stats"] > rows["counters"]
@@ -70,5 +71,27 @@ def test_bad_input_is_refused_with_exit_2(cli, tmp_path, args, message):
 def test_dest_is_the_configured_database_by_default(cli, tmp_path):
     asyncio.run(stored(tmp_path / "old.db", {"alpha": [101, 102]}, days=3))
     copied = cli.run("db", "copy", str(tmp_path / "old.db"), check_code=0)
-    assert f"into {cli.db}:" in copied.stdout
+    assert f"into {cli.db} (SQLite):" in copied.stdout
     assert [c["counter_id"] for c in cli.json("counters", "list", "--json")] == [101, 102]
+
+
+@pytest.mark.slow
+def test_sqlite_into_the_configured_postgresql_and_back_the_password_never_in_argv(cli, pg_database, tmp_path):
+    asyncio.run(stored(tmp_path / "old.db", {"alpha": [101, 102], "beta": [201]}, days=20))
+    on_pg = {"METRIKA_DB": pg_database.url}
+    into = cli.run("db", "copy", str(tmp_path / "old.db"), extra_env=on_pg, check_code=0)
+    assert f"into {pg_database.masked()} (PostgreSQL):" in into.stdout and PASSWORD not in into.stdout
+    exported = cli.run("export", "daily", extra_env=on_pg, check_code=0).stdout
+    assert exported == cli.run("export", "daily", extra_env={"METRIKA_DB": str(tmp_path / "old.db")}).stdout
+    assert len(exported.splitlines()) == 1 + 3 * 20
+    # back out, the URL without its password (libpq takes it from PGPASSWORD)
+    bare = pg_database.url.replace(f":{PASSWORD}@", "@")
+    out = cli.run("db", "copy", bare, str(tmp_path / "back.db"), extra_env={"PGPASSWORD": PASSWORD}, check_code=0)
+    assert "(PostgreSQL) into" in out.stdout
+    assert cli.run("export", "daily", extra_env={"METRIKA_DB": str(tmp_path / "back.db")}).stdout == exported
+
+
+def test_a_password_in_a_command_line_url_is_refused(cli, pg_database, tmp_path):
+    done = cli.run("db", "copy", pg_database.url, str(tmp_path / "b.db"))
+    assert done.returncode == 2 and "a password on the command line" in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr and not (tmp_path / "b.db").exists()

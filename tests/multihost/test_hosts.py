@@ -1,6 +1,7 @@
 """Several hosts working one queue: three `--headless` daemons, each sending from a loopback
-address and host id of its own, and a `sync` on the first host, on one database against one
-simulator whose per-address quota is the hosts' pace.
+address and host id of its own, and a `sync` on the first host, on one database (a SQLite
+file, then PostgreSQL: `store_backend`) against one simulator whose per-address quota is the
+hosts' pace.
 
 Then: one slot planned once, every counter synced exactly once in it (no duplicate job,
 the world's figures), never more than 3 requests of a login in flight at once across the
@@ -24,6 +25,7 @@ from faults.invariants import check_invariants
 from metrika_tui.events import Kind
 from metrika_tui.simulator import LatencyConfig, QuotaConfig, Simulator, SimulatorConfig, World
 from metrika_tui.store import HeldJob, Store
+from metrika_tui.store_location import StoreLocation
 
 from .hosts import Host, Hosts
 
@@ -33,12 +35,6 @@ DAEMONS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 #: requests a second per address: the client's pace and the simulator's quota (and watch), so
 #: the rate binds each host and the work spreads over all of them; Metrika's is 30
 RATE = 5
-
-
-@pytest.fixture(params=["sqlite"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Where the hosts' shared store lives (METRIKA_DB), per backend."""
-    return str(tmp_path / "metrika.db")
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
@@ -60,8 +56,9 @@ async def held_by(store: Store, host: Host) -> list[HeldJob]:
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_host(
-    tmp_path: Path, make_env: Callable[[str], dict[str, str]], database: str
+    tmp_path: Path, make_env: Callable[[str], dict[str, str]], store_backend: StoreLocation
 ) -> None:
+    database = store_backend
     # more logins than workers: a login's 3 running jobs are not all held by one host
     world = World.generate(seed=15, accounts=8, counters_per_account=5)
     per_address = QuotaConfig(per_ip_per_second=RATE)
@@ -69,7 +66,7 @@ async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_hos
     sim = Simulator(world, SimulatorConfig(quotas=per_address, watch=per_address, latency=latency))
     with sim.serve_in_thread(host="0.0.0.0", port=0) as url:
         env = make_env(url) | {
-            "METRIKA_DB": database,
+            "METRIKA_DB": database.url or str(database.path),
             "METRIKA_BACKFILL_DAYS": str(BACKFILL_DAYS),
             "METRIKA_LEASE_SECONDS": str(LEASE_SECONDS),
             "METRIKA_MAX_RPS": str(RATE),
@@ -91,7 +88,7 @@ async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_hos
 
             # the first pass: one slot, planned once, each counter synced once
             assert len(await store.planned_slots()) == 1
-            await check_invariants(Path(database), world, passes=1, backfill_days=BACKFILL_DAYS)
+            await check_invariants(database, world, passes=1, backfill_days=BACKFILL_DAYS)
 
             # the second pass, and one host SIGKILLed holding leases
             queued = hosts.run(DAEMONS[0], "sync", "--force", "--no-wait")
@@ -112,7 +109,7 @@ async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_hos
             if store is not None:
                 await store.close()
 
-    figures = await check_invariants(Path(database), world, passes=2, backfill_days=BACKFILL_DAYS)
+    figures = await check_invariants(database, world, passes=2, backfill_days=BACKFILL_DAYS)
     assert figures.lost >= len(orphans)  # each job it held was taken back, not failed
     stats = sim.stats.snapshot()
     assert sim.stats.violations() == [], stats["violations"]  # 3 in flight, 200 per window, the day, the rate
@@ -126,7 +123,7 @@ async def test_three_hosts_and_a_sync_share_one_queue_and_take_over_a_killed_hos
     assert recovery <= dt.timedelta(seconds=LEASE_SECONDS + 15), recovery
     line = {
         "test": "multihost",
-        "backend": "sqlite",
+        "backend": database.kind,
         "hosts": len(DAEMONS),
         "counters": figures.counters,
         "done_jobs": figures.done_jobs,

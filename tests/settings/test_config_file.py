@@ -16,6 +16,7 @@ import pytest
 from metrika_tui.cli.config_doc import render
 from metrika_tui.cli.parser import build_parser
 from metrika_tui.settings import SECTIONS, SETTINGS, Settings, SettingsError, load_settings
+from metrika_tui.store_location import StoreLocation
 from metrika_tui.tui.keymap import ACTIONS, REMAPPABLE, check_keymap, key_names
 from metrika_tui.tui.screens.help import help_rows
 
@@ -83,7 +84,8 @@ def test_every_key_of_the_table_is_read_from_its_section(tmp_path):
         for s in SETTINGS:
             value = getattr(defaults, s.name)
             if s.section == section and s.key in keys and value not in (None, ""):
-                lines.append(f"{s.key} = {value!r}" if not isinstance(value, Path) else f'{s.key} = "{value}"')
+                shown = isinstance(value, Path | StoreLocation)
+                lines.append(f'{s.key} = "{value}"' if shown else f"{s.key} = {value!r}")
     lines += ["[keys]", 'force-sync = "x"', 'toggle-active = "f"']  # a swap through a free key is fine
     path.write_text("\n".join(lines).replace("'", '"') + "\n")
     assert load(path).keys == {"force-sync": "x", "toggle-active": "f"}

@@ -1,13 +1,17 @@
 """The real engine and store against the real simulator, in-process (httpx.ASGITransport), on one
 manual clock shared by the engine, the client and the simulator: leases, backoff and quota resets
-are walked through by moving the clock, never by waiting."""
+are walked through by moving the clock, never by waiting.
+
+Every test here runs on each backend (tests/sync/conftest.py): each `rig()` opens its engines on
+a fresh store of the backend the test runs on (`RIG_STORES`), a SQLite file or a PostgreSQL database."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from metrika_tui.models import month_start
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import QuotaConfig, Simulator, SimulatorConfig, World
 from metrika_tui.store import Store
+from metrika_tui.store_location import StoreLocation
 from metrika_tui.tokens import Token
 
 #: noon UTC: every zone the simulator hands out (UTC+2..+10) is on the same date
@@ -36,8 +41,16 @@ FAST_RETRY = RetryPolicy(attempts=2, initial_wait=0.001, max_wait=0.01, total=1.
 NO_IP_QUOTA = QuotaConfig(per_ip_per_second=None)
 
 
-def settings_for(db: Path, **changes) -> Settings:
-    defaults = {"log_file": db.parent / "sync.log", "workers": 4, "backfill_days": BACKFILL_DAYS}
+#: a fresh store for a rig, given its folder (set per test by tests/sync/conftest.py)
+RIG_STORES: contextvars.ContextVar[Callable[[Path], StoreLocation]] = contextvars.ContextVar(
+    "RIG_STORES", default=lambda folder: StoreLocation.file(folder / "metrika.db")
+)
+
+
+def settings_for(db: StoreLocation | Path, folder: Path | None = None, **changes) -> Settings:
+    """Settings on `db`, the log file in `folder` (by default the database file's)."""
+    folder = folder or StoreLocation.parse(db).path.parent
+    defaults = {"log_file": folder / "sync.log", "workers": 4, "backfill_days": BACKFILL_DAYS}
     return Settings(db_path=db, **{**defaults, **changes})
 
 
@@ -65,7 +78,8 @@ class Rig:
     world: World
     sim: Simulator
     clock: ManualClock
-    db: Path
+    db: StoreLocation
+    folder: Path
     engines: list[Engine] = field(default_factory=list)
 
     async def engine(self, app=None, **settings) -> Engine:
@@ -74,7 +88,10 @@ class Rig:
         budget = {k: settings[k] for k in ("report_budget", "report_window_seconds") if k in settings}
         client = client_for(app or self.sim.app, self.clock, **budget)
         engine = await Engine.open(
-            settings_for(self.db, **settings), client=client, clock=self.clock, yandex_id=yandex_id_for(self.sim.app)
+            settings_for(self.db, self.folder, **settings),
+            client=client,
+            clock=self.clock,
+            yandex_id=yandex_id_for(self.sim.app),
         )
         self.engines.append(engine)
         return engine
@@ -96,7 +113,8 @@ async def rig(tmp_path: Path, world: World, **sim_config) -> AsyncIterator[Rig]:
     clock = ManualClock(NOW)
     world.clock = clock
     sim = Simulator(world, SimulatorConfig(clock=clock, **{"quotas": NO_IP_QUOTA, **sim_config}))
-    the_rig = Rig(world, sim, clock, tmp_path / "metrika.db")
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    the_rig = Rig(world, sim, clock, RIG_STORES.get()(tmp_path), tmp_path)
     try:
         yield the_rig
     finally:

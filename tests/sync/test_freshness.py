@@ -30,7 +30,9 @@ async def drain(r: Rig, engine) -> None:
     engine.pool.wake()
     for _ in range(20_000):
         now = r.clock.now()
-        if not await engine.store.running_per_account(now) and not await engine.store.has_claimable(now):
+        # nothing claimable, THEN nothing running: a job claimed between the two reads would
+        # otherwise be missed (on a frozen clock nothing becomes claimable but by a worker)
+        if not await engine.store.has_claimable(now) and not await engine.store.running_per_account(now):
             return
         await asyncio.sleep(0.002)
     raise AssertionError("the queue never drained")

@@ -69,7 +69,7 @@ async def test_each_sync_run_is_written_whole_when_its_last_job_settles(tmp_path
         engine = await r.engine()
         await add_accounts(engine, world)
         await engine.plan(trigger="sync")
-        assert runs(r.db) == [("sync", 6, 0, None, None, None)]  # planned, nothing settled yet
+        assert await runs(engine) == [("sync", 6, 0, None, None, None)]  # planned, nothing settled yet
         assert all(o.ok for o in await engine.run_until_idle())
         r.clock.advance(60)
         await engine.plan(trigger="sync")  # nothing is due: finished as it starts
@@ -78,7 +78,7 @@ async def test_each_sync_run_is_written_whole_when_its_last_job_settles(tmp_path
         await engine.plan(force=True, trigger="force")
         outcomes = await engine.run_until_idle()
 
-        first, idle, forced = runs(r.db)
+        first, idle, forced = await runs(engine)
         assert first == ("sync", 6, 0, NOW.timestamp(), 6, 0)  # finished with its last job
         now = r.clock.now().timestamp()
         assert idle == ("sync", 0, 6, now, 0, 0)
@@ -86,11 +86,9 @@ async def test_each_sync_run_is_written_whole_when_its_last_job_settles(tmp_path
         assert forced == ("force", 5, 0, now, 2, 0) and sum(o.ok for o in outcomes) == 2
 
 
-def runs(db) -> list[tuple]:
+async def runs(engine) -> list[tuple]:
     """(trigger, queued, skipped, finished_at, synced, failed) of every sync run, oldest first."""
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        return conn.execute(
-            "SELECT trigger, queued, skipped, finished_at, synced, failed FROM sync_runs ORDER BY id"
-        ).fetchall()
+    rows = await engine.store.db.fetchall(
+        "SELECT trigger, queued, skipped, finished_at, synced, failed FROM sync_runs ORDER BY id"
+    )
+    return [tuple(row) for row in rows]

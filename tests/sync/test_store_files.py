@@ -17,6 +17,8 @@ from metrika_tui.tokens import Token
 
 from .helpers import assert_store_matches_world, rig
 
+pytestmark = pytest.mark.sqlite_only  # the files, their permissions and their migrations
+
 
 def user_version(path) -> int:
     with sqlite3.connect(path) as conn:
@@ -95,11 +97,11 @@ def write_old_release_file(path, old_version: int, world: World, now: dt.datetim
 async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_path, old_version):
     world = World.generate(seed=39, accounts=2, counters_per_account=2)
     async with rig(tmp_path, world) as r:
-        write_old_release_file(r.db, old_version, world, r.clock.now())
+        write_old_release_file(r.db.path, old_version, world, r.clock.now())
 
         new = await r.engine()  # this release opens it
 
-        assert user_version(r.db) == schema.SCHEMA_VERSION
+        assert user_version(r.db.path) == schema.SCHEMA_VERSION
         got = await contents(new.store)
         assert [a.token.reveal() for a in got["accounts"]] == world.tokens
         assert [a.quota_login for a in got["accounts"]] == [a.login for a in world.accounts]  # migration 3
@@ -110,7 +112,7 @@ async def test_a_database_of_an_older_schema_is_migrated_and_keeps_its_data(tmp_
         assert [m.users for m in got["monthly"][synced]] == [8]
         assert [j.status for j in got["jobs"][synced]] == ["done"]
         assert [e.message for e in got["events"]] == ["old"]
-        with sqlite3.connect(r.db) as conn:
+        with sqlite3.connect(r.db.path) as conn:
             indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
             sampled = [conn.execute(f"SELECT sampled FROM {t}").fetchall() for t in ("daily_stats", "monthly_stats")]
         assert {"jobs_finished", "jobs_running_by_login", "accounts_by_uid"} <= indexes  # migrations 2, 3, 4

@@ -1,6 +1,7 @@
-"""`db copy` on the store's side: every table and column of the schema is copied, row for row,
-in batches; a lease is not (a running job arrives queued); a destination with data is refused
-unless replaced, and a failed copy leaves it as it was."""
+"""`db copy` on the store's side: every table and column of both schemas is copied, row for row,
+in batches, into either backend (`store_backend`) and back; a lease is not (a running job
+arrives queued); a destination with data is refused unless replaced, and a failed copy leaves
+it as it was."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from metrika_tui.events import Event, Kind
 from metrika_tui.models import DailyStat, MonthUsers
 from metrika_tui.settings import Settings
 from metrika_tui.store import Store
-from metrika_tui.store.copy import TABLES, DestinationNotEmpty, Table, copy_store
+from metrika_tui.store.copy import NOT_COPIED, TABLES, DestinationNotEmpty, Table, copy_store
 from metrika_tui.tokens import Token
 
 ACCOUNTS = {"alpha": [101, 102, 103], "beta": [201, 202]}
@@ -74,8 +75,25 @@ def test_every_table_and_column_of_the_schema_is_copied(tmp_path):
     conn.close()
 
 
-async def test_a_copy_holds_every_row_of_the_source_in_small_batches(source, tmp_path):
-    dest = await Store.open(tmp_path / "dest.db")
+async def test_every_table_and_column_of_the_postgresql_schema_is_copied_or_said_not_to_be(pg_database):
+    store = await Store.open(pg_database)
+    try:
+        found = await store.db.fetchall(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'"
+        )
+    finally:
+        await store.close()
+    columns: dict[str, set[str]] = {}
+    for table, column in found:
+        columns.setdefault(table, set()).add(column)
+    columns.pop("schema_version", None)  # the migrations' own bookkeeping
+    assert set(columns) == {t.name for t in TABLES} | NOT_COPIED
+    for table in TABLES:
+        assert columns[table.name] == set(table.columns), table.name
+
+
+async def test_a_copy_holds_every_row_of_the_source_in_small_batches(source, store_backend, tmp_path):
+    dest = await Store.open(store_backend)
     try:
         batches: list[tuple[str, int]] = []
         report = await copy_store(source, dest, batch=3, on_batch=lambda t, n: batches.append((t, n)))
@@ -90,13 +108,23 @@ async def test_a_copy_holds_every_row_of_the_source_in_small_batches(source, tmp
         assert await dest.db.fetchall("SELECT COUNT(*) FROM jobs WHERE status = 'running'") == [(0,)]
         claimed = await dest.claim_next_job("dest:1:w0", NOW + dt.timedelta(hours=1), 60, 3)
         assert claimed is not None and claimed.token.reveal() == (await source.accounts())[0].token.reveal()
+        # new rows take ids past the copied ones (PostgreSQL: the sequences were moved on)
+        account = await dest.add_account(user_id="gamma", login="gamma", token=Token("y0_" + "7" * 20), now=NOW)
+        assert account.id == 3
+        back = await Store.open(tmp_path / "back.db")  # and back again: the same rows
+        try:
+            await copy_store(dest, back, batch=50)
+            for table in TABLES:
+                assert await rows_of(back, table) == await rows_of(dest, table, as_copied=True), table.name
+        finally:
+            await back.close()
     finally:
         await dest.close()
 
 
-async def test_a_destination_with_data_is_refused_unless_replaced(source, tmp_path):
-    await stored(tmp_path / "other.db", {"gamma": [301]}, days=3)
-    dest = await Store.open(tmp_path / "other.db")
+async def test_a_destination_with_data_is_refused_unless_replaced(source, store_backend):
+    await stored(store_backend, {"gamma": [301]}, days=3)
+    dest = await Store.open(store_backend)
     try:
         before = {t.name: await rows_of(dest, t) for t in TABLES}
         with pytest.raises(DestinationNotEmpty, match=r"already holds data \(accounts, counters"):
@@ -109,9 +137,9 @@ async def test_a_destination_with_data_is_refused_unless_replaced(source, tmp_pa
         await dest.close()
 
 
-async def test_a_copy_that_fails_half_way_leaves_the_destination_as_it_was(source, tmp_path, monkeypatch):
-    await stored(tmp_path / "other.db", {"gamma": [301]}, days=3)
-    dest = await Store.open(tmp_path / "other.db")
+async def test_a_copy_that_fails_half_way_leaves_the_destination_as_it_was(source, store_backend, monkeypatch):
+    await stored(store_backend, {"gamma": [301]}, days=3)
+    dest = await Store.open(store_backend)
     try:
         before = {t.name: await rows_of(dest, t) for t in TABLES}
         broken = tuple(
