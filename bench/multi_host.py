@@ -10,19 +10,25 @@ another client address to the simulator's per-address quota, a pace file of its 
 first one's start-up pass queues every counter (a first sync: the daily report and the month's
 users, 2 requests), all of them work the queue until it is empty.
 
+The hosts share one PostgreSQL database (a throwaway server, tests/pg_server.py, when this
+machine has the binaries: what several machines would share), and one host also runs on a
+SQLite file, for the cost of the network store; without PostgreSQL (or `--sqlite`) every run
+is on SQLite.
+
 Figures per run, from the store and the simulator: the pass's time (first claim to last
 result), counter syncs a second, requests a second per address, 429s, breaches of the real
 limits (the simulator's watch); and the speed-up of N hosts against one host, measured in the
 same run (target: 3 hosts >= 2.7x, no 429).
 
-    .venv/bin/python bench/multi_host.py [--logins 300] [--counters 20] [--hosts 3]
-        [--workers 30] [--latency-ms 300] [--sigma 0.5] [--quick]
+    .venv/bin/python bench/multi_host.py [--logins 300] [--counters 20] [--hosts 3] [--runs 3]
+        [--workers 30] [--latency-ms 300] [--sigma 0.5] [--sqlite] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -34,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import LAG_MARGIN, machine, seed_store, simulator
+from common import LAG_MARGIN, ROOT, machine, seed_store, simulator
 
 from metrika_tui.simulator import LatencyConfig, SimulatorConfig, World
 from metrika_tui.store import Store
@@ -189,20 +195,55 @@ def main(args) -> None:
         f" {needed / RATE / args.hosts:.0f} s on {args.hosts} hosts\n"
     )
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(prefix="bench-hosts-") as tmp:
-        counts = sorted({1, *(int(n) for n in args.runs.split(",") if n.strip())}) if args.runs else None
-        for n in counts or range(1, args.hosts + 1):
-            folder = Path(tmp) / f"hosts-{n}"
+    counts = sorted({1, *(int(n) for n in args.runs.split(",") if n.strip())}) if args.runs else None
+    with tempfile.TemporaryDirectory(prefix="bench-hosts-") as tmp, postgres(args) as server:
+        backend = "PostgreSQL" if server is not None else "SQLite"
+        print(f"the hosts' store: {backend}{'' if server else ' (no PostgreSQL here, or --sqlite)'}\n", flush=True)
+
+        def one(n: int, kind: str) -> Run:
+            folder = Path(tmp) / f"{kind}-{n}"
             folder.mkdir()
-            runs.append(run(f"{n} host{'s' * (n > 1)} (SQLite)", n, world, args, folder, str(folder / "metrika.db")))
+            where = server.database(empty=True) if kind == "PostgreSQL" and server else None
+            location = where.url if where and where.url else str(folder / "metrika.db")
+            name = f"{n} host{'s' * (n > 1)} ({kind})"
+            return run(name, n, world, args, folder, location)
+
+        for n in counts or range(1, args.hosts + 1):
+            runs.append(one(n, backend))
             print(describe(runs[-1], runs[0]), flush=True)
+        if server is not None:
+            alone = one(1, "SQLite")
+            print(describe(alone, runs[0]), flush=True)
     last = runs[-1]
     speedup = last.syncs_per_second / runs[0].syncs_per_second
-    rejected = sum(sum(r.rejected.values()) for r in runs)
+    every = runs + ([alone] if server is not None else [])
+    rejected = sum(sum(r.rejected.values()) for r in every)
     print(
-        f"\n{last.hosts} hosts against 1: {speedup:.2f}x (target >= {0.9 * last.hosts:.1f}x), 429s in all runs:"
-        f" {rejected} (target 0), breaches of the real limits: {sum(sum(r.breaches.values()) for r in runs)}"
+        f"\n{last.hosts} hosts against 1 ({backend}): {speedup:.2f}x (target >= {0.9 * last.hosts:.1f}x), 429s in"
+        f" all runs: {rejected} (target 0), breaches of the real limits: {sum(sum(r.breaches.values()) for r in every)}"
     )
+    if server is not None:
+        print(
+            f"1 host on PostgreSQL against 1 on SQLite: {runs[0].seconds:.1f} s / {alone.seconds:.1f} s ="
+            f" {runs[0].seconds / alone.seconds:.3f} (the network store's cost where the address binds)"
+        )
+
+
+@contextlib.contextmanager
+def postgres(args):  # -> Iterator[PgServer | None]
+    """A throwaway PostgreSQL server (tests/pg_server.py), or None: without binaries, or --sqlite."""
+    if args.sqlite:
+        yield None
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import PgUnavailable
+    from pg_server import pg_server as serving
+
+    try:
+        with serving() as server:
+            yield server
+    except PgUnavailable:
+        yield None
 
 
 if __name__ == "__main__":
@@ -217,6 +258,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--runs", default="", help="host counts to run besides one host, e.g. 3 (default: every count up to --hosts)"
     )
+    parser.add_argument("--sqlite", action="store_true", help="every run on SQLite, even where PostgreSQL is")
     args = parser.parse_args()
     if args.quick:
         args.logins, args.counters = 60, 10
