@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 from metrika_tui.cli.parser import build_parser
+from metrika_tui.store_location import StoreLocation
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
@@ -45,5 +47,9 @@ def test_the_compose_example_runs_two_daemons_on_one_postgresql_with_no_password
     env = dict(line.split("=", 1) for line in (DEPLOY / "metrika.env.example").read_text().splitlines() if "=" in line)
     password = env["POSTGRES_PASSWORD"]
     assert env["METRIKA_DB"] == f"postgresql://metrika:{password}@postgres:5432/metrika"
+    location = StoreLocation.parse(env["METRIKA_DB"])  # the setting takes it
+    assert location.is_postgres and location.password == password and password not in str(location)
     dockerfile = (DEPLOY / "Dockerfile").read_text()
     assert "ARG EXTRAS" in dockerfile and '".${EXTRAS:+[$EXTRAS]}"' in dockerfile
+    extras = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(d.startswith("psycopg") for d in extras["postgres"])  # what EXTRAS=postgres installs
