@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import TypeVar
 
 from metrika_tui.clock import Clock
@@ -28,11 +29,14 @@ from metrika_tui.simulator.errors import quota
 
 K = TypeVar("K", bound=Hashable)
 
-#: the rules a breach names
-PER_ADDRESS = "requests_per_second_by_address"
-IN_FLIGHT = "parallel_requests_by_login"
-REPORTS = "reports_per_window_by_login"
-PER_DAY = "requests_per_day_by_login"
+
+class Rule(StrEnum):
+    """The limit a breach is of."""
+
+    PER_ADDRESS = "requests_per_second_by_address"
+    IN_FLIGHT = "parallel_requests_by_login"
+    REPORTS = "reports_per_window_by_login"
+    PER_DAY = "requests_per_day_by_login"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,7 @@ class Violation:
     is what the rule's count already was when it came, `limit` the rule's."""
 
     at: float
-    rule: str
+    rule: Rule
     login: str | None
     address: str
     seen: int
@@ -51,7 +55,7 @@ class Violation:
     def to_dict(self) -> dict[str, object]:
         return {
             "at": round(self.at, 3),
-            "rule": self.rule,
+            "rule": self.rule.value,
             "login": self.login,
             "address": self.address,
             "seen": self.seen,
@@ -78,7 +82,7 @@ class QuotaKeeper:
         self._login_day: dict[str, tuple[int, int]] = {}
         self._counter_day: dict[int, tuple[int, int]] = {}
 
-    def _judge(self, rule: str, seen: int, limit: int | None, login: str | None, address: str, now: float) -> None:
+    def _judge(self, rule: Rule, seen: int, limit: int | None, login: str | None, address: str, now: float) -> None:
         if limit is not None and seen >= limit:
             self._on_breach(Violation(now, rule, login, address, seen, limit))
 
@@ -89,7 +93,7 @@ class QuotaKeeper:
         window = self._by_ip[address]
         while window and window[0] <= now - 1.0:
             window.popleft()
-        self._judge(PER_ADDRESS, len(window), self.watch.per_ip_per_second, None, address, now)
+        self._judge(Rule.PER_ADDRESS, len(window), self.watch.per_ip_per_second, None, address, now)
         if limit is not None and len(window) >= limit:
             raise quota("quota_requests_by_ip", f"Too many requests per second from one IP address (limit {limit})")
         window.append(now)
@@ -105,17 +109,17 @@ class QuotaKeeper:
             longest = max(cfg.report_window_seconds, watch.report_window_seconds)
             while window and window[0] <= now - longest:
                 window.popleft()
-        self._judge(PER_DAY, used_today, watch.per_login_per_day, login, address, now)
+        self._judge(Rule.PER_DAY, used_today, watch.per_login_per_day, login, address, now)
         if window is not None:
             self._judge(
-                REPORTS,
+                Rule.REPORTS,
                 _since(window, now - watch.report_window_seconds),
                 watch.reports_per_window,
                 login,
                 address,
                 now,
             )
-        self._judge(IN_FLIGHT, self.in_flight[login], watch.parallel_per_login, login, address, now)
+        self._judge(Rule.IN_FLIGHT, self.in_flight[login], watch.parallel_per_login, login, address, now)
         if cfg.per_login_per_day is not None and used_today >= cfg.per_login_per_day:
             raise quota(
                 "quota_requests_by_uid",

@@ -65,7 +65,7 @@ class SimStats:
         return list(self._violations)
 
     def note_violation(self, violation: Violation) -> None:
-        self.breaches[violation.rule] += 1
+        self.breaches[violation.rule.value] += 1
         if len(self._violations) < KEPT_VIOLATIONS:
             self._violations.append(violation)
 

@@ -9,9 +9,11 @@ import asyncio
 import httpx
 
 from metrika_tui.simulator import LatencyConfig, QuotaConfig, Simulator, SimulatorConfig, World
-from metrika_tui.simulator.quotas import IN_FLIGHT, PER_ADDRESS, PER_DAY, REPORTS
+from metrika_tui.simulator.quotas import Rule
 
 from .helpers import ALPHA, BETA, NOW, auth, make_sim
+
+PER_ADDRESS, IN_FLIGHT, REPORTS, PER_DAY = Rule.PER_ADDRESS, Rule.IN_FLIGHT, Rule.REPORTS, Rule.PER_DAY
 
 COUNTERS = "/management/v1/counters"
 
