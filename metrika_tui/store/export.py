@@ -12,10 +12,10 @@ import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from metrika_tui.models import month_start
-from metrika_tui.store.db import Database
+from metrika_tui.store.db import Database, Row
 
 #: rows read from the cursor at a time: large enough that a batch's thread hop costs little
 EXPORT_BATCH = 5_000
@@ -43,7 +43,7 @@ class ExportQuery:
     first: dt.date | None = None
     last: dt.date | None = None
 
-    def _where(self) -> tuple[str, dict]:
+    def _where(self) -> tuple[str, dict[str, Any]]:
         _, period, _ = _TABLE[self.grain]
         first = month_start(self.first) if self.first and self.grain == "monthly" else self.first
         params = {
@@ -69,12 +69,13 @@ class ExportStore:
         """How many rows `export_batches` will yield (for a progress line)."""
         table, _, _ = _TABLE[query.grain]
         where, params = query._where()
-        row = await self.db.fetchone(
-            f"SELECT COUNT(*) FROM {table} s JOIN counters c ON c.id = s.counter_id WHERE {where}", params
+        return int(
+            await self.db.value(
+                f"SELECT COUNT(*) FROM {table} s JOIN counters c ON c.id = s.counter_id WHERE {where}", params
+            )
         )
-        return row[0]
 
-    async def export_batches(self, query: ExportQuery, batch: int = EXPORT_BATCH) -> AsyncIterator[list[tuple]]:
+    async def export_batches(self, query: ExportQuery, batch: int = EXPORT_BATCH) -> AsyncIterator[list[Row]]:
         """The rows of `EXPORT_COLUMNS[query.grain]`, by counter then period, `batch` at a time; sampled
         as 0/1. Holds this connection while it runs: close it (`contextlib.aclosing`) when
         stopping early."""
@@ -92,7 +93,7 @@ class ExportStore:
             try:
                 while rows := await ahead:
                     ahead = asyncio.ensure_future(cursor.fetchmany(batch))
-                    yield rows
+                    yield list(rows)
             finally:
                 ahead.cancel()
                 await asyncio.gather(ahead, return_exceptions=True)
@@ -103,4 +104,4 @@ class ExportStore:
             "SELECT id, account_id FROM counters WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps(sorted(counter_ids)),),
         )
-        return dict(rows)
+        return {counter_id: account_id for counter_id, account_id in rows}

@@ -11,10 +11,13 @@ import datetime as dt
 import json
 import zlib
 from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
 
 from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
-from metrika_tui.store.db import Database
+from metrika_tui.store.db import Database, present
 from metrika_tui.store.rows import ClaimedJob, HeldJob, from_ts, to_ts
 from metrika_tui.tokens import Token
 
@@ -109,7 +112,7 @@ class QueueStore:
                 " JOIN accounts a ON a.id = ? WHERE c.id = ?",
                 (account_id, counter_id),
             ) as cur:
-                token, time_zone, last_day, offset = await cur.fetchone()
+                token, time_zone, last_day, offset = present(await cur.fetchone())
         return ClaimedJob(
             id=job_id,
             counter_id=counter_id,
@@ -128,12 +131,13 @@ class QueueStore:
 
     async def has_claimable(self, now: dt.datetime) -> bool:
         """A cheap read (no write lock): is any job runnable now? Idle workers ask this first."""
-        row = await self.db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'queued' AND run_after <= :now)"
-            " OR (status = 'running' AND lease_expires_at < :now))",
-            {"now": to_ts(now)},
+        return bool(
+            await self.db.value(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'queued' AND run_after <= :now)"
+                " OR (status = 'running' AND lease_expires_at < :now))",
+                {"now": to_ts(now)},
+            )
         )
-        return bool(row[0])
 
     async def renew_leases(self, jobs: Sequence[ClaimedJob], now: dt.datetime, lease_seconds: float) -> set[int]:
         """The heartbeat: extend the leases of these jobs that are still ours, in one statement.
@@ -157,12 +161,13 @@ class QueueStore:
 
     async def lease_holders(self, host_id: str, now: dt.datetime) -> list[tuple[int, float | None, int]]:
         """(pid, start time, leases) of every process on host `host_id` holding a live lease."""
-        return await self.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT owner_pid, owner_started, COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
             " AND status = 'running' AND owner_host_id = ? AND lease_expires_at >= ?"
             " GROUP BY owner_pid, owner_started",
             (host_id, to_ts(now)),
         )
+        return [(pid, started, leases) for pid, started, leases in rows]
 
     async def expire_leases_of(self, host_id: str, pid: int, started: float | None, now: dt.datetime) -> int:
         """End now the leases of a process found dead (`lease_holders`): its jobs are claimed
@@ -192,7 +197,7 @@ class QueueStore:
         now: dt.datetime,
         daily: Sequence[DailyStat],
         month_users: Sequence[MonthUsers],
-        raw_pages: Sequence[tuple[str, dict]],
+        raw_pages: Sequence[tuple[str, dict[str, Any]]],
         newest_day: dt.date,
         keep_raw: int = 3,
         sample_share: float | None = None,
@@ -297,14 +302,15 @@ class QueueStore:
             row = await cur.fetchone()
             if row is None:
                 return "lost"
+            status: str = row[0]
             await conn.execute(
                 "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? = 'failed' THEN ?"
                 " ELSE last_error END WHERE id = ?",
-                (to_ts(now), row[0], error, job.counter_id),
+                (to_ts(now), status, error, job.counter_id),
             )
-            if row[0] == "failed":
+            if status == "failed":
                 await finish_runs(conn, [job.id])
-            return row[0]
+            return status
 
     async def defer_job(self, job: ClaimedJob, *, run_after: dt.datetime, reason: str, counted: bool = False) -> bool:
         """Back to the queue until `run_after` without counting an attempt (quota waits);
@@ -370,8 +376,7 @@ class QueueStore:
         return None if row is None or row[0] is None else dt.datetime.fromtimestamp(row[0], dt.UTC)
 
     async def queue_depth(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
-        return row[0]
+        return int(await self.db.value("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"))
 
     async def running_per_account(self, now: dt.datetime) -> dict[int, int]:
         rows = await self.db.fetchall(
@@ -379,29 +384,22 @@ class QueueStore:
             " GROUP BY account_id",
             (to_ts(now),),
         )
-        return dict(rows)
-
-    async def job_outcomes(self, job_ids: Sequence[int]) -> list[tuple]:
-        """(job id, counter id, account id, status, last_error, rows) of finished jobs."""
-        if not job_ids:
-            return []
-        marks = ",".join("?" * len(job_ids))
-        return await self.db.fetchall(
-            f"SELECT id, counter_id, account_id, status, last_error, rows FROM jobs WHERE id IN ({marks})",
-            tuple(job_ids),
-        )
+        return {account_id: running for account_id, running in rows}
 
 
-async def finish_runs(conn, job_ids: Sequence[int]) -> None:
+async def finish_runs(conn: aiosqlite.Connection, job_ids: Sequence[int]) -> None:
     """Inside a transaction that settled these jobs: finish the sync runs they ended."""
     await conn.execute(_FINISH_RUNS, {"jobs": json.dumps(list(job_ids))})
 
 
-def compress_answer(body: dict) -> bytes:
+def compress_answer(body: dict[str, Any]) -> bytes:
     """An answer as stored in raw_answers: its compact JSON, zlib-compressed."""
     return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), 6)
 
 
-def decompress_answer(body: bytes | str, encoding: str) -> dict:
+def decompress_answer(body: bytes | str, encoding: str) -> dict[str, Any]:
     """A raw_answers row back as the answer (rows from before compression are plain JSON)."""
-    return json.loads(zlib.decompress(body) if encoding == "zlib" else body)
+    answer: dict[str, Any] = json.loads(
+        zlib.decompress(body) if isinstance(body, bytes) and encoding == "zlib" else body
+    )
+    return answer

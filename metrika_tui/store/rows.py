@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from metrika_tui.tokens import Token
 
@@ -13,7 +14,12 @@ def to_ts(moment: dt.datetime) -> float:
 
 
 def from_ts(value: float | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+    return None if value is None else at(value)
+
+
+def at(value: float) -> dt.datetime:
+    """A NOT NULL timestamp column (created_at, ts) as an aware UTC datetime."""
+    return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +184,8 @@ class PlanDecision:
     skipped_recent: list[tuple[int, int]]
     skipped_budget: list[tuple[int, int]]
     already_live: list[tuple[int, int]]
-    paces: dict = field(default_factory=dict)  # login -> engine.planner.Pace
-    paced_until: dict = field(default_factory=dict)  # login -> its last paced refresh's run_after
+    paces: dict[str, Any] = field(default_factory=dict)  # login -> engine.planner.Pace
+    paced_until: dict[str, dt.datetime] = field(default_factory=dict)  # login -> its last paced refresh's run_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,4 +197,4 @@ class PlanRows:
     already_live: list[tuple[int, int]]
     slot_taken: bool = True
     skipped_budget: list[tuple[int, int]] = field(default_factory=list)
-    paces: dict = field(default_factory=dict)
+    paces: dict[str, Any] = field(default_factory=dict)  # login -> engine.planner.Pace

@@ -8,10 +8,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+from aiosqlite.context import Result
+
 from metrika_tui.events import Event, Kind, Level
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
-from metrika_tui.store.db import Database
+from metrika_tui.store.db import Database, Row, single
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
 from metrika_tui.store.queue import QueueStore, decompress_answer, finish_runs
@@ -23,6 +26,7 @@ from metrika_tui.store.rows import (
     PlanCandidate,
     PlanDecision,
     PlanRows,
+    at,
     from_ts,
     to_ts,
 )
@@ -78,7 +82,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         expires = to_ts(expires_at) if expires_at else None
         async with self.db.transaction() as conn:
 
-            async def one(sql: str, params: tuple):
+            async def one(sql: str, params: tuple[Any, ...]) -> Row | None:
                 async with conn.execute(sql, params) as cur:
                     return await cur.fetchone()
 
@@ -221,7 +225,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             return cur.rowcount == 1
 
     async def account_count(self) -> int:
-        return (await self.db.fetchone("SELECT COUNT(*) FROM accounts"))[0]
+        return int(await self.db.value("SELECT COUNT(*) FROM accounts"))
 
     async def revoke_account(
         self, account_id: int, *, reason: str, now: dt.datetime, only_if_active: bool = False
@@ -277,7 +281,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         accounts belongs to all of them); one whose account was revoked moves to this one."""
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
-                before = (await cur.fetchone())[0]
+                before = int(single(await cur.fetchone()))
             await conn.executemany(
                 "INSERT INTO counters (id, account_id, name, site, time_zone, time_zone_offset, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
@@ -289,7 +293,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 [(c.id, account_id, to_ts(now)) for c in counters],
             )
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
-                after = (await cur.fetchone())[0]
+                after = int(single(await cur.fetchone()))
             await _rehome(
                 conn, "id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps([c.id for c in counters])}
             )
@@ -324,7 +328,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
     ) -> list[CounterRow]:
         """Every counter (or this one, or these `ids`) with its account and live job, in
         account then counter order."""
-        where, params = "(:id IS NULL OR c.id = :id)", {"id": counter_id}
+        where, params = "(:id IS NULL OR c.id = :id)", dict[str, object](id=counter_id)
         if ids is not None:  # a few changed counters out of many: walk them by primary key
             where, params = "c.id IN (SELECT value FROM json_each(:ids))", {"ids": json.dumps(sorted(ids))}
         rows = await self.db.fetchall(
@@ -471,7 +475,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             return await self._login_days(conn.execute, now)
 
     @staticmethod
-    async def _login_days(execute, now: dt.datetime) -> dict[str, LoginDay]:
+    async def _login_days(execute: Callable[..., Result[aiosqlite.Cursor]], now: dt.datetime) -> dict[str, LoginDay]:
         day, reset = quota_day(now)
         params = {"day": day, "reset": to_ts(reset)}
         found: dict[str, dict[str, Any]] = {}
@@ -538,9 +542,10 @@ class Store(QueueStore, ExportStore, MonitoringStore):
 
     async def planned_slots(self, schedule: str = "sync") -> list[tuple[str, str]]:
         """(slot, origin) of every planned slot: which process planned which tick."""
-        return await self.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT slot, origin FROM schedule_slots WHERE schedule = ? ORDER BY slot", (schedule,)
         )
+        return [(slot, origin) for slot, origin in rows]
 
     async def prune_history(self, *, now: dt.datetime, keep: dt.timedelta) -> int:
         """Forget finished jobs and sync runs older than `keep` (a year of hourly passes over
@@ -572,7 +577,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             (),
         )
 
-    async def _jobs(self, where: str, params: tuple) -> list[JobRecord]:
+    async def _jobs(self, where: str, params: tuple[Any, ...]) -> list[JobRecord]:
         rows = await self.db.fetchall(
             "SELECT j.id, j.counter_id, j.account_id, j.status, j.attempts, j.trigger, j.created_at,"
             " j.started_at, j.finished_at, j.last_error, j.rows, c.name, j.lost"
@@ -587,7 +592,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 r[3],
                 r[4],
                 r[5],
-                from_ts(r[6]),
+                at(r[6]),
                 from_ts(r[7]),
                 from_ts(r[8]),
                 r[9],
@@ -615,9 +620,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         return [MonthlyStat(dt.date.fromisoformat(r[0]), *r[1:]) for r in rows]
 
     async def raw_answer_count(self, counter_id: int) -> int:
-        return (await self.db.fetchone("SELECT COUNT(*) FROM raw_answers WHERE counter_id = ?", (counter_id,)))[0]
+        return int(await self.db.value("SELECT COUNT(*) FROM raw_answers WHERE counter_id = ?", (counter_id,)))
 
-    async def raw_answers(self, counter_id: int) -> list[tuple[str, dict]]:
+    async def raw_answers(self, counter_id: int) -> list[tuple[str, dict[str, Any]]]:
         """(kind, answer) of the counter's kept raw answers, oldest first, decompressed."""
         rows = await self.db.fetchall(
             "SELECT kind, body, encoding FROM raw_answers WHERE counter_id = ? ORDER BY id", (counter_id,)
@@ -634,7 +639,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
     async def table_counts(self) -> dict[str, int]:
         """Row counts of the main tables (for checks and the benchmarks)."""
         names = ("accounts", "counters", "jobs", "daily_stats", "monthly_stats", "raw_answers", "events")
-        return {n: (await self.db.fetchone(f"SELECT COUNT(*) FROM {n}"))[0] for n in names}
+        return {n: int(await self.db.value(f"SELECT COUNT(*) FROM {n}")) for n in names}
 
     # -- the shared event log ------------------------------------------------------------
     async def append_events(self, events: Iterable[Event]) -> None:
@@ -661,7 +666,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 batch,
             )
             async with conn.execute("SELECT MAX(id) FROM events") as cur:
-                newest = (await cur.fetchone())[0] or 0
+                newest = single(await cur.fetchone()) or 0
             if newest % 1000 < len(batch):  # now and then, trim the log to its bound
                 await conn.execute("DELETE FROM events WHERE id <= ?", (newest - EVENT_LOG_ROWS,))
 
@@ -676,7 +681,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 Kind(r[2]),
                 r[4],
                 level=Level(r[3]),
-                ts=from_ts(r[1]),
+                ts=at(r[1]),
                 account_id=r[5],
                 counter_id=r[6],
                 job_id=r[7],
@@ -688,10 +693,10 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         ]
 
     async def last_event_id(self) -> int:
-        return (await self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM events"))[0]
+        return int(await self.db.value("SELECT COALESCE(MAX(id), 0) FROM events"))
 
 
-async def _rehome(conn, where: str, params: dict) -> list[tuple[int, int]]:
+async def _rehome(conn: aiosqlite.Connection, where: str, params: dict[str, Any]) -> list[tuple[int, int]]:
     """Move the counters matching `where` to their preferred live account (`_PREFERRED_ACCOUNT`)
     where that is another one, their queued jobs along; returns (counter, new account) pairs.
     A counter no live account sees stays where it is (and shows REVOKED)."""
@@ -700,7 +705,7 @@ async def _rehome(conn, where: str, params: dict) -> list[tuple[int, int]]:
         f" AND COALESCE(({_PREFERRED_ACCOUNT}), account_id) != account_id RETURNING id, account_id",
         params,
     ) as cur:
-        moved = [tuple(row) for row in await cur.fetchall()]
+        moved = [(row[0], row[1]) for row in await cur.fetchall()]
     await conn.executemany(
         "UPDATE jobs SET account_id = :account, login = (SELECT quota_login FROM accounts WHERE id = :account)"
         " WHERE counter_id = :counter AND status = 'queued'",
