@@ -9,14 +9,16 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from typing import Any
 
 from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine import accounts as ops
+from metrika_tui.engine.service import AccountInfo
 from metrika_tui.settings import Settings
 from metrika_tui.text import dumps, fit, visible
-from metrika_tui.timefmt import ago
+from metrika_tui.timefmt import ago, iso_z
 from metrika_tui.tokens import Token
 
 
@@ -82,7 +84,7 @@ async def _accounts_add(engine, args, token: Token) -> int:
 async def _accounts_list(engine, args) -> int:
     snapshot = await engine.snapshot()
     if args.json:
-        print(dumps([ops.account_as_dict(a) for a in snapshot.accounts], indent=2))
+        print(dumps([_account_json(a) for a in snapshot.accounts], indent=2))
         return EXIT_OK
     if not snapshot.accounts:
         print("No accounts. Add one with: metrika-tui accounts add   (or try: metrika-tui --demo)")
@@ -95,6 +97,21 @@ async def _accounts_list(engine, args) -> int:
         if a.token_warning:
             print(f"      {style.paint('token: ' + visible(a.token_warning), 'yellow')}")
     return EXIT_OK
+
+
+def _account_json(account: AccountInfo) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "user_id": account.user_id,
+        "login": account.login,
+        "uid": account.uid,
+        "token": account.token_masked,
+        "token_expires_at": iso_z(account.token_expires_at),
+        "refreshable": account.has_refresh_token,
+        "login_needed": account.login_needed,
+        "revoked": account.revoked,
+        "counters": account.counters,
+    }
 
 
 async def _accounts_revoke(engine, args) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -365,7 +365,7 @@ class QueueStore:
             )
             return cur.rowcount
 
-    async def live_counter_ids(self, counter_ids: Sequence[int] | None = None) -> set[int]:
+    async def live_counter_ids(self, counter_ids: Iterable[int] | None = None) -> set[int]:
         rows = await self.db.fetchall("SELECT counter_id FROM jobs WHERE status IN ('queued', 'running')")
         live = {r[0] for r in rows}
         return live if counter_ids is None else live & set(counter_ids)
