@@ -1,4 +1,4 @@
-"""The engine facade: what the commands, the daemon and the console call (see contract.md)."""
+"""The engine facade: what the commands, the daemon and the console call (engine.contract types it)."""
 
 from __future__ import annotations
 
@@ -213,7 +213,7 @@ class Engine:
         #: the runtime's Scheduler, when one runs in this process
         self.scheduler: Scheduler | None = None
         #: told of every plan this process makes (trigger, result) and every job result of its
-        #: workers (the metrics: passes, job runs)
+        #: workers (the metrics: passes, job runs); called synchronously, so they must not raise
         self.plan_listeners: list[Callable[[str, PlanResult], None]] = []
         self.result_listeners: list[Callable[[ClaimedJob, JobResult], None]] = []
 
@@ -245,6 +245,8 @@ class Engine:
         return engine
 
     async def close(self) -> None:
+        """Stop the workers (running jobs finish or give their leases back), write what the
+        recorders hold, close the clients it owns and the store."""
         await self.pool.stop(grace=10.0)
         await self.recorder.stop()
         await self.usage.stop()
@@ -602,6 +604,8 @@ class Engine:
         return tuple(fresh.get(c.counter_id, c) for c in known if c.counter_id not in changed or c.counter_id in fresh)
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:
+        """The counter's state, its last attempts (newest first), 90 days of daily rows and its
+        months: the console's detail pane. KeyError for an unknown id."""
         rows = await self.store.counter_rows(counter_id)
         if not rows:
             raise KeyError(counter_id)
@@ -650,6 +654,7 @@ class Engine:
         return await self.store.counter_access()
 
     async def failed_jobs(self) -> list[JobRecord]:
+        """The last failed job of each counter whose last attempt failed and that waits for nothing."""
         return await self.store.failed_jobs()
 
     async def events_since(self, last_id: int | None) -> list[Event]:

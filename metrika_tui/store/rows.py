@@ -121,23 +121,6 @@ class JobRecord:
     counter_name: str = ""
     lost: int = 0  # leases lost with a dead worker (not failed tries)
 
-    # the console's words for a job as an attempt, or as a failure
-    @property
-    def ok(self) -> bool:
-        return self.status == "done"
-
-    @property
-    def error(self) -> str | None:
-        return self.last_error
-
-    @property
-    def name(self) -> str:
-        return self.counter_name
-
-    @property
-    def failed_at(self) -> dt.datetime | None:
-        return self.finished_at
-
 
 @dataclass(frozen=True, slots=True)
 class PlanCandidate:

@@ -1,48 +1,58 @@
-"""An in-memory engine and runtime with the `Engine` facade's shape, for driving the console.
+"""An in-memory engine and runtime with the console's contract (`engine.contract`), for driving it.
 
 States come from `engine.status.derive_state` (the real rule), events go over a real
 `EventBus`, and time comes from a fixed clock, so the screen is the same on every run.
-Jobs move only when a test says so (`start_queued()`, `run_until_idle()`).
+Jobs move only when a test says so (`start_queued()`, `run_until_idle()`). Everything it
+hands the console is the real engine's types (snapshots, plans, the store's job rows).
+mypy checks this module (pyproject's [tool.mypy] files): the assignments at its end say
+that the fakes are what the console and the scheduler take.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import Counter as Tally
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from metrika_tui.clock import ManualClock
+from metrika_tui.engine.accounts import AccountRefused
 from metrika_tui.engine.events import EventBus
-from metrika_tui.engine.planner import OVERDUE_GRACE, next_due_slot
+from metrika_tui.engine.login import DeviceLogin
+from metrika_tui.engine.planner import OVERDUE_GRACE, Pace, next_due_slot
 from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
 from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, summarize
-from metrika_tui.events import Kind, Level
+from metrika_tui.events import Event, Kind, Level
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
+from metrika_tui.store import Account, JobRecord
+from metrika_tui.tokens import Token
 
 T0 = dt.datetime(2025, 3, 14, 9, 30, tzinfo=dt.UTC)
+_job_ids = itertools.count(1)
 
 
-# -- the data shapes: the real engine's, but for these two (the store's JobRecord in the real
-#    thing, which answers to the same names) ----------------------------------------------------
-@dataclass(frozen=True)
-class Attempt:
-    started_at: dt.datetime
-    finished_at: dt.datetime | None
-    ok: bool
-    error: str | None
-    rows: int | None
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    counter_id: int
-    account_id: int
-    name: str
-    error: str
-    attempts: int
-    failed_at: dt.datetime
+def attempt(
+    counter_id: int, at: dt.datetime, *, error: str | None = None, rows: int | None = None, name: str = ""
+) -> JobRecord:
+    """A finished job as the store keeps it: done with `rows`, or failed with `error`."""
+    return JobRecord(
+        id=next(_job_ids),
+        counter_id=counter_id,
+        account_id=0,
+        status="failed" if error is not None else "done",
+        attempts=1,
+        trigger="schedule",
+        created_at=at,
+        started_at=at,
+        finished_at=at,
+        last_error=error,
+        rows=rows,
+        counter_name=name,
+    )
 
 
 # -- the world ---------------------------------------------------------------------------------
@@ -66,12 +76,17 @@ class FakeCounter:
     last_error: str | None = None
     attempts: int = 0
     job: str | None = None  # "queued" | "running"
-    history: list[Attempt] = field(default_factory=list)
+    history: list[JobRecord] = field(default_factory=list)
 
 
 class FakeEngine:
     def __init__(
-        self, settings: Settings, clock: ManualClock, *, slot_book: dict | None = None, name: str = "fake"
+        self,
+        settings: Settings,
+        clock: ManualClock,
+        *,
+        slot_book: dict[dt.datetime, str] | None = None,
+        name: str = "fake",
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -88,13 +103,14 @@ class FakeEngine:
         self.workers_total = settings.workers
         self.snapshot_calls = 0
         self.snapshot_changed: list[set[int] | None] = []
-        self.paces: dict = {}  # login -> engine.planner.Pace: each login's day, as snapshots carry it
+        self.paces: dict[str, Pace] = {}  # login -> each login's day, as snapshots carry it
+        self.events: list[Event] = []  # kept when a test subscribes it (tests/scheduler)
 
     # -- building a world --------------------------------------------------------------------
     def add_account(self, account_id: int, login: str, *, revoked: bool = False) -> None:
         self.accounts[account_id] = FakeAccount(account_id, f"{1000 + account_id}", login, revoked)
 
-    def add_counter(self, counter_id: int, account_id: int, name: str, **fields) -> FakeCounter:
+    def add_counter(self, counter_id: int, account_id: int, name: str, **fields: Any) -> FakeCounter:
         counter = FakeCounter(counter_id, account_id, name, f"{name.lower().replace(' ', '-')}.example", **fields)
         self.counters[counter_id] = counter
         return counter
@@ -169,18 +185,27 @@ class FakeEngine:
         self.bus.emit(Kind.QUEUED, f"queued ({why})", counter_id=c.id, account_id=c.account_id, ts=self.clock.now())
 
     async def plan(
-        self, *, force=False, account_id=None, counter_id=None, trigger="manual", priority=0, slot=None
+        self,
+        *,
+        force: bool = False,
+        account_id: int | None = None,
+        counter_id: int | None = None,
+        trigger: str = "manual",
+        priority: int = 0,
+        slot: dt.datetime | None = None,
     ) -> PlanResult:
         if slot is not None:
             if slot in self.slot_book:
                 return PlanResult([], slot_taken=False)
             self.slot_book[slot] = self.name
             self.plans.append(slot)
-        plans = []
+        plans: list[AccountPlan] = []
         for account in self.accounts.values():
             if account_id is not None and account.id != account_id:
                 continue
-            queued, recent, live = [], [], []
+            queued: list[int] = []
+            recent: list[int] = []
+            live: list[int] = []
             for c in (c for c in self.counters.values() if c.account_id == account.id):
                 if (counter_id is not None and c.id != counter_id) or not self._plannable(c):
                     continue
@@ -193,6 +218,13 @@ class FakeEngine:
                     queued.append(c.id)
             plans.append(AccountPlan(account.id, account.user_id, queued, recent, live))
         return PlanResult(plans)
+
+    async def note_slot(self, slot: dt.datetime) -> bool:
+        """The start-up's slot, in the shared slot book unless another fake planned it."""
+        if slot in self.slot_book:
+            return False
+        self.slot_book[slot] = self.name
+        return True
 
     async def prune_history(self) -> None:
         self.prunes += 1
@@ -217,12 +249,13 @@ class FakeEngine:
             self._enqueue(c, "retry")
         return len(failed)
 
-    async def failed_jobs(self) -> list[FailedJob]:
-        return [
-            FailedJob(c.id, c.account_id, c.name, c.last_error, c.attempts, c.last_attempt_at or self.clock.now())
-            for c in sorted(self.counters.values(), key=lambda c: c.id)
-            if c.last_error and not c.job
-        ]
+    async def failed_jobs(self) -> list[JobRecord]:
+        failed = []
+        for c in sorted(self.counters.values(), key=lambda c: c.id):
+            if c.last_error and not c.job:
+                job = attempt(c.id, c.last_attempt_at or self.clock.now(), error=c.last_error, name=c.name)
+                failed.append(replace(job, account_id=c.account_id, attempts=c.attempts))
+        return failed
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:
         c = self.counters[counter_id]
@@ -253,6 +286,12 @@ class FakeEngine:
         ]
         return CounterDetail(self._status(c), list(reversed(c.history)), daily, monthly)
 
+    async def add_account_or_refuse(self, token: Token, *, user_id: str | None = None) -> tuple[Account, int]:
+        raise AccountRefused("the fake engine checks no tokens (tests/tui/test_add_account.py uses the real one)")
+
+    async def start_login_or_refuse(self) -> DeviceLogin:
+        raise AccountRefused("the fake engine has no Yandex ID (tests/tui/test_add_account.py uses the real one)")
+
     async def start_workers(self, n: int | None = None) -> None:
         pass
 
@@ -272,7 +311,7 @@ class FakeEngine:
 
     async def run_until_idle(self, counter_ids: set[int] | None = None) -> list[int]:
         self.start_queued()
-        done = []
+        done: list[int] = []
         for c in self.counters.values():
             if c.job != "running" or (counter_ids is not None and c.id not in counter_ids):
                 continue
@@ -281,11 +320,11 @@ class FakeEngine:
             c.attempts += 1
             if (error := self.fail_next.pop(c.id, None)) is not None:
                 c.last_error = error
-                c.history.append(Attempt(now, now, False, error, None))
+                c.history.append(attempt(c.id, now, error=error))
                 self.bus.emit(Kind.FAILED, f"failed: {error}", level=Level.ERROR, counter_id=c.id, ts=now)
             else:
                 c.last_error, c.last_fetched_at, c.attempts = None, now, 0
-                c.history.append(Attempt(now, now, True, None, 90))
+                c.history.append(attempt(c.id, now, rows=90))
                 self.bus.emit(Kind.DONE, "done: 90 rows in 120 ms", counter_id=c.id, ts=now)
             done.append(c.id)
         return done
@@ -301,8 +340,9 @@ class FakeRuntime:
         self.paused = False
         self.started = False
         self.stopped = False
+        self.hurried = False
 
-    def subscribe(self, callback):
+    def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         return self.engine.bus.subscribe(callback)
 
     async def start(self) -> None:
@@ -311,6 +351,9 @@ class FakeRuntime:
 
     async def stop(self, grace: float = 10.0) -> None:
         self.stopped = True
+
+    def hurry(self) -> None:
+        self.hurried = True
 
     def pause_scheduler(self) -> None:
         self.paused = True
@@ -352,8 +395,19 @@ def demo_world(
                 c.last_fetched_at = now - dt.timedelta(hours=2)
                 c.last_attempt_at, c.attempts = now - dt.timedelta(minutes=7), 5
                 c.last_error = "400 Bad Request: wrong parameter 'metrics'"  # FAILED
-                c.history.append(Attempt(c.last_attempt_at, c.last_attempt_at, False, c.last_error, None))
+                c.history.append(attempt(c.id, c.last_attempt_at, error=c.last_error))
             elif kind == 5:
                 c.active = False  # DISABLED
             # kind 3: never synced, PENDING
     return FakeRuntime(engine)
+
+
+if TYPE_CHECKING:  # for mypy: the fakes are what the console and the scheduler take
+    from metrika_tui.engine.contract import ConsoleEngine, ConsoleRuntime
+    from metrika_tui.engine.scheduler import Planning
+
+    def _fakes_fit(engine: FakeEngine, runtime: FakeRuntime) -> None:
+        console: ConsoleEngine = engine
+        planning: Planning = engine
+        held: ConsoleRuntime = runtime
+        del console, planning, held
