@@ -6,13 +6,23 @@ a single row is written; the rows then stream from the store in batches (`Export
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from metrika_tui.engine.ports import EngineParts
 from metrika_tui.store import EXPORT_COLUMNS, ExportQuery
 from metrika_tui.store.db import Row
+from metrika_tui.store.export import Grain
 
-__all__ = ["EXPORT_COLUMNS", "ExportQuery", "ExportRequestError", "check_export", "export_batches", "export_count"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "ExportQuery",
+    "ExportRequestError",
+    "Grain",
+    "Row",
+    "check_export",
+    "export_batches",
+    "export_count",
+]
 
 
 class ExportRequestError(ValueError):
@@ -38,6 +48,6 @@ async def export_count(engine: EngineParts, query: ExportQuery) -> int:
     return await engine.store.export_count(query)
 
 
-def export_batches(engine: EngineParts, query: ExportQuery) -> AsyncIterator[list[Row]]:
+def export_batches(engine: EngineParts, query: ExportQuery) -> AsyncGenerator[list[Row], None]:
     """The rows, `EXPORT_COLUMNS[query.grain]` each, a batch at a time (see the store)."""
     return engine.store.export_batches(query)

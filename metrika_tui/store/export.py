@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -75,7 +75,7 @@ class ExportStore:
             )
         )
 
-    async def export_batches(self, query: ExportQuery, batch: int = EXPORT_BATCH) -> AsyncIterator[list[Row]]:
+    async def export_batches(self, query: ExportQuery, batch: int = EXPORT_BATCH) -> AsyncGenerator[list[Row], None]:
         """The rows of `EXPORT_COLUMNS[query.grain]`, by counter then period, `batch` at a time; sampled
         as 0/1. Holds this connection while it runs: close it (`contextlib.aclosing`) when
         stopping early."""
