@@ -195,9 +195,8 @@ class FakeEngine:
         slot: dt.datetime | None = None,
     ) -> PlanResult:
         if slot is not None:
-            if slot in self.slot_book:
+            if not await self.note_slot(slot):
                 return PlanResult([], slot_taken=False)
-            self.slot_book[slot] = self.name
             self.plans.append(slot)
         plans: list[AccountPlan] = []
         for account in self.accounts.values():
@@ -220,7 +219,7 @@ class FakeEngine:
         return PlanResult(plans)
 
     async def note_slot(self, slot: dt.datetime) -> bool:
-        """The start-up's slot, in the shared slot book unless another fake planned it."""
+        """`slot` in the shared slot book, unless another fake planned it (the store's unique row)."""
         if slot in self.slot_book:
             return False
         self.slot_book[slot] = self.name
