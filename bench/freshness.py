@@ -10,7 +10,7 @@ worlds, each run twice in the same run, on a fresh database and simulator:
   place of `planner.choose`: the store runs whatever chooser the engine passes);
 - new: the product as it is (one request a sync from the report's totals, the planner).
 
-The real engine (`Engine.plan(trigger="schedule", slot=S)` at each hourly slot, as the
+The real engine (`Engine.plan(trigger=Trigger.SCHEDULE, slot=S)` at each hourly slot, as the
 daemon's scheduler calls it, and the default worker pool) talks to the bundled simulator
 in this process (httpx's ASGI transport) with Metrika's real per-login quotas: 5,000
 requests a day, 200 reports per 5 minutes, 3 in flight. The per-address 30 requests/s is
@@ -60,6 +60,7 @@ from metrika_tui.engine import planner
 from metrika_tui.engine.service import Engine
 from metrika_tui.engine.window import steady_cost, sync_cost
 from metrika_tui.events import Kind
+from metrika_tui.jobs import Trigger
 from metrika_tui.metrika import MetrikaClient
 from metrika_tui.metrika.oauth import YandexIdClient
 from metrika_tui.settings import Settings
@@ -252,7 +253,7 @@ class Day:
         interval = self.settings.interval
         if floor <= interval:
             await self.run_until(DAY - interval)
-            await self.engine.plan(force=True, trigger="force")
+            await self.engine.plan(force=True, trigger=Trigger.FORCE)
         else:
             per_login = defaultdict(list)
             for a in self.world.accounts:
@@ -307,7 +308,7 @@ class Day:
                 await self.run_until(slot)
                 for login in {a.login for a in self.world.accounts}:
                     used_at[login].append(sim.quotas.used_today(login))
-                await engine.plan(trigger="schedule", slot=slot)
+                await engine.plan(trigger=Trigger.SCHEDULE, slot=slot)
             end = DAY + 24 * HOUR - dt.timedelta(milliseconds=1)
             await self.run_until(end)
         seconds = time.perf_counter() - started

@@ -37,6 +37,7 @@ from metrika_tui.engine.planner import PlanMode, choose
 from metrika_tui.engine.service import Engine
 from metrika_tui.engine.window import fetch_window, window_requests
 from metrika_tui.events import Kind
+from metrika_tui.jobs import Outcome
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import LatencyConfig, QuotaConfig, SimulatorConfig, World
 
@@ -149,7 +150,7 @@ async def engine_sync(
                     # run_until_idle (what `sync` does) stops waiting for jobs deferred more than
                     # 2 minutes (a spent report budget); the workers, like the daemon's, go on
                     waiting = [o for o in outcomes if not o.ok]
-                    assert all(o.error.startswith("still queued") for o in waiting), waiting[:3]
+                    assert all(o.outcome is Outcome.STILL_QUEUED for o in waiting), waiting[:3]
                     print(
                         f"  (run_until_idle returned with {len(waiting)} counters deferred for the report "
                         f"budget, after {time.perf_counter() - started:.0f} s; the workers go on)"

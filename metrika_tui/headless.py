@@ -17,12 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from metrika_tui.engine.passes import PlanResult
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.events import Event, Kind, Level, format_event
+from metrika_tui.jobs import Outcome, Trigger
 from metrika_tui.private import make_private_dir, open_private
 from metrika_tui.settings import Settings, SettingsError
 from metrika_tui.stopping import STOP_GRACE_SECONDS as PASS_STOP_GRACE
-from metrika_tui.stopping import leave_terminal, signal_name, stop_signals
+from metrika_tui.stopping import PassStop, stop_signals
 from metrika_tui.timefmt import duration
 
 #: how long running jobs may take to finish after SIGTERM before their leases are given back
@@ -92,11 +94,12 @@ async def _run_daemon(settings: Settings, reload: Callable[[], Settings], metric
     try:
         await runtime.start()
         nxt = runtime.next_scheduled_sync_at
+        next_at = f"next at {nxt.astimezone(settings.tz):%H:%M %Z}" if nxt else "none scheduled"
         writer(
             Event(
                 Kind.INFO,
                 f"daemon started: {settings.workers} workers, a pass every {settings.interval_minutes}"
-                f" min ({settings.timezone}), next at {nxt.astimezone(settings.tz):%H:%M %Z};"
+                f" min ({settings.timezone}), {next_at};"
                 f" db {runtime.describe_db}{f'; metrics on {metrics.url}' if metrics else ''}",
             )
         )
@@ -149,72 +152,59 @@ async def _run_once(settings: Settings) -> int:
     writer = EventWriter(settings)
     runtime = Runtime(settings, schedule=False, workers=False, prepare=seed_demo)
     runtime.subscribe(writer)
-    stopped: list[int] = []
 
-    def on_stop(signum: int) -> None:  # like `sync`: finish or give back, say what was done
-        if not stopped:
-            stopped.append(signum)
-            if signum == signal.SIGHUP:
-                leave_terminal()
-            writer(
-                Event(
-                    Kind.INFO,
-                    f"{signal_name(signum)}: stopping; running jobs get {PASS_STOP_GRACE:.0f}s,"
-                    " the rest go back to the queue",
-                )
-            )
+    def request_stop() -> None:
         if runtime.engine is not None:
             runtime.engine.request_stop(PASS_STOP_GRACE)
 
-    with stop_signals(on_stop):
+    # like `sync`: finish or give back, say what was done
+    stop = PassStop(lambda words: writer(Event(Kind.INFO, words)), request_stop, tell_hangup=True)
+    with stop_signals(stop):
         try:
             await runtime.start()
-            if stopped:  # a signal while starting
-                runtime.engine.request_stop(PASS_STOP_GRACE)
-            planned_at = runtime.engine.clock.now()  # a job another process queued may finish before we wait
-            plan = await runtime.engine.plan(trigger="once")
+            if stop.name:  # a signal while starting
+                request_stop()
             waits = _WaitTeller(writer, pass_max_wait(settings))
-            outcomes = await runtime.engine.run_until_idle(
-                set(plan.queued) | set(plan.already_live), max_wait=waits.max_wait, on_wait=waits, since=planned_at
-            )
-            synced = sum(o.ok for o in outcomes)
-            queued = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
-            later = f" (the next may run in {duration(waits.stopped.seconds or 0)})" if waits.stopped else ""
-            ended = f"stopped by {signal_name(stopped[0])}" if stopped else "complete"
+            report = await runtime.opened.run_pass(trigger=Trigger.ONCE, max_wait=waits.max_wait, progress=waits)
+            synced, queued = report.count(Outcome.SYNCED), report.count(Outcome.STILL_QUEUED)
+            failed = report.count(Outcome.FAILED, Outcome.REVOKED)
+            later = f" (the next may run in {report.next_run_in})" if report.ended_by else ""
+            ended = f"stopped by {stop.name}" if stop.name else "complete"
             writer(
                 Event(
                     Kind.INFO,
-                    f"pass {ended}: {synced} synced, {len(outcomes) - synced - queued} failed,"
+                    f"pass {ended}: {synced} synced, {failed} failed,"
                     f"{f' {queued} still queued{later},' if queued else ''}"
-                    f" {len(plan.skipped_recent)} already in sync",
+                    f" {report.count(Outcome.IN_SYNC)} already in sync",
                 )
             )
-            return 1 if synced < len(outcomes) else 0
+            return 1 if report.unsynced else 0
         finally:
-            await runtime.stop(grace=PASS_STOP_GRACE if stopped else STOP_GRACE_SECONDS)
+            await runtime.stop(grace=PASS_STOP_GRACE if stop.name else STOP_GRACE_SECONDS)
             writer.close()
 
 
 class _WaitTeller:
-    """`run_until_idle`'s on_wait: one line per wait of the pass ("waiting 2m 31s: report budget
-    of accounts a and b spent (200 per 5 min); 60 counters queued"); the wait beyond the bound,
-    which ends the pass, as a warning, kept in `stopped`."""
+    """The pass's progress: one line per wait ("waiting 2m 31s: report budget of accounts a and
+    b spent (200 per 5 min); 60 counters queued"); the wait beyond the bound, which ends the
+    pass, as a warning."""
 
     def __init__(self, writer: EventWriter, max_wait: dt.timedelta) -> None:
         self.writer, self.max_wait = writer, max_wait
-        self.stopped: PassWait | None = None
 
-    def __call__(self, wait: PassWait) -> None:
+    def planned(self, plan: PlanResult, waiting: bool) -> None:
+        """Nothing to say: the plan's own event was written."""
+
+    def waiting(self, wait: PassWait) -> None:
         data = {
-            "wait_seconds": round(wait.seconds, 1),
-            "until": wait.until.isoformat(),
+            "wait_seconds": round(wait.seconds, 1) if wait.seconds is not None else None,
+            "until": wait.until.isoformat() if wait.until is not None else None,
             "queued": wait.queued,
             "reasons": list(wait.reasons),
             "max_wait_seconds": self.max_wait.total_seconds(),
         }
         line = wait.line(f"beyond the pass's {duration(self.max_wait.total_seconds())}")
-        if not wait.beyond:
+        if wait.beyond:
+            self.writer(Event(Kind.WARNING, line, level=Level.WARNING, data=data))
+        else:
             self.writer(Event(Kind.INFO, line, data=data))
-            return
-        self.stopped = wait
-        self.writer(Event(Kind.WARNING, line, level=Level.WARNING, data=data))

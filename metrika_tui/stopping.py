@@ -34,6 +34,33 @@ def signal_name(signum: int) -> str:
     return _NAMES.get(signum, f"signal {signum}")
 
 
+class PassStop:
+    """The stop signals of one pass (`sync`, `--headless --once`), for `stop_signals`: the
+    first is kept (`signum`) and told, except a hang-up unless `tell_hangup` (its terminal is
+    gone: left quietly); every one calls `stop` (asked again: the leases go back at once)."""
+
+    def __init__(self, tell: Callable[[str], None], stop: Callable[[], None], *, tell_hangup: bool = False) -> None:
+        self.tell, self.stop, self.tell_hangup = tell, stop, tell_hangup
+        self.signum: int | None = None
+
+    def __call__(self, signum: int) -> None:
+        if self.signum is None:
+            self.signum = signum
+            if signum == signal.SIGHUP:
+                leave_terminal()
+            if signum != signal.SIGHUP or self.tell_hangup:
+                self.tell(
+                    f"{signal_name(signum)}: stopping; running jobs get {STOP_GRACE_SECONDS:.0f}s,"
+                    " the rest go back to the queue"
+                )
+        self.stop()
+
+    @property
+    def name(self) -> str | None:
+        """The first stop signal's name, if one came."""
+        return None if self.signum is None else signal_name(self.signum)
+
+
 def terminal_gone(fd: int) -> bool:
     """A terminal that hung up refuses even an empty write (EIO); a live one, a file or a
     pipe does not (and a descriptor opened for reading only refuses it otherwise)."""

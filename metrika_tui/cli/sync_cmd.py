@@ -2,49 +2,45 @@
 
 from __future__ import annotations
 
-import signal
+import argparse
+import datetime as dt
 import sys
 import time
+from collections.abc import Callable, Mapping
+from typing import TextIO
 
 from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
+from metrika_tui.engine.contract import CommandEngine
+from metrika_tui.engine.passes import PlanResult
+from metrika_tui.engine.planner import Pace
+from metrika_tui.engine.service import EngineSnapshot
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.events import Event, Kind
+from metrika_tui.jobs import Outcome, Trigger
 from metrika_tui.settings import Settings
-from metrika_tui.stopping import STOP_GRACE_SECONDS, leave_terminal, signal_name, stop_signals
+from metrika_tui.stopping import STOP_GRACE_SECONDS, PassStop, stop_signals
 from metrika_tui.text import visible
 from metrika_tui.timefmt import duration, span
 
 
-def run_sync(settings: Settings, args) -> int:
+def run_sync(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_engine(settings, lambda engine: _stoppable_sync(engine, args))
 
 
-async def _stoppable_sync(engine, args) -> int:
+async def _stoppable_sync(engine: CommandEngine, args: argparse.Namespace) -> int:
     """The pass, with SIGTERM, SIGINT and SIGHUP as ways to stop it: running jobs get a short
     grace, the rest go back to the queue, the summary says so (a hang-up: quietly)."""
-    stopped: list[int] = []
-
-    def on_stop(signum: int) -> None:
-        if not stopped:
-            stopped.append(signum)
-            if signum == signal.SIGHUP:
-                leave_terminal()
-            else:
-                print(
-                    f"\nmetrika-tui: {signal_name(signum)}: stopping; running jobs get {STOP_GRACE_SECONDS:.0f}s,"
-                    " the rest go back to the queue",
-                    file=sys.stderr,
-                    flush=True,
-                )
-        engine.request_stop(STOP_GRACE_SECONDS)
-
-    with stop_signals(on_stop):
-        return await _sync(engine, args, stopped)
+    stop = PassStop(
+        lambda words: print(f"\nmetrika-tui: {words}", file=sys.stderr, flush=True),
+        lambda: engine.request_stop(STOP_GRACE_SECONDS),
+    )
+    with stop_signals(stop):
+        return await _sync(engine, args, stop)
 
 
-async def _care_for_tokens(engine) -> None:
+async def _care_for_tokens(engine: CommandEngine) -> None:
     """Refresh tokens due for it (`token_care`) and tell its warnings on stderr."""
     from metrika_tui.engine.token_care import TokenCare
 
@@ -59,7 +55,7 @@ async def _care_for_tokens(engine) -> None:
         unsubscribe()
 
 
-async def _sync(engine, args, stopped: list[int]) -> int:
+async def _sync(engine: CommandEngine, args: argparse.Namespace, stop: PassStop) -> int:
     style = Style.detect()
     out = sys.stdout
     started = time.monotonic()
@@ -68,51 +64,30 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     await _care_for_tokens(engine)  # a cron-driven sync is the only thing some hosts run
 
     print(f"{style.mark('🔄 ', '')}Starting Metrika data sync...", file=out)
-    planned_at = engine.clock.now()  # a job another sync queued may finish before we wait
-    plan = await engine.plan(force=args.force, account_id=args.account_id, counter_id=args.counter_id, trigger="sync")
+    max_wait = pass_max_wait(engine.settings) if args.max_wait is None else args.max_wait
     names = {c.counter_id: visible(c.name) for c in snapshot.counters}
-    print(f"Found {len(plan.accounts)} active account(s)", file=out)
-    for account in plan.accounts:
-        print(f"\nAccount: {account.account_id} (User: {visible(account.user_id)})", file=out)
-        total = (
-            len(account.queued) + len(account.skipped_recent) + len(account.already_live) + len(account.skipped_budget)
+    with _Progress(engine, names, style, out, max_wait) as progress:
+        report = await engine.run_pass(
+            trigger=Trigger.SYNC,
+            force=args.force,
+            account_id=args.account_id,
+            counter_id=args.counter_id,
+            wait=not args.no_wait,
+            max_wait=max_wait,
+            progress=progress,
         )
-        print(f"  Found {total} counter(s)", file=out)
-        for cid in account.queued:
-            print(f"  {style.mark('✅', '+')} Counter {cid} {names.get(cid, '')}: queued for sync", file=out)
-        for cid in account.already_live:
-            print(f"  {style.mark('📥', '=')} Counter {cid} {names.get(cid, '')}: already queued", file=out)
-        for cid in account.skipped_recent:
-            print(f"  {style.mark('⏭️ ', '-')} Counter {cid} {names.get(cid, '')}: recently synced, skipping", file=out)
-        for cid in account.skipped_budget:
-            print(
-                f"  {style.mark('⏸️ ', '~')} Counter {cid} {names.get(cid, '')}: left for later"
-                f" (login {account.login}'s daily quota)",
-                file=out,
-            )
 
-    wanted = set(plan.queued) | set(plan.already_live)
-    outcomes = []
-    progress = None
-    if wanted and not args.no_wait:
-        max_wait = pass_max_wait(engine.settings) if args.max_wait is None else args.max_wait
-        print(file=out)
-        with _Progress(engine, len(wanted), style, out, max_wait) as progress:
-            outcomes = await engine.run_until_idle(
-                wanted, max_wait=max_wait, on_wait=progress.waiting, since=planned_at
-            )
-
-    failed = [o for o in outcomes if not o.ok]
+    plan = report.plan
+    failed = report.unsynced
     print(f"\n{style.rule(35)}", file=out)
     print("Sync Summary:", file=out)
-    everything = len(plan.queued) + len(plan.skipped_recent) + len(plan.already_live) + len(plan.skipped_budget)
-    print(f"  Total counters: {everything}", file=out)
+    print(f"  Total counters: {plan.total}", file=out)
     print(f"  Queued: {len(plan.queued)}", file=out)
     if plan.already_live:
         print(f"  Already queued: {len(plan.already_live)}", file=out)
-    print(f"  Skipped (recently synced): {len(plan.skipped_recent)}", file=out)
+    print(f"  Skipped (recently synced): {report.count(Outcome.IN_SYNC)}", file=out)
     if plan.skipped_budget:
-        print(f"  Left for later (the login's daily quota): {len(plan.skipped_budget)}", file=out)
+        print(f"  Left for later (the login's daily quota): {report.count(Outcome.LEFT_FOR_LATER)}", file=out)
         for login in sorted({a.login for a in plan.accounts if a.skipped_budget}):
             print(
                 f"    {visible(_budget_words(plan.paces.get(login), login, engine.clock.now(), force=args.force))}",
@@ -120,25 +95,23 @@ async def _sync(engine, args, stopped: list[int]) -> int:
             )
     if args.no_wait:
         print("  Not waiting: a running metrika-tui (console or --headless) works the queue", file=out)
-    elif stopped:
-        left = sum(not o.ok and (o.error or "").startswith("still queued") for o in outcomes)
+    elif stop.name:
         print(
-            f"  Stopped by {signal_name(stopped[0])}: {left} counter(s) back in the queue"
+            f"  Stopped by {stop.name}: {report.count(Outcome.STILL_QUEUED)} counter(s) back in the queue"
             " (the next sync or a running metrika-tui takes them)",
             file=out,
         )
     if not args.no_wait:
-        print(f"  Synced: {sum(o.ok for o in outcomes)}", file=out)
+        print(f"  Synced: {report.count(Outcome.SYNCED)}", file=out)
         print(f"  Failed: {len(failed)}", file=out)
         for o in failed:
             print(
                 f"    {style.mark('❌', 'x')} Counter {o.counter_id} (account {o.account_id}): {visible(o.error)}",
                 file=out,
             )
-        if progress is not None and progress.stopped is not None:
-            beyond = progress.stopped
+        if (beyond := report.ended_by) is not None:
             print(
-                f"  Still queued: {beyond.queued}, the next may run in {duration(beyond.seconds or 0)}"
+                f"  Still queued: {beyond.queued}, the next may run in {report.next_run_in}"
                 f" ({progress.beyond}): {visible(beyond.why)}",
                 file=out,
             )
@@ -147,8 +120,8 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     if args.no_wait:
         print(f"{style.mark('📥 ', '')}Queued {len(plan.queued)} in {elapsed:.2f}s; not waiting for them", file=out)
         return EXIT_OK
-    if stopped:
-        print(f"{style.mark('⏹️  ', '')}Sync stopped by {signal_name(stopped[0])} in {elapsed:.2f}s", file=out)
+    if stop.name:
+        print(f"{style.mark('⏹️  ', '')}Sync stopped by {stop.name} in {elapsed:.2f}s", file=out)
         return EXIT_FAILED if failed else EXIT_OK
     if failed:
         print(f"{style.mark('⚠️  ', '')}Sync finished with {len(failed)} failure(s) in {elapsed:.2f}s", file=out)
@@ -157,7 +130,7 @@ async def _sync(engine, args, stopped: list[int]) -> int:
     return EXIT_OK
 
 
-def _budget_words(pace, login: str, now, *, force: bool) -> str:
+def _budget_words(pace: Pace | None, login: str, now: dt.datetime, *, force: bool) -> str:
     """Why a login's counters were left for later: the day's even share taken (plain `sync`),
     or nothing more fits in its day but the reserve (`--force`)."""
     if pace is None:
@@ -176,7 +149,7 @@ def _budget_words(pace, login: str, now, *, force: bool) -> str:
     )
 
 
-def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None:
+def _check_ids(snapshot: EngineSnapshot, account_id: int | None, counter_id: int | None) -> None:
     """Unknown ids are usage errors (exit 2), said before anything is queued."""
     accounts = {a.id: a for a in snapshot.accounts}
     if account_id is not None and account_id not in accounts:
@@ -194,32 +167,57 @@ def _check_ids(snapshot, account_id: int | None, counter_id: int | None) -> None
 
 
 class _Progress:
-    """One live line on a terminal; one line per finished counter elsewhere (cron logs).
+    """The plan as a listing; then one live line on a terminal, one line per finished counter
+    elsewhere (cron logs).
 
     What the pass waits for goes to stderr, once per wait: "waiting 4m 12s: report budget of
     account alice spent (200 per 5 min); 180 counters queued"."""
 
-    def __init__(self, engine, total: int, style: Style, out, max_wait) -> None:
-        self.engine, self.total, self.style, self.out, self.max_wait = engine, total, style, out, max_wait
-        self.done = self.failed = 0
-        self.stopped: PassWait | None = None
+    def __init__(
+        self, engine: CommandEngine, names: Mapping[int, str], style: Style, out: TextIO, max_wait: dt.timedelta
+    ) -> None:
+        self.engine, self.names, self.style, self.out, self.max_wait = engine, names, style, out, max_wait
+        self.total = self.done = self.failed = 0
         self._deferrals: set[tuple[int | None, str]] = set()  # (account, message) told: one line a wave
-        self._unsubscribe = None
+        self._unsubscribe: Callable[[], None] | None = None
 
-    def __enter__(self):
-        self._unsubscribe = self.engine.bus.subscribe(self._on_event)
-        self._draw()
+    def __enter__(self) -> _Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._unsubscribe:
             self._unsubscribe()
-        if self.style.rich:
-            print(file=self.out)
+            if self.style.rich:
+                print(file=self.out)
+
+    def planned(self, plan: PlanResult, waiting: bool) -> None:
+        """The plan, account by account; then the bar, if the pass waits for its counters."""
+        out, mark = self.out, self.style.mark
+        print(f"Found {len(plan.accounts)} active account(s)", file=out)
+        for account in plan.accounts:
+            print(f"\nAccount: {account.account_id} (User: {visible(account.user_id)})", file=out)
+            print(f"  Found {account.total} counter(s)", file=out)
+            for cid in account.queued:
+                print(f"  {mark('✅', '+')} Counter {cid} {self.names.get(cid, '')}: queued for sync", file=out)
+            for cid in account.already_live:
+                print(f"  {mark('📥', '=')} Counter {cid} {self.names.get(cid, '')}: already queued", file=out)
+            for cid in account.skipped_recent:
+                print(
+                    f"  {mark('⏭️ ', '-')} Counter {cid} {self.names.get(cid, '')}: recently synced, skipping", file=out
+                )
+            for cid in account.skipped_budget:
+                print(
+                    f"  {mark('⏸️ ', '~')} Counter {cid} {self.names.get(cid, '')}: left for later"
+                    f" (login {account.login}'s daily quota)",
+                    file=out,
+                )
+        if waiting:
+            self.total = len(plan.waits_for)
+            print(file=out)
+            self._unsubscribe = self.engine.bus.subscribe(self._on_event)
+            self._draw()
 
     def waiting(self, wait: PassWait) -> None:
-        if wait.beyond:
-            self.stopped = wait
         self.waiting_words(wait.line(self.beyond))
 
     def waiting_words(self, words: str) -> None:

@@ -21,10 +21,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from metrika_tui.engine.login import DeviceLogin
+from metrika_tui.engine.passes import PassProgress, PassReport, PlanResult
 from metrika_tui.engine.ports import EngineParts
-from metrika_tui.engine.service import CounterDetail, EngineSnapshot, JobOutcome, PlanResult
-from metrika_tui.engine.waits import PassWait
+from metrika_tui.engine.service import CounterDetail, EngineSnapshot
 from metrika_tui.events import Event
+from metrika_tui.jobs import Trigger
 from metrika_tui.settings import Settings
 from metrika_tui.store import Account, JobRecord
 from metrika_tui.tokens import Token
@@ -40,7 +41,7 @@ class ConsoleEngine(Protocol):
         self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None
     ) -> EngineSnapshot: ...
 
-    async def plan(self, *, force: bool = ..., trigger: str = ...) -> PlanResult: ...
+    async def plan(self, *, force: bool = ..., trigger: Trigger = ...) -> PlanResult: ...
 
     async def force_sync(self, counter_id: int) -> PlanResult: ...
 
@@ -101,18 +102,17 @@ class CommandEngine(EngineParts, Protocol):
         self, *, changed: set[int] | None = None, base: EngineSnapshot | None = None
     ) -> EngineSnapshot: ...
 
-    async def plan(
-        self, *, force: bool = ..., account_id: int | None = ..., counter_id: int | None = ..., trigger: str = ...
-    ) -> PlanResult: ...
-
-    async def run_until_idle(
+    async def run_pass(
         self,
-        counter_ids: set[int] | None = None,
         *,
-        max_wait: dt.timedelta = ...,
-        on_wait: Callable[[PassWait], None] | None = None,
-        since: dt.datetime | None = None,
-    ) -> list[JobOutcome]: ...
+        trigger: Trigger,
+        force: bool = ...,
+        account_id: int | None = ...,
+        counter_id: int | None = ...,
+        wait: bool = ...,
+        max_wait: dt.timedelta | None = ...,
+        progress: PassProgress | None = ...,
+    ) -> PassReport: ...
 
     def request_stop(self, grace: float) -> None: ...
 

@@ -23,6 +23,7 @@ from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.ports import MetrikaApi
 from metrika_tui.engine.window import fetch_window, window_requests
 from metrika_tui.events import Kind, Level
+from metrika_tui.jobs import JobStatus, Settled
 from metrika_tui.metrika import parse
 from metrika_tui.metrika.errors import AuthError, BadAnswer, MetrikaError, QuotaError, RequestError
 from metrika_tui.metrika.parse import MalformedAnswer, next_utc_midnight
@@ -47,7 +48,7 @@ USERS = "ym:s:users"
 @dataclass(frozen=True, slots=True)
 class JobResult:
     ok: bool
-    status: str  # done | queued (retry or deferred) | failed | revoked | lost
+    status: Settled
     rows: int = 0
     error: str | None = None
     #: queued again: when it may run; for a quota, its error_type and the words that came with it
@@ -129,7 +130,7 @@ async def run_job(
             level=Level.WARNING,
             **ids,
         )
-        return JobResult(False, "lost", error="lease lost")
+        return JobResult(False, Settled.LOST, error="lease lost")
     ms = (time.monotonic() - started) * 1000
     sampled = f"; figures sampled ({share:.0%} of visits), marked so" if share is not None else ""
     bus.emit(
@@ -145,7 +146,7 @@ async def run_job(
         level=Level.WARNING if sampled else Level.INFO,
         **ids,
     )
-    return JobResult(True, "done", rows=len(daily))
+    return JobResult(True, Settled.DONE, rows=len(daily))
 
 
 def combine(requests: Sequence[ReportRequest], reports: Sequence[Report]) -> tuple[list[DailyStat], list[MonthUsers]]:
@@ -209,13 +210,13 @@ async def _settle_quota(
         bus.emit(Kind.DEFERRED, reason, level=Level.WARNING, **ids)
         return JobResult(
             False,
-            "queued",
+            Settled.QUEUED,
             error=reason,
             run_after=retry_at,
             quota=exc.error_type or "quota",
             quota_message=exc.message,
         )
-    return JobResult(False, "lost", error="lease lost")
+    return JobResult(False, Settled.LOST, error="lease lost")
 
 
 async def _settle_auth(
@@ -227,7 +228,7 @@ async def _settle_auth(
             bus.emit(
                 Kind.REVOKED, f"account {job.account_id} revoked: {reason}; its jobs stopped", level=Level.ERROR, **ids
             )
-        return JobResult(False, "revoked", error=reason)
+        return JobResult(False, Settled.REVOKED, error=reason)
     return await _settle_failure(job, f"no access to this counter: {exc.message}", store, clock, bus, ids)
 
 
@@ -236,8 +237,8 @@ async def _settle_failure(
 ) -> JobResult:
     if await store.fail_job(job, now=clock.now(), error=error):
         bus.emit(Kind.FAILED, error, level=Level.ERROR, **ids)
-        return JobResult(False, "failed", error=error)
-    return JobResult(False, "lost", error="lease lost")
+        return JobResult(False, Settled.FAILED, error=error)
+    return JobResult(False, Settled.LOST, error="lease lost")
 
 
 async def _settle_transient(
@@ -246,16 +247,16 @@ async def _settle_transient(
     now = clock.now()
     run_after = now + dt.timedelta(seconds=queue_backoff(job.attempts))
     status = await store.retry_job(job, now=now, run_after=run_after, error=error, max_attempts=settings.max_attempts)
-    if status == "failed":
+    if status is JobStatus.FAILED:
         message = f"gave up after {settings.max_attempts} attempts: {error}"
         bus.emit(Kind.FAILED, message, level=Level.ERROR, **ids)
-        return JobResult(False, "failed", error=error)
-    if status == "queued":
+        return JobResult(False, Settled.FAILED, error=error)
+    if status is JobStatus.QUEUED:
         bus.emit(
             Kind.RETRYING,
             f"{error}; try {job.attempts + 2} of {settings.max_attempts} in {(run_after - now).total_seconds():.0f}s",
             level=Level.WARNING,
             **ids,
         )
-        return JobResult(False, "queued", error=error, run_after=run_after)
-    return JobResult(False, "lost", error="lease lost")
+        return JobResult(False, Settled.QUEUED, error=error, run_after=run_after)
+    return JobResult(False, Settled.LOST, error="lease lost")

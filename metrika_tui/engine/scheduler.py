@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.engine.events import EventBus
 from metrika_tui.events import Kind, Level
+from metrika_tui.jobs import Trigger
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
 
@@ -71,7 +72,7 @@ class Planning(Protocol):
     @property
     def bus(self) -> EventBus: ...
 
-    async def plan(self, *, trigger: str = ..., slot: dt.datetime | None = ...) -> PlanCounts: ...
+    async def plan(self, *, trigger: Trigger = ..., slot: dt.datetime | None = ...) -> PlanCounts: ...
 
     async def note_slot(self, slot: dt.datetime) -> bool: ...
 
@@ -174,7 +175,7 @@ class Scheduler:
         """The start-up's plan: whatever is due now does not wait for the next slot. It covers
         the slot it starts in, so that slot counts as planned (for `metrika-tui health`: a
         scheduler planned the last slot) unless another process planned it already."""
-        await self.engine.plan(trigger="startup")
+        await self.engine.plan(trigger=Trigger.STARTUP)
         now = self.clock.now()
         slot = current_slot(now, self.settings)
         async with self._tick_lock:
@@ -194,7 +195,7 @@ class Scheduler:
             self.last_tick_slot = slot
             local = slot.astimezone(self.settings.tz).strftime("%H:%M %Z")
             try:
-                result = await self.engine.plan(trigger="schedule", slot=slot)
+                result = await self.engine.plan(trigger=Trigger.SCHEDULE, slot=slot)
             except Exception as exc:  # a failed tick must not kill the scheduler
                 # the database's own trouble is told by the event; only a bug earns a traceback
                 log.log(

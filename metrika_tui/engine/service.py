@@ -15,6 +15,16 @@ from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.engine import leases, planner
 from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.job import JobResult, current_job
+from metrika_tui.engine.passes import (
+    AccountPlan,
+    CounterOutcome,
+    PassProgress,
+    PassReport,
+    PlanResult,
+    counter_outcome,
+    not_waited,
+    skipped,
+)
 from metrika_tui.engine.planner import Pace, PlanMode
 from metrika_tui.engine.ports import Closable, Measured, MetrikaApi, YandexIdApi
 from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
@@ -27,9 +37,10 @@ from metrika_tui.engine.status import (
     next_clock_change,
     summarize,
 )
-from metrika_tui.engine.waits import SHORTEST_TOLD_WAIT, PassWait, explain
+from metrika_tui.engine.waits import SHORTEST_TOLD_WAIT, PassWait, explain, pass_max_wait
 from metrika_tui.engine.worker import WorkerPool
 from metrika_tui.events import ORIGIN, Event, Kind, Level
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import DailyStat, MonthlyStat
 from metrika_tui.settings import Settings
 from metrika_tui.slices import map_in_slices
@@ -51,50 +62,7 @@ HISTORY_KEPT = dt.timedelta(days=30)
 
 
 #: how a plan spends its logins' budgets, by what asked for it (`sync --force`: FITS)
-PLAN_MODES = {"schedule": PlanMode.PACED, "startup": PlanMode.PACED, "force": PlanMode.RESERVE}
-
-
-@dataclass(frozen=True)
-class AccountPlan:
-    account_id: int
-    user_id: str
-    queued: list[int] = field(default_factory=list)
-    skipped_recent: list[int] = field(default_factory=list)
-    already_live: list[int] = field(default_factory=list)
-    skipped_budget: list[int] = field(default_factory=list)  # due, left for later by its login's budget
-    login: str = ""  # its quota login
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    accounts: list[AccountPlan]
-    slot_taken: bool = True
-    paces: Mapping[str, Pace] = field(default_factory=dict)  # each login's day as the plan saw it
-
-    @property
-    def skipped_budget(self) -> list[int]:
-        return [c for a in self.accounts for c in a.skipped_budget]
-
-    @property
-    def queued(self) -> list[int]:
-        return [c for a in self.accounts for c in a.queued]
-
-    @property
-    def skipped_recent(self) -> list[int]:
-        return [c for a in self.accounts for c in a.skipped_recent]
-
-    @property
-    def already_live(self) -> list[int]:
-        return [c for a in self.accounts for c in a.already_live]
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    counter_id: int
-    account_id: int
-    ok: bool
-    error: str | None
-    rows: int
+PLAN_MODES = {Trigger.SCHEDULE: PlanMode.PACED, Trigger.STARTUP: PlanMode.PACED, Trigger.FORCE: PlanMode.RESERVE}
 
 
 @dataclass(frozen=True)
@@ -214,7 +182,7 @@ class Engine:
         self.scheduler: Scheduler | None = None
         #: told of every plan this process makes (trigger, result) and every job result of its
         #: workers (the metrics: passes, job runs); called synchronously, so they must not raise
-        self.plan_listeners: list[Callable[[str, PlanResult], None]] = []
+        self.plan_listeners: list[Callable[[Trigger, PlanResult], None]] = []
         self.result_listeners: list[Callable[[ClaimedJob, JobResult], None]] = []
 
     @classmethod
@@ -263,7 +231,7 @@ class Engine:
         force: bool = False,
         account_id: int | None = None,
         counter_id: int | None = None,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         priority: int = 0,
         slot: dt.datetime | None = None,
         mode: PlanMode | None = None,
@@ -274,6 +242,7 @@ class Engine:
         how much of each login's budget it may spend; by default from the trigger (a slot or
         a start-up paces the day; a force-sync of one counter may use the reserve; anything
         else asked for by hand takes the even share, or with `force` what fits)."""
+        trigger = Trigger(trigger)  # a stray word fails here, not when a worker claims the job
         await self.usage.flush()  # every request sent so far counted before the budget is read
         now = self.clock.now()
         mode = mode or PLAN_MODES.get(trigger) or (PlanMode.FITS if force else PlanMode.PACED_NOW)
@@ -316,7 +285,7 @@ class Engine:
                 getattr(plan, outcome).append(cid)
         for cid, aid in rows.queued:
             self.bus.emit(Kind.QUEUED, f"queued ({trigger})", level=Level.DEBUG, counter_id=cid, account_id=aid)
-        if rows.queued or trigger != "schedule":
+        if rows.queued or trigger is not Trigger.SCHEDULE:
             later = f", {len(rows.skipped_budget)} left for later by their quota" if rows.skipped_budget else ""
             self.bus.emit(
                 Kind.PLANNED,
@@ -357,7 +326,7 @@ class Engine:
                 self.bus.emit(Kind.INFO, pace.message(), data={"login": login})
 
     async def force_sync(self, counter_id: int) -> PlanResult:
-        return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=FORCE_PRIORITY)
+        return await self.plan(force=True, counter_id=counter_id, trigger=Trigger.FORCE, priority=FORCE_PRIORITY)
 
     async def set_counter_active(self, counter_id: int, active: bool) -> None:
         if not await self.store.set_counter_active(counter_id, active, now=self.clock.now()):
@@ -404,7 +373,7 @@ class Engine:
         max_wait: dt.timedelta = MAX_WAIT_FOR_DEFERRED,
         on_wait: Callable[[PassWait], None] | None = None,
         since: dt.datetime | None = None,
-    ) -> list[JobOutcome]:
+    ) -> list[CounterOutcome]:
         """Work the queue until none of these counters has a live job, or every job left is
         deferred further than `max_wait` (a quota that resets tomorrow): those stay queued.
 
@@ -452,6 +421,48 @@ class Engine:
         rows = [r for r in await self.store.counter_rows() if counter_ids is None or r.id in counter_ids]
         return [self._outcome(r, started) for r in rows]
 
+    async def run_pass(
+        self,
+        *,
+        trigger: Trigger,
+        force: bool = False,
+        account_id: int | None = None,
+        counter_id: int | None = None,
+        wait: bool = True,
+        max_wait: dt.timedelta | None = None,
+        progress: PassProgress | None = None,
+    ) -> PassReport:
+        """One pass, as `sync` and `--headless --once` run it: plan, then work the queue until
+        none of the counters it queued (or found queued) has a live job, or what is left waits
+        beyond `max_wait` (default `pass_max_wait`: a spent report budget is waited out).
+
+        `wait=False` only plans (a running console or daemon works the queue). `progress`
+        hears the plan and each wait as they happen. Raises StoreError as `run_until_idle` does.
+        """
+        planned_at = self.clock.now()  # a job another process queued may finish before we wait
+        plan = await self.plan(force=force, account_id=account_id, counter_id=counter_id, trigger=trigger)
+        wanted = plan.waits_for
+        if progress is not None:
+            progress.planned(plan, wait and bool(wanted))
+        if not wait:
+            return PassReport(plan, (*not_waited(plan), *skipped(plan)), waited=False)
+        waits: list[PassWait] = []
+
+        def on_wait(told: PassWait) -> None:
+            waits.append(told)
+            if progress is not None:
+                progress.waiting(told)
+
+        outcomes: list[CounterOutcome] = []
+        if wanted:
+            outcomes = await self.run_until_idle(
+                wanted,
+                max_wait=pass_max_wait(self.settings) if max_wait is None else max_wait,
+                on_wait=on_wait,
+                since=planned_at,
+            )
+        return PassReport(plan, (*outcomes, *skipped(plan)), tuple(waits), stopped=self._stop_grace is not None)
+
     async def _pass_wait(
         self, live: set[int], now: dt.datetime, max_wait: dt.timedelta, *, idle: float
     ) -> PassWait | None:
@@ -479,21 +490,11 @@ class Engine:
             waiting, logins, self.settings, until=until, now=now, queued=len(live), beyond=beyond, holders=holders
         )
 
-    def _outcome(self, row: CounterRow, since: dt.datetime) -> JobOutcome:
+    def _outcome(self, row: CounterRow, since: dt.datetime) -> CounterOutcome:
         result = self._results.get(row.id)
-        rows = result.rows if result else 0
-        if row.account_revoked:
-            return JobOutcome(row.id, row.account_id, False, "account revoked: token rejected", rows)
-        if row.job_status:
-            return JobOutcome(
-                row.id,
-                row.account_id,
-                False,
-                "still queued: " + (result.error if result and result.error else "waiting"),
-                rows,
-            )
-        ok = row.last_error is None and row.last_fetched_at is not None and row.last_fetched_at >= since
-        return JobOutcome(row.id, row.account_id, ok, None if ok else (row.last_error or "not synced"), rows)
+        return counter_outcome(
+            row, since=since, rows=result.rows if result else 0, still_queued_for=result.error if result else None
+        )
 
     # -- what users look at --------------------------------------------------------------
     def _status(
@@ -504,7 +505,7 @@ class Engine:
         held_by: Mapping[int, str] | None = None,
     ) -> CounterStatus:
         next_due_at, overdue_at = schedule
-        held = held_by.get(row.id) if held_by and row.job_status == "running" else None
+        held = held_by.get(row.id) if held_by and row.job_status is JobStatus.RUNNING else None
         return CounterStatus(
             account_id=row.account_id,
             account_user_id=row.account_user_id,
@@ -517,7 +518,7 @@ class Engine:
             state=derive_state(
                 active=row.active,
                 revoked=row.account_revoked,
-                job_status="queued" if held else row.job_status,
+                job_status=JobStatus.QUEUED if held else row.job_status,
                 last_fetched_at=row.last_fetched_at,
                 last_error=row.last_error,
                 now=now,

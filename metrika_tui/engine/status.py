@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from metrika_tui.jobs import JobStatus
+
 
 class CounterState(StrEnum):
     PENDING = "pending"  # never synced
@@ -64,21 +66,21 @@ def derive_state(
     *,
     active: bool,
     revoked: bool,
-    job_status: str | None,
+    job_status: JobStatus | None,
     last_fetched_at: dt.datetime | None,
     last_error: str | None,
     now: dt.datetime,
     overdue_at: dt.datetime | None,
 ) -> CounterState:
-    """The one rule for a counter's state. `job_status` is its live job's ('queued'/'running'; a
-    running job whose holder stopped is 'queued': it waits to be taken back, nothing runs it)."""
+    """The one rule for a counter's state. `job_status` is its live job's (QUEUED or RUNNING; a
+    running job whose holder stopped counts as QUEUED: it waits to be taken back, nothing runs it)."""
     if revoked:
         return CounterState.REVOKED
     if not active:
         return CounterState.DISABLED
-    if job_status == "running":
+    if job_status == JobStatus.RUNNING:
         return CounterState.SYNCING
-    if job_status == "queued":
+    if job_status == JobStatus.QUEUED:
         return CounterState.QUEUED
     if last_error:
         return CounterState.FAILED

@@ -20,6 +20,7 @@ from metrika_tui.engine.job import JobResult, run_job
 from metrika_tui.engine.leases import LeaseKeeper
 from metrika_tui.engine.ports import MetrikaApi
 from metrika_tui.events import Kind, Level
+from metrika_tui.jobs import Settled
 from metrika_tui.processes import ProcessId, this_process
 from metrika_tui.settings import Settings
 from metrika_tui.store import ClaimedJob, Store, StoreError
@@ -183,13 +184,13 @@ class WorkerPool:
             self._paused_until = asyncio.get_running_loop().time() + STORE_PAUSE_SECONDS
             with contextlib.suppress(StoreError):  # give the job back; if even that fails, the lease expires
                 await self.store.release_job(job, now=self.clock.now())
-            result = JobResult(False, "lost", error=str(exc))
+            result = JobResult(False, Settled.LOST, error=str(exc))
         except Exception as exc:  # a bug in one job must not take the worker, and the pass, with it
             error = f"internal error: {type(exc).__name__}: {exc}"
             self.bus.emit(Kind.FAILED, error, level=Level.ERROR, counter_id=job.counter_id, job_id=job.id)
             with contextlib.suppress(StoreError):
                 await self.store.fail_job(job, now=self.clock.now(), error=error)
-            result = JobResult(False, "failed", error=error)
+            result = JobResult(False, Settled.FAILED, error=error)
         finally:
             self.leases.release(job)
             self.busy -= 1
@@ -209,7 +210,7 @@ class WorkerPool:
                     job_id=job.id,
                 )
         if self.on_result:
-            self.on_result(job, JobResult(False, "failed", error=error))
+            self.on_result(job, JobResult(False, Settled.FAILED, error=error))
 
 
 async def _through_cancels(future: asyncio.Future[R]) -> R:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from metrika_tui.events import Event, Kind
+from metrika_tui.jobs import Settled, Trigger
 from metrika_tui.metrika.stats import OUTCOMES
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class Instruments:
         self.latency.observe(seconds)
 
     def on_result(self, job, result) -> None:
-        if result.status == "queued":
+        if result.status is Settled.QUEUED:
             self.job_runs.labels("deferred" if result.quota else "retry").inc()
         elif result.status in JOB_RESULTS:
             self.job_runs.labels(result.status).inc()
@@ -91,11 +92,11 @@ class PassTracker:
     last_success: float | None = None
     _passes: list[_Pass] = field(default_factory=list)
 
-    def planned(self, trigger: str, result) -> None:
+    def planned(self, trigger: Trigger, result) -> None:
         pending = {cid: plan.account_id for plan in result.accounts for cid in plan.queued}
         if pending:
             self._passes = [*self._passes, _Pass(self.monotonic(), pending)][-MAX_PASSES:]
-        elif trigger in ("schedule", "startup") and result.slot_taken and not result.skipped_budget:
+        elif trigger in (Trigger.SCHEDULE, Trigger.STARTUP) and result.slot_taken and not result.skipped_budget:
             self.last_success = self.wall()  # a slot with every counter in sync already
 
     def event(self, event: Event) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import aiosqlite
 
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import DailyStat, MonthUsers, next_month
 from metrika_tui.processes import ProcessId
 from metrika_tui.store.db import Database, present
@@ -118,7 +119,7 @@ class QueueStore:
             counter_id=counter_id,
             account_id=account_id,
             attempts=attempts,
-            trigger=trigger,
+            trigger=Trigger(trigger),
             lease_owner=owner,
             token=Token(token),
             time_zone=time_zone,
@@ -213,9 +214,9 @@ class QueueStore:
         ts = to_ts(now)
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'done', finished_at = ?, rows = ?, last_error = NULL,"
+                f"UPDATE jobs SET status = ?, finished_at = ?, rows = ?, last_error = NULL,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (ts, len(daily), job.id, job.lease_owner),
+                (JobStatus.DONE, ts, len(daily), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False  # our lease is gone: someone else owns this job now
@@ -286,29 +287,39 @@ class QueueStore:
 
     async def retry_job(
         self, job: ClaimedJob, *, now: dt.datetime, run_after: dt.datetime, error: str, max_attempts: int
-    ) -> str:
+    ) -> JobStatus | None:
         """A failed try: back to the queue with a delay, or failed for good after the last one.
 
-        Returns 'queued', 'failed', or 'lost' (the lease was no longer ours).
+        Returns QUEUED, FAILED, or None (the lease was no longer ours).
         """
         async with self.db.transaction() as conn:
             cur = await conn.execute(
                 f"UPDATE jobs SET attempts = attempts + 1, last_error = ?,"
-                f" status = CASE WHEN attempts + 1 >= ? THEN 'failed' ELSE 'queued' END,"
+                f" status = CASE WHEN attempts + 1 >= ? THEN ? ELSE ? END,"
                 f" run_after = ?, finished_at = CASE WHEN attempts + 1 >= ? THEN ? END,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE} RETURNING status",
-                (error, max_attempts, to_ts(run_after), max_attempts, to_ts(now), job.id, job.lease_owner),
+                (
+                    error,
+                    max_attempts,
+                    JobStatus.FAILED,
+                    JobStatus.QUEUED,
+                    to_ts(run_after),
+                    max_attempts,
+                    to_ts(now),
+                    job.id,
+                    job.lease_owner,
+                ),
             )
             row = await cur.fetchone()
             if row is None:
-                return "lost"
-            status: str = row[0]
+                return None
+            status = JobStatus(row[0])
             await conn.execute(
-                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? = 'failed' THEN ?"
-                " ELSE last_error END WHERE id = ?",
-                (to_ts(now), status, error, job.counter_id),
+                "UPDATE counters SET last_attempt_at = ?, last_error = CASE WHEN ? THEN ? ELSE last_error END"
+                " WHERE id = ?",
+                (to_ts(now), status is JobStatus.FAILED, error, job.counter_id),
             )
-            if status == "failed":
+            if status is JobStatus.FAILED:
                 await finish_runs(conn, [job.id])
             return status
 
@@ -317,9 +328,9 @@ class QueueStore:
         `counted`: one more deferral of unknown reset (those are capped)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, last_error = ?, deferrals = deferrals + ?,"
+                f"UPDATE jobs SET status = ?, run_after = ?, last_error = ?, deferrals = deferrals + ?,"
                 f" lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
+                (JobStatus.QUEUED, to_ts(run_after), reason, int(counted), job.id, job.lease_owner),
             )
             return cur.rowcount == 1
 
@@ -328,9 +339,9 @@ class QueueStore:
         `count_attempt=False`: it was not tried (its workers kept dying: `lost`)."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'failed', attempts = attempts + ?, last_error = ?,"
+                f"UPDATE jobs SET status = ?, attempts = attempts + ?, last_error = ?,"
                 f" finished_at = ?, lease_owner = NULL, lease_expires_at = NULL WHERE {_FENCE}",
-                (int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
+                (JobStatus.FAILED, int(count_attempt), error, to_ts(now), job.id, job.lease_owner),
             )
             if cur.rowcount != 1:
                 return False
@@ -345,9 +356,9 @@ class QueueStore:
         """Give the lease back untouched (shutting down): claimable again at once."""
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                f"UPDATE jobs SET status = 'queued', run_after = ?, lease_owner = NULL,"
+                f"UPDATE jobs SET status = ?, run_after = ?, lease_owner = NULL,"
                 f" lease_expires_at = NULL WHERE {_FENCE}",
-                (to_ts(now), job.id, job.lease_owner),
+                (JobStatus.QUEUED, to_ts(now), job.id, job.lease_owner),
             )
             return cur.rowcount == 1
 
@@ -357,11 +368,11 @@ class QueueStore:
             cur = await conn.execute(
                 "INSERT OR IGNORE INTO jobs (counter_id, account_id, login, status, priority, run_after,"
                 " planned_for, trigger, created_at)"
-                " SELECT c.id, c.account_id, a.quota_login, 'queued', 10, :now, :now, 'retry', :now"
+                " SELECT c.id, c.account_id, a.quota_login, :queued, 10, :now, :now, :trigger, :now"
                 " FROM counters c JOIN accounts a ON a.id = c.account_id"
                 " WHERE c.last_error IS NOT NULL AND c.active = 1 AND a.revoked = 0"
                 " AND (:counter IS NULL OR c.id = :counter)",
-                {"now": to_ts(now), "counter": counter_id},
+                {"now": to_ts(now), "counter": counter_id, "queued": JobStatus.QUEUED, "trigger": Trigger.RETRY},
             )
             return cur.rowcount
 

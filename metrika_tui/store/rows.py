@@ -6,7 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.tokens import Token
+
+#: a stored word back as its status (a dict lookup: `counter_rows` reads one per counter)
+_STATUSES: dict[str | None, JobStatus] = {status.value: status for status in JobStatus}
 
 
 def to_ts(moment: dt.datetime) -> float:
@@ -20,6 +24,11 @@ def from_ts(value: float | None) -> dt.datetime | None:
 def at(value: float) -> dt.datetime:
     """A NOT NULL timestamp column (created_at, ts) as an aware UTC datetime."""
     return dt.datetime.fromtimestamp(value, dt.UTC)
+
+
+def live_status(word: str | None) -> JobStatus | None:
+    """A live job's stored status (None: the counter has no live job)."""
+    return _STATUSES.get(word)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +67,7 @@ class CounterRow:
     last_fetched_at: dt.datetime | None
     last_attempt_at: dt.datetime | None
     last_error: str | None
-    job_status: str | None  # its live job's: 'queued' | 'running' | None
+    job_status: JobStatus | None  # its live job's (QUEUED or RUNNING), None without one
     job_attempts: int
     quota_login: str = ""
     synced_for: dt.datetime | None = None  # what its last success was planned for
@@ -73,7 +82,7 @@ class ClaimedJob:
     counter_id: int
     account_id: int
     attempts: int
-    trigger: str
+    trigger: Trigger
     lease_owner: str
     token: Token
     time_zone: str
@@ -110,9 +119,9 @@ class JobRecord:
     id: int
     counter_id: int
     account_id: int
-    status: str
+    status: JobStatus
     attempts: int
-    trigger: str
+    trigger: Trigger
     created_at: dt.datetime
     started_at: dt.datetime | None
     finished_at: dt.datetime | None

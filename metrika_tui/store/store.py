@@ -12,6 +12,7 @@ import aiosqlite
 from aiosqlite.context import Result
 
 from metrika_tui.events import Event, Kind, Level
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
 from metrika_tui.store.db import Database, Row, single
@@ -28,6 +29,7 @@ from metrika_tui.store.rows import (
     PlanRows,
     at,
     from_ts,
+    live_status,
     to_ts,
 )
 from metrika_tui.tokens import Token
@@ -251,19 +253,30 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             ) as cur:
                 stopped = await cur.fetchall()
             async with conn.execute(
-                "UPDATE jobs SET status = 'cancelled', finished_at = ?, last_error = ?,"
+                "UPDATE jobs SET status = ?, finished_at = ?, last_error = ?,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 " WHERE account_id = ? AND status IN ('queued', 'running') RETURNING id",
-                (to_ts(now), reason, account_id),
+                (JobStatus.CANCELLED, to_ts(now), reason, account_id),
             ) as cur:
                 cancelled = [row[0] for row in await cur.fetchall()]
             moved = dict(await _rehome(conn, "account_id = :account", {"account": account_id}))
             await conn.executemany(  # the same run: it is finished when they are
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, 'queued', ?, ?, ?, ?, ?, ? FROM accounts"
+                " trigger, created_at, run_id) SELECT ?, id, quota_login, ?, ?, ?, ?, ?, ?, ?, ? FROM accounts"
                 " WHERE id = ?",
                 [
-                    (cid, cost, priority, to_ts(now), planned_for, trigger, to_ts(now), run_id, moved[cid])
+                    (
+                        cid,
+                        cost,
+                        JobStatus.QUEUED,
+                        priority,
+                        to_ts(now),
+                        planned_for,
+                        trigger,
+                        to_ts(now),
+                        run_id,
+                        moved[cid],
+                    )
                     for cid, priority, trigger, cost, planned_for, run_id in stopped
                     if cid in moved
                 ],
@@ -316,9 +329,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             cur = await conn.execute("UPDATE counters SET active = ? WHERE id = ?", (int(active), counter_id))
             if not active:
                 async with conn.execute(
-                    "UPDATE jobs SET status = 'cancelled', last_error = 'counter disabled', finished_at = ?"
+                    "UPDATE jobs SET status = ?, last_error = 'counter disabled', finished_at = ?"
                     " WHERE counter_id = ? AND status = 'queued' RETURNING id",
-                    (to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
+                    (JobStatus.CANCELLED, to_ts(now or dt.datetime.now(dt.UTC)), counter_id),
                 ) as cancelled:
                     await finish_runs(conn, [row[0] for row in await cancelled.fetchall()])
             return cur.rowcount == 1
@@ -354,7 +367,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 from_ts(r[9]),
                 from_ts(r[10]),
                 r[11],
-                r[12],
+                live_status(r[12]),
                 r[13],
                 r[14],
                 from_ts(r[15]),
@@ -371,7 +384,7 @@ class Store(QueueStore, ExportStore, MonitoringStore):
         choose: Callable[[list[PlanCandidate], dict[str, LoginDay]], PlanDecision],
         account_id: int | None = None,
         counter_id: int | None = None,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         priority: int = 0,
         boost: bool = False,
         slot: tuple[str, str] | None = None,
@@ -431,13 +444,14 @@ class Store(QueueStore, ExportStore, MonitoringStore):
             )
             await conn.executemany(
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
-                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                " trigger, created_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         j.counter_id,
                         j.account_id,
                         j.login,
                         j.cost,
+                        JobStatus.QUEUED,
                         priority,
                         to_ts(j.run_after),
                         to_ts(j.planned_for),
@@ -589,9 +603,9 @@ class Store(QueueStore, ExportStore, MonitoringStore):
                 r[0],
                 r[1],
                 r[2],
-                r[3],
+                JobStatus(r[3]),
                 r[4],
-                r[5],
+                Trigger(r[5]),
                 at(r[6]),
                 from_ts(r[7]),
                 from_ts(r[8]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from metrika_tui.engine.contract import ConsoleEngine, ConsoleRuntime, JobRecord
 from metrika_tui.engine.login import DeviceLogin
 from metrika_tui.engine.service import CounterDetail
+from metrika_tui.jobs import Trigger
 
 
 class Refused(Exception):
@@ -96,7 +97,7 @@ class ConsoleOperations:
 
     async def sync_due(self) -> str:
         self.guard("sync due")
-        result = await self.engine.plan(trigger="manual")
+        result = await self.engine.plan(trigger=Trigger.MANUAL)
         return (
             f"queued {len(result.queued)} due counter(s); {len(result.skipped_recent)} in sync,"
             f" {len(result.already_live)} already queued"
@@ -104,7 +105,7 @@ class ConsoleOperations:
 
     async def force_sync_all(self) -> str:
         self.guard("force sync all")
-        result = await self.engine.plan(force=True, trigger="manual")
+        result = await self.engine.plan(force=True, trigger=Trigger.MANUAL)
         return f"queued {len(result.queued)} counter(s); {len(result.already_live)} were already queued"
 
     async def retry_failed(self, counter_id: int | None = None) -> str:

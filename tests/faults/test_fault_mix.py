@@ -24,6 +24,7 @@ from metrika_tui.engine.accounts import add_account
 from metrika_tui.engine.job import SHORT_QUOTA_WAIT
 from metrika_tui.engine.service import Engine
 from metrika_tui.events import Kind
+from metrika_tui.jobs import Trigger
 from metrika_tui.metrika import MetrikaClient, RetryPolicy
 from metrika_tui.settings import Settings
 from metrika_tui.simulator import FaultConfig, LatencyConfig, QuotaConfig, Simulator, SimulatorConfig, World
@@ -123,7 +124,7 @@ async def test_every_fault_and_every_quota_at_once(tmp_path, rng):
             engine.bus.subscribe(lambda e: e.kind is Kind.DEFERRED and deferrals.append((clock.now(), e.message)))
             first_day = clock.now().date()
             async with clock_skips_waits(engine, clock) as skips:
-                plan = await engine.plan(trigger="faults")
+                plan = await engine.plan(trigger=Trigger.MANUAL)
                 await engine.start_workers()
                 await wait_idle(engine, soak(60, 1500))
             assert len(plan.queued) == world.counter_count()

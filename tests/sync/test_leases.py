@@ -49,7 +49,7 @@ async def test_a_stalled_workers_job_is_taken_over_after_its_lease_and_its_late_
             held, now=now, daily=bogus, month_users=month, raw_pages=late_page, newest_day=today
         )
         assert not await stalled.store.renew_lease(held, now, lease)
-        assert await stalled.store.retry_job(held, now=now, run_after=now, error="late", max_attempts=5) == "lost"
+        assert await stalled.store.retry_job(held, now=now, run_after=now, error="late", max_attempts=5) is None
         assert not await stalled.store.fail_job(held, now=now, error="late")
         assert not await stalled.store.defer_job(held, run_after=now, reason="late")
         assert not await stalled.store.release_job(held, now=now)
@@ -172,7 +172,7 @@ async def test_a_job_whose_worker_died_max_lost_times_fails_saying_so(tmp_path):
 
         assert not outcome.ok and outcome.error == "its worker died 5 times"
         (record,) = await engine.store.job_history(counter_id)
-        assert (record.status, record.attempts, record.lost, record.error) == ("failed", 0, 5, outcome.error)
+        assert (record.status, record.attempts, record.lost, record.last_error) == ("failed", 0, 5, outcome.error)
         assert r.sim.stats.by_endpoint["data"] == 0  # it was not fetched once more
 
 

@@ -22,10 +22,12 @@ from metrika_tui.clock import ManualClock
 from metrika_tui.engine.accounts import AccountRefused
 from metrika_tui.engine.events import EventBus
 from metrika_tui.engine.login import DeviceLogin
+from metrika_tui.engine.passes import AccountPlan, PlanResult
 from metrika_tui.engine.planner import OVERDUE_GRACE, Pace, next_due_slot
-from metrika_tui.engine.service import AccountInfo, AccountPlan, CounterDetail, EngineSnapshot, PlanResult
+from metrika_tui.engine.service import AccountInfo, CounterDetail, EngineSnapshot
 from metrika_tui.engine.status import CounterStatus, derive_state, next_clock_change, summarize
 from metrika_tui.events import Event, Kind, Level
+from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import DailyStat, MonthlyStat, month_start
 from metrika_tui.settings import Settings
 from metrika_tui.store import Account, JobRecord
@@ -43,9 +45,9 @@ def attempt(
         id=next(_job_ids),
         counter_id=counter_id,
         account_id=0,
-        status="failed" if error is not None else "done",
+        status=JobStatus.FAILED if error is not None else JobStatus.DONE,
         attempts=1,
-        trigger="schedule",
+        trigger=Trigger.SCHEDULE,
         created_at=at,
         started_at=at,
         finished_at=at,
@@ -75,7 +77,7 @@ class FakeCounter:
     last_attempt_at: dt.datetime | None = None
     last_error: str | None = None
     attempts: int = 0
-    job: str | None = None  # "queued" | "running"
+    job: JobStatus | None = None  # QUEUED or RUNNING: its live job
     history: list[JobRecord] = field(default_factory=list)
 
 
@@ -167,7 +169,7 @@ class FakeEngine:
             summary=summarize(rows, now=now),
             next_scheduled_sync_at=None,
             scheduler_state="running",
-            workers_busy=jobs.count("running"),
+            workers_busy=jobs.count(JobStatus.RUNNING),
             workers_total=self.workers_total,
             queue_depth=len(jobs),
             requests_per_second=2.5,
@@ -180,8 +182,8 @@ class FakeEngine:
     def _plannable(self, c: FakeCounter) -> bool:
         return c.active and not self.accounts[c.account_id].revoked
 
-    def _enqueue(self, c: FakeCounter, why: str) -> None:
-        c.job = "queued"
+    def _enqueue(self, c: FakeCounter, why: Trigger) -> None:
+        c.job = JobStatus.QUEUED
         self.bus.emit(Kind.QUEUED, f"queued ({why})", counter_id=c.id, account_id=c.account_id, ts=self.clock.now())
 
     async def plan(
@@ -190,7 +192,7 @@ class FakeEngine:
         force: bool = False,
         account_id: int | None = None,
         counter_id: int | None = None,
-        trigger: str = "manual",
+        trigger: Trigger = Trigger.MANUAL,
         priority: int = 0,
         slot: dt.datetime | None = None,
     ) -> PlanResult:
@@ -229,12 +231,12 @@ class FakeEngine:
         self.prunes += 1
 
     async def force_sync(self, counter_id: int) -> PlanResult:
-        return await self.plan(force=True, counter_id=counter_id, trigger="force", priority=10)
+        return await self.plan(force=True, counter_id=counter_id, trigger=Trigger.FORCE, priority=10)
 
     async def set_counter_active(self, counter_id: int, active: bool) -> None:
         c = self.counters[counter_id]
         c.active = active
-        if not active and c.job == "queued":
+        if not active and c.job is JobStatus.QUEUED:
             c.job = None
         self.bus.emit(Kind.INFO, "enabled" if active else "disabled", counter_id=counter_id, ts=self.clock.now())
 
@@ -245,7 +247,7 @@ class FakeEngine:
             if c.last_error and not c.job and self._plannable(c) and (counter_id is None or c.id == counter_id)
         ]
         for c in failed:
-            self._enqueue(c, "retry")
+            self._enqueue(c, Trigger.RETRY)
         return len(failed)
 
     async def failed_jobs(self) -> list[JobRecord]:
@@ -302,9 +304,9 @@ class FakeEngine:
 
     # -- moving jobs (what workers would do) -----------------------------------------------------
     def start_queued(self) -> list[int]:
-        started = [c for c in self.counters.values() if c.job == "queued"]
+        started = [c for c in self.counters.values() if c.job is JobStatus.QUEUED]
         for c in started:
-            c.job = "running"
+            c.job = JobStatus.RUNNING
             self.bus.emit(Kind.STARTED, "started", counter_id=c.id, account_id=c.account_id, ts=self.clock.now())
         return [c.id for c in started]
 
@@ -312,7 +314,7 @@ class FakeEngine:
         self.start_queued()
         done: list[int] = []
         for c in self.counters.values():
-            if c.job != "running" or (counter_ids is not None and c.id not in counter_ids):
+            if c.job is not JobStatus.RUNNING or (counter_ids is not None and c.id not in counter_ids):
                 continue
             now = self.clock.now()
             c.job, c.last_attempt_at = None, now
