@@ -94,11 +94,12 @@ async def _run_daemon(settings: Settings, reload: Callable[[], Settings], metric
     try:
         await runtime.start()
         nxt = runtime.next_scheduled_sync_at
+        next_at = f"next at {nxt.astimezone(settings.tz):%H:%M %Z}" if nxt else "none scheduled"
         writer(
             Event(
                 Kind.INFO,
                 f"daemon started: {settings.workers} workers, a pass every {settings.interval_minutes}"
-                f" min ({settings.timezone}), next at {nxt.astimezone(settings.tz):%H:%M %Z};"
+                f" min ({settings.timezone}), {next_at};"
                 f" db {runtime.describe_db}{f'; metrics on {metrics.url}' if metrics else ''}",
             )
         )
@@ -164,7 +165,7 @@ async def _run_once(settings: Settings) -> int:
             if stop.name:  # a signal while starting
                 request_stop()
             waits = _WaitTeller(writer, pass_max_wait(settings))
-            report = await runtime.engine.run_pass(trigger=Trigger.ONCE, max_wait=waits.max_wait, progress=waits)
+            report = await runtime.opened.run_pass(trigger=Trigger.ONCE, max_wait=waits.max_wait, progress=waits)
             synced, queued = report.count(Outcome.SYNCED), report.count(Outcome.STILL_QUEUED)
             failed = report.count(Outcome.FAILED, Outcome.REVOKED)
             later = f" (the next may run in {report.next_run_in})" if report.ended_by else ""

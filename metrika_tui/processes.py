@@ -53,8 +53,8 @@ def host_id() -> str:
     machine id, kernel boot and pid namespace (a container is a host of its own)."""
     parts = [
         socket.gethostname(),
-        _read("/etc/machine-id") or _read("/var/lib/dbus/machine-id"),
-        _read("/proc/sys/kernel/random/boot_id"),
+        _read("/etc/machine-id") or _read("/var/lib/dbus/machine-id") or "",
+        _read("/proc/sys/kernel/random/boot_id") or "",
     ]
     try:
         parts.append(os.readlink("/proc/self/ns/pid"))

@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -468,8 +468,9 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        if not isinstance(self.db_path, StoreLocation):  # Settings(db_path=a Path), as tests build them
-            object.__setattr__(self, "db_path", StoreLocation.parse(self.db_path))
+        given: object = self.db_path
+        if not isinstance(given, StoreLocation):  # Settings(db_path=a Path), as tests build them
+            object.__setattr__(self, "db_path", StoreLocation.parse(cast("Path | str", given)))
 
     @property
     def interval(self) -> dt.timedelta:

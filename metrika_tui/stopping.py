@@ -24,7 +24,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: after a stop signal (or `q`), running jobs get this long to finish; then they are given back
 STOP_GRACE_SECONDS = 5.0
 #: what a stop signal's line calls it
-_NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGHUP: "SIGHUP"}
+_NAMES: dict[int, str] = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT", signal.SIGHUP: "SIGHUP"}
 
 _quiet_pipe: tuple[int, int] | None = None  # kept open: its read end stands in for the terminal's input
 _lock = threading.Lock()

@@ -1,4 +1,5 @@
-"""Short relative times ("5m ago", "in 55m") shared by the commands and the console."""
+"""Short relative times ("5m ago", "in 55m") shared by the commands and the console, and the
+moments of --json."""
 
 from __future__ import annotations
 
@@ -40,3 +41,8 @@ def until(moment: dt.datetime | None, now: dt.datetime) -> str:
     if moment is None:
         return "—"
     return "now" if moment <= now else f"in {span(moment - now)}"
+
+
+def iso_z(moment: dt.datetime | None) -> str | None:
+    """A moment for --json: ISO 8601 in UTC with a Z (None stays None)."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None

@@ -40,7 +40,7 @@ async def test_prune_keeps_recent_jobs_and_each_counters_newest(store_backend):
         assert removed == 96 - 2 * 13  # the last 13 hours of both counters stay
         assert len(await store.job_history(1, 100)) == 13
         failed = await store.failed_jobs()
-        assert [j.counter_id for j in failed] == [2] and failed[0].error == "no access"
+        assert [j.counter_id for j in failed] == [2] and failed[0].last_error == "no access"
         # a very short retention still keeps each counter's newest job
         await store.prune_history(now=now + 100 * HOUR, keep=HOUR)
         assert [len(await store.job_history(c, 100)) for c in (1, 2)] == [1, 1]

@@ -15,8 +15,9 @@ def run_console_command(settings: Settings, *, read_only: bool = False) -> int:
     with serving_metrics(settings) as metrics, demo_simulator(settings) as resolved:  # a port in use: at once
 
         def on_engine(runtime: Runtime) -> None:
-            metrics.exporter.attach(runtime)
-            runtime.engine.bus.emit(Kind.INFO, f"serving metrics on {metrics.url}")
+            if metrics is not None:
+                metrics.exporter.attach(runtime)
+                runtime.opened.bus.emit(Kind.INFO, f"serving metrics on {metrics.url}")
 
         runtime = Runtime(
             resolved,

@@ -8,6 +8,7 @@ nothing half-written. Every bad input is refused before a row is written.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import csv
@@ -17,16 +18,19 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
+from metrika_tui.engine.contract import CommandEngine
 from metrika_tui.engine.export import (
     EXPORT_COLUMNS,
     ExportQuery,
     ExportRequestError,
+    Grain,
+    Row,
     check_export,
     export_batches,
     export_count,
@@ -44,7 +48,7 @@ PROGRESS_AFTER = 1.0
 _STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def run_export(settings: Settings, args) -> int:
+def run_export(settings: Settings, args: argparse.Namespace) -> int:
     query = _query(args)
     fmt = args.format or ("jsonl" if (args.output or "").endswith((".jsonl", ".ndjson")) else "csv")
     to_file = args.output not in (None, "-")
@@ -53,7 +57,7 @@ def run_export(settings: Settings, args) -> int:
         rows = _JsonLines(stream, query.grain) if fmt == "jsonl" else _Csv(stream, query.grain)
         progress = _Progress(args.output if to_file else None)
 
-        async def body(engine) -> int:
+        async def body(engine: CommandEngine) -> int:
             async with _stopped_by_signals(stopped):
                 try:
                     await check_export(engine, query)
@@ -83,7 +87,7 @@ def run_export(settings: Settings, args) -> int:
     return code
 
 
-def _query(args) -> ExportQuery:
+def _query(args: argparse.Namespace) -> ExportQuery:
     first = args.first.first if args.first else None
     last = args.last.last if args.last else None
     if first and last and first > last:
@@ -96,13 +100,13 @@ class _Csv:
     """The header row, then one row per stored row; names made visible (they are text for a
     terminal or a spreadsheet), quoting left to the csv module."""
 
-    def __init__(self, stream: TextIO, grain: str) -> None:
+    def __init__(self, stream: TextIO, grain: Grain) -> None:
         self._writer = csv.writer(stream, lineterminator="\n")
         self._writer.writerow(EXPORT_COLUMNS[grain])
         self._counter: int | None = None
         self._names: tuple[str, str, str] = ("", "", "")
 
-    def write(self, batch: list[tuple]) -> None:
+    def write(self, batch: Sequence[Row]) -> None:
         out = []
         for counter_id, name, site, login, *figures, sampled in batch:
             if counter_id != self._counter:  # a counter's rows come together: its names once
@@ -115,11 +119,11 @@ class _JsonLines:
     """One JSON object a line with the CSV's keys; the names exact (JSON escapes what a
     terminal would act on)."""
 
-    def __init__(self, stream: TextIO, grain: str) -> None:
+    def __init__(self, stream: TextIO, grain: Grain) -> None:
         self._stream = stream
         self._keys = EXPORT_COLUMNS[grain]
 
-    def write(self, batch: list[tuple]) -> None:
+    def write(self, batch: Sequence[Row]) -> None:
         keys = self._keys
         self._stream.write("".join(dumps(dict(zip(keys, (*row[:-1], bool(row[-1]))))) + "\n" for row in batch))
 
@@ -173,10 +177,12 @@ def _mode_for(target: Path) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _stopped_by_signals(stopped: list[signal.Signals]):
-    """SIGINT, SIGTERM and SIGHUP cancel the export: the store is closed and the temporary
-    file removed on the way out; `stopped` says which signal."""
+async def _stopped_by_signals(stopped: list[signal.Signals]) -> AsyncIterator[None]:
+    """SIGINT, SIGTERM and SIGHUP cancel the export (the task entering this): the store is closed
+    and the temporary file removed on the way out; `stopped` says which signal."""
     loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    if task is None:
+        raise RuntimeError("the export runs outside a task")
 
     def stop(sig: signal.Signals) -> None:
         stopped.append(sig)

@@ -8,11 +8,12 @@ from the config file or the environment, never from argv.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import signal
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from metrika_tui.bigtext import big_text
 from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
@@ -22,15 +23,20 @@ from metrika_tui.settings import Settings
 from metrika_tui.text import visible
 from metrika_tui.timefmt import duration
 
+if TYPE_CHECKING:
+    from metrika_tui.engine.contract import CommandEngine
+    from metrika_tui.engine.login import DeviceLogin, LoginPrompt
+    from metrika_tui.metrika.oauth import TokenGrant
+
 #: how often the countdown line is redrawn on a terminal
 TICK = 1.0
 
 
-def run_login(settings: Settings, args) -> int:
+def run_login(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_engine(settings, lambda engine: _login(engine, args))
 
 
-async def _login(engine, args) -> int:
+async def _login(engine: CommandEngine, args: argparse.Namespace) -> int:
     from metrika_tui.engine.login import DeviceLogin, LoginNotConfigured
     from metrika_tui.metrika.errors import MetrikaError
     from metrika_tui.metrika.oauth import AppRejected
@@ -61,7 +67,7 @@ async def _login(engine, args) -> int:
     return EXIT_OK
 
 
-def show_prompt(prompt, out: TextIO, style: Style, seconds_left: float) -> None:
+def show_prompt(prompt: LoginPrompt, out: TextIO, style: Style, seconds_left: float) -> None:
     """The steps, the URL (a link where the terminal makes one) and the code, large."""
     shown_url = visible(prompt.verification_url)  # the OAuth server's words: no control reaches the terminal
     url = _link(shown_url) if style.rich else shown_url
@@ -75,7 +81,7 @@ def show_prompt(prompt, out: TextIO, style: Style, seconds_left: float) -> None:
         print(f"Waiting up to {duration(seconds_left)} for the confirmation...", file=out, flush=True)
 
 
-async def _wait_or_stop(login, out: TextIO):
+async def _wait_or_stop(login: DeviceLogin, out: TextIO) -> TokenGrant:
     """The grant, or a CommandError when the user stops (a signal) or the code runs out."""
     from metrika_tui.metrika.errors import MetrikaError
     from metrika_tui.metrika.oauth import AppRejected, LoginRefused
@@ -123,7 +129,7 @@ async def _wait_or_stop(login, out: TextIO):
         raise CommandError(f"the login failed: {exc}", EXIT_FAILED) from None
 
 
-async def _countdown(login, out: TextIO) -> None:
+async def _countdown(login: DeviceLogin, out: TextIO) -> None:
     while True:
         left = max(0.0, login.seconds_left())
         out.write(f"\r\x1b[2K  waiting for the confirmation... {duration(left)} left (Ctrl-C cancels)")

@@ -52,7 +52,7 @@ def _dispatch(args) -> int:
     from pathlib import Path
 
     from metrika_tui import locations
-    from metrika_tui.settings import SETTINGS, load_settings
+    from metrika_tui.settings import SETTINGS, Settings, load_settings
     from metrika_tui.tui.keymap import check_keymap  # Textual-free: the daemon checks [keys] too
 
     if args.command == "simulator":
@@ -66,7 +66,7 @@ def _dispatch(args) -> int:
     flags["demo"] = getattr(args, "demo", False)
     config_path = Path(args.config) if getattr(args, "config", None) else locations.config_file()
 
-    def load():
+    def load() -> Settings:
         """The settings, the whole config file checked: a typo in it stops every command."""
         loaded = load_settings(flags, config_path=config_path)
         check_keymap(loaded.keys, config_path)

@@ -6,30 +6,36 @@ an argument (argv is visible to every user of the machine), and is shown masked 
 
 from __future__ import annotations
 
+import argparse
 import getpass
 import os
 import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from metrika_tui.cli.errors import EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
 from metrika_tui.engine import accounts as ops
+from metrika_tui.engine.contract import CommandEngine
+from metrika_tui.engine.service import AccountInfo, EngineSnapshot
+from metrika_tui.events import Event
 from metrika_tui.settings import Settings
 from metrika_tui.text import dumps, fit, visible
-from metrika_tui.timefmt import ago
+from metrika_tui.timefmt import ago, iso_z
 from metrika_tui.tokens import Token
 
 
-def run_manage(settings: Settings, args) -> int:
+def run_manage(settings: Settings, args: argparse.Namespace) -> int:
     if (args.command, args.action) == ("accounts", "login"):
         from metrika_tui.cli.login_cmd import run_login
 
         return run_login(settings, args)
-    handler = _HANDLERS[(args.command, args.action)]
     if (args.command, args.action) == ("accounts", "add"):
         token = read_token()  # before opening anything: a bad token input changes nothing
 
-        return run_with_engine(settings, lambda engine: handler(engine, args, token))
+        return run_with_engine(settings, lambda engine: _accounts_add(engine, args, token))
+    handler = _HANDLERS[(args.command, args.action)]
     return run_with_engine(settings, lambda engine: handler(engine, args))
 
 
@@ -49,18 +55,18 @@ def read_token() -> Token:
         raise CommandError(f"not a usable token: {exc}", EXIT_USAGE) from None
 
 
-def _tell_warnings(engine):
+def _tell_warnings(engine: CommandEngine) -> Callable[[], None]:
     """While discovering: the engine's warnings (a time zone this machine does not know) on stderr."""
     from metrika_tui.events import Level
 
-    def tell(event) -> None:
+    def tell(event: Event) -> None:
         if event.level in (Level.WARNING, Level.ERROR):
             print(f"  warning: {visible(event.message)}", file=sys.stderr)
 
     return engine.bus.subscribe(tell)
 
 
-async def _accounts_add(engine, args, token: Token) -> int:
+async def _accounts_add(engine: CommandEngine, args: argparse.Namespace, token: Token) -> int:
     from metrika_tui.metrika.errors import AuthError, MetrikaError
 
     _tell_warnings(engine)
@@ -79,10 +85,10 @@ async def _accounts_add(engine, args, token: Token) -> int:
     return EXIT_OK
 
 
-async def _accounts_list(engine, args) -> int:
+async def _accounts_list(engine: CommandEngine, args: argparse.Namespace) -> int:
     snapshot = await engine.snapshot()
     if args.json:
-        print(dumps([ops.account_as_dict(a) for a in snapshot.accounts], indent=2))
+        print(dumps([_account_json(a) for a in snapshot.accounts], indent=2))
         return EXIT_OK
     if not snapshot.accounts:
         print("No accounts. Add one with: metrika-tui accounts add   (or try: metrika-tui --demo)")
@@ -97,7 +103,22 @@ async def _accounts_list(engine, args) -> int:
     return EXIT_OK
 
 
-async def _accounts_revoke(engine, args) -> int:
+def _account_json(account: AccountInfo) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "user_id": account.user_id,
+        "login": account.login,
+        "uid": account.uid,
+        "token": account.token_masked,
+        "token_expires_at": iso_z(account.token_expires_at),
+        "refreshable": account.has_refresh_token,
+        "login_needed": account.login_needed,
+        "revoked": account.revoked,
+        "counters": account.counters,
+    }
+
+
+async def _accounts_revoke(engine: CommandEngine, args: argparse.Namespace) -> int:
     account = await ops.revoke_account(engine, args.account_id)
     if account is None:
         raise CommandError(f"unknown account id {args.account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
@@ -105,7 +126,7 @@ async def _accounts_revoke(engine, args) -> int:
     return EXIT_OK
 
 
-async def _counters_discover(engine, args) -> int:
+async def _counters_discover(engine: CommandEngine, args: argparse.Namespace) -> int:
     from metrika_tui.metrika.errors import MetrikaError
 
     snapshot = await engine.snapshot()
@@ -129,7 +150,7 @@ async def _counters_discover(engine, args) -> int:
     return 1 if failures else EXIT_OK
 
 
-async def _counters_list(engine, args) -> int:
+async def _counters_list(engine: CommandEngine, args: argparse.Namespace) -> int:
     snapshot = await engine.snapshot()
     _check_account(snapshot, args.account_id)
     seen_by = await engine.counter_accounts()  # a shared counter is listed for every account that sees it
@@ -156,13 +177,13 @@ async def _counters_list(engine, args) -> int:
     return EXIT_OK
 
 
-def _check_account(snapshot, account_id: int | None) -> None:
+def _check_account(snapshot: EngineSnapshot, account_id: int | None) -> None:
     """An --account-id that names no account is a usage error, not an empty list."""
     if account_id is not None and all(a.id != account_id for a in snapshot.accounts):
         raise CommandError(f"unknown account id {account_id} (see 'metrika-tui accounts list')", EXIT_USAGE)
 
 
-async def _counters_toggle(engine, args) -> int:
+async def _counters_toggle(engine: CommandEngine, args: argparse.Namespace) -> int:
     active = args.action == "enable"
     snapshot = await engine.snapshot()
     known = {c.counter_id for c in snapshot.counters}
@@ -176,8 +197,7 @@ async def _counters_toggle(engine, args) -> int:
     return EXIT_OK
 
 
-_HANDLERS = {
-    ("accounts", "add"): _accounts_add,
+_HANDLERS: dict[tuple[str, str], Callable[[CommandEngine, argparse.Namespace], Awaitable[int]]] = {
     ("accounts", "list"): _accounts_list,
     ("accounts", "revoke"): _accounts_revoke,
     ("counters", "discover"): _counters_discover,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 from metrika_tui import __version__
 from metrika_tui.models import month_end
@@ -19,7 +21,7 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse, but usage errors become UsageError so main() prints them one way."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message}\n(see '{self.prog} --help')")
 
 
@@ -279,8 +281,11 @@ def _seconds(text: str) -> float | None:
     return None
 
 
-def _span(what: str, longest: str, *, zero: bool = True):
+def _span(what: str, longest: str, *, zero: bool = True) -> Callable[[str], dt.timedelta]:
     """An argparse type: a time as `_seconds` reads it, from zero (or above it) to `longest`."""
+    most = _seconds(longest)
+    if most is None:
+        raise ValueError(f"not a time: {longest!r}")
 
     def parse(text: str) -> dt.timedelta:
         if text.strip().startswith("-"):
@@ -290,7 +295,7 @@ def _span(what: str, longest: str, *, zero: bool = True):
             raise argparse.ArgumentTypeError(f"expected seconds or a time like 90s, 10m, 1h30m, got {text!r}")
         if not zero and seconds == 0:
             raise argparse.ArgumentTypeError(f"{what} must be above zero, got {text!r}")
-        if seconds > _seconds(longest):
+        if seconds > most:
             raise argparse.ArgumentTypeError(f"{what} of at most {longest}, got {text!r}")
         return dt.timedelta(seconds=seconds)
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from metrika_tui.demo import seed_demo
 from metrika_tui.settings import Settings
 
+if TYPE_CHECKING:
+    from metrika_tui.engine.contract import CommandEngine
+    from metrika_tui.engine.service import Engine
+
 
 @contextlib.asynccontextmanager
-async def open_engine(settings: Settings) -> AsyncIterator:
+async def open_engine(settings: Settings) -> AsyncIterator[Engine]:
     """An open Engine for one command; closed (workers stopped, leases given back) on exit.
 
     The caller runs inside `demo_simulator(settings)` already when --demo is on.
@@ -25,7 +30,7 @@ async def open_engine(settings: Settings) -> AsyncIterator:
         await engine.close()
 
 
-def run_with_engine(settings: Settings, body) -> int:
+def run_with_engine(settings: Settings, body: Callable[[CommandEngine], Awaitable[int]]) -> int:
     """Run `await body(engine)` in a fresh event loop, with the demo simulator when asked."""
     import asyncio
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
 import itertools
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
+from metrika_tui.engine.contract import CommandEngine
+from metrika_tui.engine.planner import Pace
 from metrika_tui.engine.scheduler import next_slot_after
+from metrika_tui.engine.service import EngineSnapshot
 from metrika_tui.engine.status import CounterState, CounterStatus
 from metrika_tui.settings import Settings
 from metrika_tui.text import dumps, visible
-from metrika_tui.timefmt import ago, span, until
+from metrika_tui.timefmt import ago, iso_z, span, until
 
 
-def run_status(settings: Settings, args) -> int:
-    async def body(engine) -> int:
+def run_status(settings: Settings, args: argparse.Namespace) -> int:
+    async def body(engine: CommandEngine) -> int:
         snapshot = await engine.snapshot()
         next_sync = snapshot.next_scheduled_sync_at or next_slot_after(snapshot.taken_at, engine.settings)
         if args.json:
@@ -26,11 +33,7 @@ def run_status(settings: Settings, args) -> int:
     return run_with_engine(settings, body)
 
 
-def _iso(moment) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-def as_json(snapshot, next_sync) -> dict:
+def as_json(snapshot: EngineSnapshot, next_sync: dt.datetime | None) -> dict[str, Any]:
     by_account = {k: list(g) for k, g in itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}
     return {
         "accounts": [
@@ -41,7 +44,7 @@ def as_json(snapshot, next_sync) -> dict:
                 "status": "revoked" if account.revoked else "active",
                 "quota": quota_json(snapshot.paces.get(account.quota_login)),
                 "uid": account.uid,
-                "token_expires_at": _iso(account.token_expires_at),
+                "token_expires_at": iso_z(account.token_expires_at),
                 "token_refreshable": account.has_refresh_token,
                 "login_needed": account.login_needed,
                 "token_warning": account.token_warning,
@@ -51,8 +54,8 @@ def as_json(snapshot, next_sync) -> dict:
                         "name": c.name,
                         "site": c.site,
                         "state": c.state.value,
-                        "last_fetched_at": _iso(c.last_fetched_at),
-                        "next_due_at": _iso(c.next_due_at),
+                        "last_fetched_at": iso_z(c.last_fetched_at),
+                        "next_due_at": iso_z(c.next_due_at),
                         "last_error": c.last_error,
                         "sample_share": c.sample_share,
                         "held_by": c.held_by,
@@ -66,12 +69,12 @@ def as_json(snapshot, next_sync) -> dict:
             **snapshot.summary.as_dict(),
             "freshness": snapshot.freshness.as_dict() if snapshot.freshness else None,
         },
-        "next_scheduled_sync_at": _iso(next_sync),
-        "generated_at": _iso(snapshot.taken_at),
+        "next_scheduled_sync_at": iso_z(next_sync),
+        "generated_at": iso_z(snapshot.taken_at),
     }
 
 
-def quota_json(pace) -> dict | None:
+def quota_json(pace: Pace | None) -> dict[str, Any] | None:
     """An account's login's day: what `quota` holds in `sync-status --json`."""
     if pace is None:
         return None
@@ -79,14 +82,14 @@ def quota_json(pace) -> dict | None:
         "login": pace.login,
         "requests_per_day": pace.per_day,
         "used_today": pace.used,
-        "resets_at": _iso(pace.resets_at),
+        "resets_at": iso_z(pace.resets_at),
         "effective_interval_minutes": round(pace.effective_interval.total_seconds() / 60),
         "stretched": pace.stretched,
-        "spent_until": _iso(pace.spent_until),
+        "spent_until": iso_z(pace.spent_until),
     }
 
 
-def quota_line(pace, now) -> str:
+def quota_line(pace: Pace, now: dt.datetime) -> str:
     """'Quota: 1,234 of 5,000 requests today (login agency-1, resets in 5h 2m); each counter
     every 2h 32m (its quota cannot keep 60 min)'"""
     line = (
@@ -102,7 +105,7 @@ def quota_line(pace, now) -> str:
     return line
 
 
-def describe(counter: CounterStatus, now) -> str:
+def describe(counter: CounterStatus, now: dt.datetime) -> str:
     """The words after the state, as the original report put them."""
     state = counter.state
     sampled = f" (figures sampled: {counter.sample_share:.0%} of visits)" if counter.sample_share is not None else ""
@@ -123,7 +126,7 @@ def describe(counter: CounterStatus, now) -> str:
     return "disabled: not planned"
 
 
-def render_text(snapshot, next_sync, style: Style, tz) -> str:
+def render_text(snapshot: EngineSnapshot, next_sync: dt.datetime | None, style: Style, tz: ZoneInfo) -> str:
     now = snapshot.taken_at
     lines = [f"{style.mark('📊 ', '')}Sync Status Report", style.rule()]
     by_account = {k: list(g) for k, g in itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}
@@ -174,7 +177,7 @@ def render_text(snapshot, next_sync, style: Style, tz) -> str:
     if s.disabled or s.revoked:
         lines.append(f"   Not synced: {s.disabled} disabled, {s.revoked} of revoked accounts")
     fresh = snapshot.freshness
-    if fresh is not None and fresh.counters:
+    if fresh is not None and fresh.median_age is not None and fresh.oldest_age is not None:  # some measured
         lines.append(f"   Data age: median {span(fresh.median_age)}, oldest {span(fresh.oldest_age)}")
     if s.sampled:
         lines.append(f"   {style.mark('≈ ', '')}Sampled: {s.sampled} (the API estimated their figures from a sample)")

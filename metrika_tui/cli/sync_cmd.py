@@ -12,9 +12,10 @@ from typing import TextIO
 from metrika_tui.cli.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandError
 from metrika_tui.cli.session import run_with_engine
 from metrika_tui.cli.style import Style
+from metrika_tui.engine.contract import CommandEngine
 from metrika_tui.engine.passes import PlanResult
 from metrika_tui.engine.planner import Pace
-from metrika_tui.engine.service import Engine, EngineSnapshot
+from metrika_tui.engine.service import EngineSnapshot
 from metrika_tui.engine.waits import PassWait, pass_max_wait
 from metrika_tui.events import Event, Kind
 from metrika_tui.jobs import Outcome, Trigger
@@ -28,7 +29,7 @@ def run_sync(settings: Settings, args: argparse.Namespace) -> int:
     return run_with_engine(settings, lambda engine: _stoppable_sync(engine, args))
 
 
-async def _stoppable_sync(engine: Engine, args: argparse.Namespace) -> int:
+async def _stoppable_sync(engine: CommandEngine, args: argparse.Namespace) -> int:
     """The pass, with SIGTERM, SIGINT and SIGHUP as ways to stop it: running jobs get a short
     grace, the rest go back to the queue, the summary says so (a hang-up: quietly)."""
     stop = PassStop(
@@ -39,7 +40,7 @@ async def _stoppable_sync(engine: Engine, args: argparse.Namespace) -> int:
         return await _sync(engine, args, stop)
 
 
-async def _care_for_tokens(engine: Engine) -> None:
+async def _care_for_tokens(engine: CommandEngine) -> None:
     """Refresh tokens due for it (`token_care`) and tell its warnings on stderr."""
     from metrika_tui.engine.token_care import TokenCare
 
@@ -54,7 +55,7 @@ async def _care_for_tokens(engine: Engine) -> None:
         unsubscribe()
 
 
-async def _sync(engine: Engine, args: argparse.Namespace, stop: PassStop) -> int:
+async def _sync(engine: CommandEngine, args: argparse.Namespace, stop: PassStop) -> int:
     style = Style.detect()
     out = sys.stdout
     started = time.monotonic()
@@ -173,7 +174,7 @@ class _Progress:
     account alice spent (200 per 5 min); 180 counters queued"."""
 
     def __init__(
-        self, engine: Engine, names: Mapping[int, str], style: Style, out: TextIO, max_wait: dt.timedelta
+        self, engine: CommandEngine, names: Mapping[int, str], style: Style, out: TextIO, max_wait: dt.timedelta
     ) -> None:
         self.engine, self.names, self.style, self.out, self.max_wait = engine, names, style, out, max_wait
         self.total = self.done = self.failed = 0

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from metrika_tui.engine.ports import EngineParts
 from metrika_tui.engine.status import CounterStatus
 from metrika_tui.events import Kind, Level
-from metrika_tui.models import known_zone, offset_text
+from metrika_tui.models import Counter, known_zone, offset_text
+from metrika_tui.store import Account
+from metrika_tui.timefmt import iso_z
 from metrika_tui.tokens import Token
 
 #: counters named in the warning about unknown time zones, then "and N more"
@@ -16,7 +23,7 @@ class AccountRefused(Exception):
     words, so the console shows it without knowing the client's error taxonomy."""
 
 
-async def add_account_or_refuse(engine, token: Token, *, user_id: str | None):
+async def add_account_or_refuse(engine: EngineParts, token: Token, *, user_id: str | None) -> tuple[Account, int]:
     """`add_account` with discovery, the client's errors told as AccountRefused."""
     from metrika_tui.metrika.errors import AuthError, MetrikaError
 
@@ -29,14 +36,14 @@ async def add_account_or_refuse(engine, token: Token, *, user_id: str | None):
 
 
 async def add_account(
-    engine,
+    engine: EngineParts,
     token: Token,
     *,
     user_id: str | None,
     discover: bool = True,
     refresh_token: Token | None = None,
-    expires_at=None,
-):
+    expires_at: dt.datetime | None = None,
+) -> tuple[Account, int]:
     """Ask Yandex ID whose token it is, check it against the API, store the account, and
     (by default) its counters. A Yandex user already known gets the new token on its
     account (logging in again), not a second account.
@@ -81,7 +88,7 @@ async def add_account(
     return account, found
 
 
-async def discover(engine, account_id: int) -> tuple[int, int]:
+async def discover(engine: EngineParts, account_id: int) -> tuple[int, int]:
     """Pull the account's counters (all pages) into the store; returns (found, new)."""
     account = next(a for a in await engine.store.accounts() if a.id == account_id)
     counters = await engine.client.list_counters(account.token)
@@ -91,7 +98,7 @@ async def discover(engine, account_id: int) -> tuple[int, int]:
     return found, new
 
 
-def _warn_unknown_zones(engine, account_id: int, counters) -> None:
+def _warn_unknown_zones(engine: EngineParts, account_id: int, counters: Sequence[Counter]) -> None:
     """One warning for the counters whose time zone this machine does not know: their days are
     counted at the fixed offset the API gave with it (no daylight saving), not failed."""
     unknown = [c for c in counters if known_zone(c.time_zone) is None]
@@ -110,7 +117,7 @@ def _warn_unknown_zones(engine, account_id: int, counters) -> None:
     )
 
 
-async def revoke_account(engine, account_id: int):
+async def revoke_account(engine: EngineParts, account_id: int) -> Account | None:
     """Stop syncing an account by hand; returns the account, or None for an unknown id."""
     if not await engine.store.revoke_account(account_id, reason="revoked by the user", now=engine.clock.now()):
         return None
@@ -118,28 +125,8 @@ async def revoke_account(engine, account_id: int):
     return next(a for a in await engine.store.accounts() if a.id == account_id)
 
 
-def account_as_dict(account) -> dict:
-    expires = account.token_expires_at
-    return {
-        "id": account.id,
-        "user_id": account.user_id,
-        "login": account.login,
-        "uid": account.uid,
-        "token": account.token_masked,
-        "token_expires_at": expires.isoformat().replace("+00:00", "Z") if expires else None,
-        "refreshable": account.has_refresh_token,
-        "login_needed": account.login_needed,
-        "revoked": account.revoked,
-        "counters": account.counters,
-    }
-
-
-def counter_as_dict(counter: CounterStatus, seen_by: tuple[int, ...] = ()) -> dict:
+def counter_as_dict(counter: CounterStatus, seen_by: tuple[int, ...] = ()) -> dict[str, Any]:
     """A counter for --json; `accounts`: every account that sees it, the one it syncs through first."""
-
-    def iso(moment):
-        return moment.isoformat().replace("+00:00", "Z") if moment else None
-
     return {
         "counter_id": counter.counter_id,
         "account_id": counter.account_id,
@@ -148,8 +135,8 @@ def counter_as_dict(counter: CounterStatus, seen_by: tuple[int, ...] = ()) -> di
         "site": counter.site,
         "active": counter.active,
         "state": counter.state.value,
-        "last_fetched_at": iso(counter.last_fetched_at),
-        "next_due_at": iso(counter.next_due_at),
+        "last_fetched_at": iso_z(counter.last_fetched_at),
+        "next_due_at": iso_z(counter.next_due_at),
         "last_error": counter.last_error,
         "sample_share": counter.sample_share,
     }

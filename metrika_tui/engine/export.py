@@ -6,18 +6,31 @@ a single row is written; the rows then stream from the store in batches (`Export
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from typing import Any
 
+from metrika_tui.engine.ports import EngineParts
 from metrika_tui.store import EXPORT_COLUMNS, ExportQuery
+from metrika_tui.store.db import Row
+from metrika_tui.store.export import Grain
 
-__all__ = ["EXPORT_COLUMNS", "ExportQuery", "ExportRequestError", "check_export", "export_batches", "export_count"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "ExportQuery",
+    "ExportRequestError",
+    "Grain",
+    "Row",
+    "check_export",
+    "export_batches",
+    "export_count",
+]
 
 
 class ExportRequestError(ValueError):
     """The export names what the store does not hold; the message says what, and where to look."""
 
 
-async def check_export(engine, query: ExportQuery) -> None:
+async def check_export(engine: EngineParts, query: ExportQuery) -> None:
     """Refuse ids the store does not know, and a counter outside the account asked for."""
     if query.account_id is not None and all(a.id != query.account_id for a in await engine.store.accounts()):
         raise ExportRequestError(f"unknown account id {query.account_id} (see 'metrika-tui accounts list')")
@@ -32,10 +45,10 @@ async def check_export(engine, query: ExportQuery) -> None:
         raise ExportRequestError(f"not counters of account {query.account_id}: {listed}")
 
 
-async def export_count(engine, query: ExportQuery) -> int:
+async def export_count(engine: EngineParts, query: ExportQuery) -> int:
     return await engine.store.export_count(query)
 
 
-def export_batches(engine, query: ExportQuery) -> AsyncIterator[list[tuple]]:
+def export_batches(engine: EngineParts, query: ExportQuery) -> AsyncGenerator[list[tuple[Any, ...]], None]:
     """The rows, `EXPORT_COLUMNS[query.grain]` each, a batch at a time (see the store)."""
     return engine.store.export_batches(query)

@@ -15,7 +15,8 @@ it is not healthy either: the sync is not doing anything.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from metrika_tui.engine import planner
 from metrika_tui.engine.scheduler import STALL_GRACE, current_slot
@@ -23,7 +24,7 @@ from metrika_tui.settings import Settings
 from metrika_tui.store import Store, StoreError
 from metrika_tui.store.monitoring import PlannedSlot, Scope
 from metrika_tui.text import visible
-from metrika_tui.timefmt import span
+from metrika_tui.timefmt import iso_z, span
 
 #: the default bound on a counter's data age, in its login's (effective) intervals
 DEFAULT_INTERVALS = 3
@@ -58,23 +59,20 @@ class Health:
     oldest_age: dt.timedelta | None = None
     max_age: dt.timedelta | None = None  # as given; None: each login's DEFAULT_INTERVALS
 
-    def as_dict(self) -> dict:
-        def iso(moment):
-            return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if moment else None
-
-        def seconds(delta):
+    def as_dict(self) -> dict[str, Any]:
+        def seconds(delta: dt.timedelta | None) -> float | None:
             return round(delta.total_seconds(), 1) if delta is not None else None
 
         return {
             "healthy": self.healthy,
             "reasons": list(self.reasons),
-            "checked_at": iso(self.checked_at),
+            "checked_at": iso_z(self.checked_at),
             "database": {"path": self.db_path, "opened": self.opened},
             "scheduler": {
                 "alive": self.scheduler_alive,
-                "due_slot": iso(self.due_slot),
-                "last_planned_slot": iso(self.last_slot.slot) if self.last_slot else None,
-                "planned_at": iso(self.last_slot.planned_at) if self.last_slot else None,
+                "due_slot": iso_z(self.due_slot),
+                "last_planned_slot": iso_z(self.last_slot.slot) if self.last_slot else None,
+                "planned_at": iso_z(self.last_slot.planned_at) if self.last_slot else None,
                 "planned_by": self.last_slot.origin if self.last_slot else None,
             },
             "data": {
@@ -104,22 +102,25 @@ async def check_health(
     """The health of the sync on `settings.db_path` at `now`; never raises for the database."""
     now = now or dt.datetime.now(dt.UTC)
     location = settings.db_path
-    base = {"checked_at": now, "db_path": str(location), "max_age": max_age}
+    unhealthy = Health(False, (), now, str(location), max_age=max_age)
     if location.exists() is False:
-        return Health(False, (f"no database at {location}: nothing was ever synced here",), **base)
+        return replace(unhealthy, reasons=(f"no database at {location}: nothing was ever synced here",))
     try:
         store = await Store.open(location)
     except StoreError as exc:
-        return Health(False, (f"database: {exc}",), **base)
+        return replace(unhealthy, reasons=(f"database: {exc}",))
     try:
-        return await _check(store, settings, max_age=max_age, now=now, base=base)
+        return await _check(store, settings, max_age=max_age, now=now, base=unhealthy)
     except StoreError as exc:
-        return Health(False, (f"database: {exc}",), opened=True, **base)
+        return replace(unhealthy, reasons=(f"database: {exc}",), opened=True)
     finally:
         await store.close()
 
 
-async def _check(store: Store, settings: Settings, *, max_age, now, base) -> Health:
+async def _check(
+    store: Store, settings: Settings, *, max_age: dt.timedelta | None, now: dt.datetime, base: Health
+) -> Health:
+    """`base` with what the store says: its moment, path and bound kept."""
     reasons: list[str] = []
     last = await store.last_planned_slot()
     due = scheduled_by_now(now, settings)
@@ -144,9 +145,10 @@ async def _check(store: Store, settings: Settings, *, max_age, now, base) -> Hea
     stale.sort(key=lambda s: s.age - s.bound, reverse=True)
     if stale:
         reasons.append(_stale_reason(stale))
-    return Health(
-        not reasons,
-        tuple(reasons),
+    return replace(
+        base,
+        healthy=not reasons,
+        reasons=tuple(reasons),
         opened=True,
         last_slot=last,
         due_slot=due,
@@ -155,7 +157,6 @@ async def _check(store: Store, settings: Settings, *, max_age, now, base) -> Hea
         stale=tuple(stale),
         stale_count=len(stale),
         oldest_age=oldest,
-        **base,
     )
 
 

@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict
 
 from metrika_tui.clock import Clock
 from metrika_tui.engine.events import EventBus
@@ -56,16 +57,24 @@ class JobResult:
     quota_message: str | None = None
 
 
+class JobIds(TypedDict):
+    """Whom a job's events are about: the keywords `EventBus.emit` takes."""
+
+    counter_id: int
+    account_id: int
+    job_id: int
+
+
 def queue_backoff(attempts: int) -> float:
     """Seconds before a transient failure is tried again from the queue (full jitter)."""
-    return random.uniform(0.5, 1.0) * min(QUEUE_BACKOFF_MAX, QUEUE_BACKOFF_BASE * 2**attempts)
+    return random.uniform(0.5, 1.0) * min(QUEUE_BACKOFF_MAX, QUEUE_BACKOFF_BASE * 2.0**attempts)
 
 
 async def run_job(
     job: ClaimedJob, *, store: Store, client: MetrikaApi, settings: Settings, clock: Clock, bus: EventBus
 ) -> JobResult:
     """Fetch, store and settle one claimed job. Never raises for API or quota trouble."""
-    ids = {"counter_id": job.counter_id, "account_id": job.account_id, "job_id": job.id}
+    ids: JobIds = {"counter_id": job.counter_id, "account_id": job.account_id, "job_id": job.id}
     started = time.monotonic()
     date1, date2 = fetch_window(job.last_fetched_day, job.time_zone, settings, clock.now(), offset=job.time_zone_offset)
     requests = window_requests(date1, date2, settings.month_users)
@@ -160,14 +169,23 @@ def combine(requests: Sequence[ReportRequest], reports: Sequence[Report]) -> tup
     return daily, months
 
 
-async def _settle_quota(job, exc: QuotaError, *, store, settings, clock, bus, ids) -> JobResult:
+async def _settle_quota(
+    job: ClaimedJob,
+    exc: QuotaError,
+    *,
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    bus: EventBus,
+    ids: JobIds,
+) -> JobResult:
     now = clock.now()
     counted = False
     if exc.short:
         # a per-second or parallel quota frees up in seconds: outlasting the client's quick retries
         # (several processes on one address) is no reason to wait a minute
         retry_at = exc.retry_at or now + dt.timedelta(seconds=random.uniform(0.5, 1.0) * SHORT_QUOTA_WAIT)
-    elif exc.reset_known:
+    elif exc.reset_known and exc.retry_at is not None:
         retry_at = exc.retry_at
     else:  # nobody knows when it frees: back off, doubling, and give up after a few
         if job.deferrals + 1 > settings.max_deferrals:
@@ -201,7 +219,9 @@ async def _settle_quota(job, exc: QuotaError, *, store, settings, clock, bus, id
     return JobResult(False, Settled.LOST, error="lease lost")
 
 
-async def _settle_auth(job, exc: AuthError, *, store, clock, bus, ids) -> JobResult:
+async def _settle_auth(
+    job: ClaimedJob, exc: AuthError, *, store: Store, clock: Clock, bus: EventBus, ids: JobIds
+) -> JobResult:
     if exc.token_dead:
         reason = f"token rejected by Metrika: {exc.message}"
         if await store.revoke_account(job.account_id, reason=reason, now=clock.now(), only_if_active=True):
@@ -212,14 +232,18 @@ async def _settle_auth(job, exc: AuthError, *, store, clock, bus, ids) -> JobRes
     return await _settle_failure(job, f"no access to this counter: {exc.message}", store, clock, bus, ids)
 
 
-async def _settle_failure(job, error: str, store, clock, bus, ids) -> JobResult:
+async def _settle_failure(
+    job: ClaimedJob, error: str, store: Store, clock: Clock, bus: EventBus, ids: JobIds
+) -> JobResult:
     if await store.fail_job(job, now=clock.now(), error=error):
         bus.emit(Kind.FAILED, error, level=Level.ERROR, **ids)
         return JobResult(False, Settled.FAILED, error=error)
     return JobResult(False, Settled.LOST, error="lease lost")
 
 
-async def _settle_transient(job, error: str, *, store, settings, clock, bus, ids) -> JobResult:
+async def _settle_transient(
+    job: ClaimedJob, error: str, *, store: Store, settings: Settings, clock: Clock, bus: EventBus, ids: JobIds
+) -> JobResult:
     now = clock.now()
     run_after = now + dt.timedelta(seconds=queue_backoff(job.attempts))
     status = await store.retry_job(job, now=now, run_after=run_after, error=error, max_attempts=settings.max_attempts)

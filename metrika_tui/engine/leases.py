@@ -81,7 +81,7 @@ def holders(held: list[HeldJob], me: ProcessId, now: dt.datetime, heartbeat: flo
 
 def holders_by_job(held: list[HeldJob], me: ProcessId, now: dt.datetime, heartbeat: float) -> dict[int, Holder | None]:
     """Counter id -> the holder of its live lease (None: this process), as `holders`."""
-    groups: dict[tuple, list[HeldJob]] = {}
+    groups: dict[tuple[str | None, int | None, float | None, str], list[HeldJob]] = {}
     for job in held:
         if job.lease_expires_at is not None and job.lease_expires_at < now:
             continue
@@ -128,7 +128,7 @@ class LeaseKeeper:
     ) -> None:
         self.store, self.clock, self.bus, self._settings, self.process = store, clock, bus, settings, process
         self.held: dict[int, ClaimedJob] = {}
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def hold(self, job: ClaimedJob) -> None:
         self.held[job.id] = job

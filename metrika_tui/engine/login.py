@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from metrika_tui import locations
 from metrika_tui.engine.accounts import AccountRefused, add_account
+from metrika_tui.engine.ports import EngineParts, YandexIdApi
 from metrika_tui.events import Kind
 from metrika_tui.metrika.errors import MetrikaError, TransientError
 from metrika_tui.metrika.oauth import (
@@ -28,6 +29,8 @@ from metrika_tui.metrika.oauth import (
     LoginRefused,
     TokenGrant,
 )
+from metrika_tui.store import Account
+from metrika_tui.tokens import OAuthApp
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -75,8 +78,19 @@ def device_identity() -> tuple[str, str]:
 class DeviceLogin:
     """One device-code login, from the code to the stored account."""
 
-    def __init__(self, engine, code: DeviceCode, started: dt.datetime, *, sleep: Sleep | None = None) -> None:
+    def __init__(
+        self,
+        engine: EngineParts,
+        yandex_id: YandexIdApi,
+        app: OAuthApp,
+        code: DeviceCode,
+        started: dt.datetime,
+        *,
+        sleep: Sleep | None = None,
+    ) -> None:
         self.engine = engine
+        self.yandex_id = yandex_id
+        self.app = app
         self.code = code
         self.prompt = LoginPrompt(
             code.user_code, code.verification_url, started + dt.timedelta(seconds=code.expires_in), code.interval
@@ -86,15 +100,15 @@ class DeviceLogin:
         self._sleep = sleep or asyncio.sleep
 
     @classmethod
-    async def start(cls, engine, *, sleep: Sleep | None = None) -> DeviceLogin:
+    async def start(cls, engine: EngineParts, *, sleep: Sleep | None = None) -> DeviceLogin:
         """Ask Yandex ID for a code. Raises LoginNotConfigured, or the client's errors."""
-        app = engine.settings.oauth_app
-        if app is None:
+        app, yandex_id = engine.settings.oauth_app, engine.yandex_id
+        if app is None or yandex_id is None:  # no Yandex ID: an engine built without one (tests)
             raise LoginNotConfigured(NOT_CONFIGURED)
         device_id, device_name = device_identity()
-        code = await engine.yandex_id.request_device_code(app, device_id=device_id, device_name=device_name)
+        code = await yandex_id.request_device_code(app, device_id=device_id, device_name=device_name)
         engine.bus.emit(Kind.INFO, f"login started: code shown, valid for {code.expires_in:.0f}s")
-        return cls(engine, code, engine.clock.now(), sleep=sleep)
+        return cls(engine, yandex_id, app, code, engine.clock.now(), sleep=sleep)
 
     def seconds_left(self) -> float:
         return (self.prompt.expires_at - self.engine.clock.now()).total_seconds()
@@ -102,7 +116,6 @@ class DeviceLogin:
     async def wait(self) -> TokenGrant:
         """Poll until the user confirms: the grant. Raises LoginRefused (denied, or expired:
         the codes' lifetime is the bound), AppRejected, or OAuthError."""
-        app = self.engine.settings.oauth_app
         while True:
             left = self.seconds_left()
             if left <= 0:
@@ -110,14 +123,16 @@ class DeviceLogin:
             await self._sleep(min(self.interval, left))  # never sooner than the interval
             self.polls += 1
             try:
-                return await self.engine.yandex_id.poll_device_token(app, self.code)
+                return await self.yandex_id.poll_device_token(self.app, self.code)
             except LoginPending as exc:
                 if exc.slow_down:
                     self.interval += SLOW_DOWN_STEP
             except TransientError:
                 pass  # Yandex ID's passing trouble: ask again at the next interval, within the lifetime
 
-    async def finish(self, grant: TokenGrant, *, user_id: str | None = None, discover: bool = True):
+    async def finish(
+        self, grant: TokenGrant, *, user_id: str | None = None, discover: bool = True
+    ) -> tuple[Account, int]:
         """Store the account (identity from the login info) and its counters: (account, found)."""
         account, found = await add_account(
             self.engine,
@@ -133,7 +148,7 @@ class DeviceLogin:
 APP_REJECTED = "Yandex OAuth refused the configured app: {}; check [oauth] client_id and client_secret"
 
 
-async def start_login_or_refuse(engine) -> DeviceLogin:
+async def start_login_or_refuse(engine: EngineParts) -> DeviceLogin:
     """`DeviceLogin.start`, every way it fails told as AccountRefused (the console's words)."""
     try:
         return await DeviceLogin.start(engine)
@@ -145,7 +160,7 @@ async def start_login_or_refuse(engine) -> DeviceLogin:
         raise AccountRefused(f"could not get a code from Yandex ID: {exc}") from None
 
 
-async def finish_login_or_refuse(login: DeviceLogin, *, user_id: str | None):
+async def finish_login_or_refuse(login: DeviceLogin, *, user_id: str | None) -> tuple[Account, int]:
     """Wait for the confirmation and store the account: (account, found), or AccountRefused."""
     try:
         grant = await login.wait()

@@ -30,12 +30,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from operator import attrgetter
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from metrika_tui.engine.scheduler import current_slot, next_slot_after
 from metrika_tui.engine.window import steady_cost, sync_cost
 from metrika_tui.settings import Settings
-from metrika_tui.store.rows import LoginDay, NewJob, PlanCandidate, PlanDecision
+from metrika_tui.store.rows import CounterRow, LoginDay, NewJob, PlanCandidate, PlanDecision
 from metrika_tui.store.store import quota_day
 from metrika_tui.timefmt import span
 
@@ -46,7 +46,14 @@ RETELL_SHARE = 0.1
 #: how late a slot's tick may plan a counter before the counter shows OVERDUE
 OVERDUE_GRACE = dt.timedelta(minutes=2)
 DAY = dt.timedelta(days=1)
-T = TypeVar("T")
+
+
+class _Synced(Protocol):
+    @property
+    def last_fetched_at(self) -> dt.datetime | None: ...
+
+
+S = TypeVar("S", bound=_Synced)
 
 
 class PlanMode(StrEnum):
@@ -159,12 +166,18 @@ def next_due_slot(synced_for: dt.datetime | None, settings: Settings, now: dt.da
     return slot if slot >= due_from else next_slot_after(due_from, settings)
 
 
-def oldest_first(items: Iterable[T], id_of: Callable[[T], int] = attrgetter("counter_id")) -> list[T]:
+def oldest_first(items: Iterable[S], id_of: Callable[[S], int] = attrgetter("counter_id")) -> list[S]:
     """Never synced first (in the given order), then the oldest data first: the order a
-    login's counters are planned in."""
-    fresh = [c for c in items if c.last_fetched_at is None]
-    synced = sorted((c for c in items if c.last_fetched_at is not None), key=lambda c: (c.last_fetched_at, id_of(c)))
-    return fresh + synced
+    login's counters are planned in. `items` is read once (a generator will do)."""
+    fresh: list[S] = []
+    synced: list[tuple[dt.datetime, int, S]] = []
+    for c in items:
+        if c.last_fetched_at is None:
+            fresh.append(c)
+        else:
+            synced.append((c.last_fetched_at, id_of(c), c))
+    synced.sort(key=lambda entry: entry[:2])
+    return fresh + [c for _, _, c in synced]
 
 
 @dataclass
@@ -263,11 +276,15 @@ def _choose_for_login(
     choice.budget.extend((c.counter_id, c.account_id) for c, _ in refreshes[len(taken) :])
 
 
-def _while_it_fits(refreshes: list[tuple[PlanCandidate, int]], left: int, *, share: float) -> list:
+Refresh = tuple[PlanCandidate, int]  # a synced counter to plan again, and what it costs
+
+
+def _while_it_fits(refreshes: list[Refresh], left: int, *, share: float) -> list[Refresh]:
     """The first refreshes whose costs fit in `left` and come to `share`, rounded to the nearest
     request (what one plan spends over or under its share, the next plans' shares make up: each
     is worked out again from what is left)."""
-    spent, taken = 0, []
+    spent = 0
+    taken: list[Refresh] = []
     for c, cost in refreshes:
         if spent + cost > left or spent + cost / 2 > share:
             break
@@ -277,14 +294,22 @@ def _while_it_fits(refreshes: list[tuple[PlanCandidate, int]], left: int, *, sha
 
 
 def _at_the_days_pace(
-    refreshes, left: int, pace: Pace, *, now: dt.datetime, until: dt.datetime, choice: _Choice, job
-) -> list:
+    refreshes: list[Refresh],
+    left: int,
+    pace: Pace,
+    *,
+    now: dt.datetime,
+    until: dt.datetime,
+    choice: _Choice,
+    job: Callable[[PlanCandidate, int, dt.datetime], NewJob],
+) -> list[Refresh]:
     """A stretched login's refreshes, one at a time at the day's even pace (a request every
     `pace_gap`), from where the last plan's left off (`paced_until`), up to the next plan: each
     counter's data ages evenly, however the day's budget divides into slots."""
     gap = pace_gap(pace, now)
     moment = max(now, pace.paced_until + gap) if pace.paced_until else now
-    spent, taken = 0, []
+    spent = 0
+    taken: list[Refresh] = []
     for c, cost in refreshes:
         if moment >= until or spent + cost > left:
             break
@@ -312,15 +337,14 @@ def _minutes(delta: dt.timedelta) -> str:
 
 
 def when_next(
-    rows: Iterable, paces: Mapping[str, Pace], settings: Settings, now: dt.datetime
+    rows: Iterable[CounterRow], paces: Mapping[str, Pace], settings: Settings, now: dt.datetime
 ) -> dict[int, tuple[dt.datetime | None, dt.datetime | None]]:
-    """Counter id -> (when it will be synced next, when it is OVERDUE if not queued by then),
-    for store.CounterRow-like rows (id, quota_login, last_fetched_at, synced_for, job_status).
+    """Counter id -> (when it will be synced next, when it is OVERDUE if not queued by then).
 
     Within its quota a counter is next synced at the slot the due rule names. A stretched
     login's counters are projected along its plan: in the planning order, one at each step of
     the day's even pace."""
-    rows = list(rows)
+    rows = list(rows)  # read once per stretched login below
     out = {row.id: when_next_one(row, paces.get(row.quota_login), settings, now) for row in rows}
     for login, pace in paces.items():
         if not pace.stretched:
@@ -336,7 +360,7 @@ def when_next(
 
 
 def when_next_one(
-    row, pace: Pace | None, settings: Settings, now: dt.datetime
+    row: CounterRow, pace: Pace | None, settings: Settings, now: dt.datetime
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
     """`when_next` of one counter, without the projection along its login's plan (a stretched
     login's counter: a stretched interval after its last sync)."""

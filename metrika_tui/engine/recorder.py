@@ -7,25 +7,29 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter as Tally
-from collections.abc import Callable
+from collections.abc import Callable, Sized
+from typing import Generic, TypeVar
 
 from metrika_tui.clock import Clock, SystemClock
+from metrika_tui.engine.ports import Heard
 from metrika_tui.events import Event
-from metrika_tui.store.store import quota_day
+from metrika_tui.store.store import Store, quota_day
 from metrika_tui.tokens import Token
 
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 0.25
 
+B = TypeVar("B", bound=Sized)
 
-class _BatchWriter:
+
+class _BatchWriter(Generic[B]):
     """A buffer a background task writes to the store every quarter second (and on `flush`)."""
 
     what = "records"
 
     def __init__(self) -> None:
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._failing = False
 
@@ -37,13 +41,13 @@ class _BatchWriter:
             await asyncio.sleep(FLUSH_SECONDS)
             await self.flush()
 
-    def _take(self):
+    def _take(self) -> B:
         raise NotImplementedError
 
-    async def _write(self, batch) -> None:
+    async def _write(self, batch: B) -> None:
         raise NotImplementedError
 
-    def _give_back(self, batch) -> None:
+    def _give_back(self, batch: B) -> None:
         """A batch the store refused: kept for the next flush, or dropped."""
 
     async def flush(self) -> None:
@@ -70,12 +74,12 @@ class _BatchWriter:
         await self.flush()
 
 
-class EventRecorder(_BatchWriter):
+class EventRecorder(_BatchWriter[list[Event]]):
     """A bus subscriber: the events go to the store's shared event log (other processes show them)."""
 
     what = "event(s)"
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: Store) -> None:
         super().__init__()
         self.store = store
         self._buffer: list[Event] = []
@@ -92,13 +96,13 @@ class EventRecorder(_BatchWriter):
         await self.store.append_events(batch)
 
 
-class UsageRecorder(_BatchWriter):
+class UsageRecorder(_BatchWriter[Tally[tuple[Token, str]]]):
     """A client request listener: every request sent counts toward its login's day in the
     store, where every process sharing the database adds its own and the planner reads them."""
 
     what = "request count(s)"
 
-    def __init__(self, store, clock: Clock | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock | None = None) -> None:
         super().__init__()
         self.store = store
         self.clock = clock or SystemClock()
@@ -118,10 +122,9 @@ class UsageRecorder(_BatchWriter):
         self._sent.update(batch)  # counts matter to the budget: try again with the next batch
 
 
-def listen_to_requests(client, listener: Callable[[Token], None]) -> bool:
+def listen_to_requests(client: object, listener: Callable[[Token], None]) -> bool:
     """Have the client tell `listener` of each request it sends, if it can (a test's fake may not)."""
-    add = getattr(client, "add_request_listener", None)
-    if add is None:
+    if not isinstance(client, Heard):
         return False
-    add(listener)
+    client.add_request_listener(listener)
     return True

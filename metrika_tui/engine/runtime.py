@@ -11,13 +11,16 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from metrika_tui.clock import Clock
 from metrika_tui.engine.events import Listeners
 from metrika_tui.engine.scheduler import Scheduler
 from metrika_tui.events import ORIGIN, Event, Kind, Level
 from metrika_tui.settings import Settings
+
+if TYPE_CHECKING:
+    from metrika_tui.engine.service import Engine
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,9 @@ class Runtime:
         clock: Clock | None = None,
         schedule: bool = True,
         workers: bool = True,
-        engine=None,
+        engine: Engine | None = None,
         on_engine: Callable[[Runtime], None] | None = None,
-        prepare: Callable[[Any], Awaitable[None]] | None = None,
+        prepare: Callable[[Engine], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -55,12 +58,19 @@ class Runtime:
         self._listeners = Listeners()
         if engine is not None:
             engine.bus.subscribe(self._listeners.publish)
-        self._follower: asyncio.Task | None = None
-        self._care_task: asyncio.Task | None = None
+        self._follower: asyncio.Task[None] | None = None
+        self._care_task: asyncio.Task[None] | None = None
         self._care_idle = asyncio.Event()  # set while no care pass is under way
         self._care_idle.set()
         self._last_foreign_id: int | None = None
         self._started = False
+
+    @property
+    def opened(self) -> Engine:
+        """The engine, once start() has opened it (or the one given)."""
+        if self.engine is None:
+            raise RuntimeError("the runtime has not opened its engine yet")
+        return self.engine
 
     # -- what the console reads ------------------------------------------------------------
     @property
@@ -95,19 +105,20 @@ class Runtime:
         if self.engine is None:
             self.engine = await Engine.open(self.settings, clock=self.clock)
             self.engine.bus.subscribe(self._listeners.publish)
+        engine = self.engine
         self._started = True  # from here on, stop() owns closing what start opened
         try:
             if self._on_engine is not None:
                 self._on_engine(self)
             if self._prepare is not None:
-                await self._prepare(self.engine)
-            self._last_foreign_id = await self.engine.last_event_id()
+                await self._prepare(engine)
+            self._last_foreign_id = await engine.last_event_id()
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="event-follower")
             self._care_task = asyncio.get_running_loop().create_task(self._care_for_tokens(), name="token-care")
             if self._workers:
-                await self.engine.start_workers(self.settings.workers)
+                await engine.start_workers(self.settings.workers)
             if self._schedule:
-                self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
+                self.scheduler = engine.scheduler = Scheduler(engine, clock=self.clock)
                 self.scheduler.start()
                 await self.scheduler.catch_up()  # whatever is due now does not wait for the next slot
         except BaseException:  # a failed or cancelled start (quit during start-up) leaves nothing open
@@ -137,33 +148,34 @@ class Runtime:
 
     async def reload(self, settings: Settings) -> None:
         """Apply new settings (SIGHUP): a new interval or zone reschedules; workers resize."""
-        old = self.settings
+        old, engine = self.settings, self.opened
         self.settings = settings
-        self.engine.settings = settings
+        engine.settings = settings
         if self.scheduler and (old.interval_minutes, old.timezone) != (
             settings.interval_minutes,
             settings.timezone,
         ):
             await self.scheduler.stop()
-            self.scheduler = self.engine.scheduler = Scheduler(self.engine, clock=self.clock)
+            self.scheduler = engine.scheduler = Scheduler(engine, clock=self.clock)
             self.scheduler.start()
         if self._workers and settings.workers != old.workers:
-            await self.engine.stop_workers(grace=30.0)
-            await self.engine.start_workers(settings.workers)
-        self.engine.bus.emit(Kind.INFO, "configuration reloaded")
+            await engine.stop_workers(grace=30.0)
+            await engine.start_workers(settings.workers)
+        engine.bus.emit(Kind.INFO, "configuration reloaded")
 
     async def _care_for_tokens(self) -> None:
         """Refresh tokens before they expire (`token_care`): at start, then every CARE_PERIOD."""
         from metrika_tui.engine.token_care import CARE_PERIOD, TokenCare
 
-        care = TokenCare(self.engine)
+        engine = self.opened
+        care = TokenCare(engine)
         while True:
             self._care_idle.clear()
             try:
                 await care.run()
             except Exception as exc:  # the database's trouble, a bug: say so, try again later
                 log.debug("token care failed", exc_info=True)
-                self.engine.bus.emit(Kind.WARNING, f"checking the tokens failed: {exc}", level=Level.WARNING)
+                engine.bus.emit(Kind.WARNING, f"checking the tokens failed: {exc}", level=Level.WARNING)
             finally:
                 self._care_idle.set()
             await asyncio.sleep(CARE_PERIOD.total_seconds())
@@ -182,10 +194,11 @@ class Runtime:
 
     async def _follow(self) -> None:
         """Relay other processes' events (from the shared event log) to our listeners."""
+        engine = self.opened
         while True:
             await asyncio.sleep(FOLLOW_PERIOD)
             try:
-                events = await self.engine.events_since(self._last_foreign_id)
+                events = await engine.events_since(self._last_foreign_id)
             except Exception:
                 log.debug("reading the shared event log failed", exc_info=True)
                 continue

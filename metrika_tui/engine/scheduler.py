@@ -19,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from typing import Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from metrika_tui.clock import Clock, SystemClock
-from metrika_tui.events import ORIGIN, Kind, Level
+from metrika_tui.engine.events import EventBus
+from metrika_tui.events import Kind, Level
 from metrika_tui.jobs import Trigger
 from metrika_tui.settings import Settings
 from metrika_tui.store import StoreError
@@ -40,6 +42,41 @@ _JOB_ID = "metrika-sync-tick"
 def grid_anchor(settings: Settings) -> dt.datetime:
     """The fixed origin of the slot grid: local midnight of 2000-01-01 in the schedule's zone."""
     return dt.datetime(2000, 1, 1, tzinfo=settings.tz)
+
+
+class PlanCounts(Protocol):
+    """What a tick tells of a plan (`engine.service.PlanResult` is one)."""
+
+    @property
+    def slot_taken(self) -> bool: ...
+
+    @property
+    def queued(self) -> list[int]: ...
+
+    @property
+    def skipped_recent(self) -> list[int]: ...
+
+    @property
+    def already_live(self) -> list[int]: ...
+
+    @property
+    def skipped_budget(self) -> list[int]: ...
+
+
+class Planning(Protocol):
+    """What the scheduler needs of the engine: `engine.service.Engine`, or the tests' fake."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def bus(self) -> EventBus: ...
+
+    async def plan(self, *, trigger: Trigger = ..., slot: dt.datetime | None = ...) -> PlanCounts: ...
+
+    async def note_slot(self, slot: dt.datetime) -> bool: ...
+
+    async def prune_history(self) -> None: ...
 
 
 def make_trigger(settings: Settings) -> IntervalTrigger:
@@ -61,14 +98,14 @@ def next_slot_after(now: dt.datetime, settings: Settings) -> dt.datetime:
 class Scheduler:
     """Fires a planning tick on every slot; pausable; watched for stalls."""
 
-    def __init__(self, engine, *, clock: Clock | None = None) -> None:
+    def __init__(self, engine: Planning, *, clock: Clock | None = None) -> None:
         self.engine = engine
         self.settings: Settings = engine.settings
         self.clock = clock or SystemClock()
         self.last_tick_slot: dt.datetime | None = None
         self.last_planned_by_us: bool | None = None
         self._aps: AsyncIOScheduler | None = None
-        self._watchdog: asyncio.Task | None = None
+        self._watchdog: asyncio.Task[None] | None = None
         self._paused = False
         self._stall_reported_for: dt.datetime | None = None
         self._first_slot: dt.datetime | None = None  # the first slot after start: owed a tick
@@ -145,9 +182,7 @@ class Scheduler:
             if self.last_tick_slot is not None and slot <= self.last_tick_slot:
                 return  # a tick came first
             self.last_tick_slot = slot
-            if await self.engine.store.note_slot(
-                schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(), now=now, origin=ORIGIN
-            ):
+            if await self.engine.note_slot(slot):
                 self.last_planned_by_us = True
             # else someone planned this slot before we started (maybe our own last run): the next tick tells
 

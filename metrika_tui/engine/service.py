@@ -1,4 +1,4 @@
-"""The engine facade: what the commands, the daemon and the console call (see contract.md)."""
+"""The engine facade: what the commands, the daemon and the console call (engine.contract types it)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import contextlib
 import datetime as dt
 import functools
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from metrika_tui.clock import Clock, SystemClock
 from metrika_tui.engine import leases, planner
@@ -25,9 +26,9 @@ from metrika_tui.engine.passes import (
     skipped,
 )
 from metrika_tui.engine.planner import Pace, PlanMode
-from metrika_tui.engine.ports import MetrikaApi, YandexIdApi
+from metrika_tui.engine.ports import Closable, Measured, MetrikaApi, YandexIdApi
 from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
-from metrika_tui.engine.scheduler import SCHEDULE_NAME, next_slot_after
+from metrika_tui.engine.scheduler import SCHEDULE_NAME, Scheduler, next_slot_after
 from metrika_tui.engine.status import (
     CounterState,
     CounterStatus,
@@ -43,7 +44,12 @@ from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import DailyStat, MonthlyStat
 from metrika_tui.settings import Settings
 from metrika_tui.slices import map_in_slices
-from metrika_tui.store import ClaimedJob, CounterRow, JobRecord, Store
+from metrika_tui.store import Account, ClaimedJob, CounterRow, JobRecord, Store
+from metrika_tui.tokens import Token
+
+if TYPE_CHECKING:
+    from metrika_tui.engine.login import DeviceLogin
+    from metrika_tui.metrika.errors import MetrikaError
 
 #: a forced sync jumps the line
 FORCE_PRIORITY = 10
@@ -114,7 +120,7 @@ class Freshness:
     counters: int  # how many were measured
 
     @classmethod
-    def of(cls, counters, now: dt.datetime) -> Freshness:
+    def of(cls, counters: Iterable[CounterStatus], now: dt.datetime) -> Freshness:
         ages = sorted(
             now - c.last_fetched_at
             for c in counters
@@ -124,8 +130,8 @@ class Freshness:
             return cls(None, None, 0)
         return cls(ages[-1], statistics.median_low(ages), len(ages))
 
-    def as_dict(self) -> dict:
-        def seconds(age):
+    def as_dict(self) -> dict[str, int | None]:
+        def seconds(age: dt.timedelta | None) -> int | None:
             return None if age is None else round(age.total_seconds())
 
         return {"oldest_age_seconds": seconds(self.oldest_age), "median_age_seconds": seconds(self.median_age)}
@@ -175,9 +181,9 @@ class Engine:
         #: a pass asked to stop (a signal): running jobs get this grace, the rest go back
         self._stop_grace: float | None = None
         #: the runtime's Scheduler, when one runs in this process
-        self.scheduler = None
+        self.scheduler: Scheduler | None = None
         #: told of every plan this process makes (trigger, result) and every job result of its
-        #: workers (the metrics: passes, job runs)
+        #: workers (the metrics: passes, job runs); called synchronously, so they must not raise
         self.plan_listeners: list[Callable[[Trigger, PlanResult], None]] = []
         self.result_listeners: list[Callable[[ClaimedJob, JobResult], None]] = []
 
@@ -209,12 +215,14 @@ class Engine:
         return engine
 
     async def close(self) -> None:
+        """Stop the workers (running jobs finish or give their leases back), write what the
+        recorders hold, close the clients it owns and the store."""
         await self.pool.stop(grace=10.0)
         await self.recorder.stop()
         await self.usage.stop()
-        if self._owns_client and hasattr(self.client, "aclose"):
+        if self._owns_client and isinstance(self.client, Closable):
             await self.client.aclose()
-        if hasattr(self.yandex_id, "aclose"):
+        if self.yandex_id is not None and isinstance(self.yandex_id, Closable):
             await self.yandex_id.aclose()
         await self.store.close()
 
@@ -384,7 +392,7 @@ class Engine:
         started = since or self.clock.now()
         self.pool.store_error = None
         await self.start_workers()
-        told: set = set()  # the causes told: each is told once
+        told: set[tuple[object, ...]] = set()  # the causes told: each is told once
         loop = asyncio.get_running_loop()
         idle_since: float | None = None  # loop time since which none of the pass ran here
         while True:
@@ -567,7 +575,7 @@ class Engine:
             held = await self._held_by_stopped(now)
             counters = tuple(await map_in_slices(lambda row: self._status(row, now, schedule[row.id], held), rows))
         accounts = tuple(account_info(a, now) for a in await self.store.accounts())
-        stats = self.client.stats() if hasattr(self.client, "stats") else None
+        stats = self.client.stats() if isinstance(self.client, Measured) else None
         return EngineSnapshot(
             counters=counters,
             accounts=accounts,
@@ -601,6 +609,8 @@ class Engine:
         return tuple(fresh.get(c.counter_id, c) for c in known if c.counter_id not in changed or c.counter_id in fresh)
 
     async def counter_detail(self, counter_id: int) -> CounterDetail:
+        """The counter's state, its last attempts (newest first), 90 days of daily rows and its
+        months: the console's detail pane. KeyError for an unknown id."""
         rows = await self.store.counter_rows(counter_id)
         if not rows:
             raise KeyError(counter_id)
@@ -624,11 +634,32 @@ class Engine:
                 Kind.INFO, f"pruned {removed} finished job(s) older than {HISTORY_KEPT.days} days", level=Level.DEBUG
             )
 
+    async def note_slot(self, slot: dt.datetime) -> bool:
+        """Record that this process covers `slot` (its start-up's plan did), unless another
+        process planned it already; True if this call recorded it."""
+        return await self.store.note_slot(
+            schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(), now=self.clock.now(), origin=ORIGIN
+        )
+
+    # -- accounts, for the console: the client's errors told as AccountRefused ------------
+    async def add_account_or_refuse(self, token: Token, *, user_id: str | None = None) -> tuple[Account, int]:
+        """Check the token, store its account and discover its counters: (account, counters found)."""
+        from metrika_tui.engine.accounts import add_account_or_refuse
+
+        return await add_account_or_refuse(self, token, user_id=user_id)
+
+    async def start_login_or_refuse(self) -> DeviceLogin:
+        """Ask Yandex ID for a device code; its `finish_login_or_refuse` stores the account."""
+        from metrika_tui.engine.login import start_login_or_refuse
+
+        return await start_login_or_refuse(self)
+
     async def counter_accounts(self) -> dict[int, tuple[int, ...]]:
         """Counter id -> every account that sees it, the one it is synced through first."""
         return await self.store.counter_access()
 
     async def failed_jobs(self) -> list[JobRecord]:
+        """The last failed job of each counter whose last attempt failed and that waits for nothing."""
         return await self.store.failed_jobs()
 
     async def events_since(self, last_id: int | None) -> list[Event]:
@@ -640,7 +671,7 @@ class Engine:
         return await self.store.last_event_id()
 
 
-def account_info(account, now: dt.datetime) -> AccountInfo:
+def account_info(account: Account, now: dt.datetime) -> AccountInfo:
     """What users see of an account: never its secrets, only whether it has them."""
     from metrika_tui.engine.token_care import token_warning
 
@@ -661,10 +692,10 @@ def account_info(account, now: dt.datetime) -> AccountInfo:
     )
 
 
-def _retry_reporter(bus: EventBus):
+def _retry_reporter(bus: EventBus) -> Callable[[MetrikaError, int, float], None]:
     """The client's in-process retries, told as events of the counter being fetched."""
 
-    def on_retry(exc, attempt: int, wait: float) -> None:
+    def on_retry(exc: MetrikaError, attempt: int, wait: float) -> None:
         job = current_job.get()
         bus.emit(
             Kind.RETRYING,

@@ -20,9 +20,11 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from metrika_tui.engine.ports import EngineParts, YandexIdApi
 from metrika_tui.events import Kind, Level
 from metrika_tui.metrika.errors import AuthError, MetrikaError
 from metrika_tui.metrika.oauth import AppRejected, RefreshRefused
+from metrika_tui.store import Account
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ class CareReport:
     failed: list[int] = field(default_factory=list)  # Yandex ID did not answer: next pass
 
 
-def token_warning(account, now: dt.datetime) -> str | None:
+def token_warning(account: Account, now: dt.datetime) -> str | None:
     """What the user should know about an account's token, or None when all is well."""
     if account.revoked:
         return None
@@ -63,27 +65,27 @@ def token_warning(account, now: dt.datetime) -> str | None:
 class TokenCare:
     """The engine's token lifecycle; warnings are told once a day per account, not per pass."""
 
-    def __init__(self, engine) -> None:
+    def __init__(self, engine: EngineParts) -> None:
         self.engine = engine
         self._warned: dict[int, dt.date] = {}
 
     async def run(self) -> CareReport:
-        engine, report = self.engine, CareReport()
-        if engine.yandex_id is None:
+        engine, report, yandex_id = self.engine, CareReport(), self.engine.yandex_id
+        if yandex_id is None:
             return report
         now = engine.clock.now()
         for account in await engine.store.accounts():
             if account.revoked:
                 continue
             if account.uid is None:
-                await self._identify(account, report)
+                await self._identify(yandex_id, account, report)
             if (
                 account.refresh_token is not None
                 and account.login_needed is None
                 and account.token_expires_at
                 and account.token_expires_at - now < REFRESH_BEFORE
             ):
-                await self._refresh(account, now, report)
+                await self._refresh(yandex_id, account, now, report)
             elif (warning := token_warning(account, now)) is not None and self._warned.get(account.id) != now.date():
                 self._warned[account.id] = now.date()
                 report.warned.append(account.id)
@@ -95,7 +97,7 @@ class TokenCare:
                 )
         return report
 
-    async def _refresh(self, account, now: dt.datetime, report: CareReport) -> None:
+    async def _refresh(self, yandex_id: YandexIdApi, account: Account, now: dt.datetime, report: CareReport) -> None:
         engine, app = self.engine, self.engine.settings.oauth_app
         ids = {"account_id": account.id}
         if app is None:
@@ -117,8 +119,11 @@ class TokenCare:
         if claimed is None:  # another process is at it, or did it a moment ago
             return
         old = claimed.refresh_token
+        if old is None:  # it had one when claimed; read just after, another login may have replaced it
+            await engine.store.release_token_refresh(account.id)
+            return
         try:
-            grant = await engine.yandex_id.refresh(app, old)
+            grant = await yandex_id.refresh(app, old)
         except RefreshRefused as exc:
             reason = f"Yandex ID refused to refresh its token ({exc.message})"
             if await engine.store.mark_login_needed(account.id, reason=reason, old_refresh=old):
@@ -165,10 +170,10 @@ class TokenCare:
                 **ids,
             )
 
-    async def _identify(self, account, report: CareReport) -> None:
+    async def _identify(self, yandex_id: YandexIdApi, account: Account, report: CareReport) -> None:
         engine = self.engine
         try:
-            who = await engine.yandex_id.identity(account.token)
+            who = await yandex_id.identity(account.token)
         except AuthError:
             return  # a dead token: the next job that uses it revokes the account
         except MetrikaError as exc:

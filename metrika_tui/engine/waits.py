@@ -44,7 +44,7 @@ class PassWait:
     reasons: tuple[str, ...]  # one per cause: "report budget of account alice spent (200 per 5 min)"
     beyond: bool = False  # further off than the wait allowed: run_until_idle returns, these stay queued
     #: what each reason is about, whatever its counts: a cause is told once
-    causes: frozenset = field(default=frozenset(), compare=False)
+    causes: frozenset[tuple[object, ...]] = field(default=frozenset(), compare=False)
 
     @property
     def why(self) -> str:
@@ -93,12 +93,16 @@ def explain(
     soonest: dict[tuple[str, str], dt.datetime] = {}
     detail: dict[tuple[str, str], list[str]] = {}  # cause -> the words that came with it
     for account_id, result in waiting:
+        if result.run_after is None:  # not queued again: nothing to wait for
+            continue
         cause, words = _cause(result)
         soonest[cause] = min(soonest.get(cause, result.run_after), result.run_after)
         accounts.setdefault(cause, set()).add(account_id)
         if words not in detail.setdefault(cause, []):
             detail[cause].append(words)
-    reasons, causes, named = [], set(), set()
+    reasons: list[str] = []
+    causes: set[tuple[object, ...]] = set()
+    named: set[str] = set()
     for holder in holders:
         reasons.append(holder.words(settings.tz))
         causes.add(("holder", holder.host, holder.pid, holder.state, holder.until))

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Callable
+from typing import TypeVar
 
 from metrika_tui.clock import Clock
 from metrika_tui.engine.events import EventBus
@@ -36,6 +37,8 @@ STORE_PAUSE_SECONDS = 30.0
 #: due and leases running out are told by no one)
 LISTEN_SECONDS = 30.0
 
+R = TypeVar("R")
+
 
 class WorkerPool:
     def __init__(
@@ -53,8 +56,8 @@ class WorkerPool:
         self.on_result = on_result
         self.process = process or this_process()
         self.leases = LeaseKeeper(store=store, clock=clock, bus=bus, settings=settings, process=self.process)
-        self._tasks: list[asyncio.Task] = []
-        self._listener: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listener: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._wakes = 0  # how many times wake() was called: a worker compares it across its queue check
         self._stopping = False
@@ -231,7 +234,7 @@ class WorkerPool:
             self.on_result(job, JobResult(False, Settled.FAILED, error=error))
 
 
-async def _through_cancels(future: asyncio.Future):
+async def _through_cancels(future: asyncio.Future[R]) -> R:
     """Its result, however often the waiting task is cancelled meanwhile (a database write
     that must not be left half-known; bounded by the database's busy timeout)."""
     while True:

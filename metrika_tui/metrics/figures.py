@@ -19,10 +19,16 @@ import statistics
 from collections import Counter as Tally
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from metrika_tui.engine.planner import Pace
+from metrika_tui.engine.ports import Measured
 from metrika_tui.engine.status import CounterState
 from metrika_tui.events import Event
+
+if TYPE_CHECKING:
+    from metrika_tui.engine.service import Engine, EngineSnapshot
+    from metrika_tui.metrics.instruments import PassTracker
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +72,10 @@ class Figures:
 class FigureKeeper:
     """Keeps the engine's snapshot current enough for a scrape, as the events say it changed."""
 
-    def __init__(self, engine, passes=None) -> None:
+    def __init__(self, engine: Engine, passes: PassTracker | None = None) -> None:
         self.engine = engine
-        self.passes = passes  # a PassTracker to reconcile with the queue, if any
-        self._snapshot = None
+        self.passes = passes  # to reconcile with the queue, if any
+        self._snapshot: EngineSnapshot | None = None
         self._read_in_full_at: dt.datetime | None = None
         self._changed: set[int] | None = None  # None: read in full next time
         self._last: Figures | None = None
@@ -122,25 +128,26 @@ class FigureKeeper:
             now, {state: states[state] for state in CounterState}, tuple(synced), jobs, paces, self._report_used()
         )
 
-    async def _current_snapshot(self, now: dt.datetime):
+    async def _current_snapshot(self, now: dt.datetime) -> EngineSnapshot:
         snapshot, changed = self._snapshot, self._changed
         due_in_full = (
             snapshot is None
             or changed is None
+            or self._read_in_full_at is None
             or now - self._read_in_full_at >= FULL_READ_EVERY
             or (snapshot.clock_change_at is not None and now >= snapshot.clock_change_at)
         )
         self._changed = set()  # what happens from here on counts for the next read
-        if due_in_full:
-            self._snapshot = await self.engine.snapshot()
+        if due_in_full or snapshot is None:
+            snapshot = self._snapshot = await self.engine.snapshot()
             self._read_in_full_at = now
         elif changed:
-            self._snapshot = await self.engine.snapshot(changed=changed, base=snapshot)
-        return self._snapshot
+            snapshot = self._snapshot = await self.engine.snapshot(changed=changed, base=snapshot)
+        return snapshot
 
     def _report_used(self) -> dict[str, float]:
         """1 - headroom of each login's report budget (the client's keys: ("login", name))."""
-        stats = self.engine.client.stats() if hasattr(self.engine.client, "stats") else None
+        stats = self.engine.client.stats() if isinstance(self.engine.client, Measured) else None
         if stats is None:
             return {}
         return {

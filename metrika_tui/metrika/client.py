@@ -13,7 +13,7 @@ import datetime as dt
 import itertools
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -165,6 +165,7 @@ class MetrikaClient:
         answer's `rows` implies (bounded; an empty or repeated page is a BadAnswer)."""
         counters: dict[int, Counter] = {}  # a counter added meanwhile may shift one into the next page
         offset, size, previous = 1, self._counters_page_size, None
+        total = needed = 0  # the first page says
         for number in itertools.count():
             page = await self._get_json(
                 token, login, COUNTERS_PATH, {"per_page": size, "offset": offset}, "rows", "counters"
@@ -329,10 +330,11 @@ class MetrikaClient:
         at most `most_rows` rows can exist and MAX_REPORT_PAGES are read; an empty or repeated
         page is a BadAnswer (see `parse.pages_needed`, `parse.check_page`)."""
         rows: list[T] = []
-        pages: list[dict] = []
+        pages: list[dict[str, Any]] = []
         sampled, share, previous = False, 1.0, None
         totals: dict[str, float] = {}
         offset, limit = 1, self._report_page_size
+        total = needed = 0  # the first page says
         for number in itertools.count():
             query = {
                 "ids": int(counter_id),
@@ -509,7 +511,7 @@ class MetrikaClient:
         raise error
 
 
-def _when_written(sent: Callable[[], None]):
+def _when_written(sent: Callable[[], None]) -> Callable[[str, Mapping[str, Any]], Awaitable[None]]:
     """An httpx trace hook telling the pacer the moment the request's headers are written:
     where it really leaves, which the event loop may have delayed past its paced slot."""
 

@@ -119,7 +119,7 @@ class HostPacer(RatePacer):
         self._local = asyncio.Lock()  # this process's callers, one at a time on the slow path
         self._mutex = threading.Lock()  # our descriptor, one user at a time (see _locked)
         self._pending: dict[int, float] = {}  # sends that left while the file was busy
-        self._flushes: set[asyncio.Task] = set()
+        self._flushes: set[asyncio.Task[None]] = set()
         self._shared = True
         self._stuck = False  # said so in the log
         #: how the lock went (bench/multi_process.py): taken at once on the event loop (fast:

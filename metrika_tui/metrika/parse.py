@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from metrika_tui.metrika.errors import (
@@ -355,7 +355,9 @@ def check_months(rows: Sequence[MonthUsers], date1: dt.date, date2: dt.date) -> 
     )
 
 
-def _once_each_within(keys: Sequence[dt.date], first: dt.date, last: dt.date, name, window: str) -> None:
+def _once_each_within(
+    keys: Sequence[dt.date], first: dt.date, last: dt.date, name: Callable[[dt.date], str], window: str
+) -> None:
     seen: set[dt.date] = set()
     for key in keys:
         if not first <= key <= last:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter as Tally
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from metrika_tui.metrika.errors import MetrikaError, QuotaError, TransientError
-from metrika_tui.tokens import Token
 
 #: how a request sent can end: an answer we use, a failure worth another try (5xx, a timeout,
 #: a dropped connection, a body that is not JSON), a quota answer (420/429), or a refusal
@@ -30,7 +30,8 @@ class ClientStats:
     quota_errors: int  # quota answers from the server (420/429), retried or not
     quota_by_type: dict[str, int] = field(default_factory=dict)  # error_type -> count
     budget_deferrals: int = 0  # report-budget QuotaErrors raised without asking the server
-    report_headroom: dict[Token, float] = field(default_factory=dict, repr=False)  # 0..1
+    #: 0..1 by budget key: ("login", name), or the token of an account whose login is unknown
+    report_headroom: dict[Hashable, float] = field(default_factory=dict, repr=False)
 
     @property
     def worst_headroom(self) -> float:
@@ -61,7 +62,7 @@ class StatsKeeper:
         requests_per_second: float,
         requests_total: int,
         in_flight: int,
-        report_headroom: dict[Token, float],
+        report_headroom: dict[Hashable, float],
     ) -> ClientStats:
         return ClientStats(
             requests_per_second=requests_per_second,

@@ -119,12 +119,14 @@ class ApiGate:
         self.stats.in_flight += 1
         self.stats.note_in_flight(token, self.quotas.in_flight[login])
         try:
-            await self._answer(send, endpoint, token, params, path, report)
+            await self._answer(send, endpoint, token, account, params, path, report)
         finally:
             self.quotas.release(login)
             self.stats.in_flight -= 1
 
-    async def _answer(self, send, endpoint: str, token: str, params: dict, path: str, report: bool) -> None:
+    async def _answer(
+        self, send, endpoint: str, token: str, account: Account, params: dict, path: str, report: bool
+    ) -> None:
         trouble = self.trouble
         fault = trouble.pick_fault(report=report)
         delay = trouble.delay_seconds() + (trouble.faults.slow_seconds if fault == "slow" else 0.0)
@@ -145,7 +147,7 @@ class ApiGate:
             ids = _counters_asked(endpoint, params, path)
             self.hostile.refuse(endpoint, ids)
             answer = self._handlers[endpoint](
-                self.world.account(token), self.hostile.params(endpoint, params, ids), self.clock.now(), path
+                account, self.hostile.params(endpoint, params, ids), self.clock.now(), path
             )
         except ApiError as error:
             return await self._error(send, error, token)

@@ -10,6 +10,7 @@ The world's truth is untouched: a test compares what was stored with it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from metrika_tui.simulator.errors import ApiError
 
@@ -79,9 +80,10 @@ class HostileConfig:
             name: None if ids is None else frozenset(int(i) for i in ids)
             for name, ids in dict(data.get("tricks") or {}).items()
         }
-        return cls(
-            tricks, **{k: float(v) if k == "trickle_seconds" else int(v) for k, v in data.items() if k != "tricks"}
-        )
+        options: dict[str, Any] = {
+            k: float(v) if k == "trickle_seconds" else int(v) for k, v in data.items() if k != "tricks"
+        }
+        return cls(tricks, **options)
 
     def on(self, trick: str, counter_ids) -> bool:
         """Is `trick` on for any of these counters?"""

@@ -76,9 +76,10 @@ def counters_page(world: World, account: Account, params: Mapping[str, str], now
 
 def one_counter(world: World, account: Account, counter_id: int, now: dt.datetime) -> dict:
     """`GET /management/v1/counter/{id}`: someone else's counter is 403, like a missing one."""
-    if not world.can_read(account, counter_id):
+    counter = world.counter(counter_id)
+    if counter is None or not world.can_read(account, counter_id):
         raise access_denied(counter_id)
-    return {"counter": counter_json(world.counter(counter_id), now)}
+    return {"counter": counter_json(counter, now)}
 
 
 def _id_filter(raw: str) -> set[int] | None:

@@ -188,7 +188,7 @@ class YandexId:
     def info(self, token: str | None) -> dict:
         with self._lock:
             account = self.account_of(token) if token else None
-            if account is None or token in self._revoked or self.is_expired(token):
+            if token is None or account is None or token in self._revoked or self.is_expired(token):
                 raise OAuthAnswer("unauthorized", "401 Unauthorized", 401)
         return {
             "id": account.uid,
@@ -227,6 +227,8 @@ class YandexId:
                 login.state, login.account = APPROVED, self._account_for(None)
             if login.state == PENDING:
                 raise OAuthAnswer("authorization_pending", "User has not yet authorized your application")
+            if login.account is None:  # approved names its account: never, but say so rather than crash
+                raise OAuthAnswer("invalid_grant", "Code was approved for no account")
             login.state = USED
             access, refresh = self._issue(login.account, now, None)
         return self._grant_body(access, refresh)

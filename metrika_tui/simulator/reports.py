@@ -7,6 +7,7 @@ whole period (people who came on several days count once), like the real API doe
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from metrika_tui.models import DailyStat, month_end, month_start
@@ -199,5 +200,9 @@ def _sort(rows: list[tuple[str, list[float]]], q: ReportQuery) -> None:
         if name in q.dimensions:
             rows.sort(key=lambda row: row[0], reverse=key.startswith("-"))
         else:
-            index = q.metrics.index(name)
-            rows.sort(key=lambda row, i=index: row[1][i], reverse=key.startswith("-"))
+            rows.sort(key=_metric(q.metrics.index(name)), reverse=key.startswith("-"))
+
+
+def _metric(index: int) -> Callable[[tuple[str, list[float]]], float]:
+    """A row's sort key: its `index`th metric."""
+    return lambda row: row[1][index]

@@ -171,9 +171,16 @@ class World:
         account = self._by_token.get(token)
         if account is None:
             raise KeyError("no account has this token")
-        return [self._counter(cid) for cid in account.counter_ids] + [
-            dataclasses.replace(self._counter(cid), permission="view") for cid in self._shared.get(token, ())
+        return [self._known(cid) for cid in account.counter_ids] + [
+            dataclasses.replace(self._known(cid), permission="view") for cid in self._shared.get(token, ())
         ]
+
+    def _known(self, counter_id: int) -> Counter:
+        """A counter an account holds or shares: the world built it."""
+        counter = self._counter(counter_id)
+        if counter is None:
+            raise KeyError(f"counter {counter_id} is not in this world")
+        return counter
 
     def share(self, counter_id: int, token: str) -> None:
         """Let another account read a counter (delegated access, as Metrika's "view" permission)."""

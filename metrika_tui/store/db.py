@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import aiosqlite
 
@@ -25,9 +25,24 @@ from metrika_tui.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 15_000
 
+#: a result row: plain tuples here (no row factory), which aiosqlite types as `sqlite3.Row`
+Row: TypeAlias = Sequence[Any]
+
 
 class StoreError(Exception):
     """The database cannot do what was asked; the message says why in plain words."""
+
+
+def present(row: Row | None) -> Row:
+    """A row the query always returns (an aggregate, a row the transaction just read)."""
+    if row is None:
+        raise StoreError("the database returned no row where one is always found")
+    return row
+
+
+def single(row: Row | None) -> Any:
+    """The first column of the row an aggregate (COUNT, MAX, a PRAGMA) always returns."""
+    return present(row)[0]
 
 
 class SlotTaken(StoreError):
@@ -88,7 +103,7 @@ class Database:
 
     async def _prepare(self) -> None:
         try:
-            version = (await self._one("PRAGMA user_version"))[0]
+            version = int(single(await self._one("PRAGMA user_version")))
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"{self.path} was created by a newer metrika-tui (schema {version}, this one "
@@ -143,18 +158,22 @@ class Database:
             except sqlite3.Error as exc:
                 raise explain(exc, self.path) from None
 
-    async def _one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+    async def _one(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> Row | None:
         async with self.conn.execute(sql, _params(params)) as cur:
             return await cur.fetchone()
 
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+    async def fetchone(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> Row | None:
         async with self.lock:
             try:
                 return await self._one(sql, params)
             except sqlite3.Error as exc:
                 raise explain(exc, self.path) from None
 
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    async def value(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> Any:
+        """The one value of an aggregate query (`SELECT COUNT(*) ...`)."""
+        return single(await self.fetchone(sql, params))
+
+    async def fetchall(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> list[Row]:
         async with self.lock:
             try:
                 async with self.conn.execute(sql, _params(params)) as cur:
@@ -192,5 +211,5 @@ def _statements(script: str) -> list[str]:
     return [chunk.strip() for chunk in script.split(";") if has_code(chunk)]
 
 
-def _params(params: Iterable[Any] | Mapping[str, Any]) -> tuple | Mapping[str, Any]:
+def _params(params: Iterable[Any] | Mapping[str, Any]) -> tuple[Any, ...] | Mapping[str, Any]:
     return params if isinstance(params, Mapping) else tuple(params)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -70,12 +70,15 @@ class ExportStore:
         """How many rows `export_batches` will yield (for a progress line)."""
         table, _, _ = _TABLE[query.grain]
         where, params = query._where(self.db.dialect)
-        row = await self.db.fetchone(
-            f"SELECT COUNT(*) FROM {table} s JOIN counters c ON c.id = s.counter_id WHERE {where}", params
+        return int(
+            await self.db.value(
+                f"SELECT COUNT(*) FROM {table} s JOIN counters c ON c.id = s.counter_id WHERE {where}", params
+            )
         )
-        return row[0]
 
-    async def export_batches(self, query: ExportQuery, batch: int = EXPORT_BATCH) -> AsyncIterator[list[tuple]]:
+    async def export_batches(
+        self, query: ExportQuery, batch: int = EXPORT_BATCH
+    ) -> AsyncGenerator[list[tuple[Any, ...]], None]:
         """The rows of `EXPORT_COLUMNS[query.grain]`, by counter then period, `batch` at a time; sampled
         as 0/1. Holds this connection while it runs: close it (`contextlib.aclosing`) when
         stopping early."""
@@ -97,4 +100,4 @@ class ExportStore:
             f"SELECT id, account_id FROM counters WHERE id IN {self.db.dialect.ids('?')}",
             (json.dumps(sorted(counter_ids)),),
         )
-        return dict(rows)
+        return {counter_id: account_id for counter_id, account_id in rows}

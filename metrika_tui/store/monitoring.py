@@ -10,7 +10,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from metrika_tui.store.backend import AnyDatabase
-from metrika_tui.store.rows import from_ts, to_ts
+from metrika_tui.store.db import present
+from metrika_tui.store.rows import at, from_ts, to_ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,7 @@ class MonitoringStore:
         )
         if row is None:
             return None
-        return PlannedSlot(dt.datetime.fromisoformat(row[0]), from_ts(row[1]), row[2])
+        return PlannedSlot(dt.datetime.fromisoformat(row[0]), at(row[1]), row[2])
 
     async def synced_counters(self) -> list[SyncedCounter]:
         """Every active counter of a live account, by id."""
@@ -75,7 +76,7 @@ class MonitoringStore:
             "SELECT c.id, c.name, a.quota_login, c.last_fetched_at, c.created_at FROM counters c"
             " JOIN accounts a ON a.id = c.account_id WHERE c.active = 1 AND a.revoked = 0 ORDER BY c.id"
         )
-        return [SyncedCounter(r[0], r[1], r[2], from_ts(r[3]), from_ts(r[4])) for r in rows]
+        return [SyncedCounter(r[0], r[1], r[2], from_ts(r[3]), at(r[4])) for r in rows]
 
     async def scope(self) -> Scope:
         row = await self.db.fetchone(
@@ -83,7 +84,7 @@ class MonitoringStore:
             " (SELECT COUNT(*) FROM counters), (SELECT COUNT(*) FROM counters c JOIN accounts a"
             " ON a.id = c.account_id WHERE c.active = 1 AND a.revoked = 0)"
         )
-        return Scope(*row)
+        return Scope(*present(row))
 
     async def live_job_counts(self, now: dt.datetime) -> dict[str, int]:
         """Jobs waiting and running, every process's: queued (may run now), deferred (queued
@@ -95,4 +96,5 @@ class MonitoringStore:
             " FROM jobs WHERE status IN ('queued', 'running')",
             {"now": to_ts(now)},
         )
-        return {"queued": row[0], "deferred": row[1], "running": row[2]}
+        queued, deferred, running = present(row)
+        return {"queued": queued, "deferred": deferred, "running": running}

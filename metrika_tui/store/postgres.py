@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from metrika_tui.store.db import SlotTaken, StoreError
+from metrika_tui.store.db import SlotTaken, StoreError, single
 from metrika_tui.store.dialect import POSTGRES, WORK_CHANNEL, to_pyformat
 from metrika_tui.store.schema import PG_MIGRATIONS, SCHEMA_VERSION
 from metrika_tui.store_location import StoreLocation
@@ -212,6 +212,10 @@ class PostgresDatabase:
     async def fetchone(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
         result: tuple[Any, ...] | None = await self._read(sql, params, one=True)
         return result
+
+    async def value(self, sql: str, params: Params = ()) -> Any:
+        """The one value of an aggregate query (`SELECT COUNT(*) ...`)."""
+        return single(await self.fetchone(sql, params))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         result: list[tuple[Any, ...]] = await self._read(sql, params, one=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from metrika_tui.jobs import JobStatus, Trigger
@@ -203,12 +203,13 @@ class QueueStore:
 
     async def has_claimable(self, now: dt.datetime) -> bool:
         """A cheap read (no write lock): is any job runnable now? Idle workers ask this first."""
-        row = await self.db.fetchone(
-            "SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'queued' AND run_after <= :now)"
-            " OR (status = 'running' AND lease_expires_at < :now))",
-            {"now": to_ts(now)},
+        return bool(
+            await self.db.value(
+                "SELECT EXISTS (SELECT 1 FROM jobs WHERE (status = 'queued' AND run_after <= :now)"
+                " OR (status = 'running' AND lease_expires_at < :now))",
+                {"now": to_ts(now)},
+            )
         )
-        return bool(row[0])
 
     async def renew_leases(self, jobs: Sequence[ClaimedJob], now: dt.datetime, lease_seconds: float) -> set[int]:
         """The heartbeat: extend the leases of these jobs that are still ours, in one statement.
@@ -232,12 +233,13 @@ class QueueStore:
 
     async def lease_holders(self, host_id: str, now: dt.datetime) -> list[tuple[int, float | None, int]]:
         """(pid, start time, leases) of every process on host `host_id` holding a live lease."""
-        return await self.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT owner_pid, owner_started, COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"
             " AND status = 'running' AND owner_host_id = ? AND lease_expires_at >= ?"
             " GROUP BY owner_pid, owner_started",
             (host_id, to_ts(now)),
         )
+        return [(pid, started, leases) for pid, started, leases in rows]
 
     async def expire_leases_of(self, host_id: str, pid: int, started: float | None, now: dt.datetime) -> int:
         """End now the leases of a process found dead (`lease_holders`): its jobs are claimed
@@ -267,7 +269,7 @@ class QueueStore:
         now: dt.datetime,
         daily: Sequence[DailyStat],
         month_users: Sequence[MonthUsers],
-        raw_pages: Sequence[tuple[str, dict]],
+        raw_pages: Sequence[tuple[str, dict[str, Any]]],
         newest_day: dt.date,
         keep_raw: int = 3,
         sample_share: float | None = None,
@@ -453,7 +455,7 @@ class QueueStore:
                 await announce_work(conn, self.db.dialect)
             return cur.rowcount
 
-    async def live_counter_ids(self, counter_ids: Sequence[int] | None = None) -> set[int]:
+    async def live_counter_ids(self, counter_ids: Iterable[int] | None = None) -> set[int]:
         rows = await self.db.fetchall("SELECT counter_id FROM jobs WHERE status IN ('queued', 'running')")
         live = {r[0] for r in rows}
         return live if counter_ids is None else live & set(counter_ids)
@@ -464,8 +466,7 @@ class QueueStore:
         return None if row is None or row[0] is None else dt.datetime.fromtimestamp(row[0], dt.UTC)
 
     async def queue_depth(self) -> int:
-        row = await self.db.fetchone("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')")
-        return row[0]
+        return int(await self.db.value("SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running')"))
 
     async def running_per_account(self, now: dt.datetime) -> dict[int, int]:
         rows = await self.db.fetchall(
@@ -473,17 +474,7 @@ class QueueStore:
             " GROUP BY account_id",
             (to_ts(now),),
         )
-        return dict(rows)
-
-    async def job_outcomes(self, job_ids: Sequence[int]) -> list[tuple]:
-        """(job id, counter id, account id, status, last_error, rows) of finished jobs."""
-        if not job_ids:
-            return []
-        marks = ",".join("?" * len(job_ids))
-        return await self.db.fetchall(
-            f"SELECT id, counter_id, account_id, status, last_error, rows FROM jobs WHERE id IN ({marks})",
-            tuple(job_ids),
-        )
+        return {account_id: running for account_id, running in rows}
 
 
 async def finish_runs(conn: Any, dialect: Dialect, job_ids: Sequence[int]) -> None:
@@ -498,11 +489,14 @@ async def announce_work(conn: Any, dialect: Dialect) -> None:
         await conn.execute(dialect.notify_work)
 
 
-def compress_answer(body: dict) -> bytes:
+def compress_answer(body: dict[str, Any]) -> bytes:
     """An answer as stored in raw_answers: its compact JSON, zlib-compressed."""
     return zlib.compress(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(), 6)
 
 
-def decompress_answer(body: bytes | str, encoding: str) -> dict:
+def decompress_answer(body: bytes | str, encoding: str) -> dict[str, Any]:
     """A raw_answers row back as the answer (rows from before compression are plain JSON)."""
-    return json.loads(zlib.decompress(body) if encoding == "zlib" else body)
+    answer: dict[str, Any] = json.loads(
+        zlib.decompress(body) if isinstance(body, bytes) and encoding == "zlib" else body
+    )
+    return answer

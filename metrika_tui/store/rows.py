@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.tokens import Token
@@ -17,7 +18,12 @@ def to_ts(moment: dt.datetime) -> float:
 
 
 def from_ts(value: float | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromtimestamp(value, dt.UTC)
+    return None if value is None else at(value)
+
+
+def at(value: float) -> dt.datetime:
+    """A NOT NULL timestamp column (created_at, ts) as an aware UTC datetime."""
+    return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
 def live_status(word: str | None) -> JobStatus | None:
@@ -124,23 +130,6 @@ class JobRecord:
     counter_name: str = ""
     lost: int = 0  # leases lost with a dead worker (not failed tries)
 
-    # the console's words for a job as an attempt, or as a failure
-    @property
-    def ok(self) -> bool:
-        return self.status is JobStatus.DONE
-
-    @property
-    def error(self) -> str | None:
-        return self.last_error
-
-    @property
-    def name(self) -> str:
-        return self.counter_name
-
-    @property
-    def failed_at(self) -> dt.datetime | None:
-        return self.finished_at
-
 
 @dataclass(frozen=True, slots=True)
 class PlanCandidate:
@@ -187,8 +176,8 @@ class PlanDecision:
     skipped_recent: list[tuple[int, int]]
     skipped_budget: list[tuple[int, int]]
     already_live: list[tuple[int, int]]
-    paces: dict = field(default_factory=dict)  # login -> engine.planner.Pace
-    paced_until: dict = field(default_factory=dict)  # login -> its last paced refresh's run_after
+    paces: dict[str, Any] = field(default_factory=dict)  # login -> engine.planner.Pace
+    paced_until: dict[str, dt.datetime] = field(default_factory=dict)  # login -> its last paced refresh's run_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,4 +189,4 @@ class PlanRows:
     already_live: list[tuple[int, int]]
     slot_taken: bool = True
     skipped_budget: list[tuple[int, int]] = field(default_factory=list)
-    paces: dict = field(default_factory=dict)
+    paces: dict[str, Any] = field(default_factory=dict)  # login -> engine.planner.Pace

@@ -13,6 +13,7 @@ from metrika_tui.jobs import JobStatus, Trigger
 from metrika_tui.models import Counter, DailyStat, MonthlyStat
 from metrika_tui.slices import map_in_slices
 from metrika_tui.store.backend import AnyDatabase, open_database
+from metrika_tui.store.db import Row, single
 from metrika_tui.store.export import ExportStore
 from metrika_tui.store.monitoring import MonitoringStore
 from metrika_tui.store.queue import QueueStore, announce_work, decompress_answer, finish_runs
@@ -25,6 +26,7 @@ from metrika_tui.store.rows import (
     PlanCandidate,
     PlanDecision,
     PlanRows,
+    at,
     from_ts,
     live_status,
     to_ts,
@@ -93,7 +95,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
         expires = to_ts(expires_at) if expires_at else None
         async with self.db.transaction() as conn:
 
-            async def one(sql: str, params: tuple):
+            async def one(sql: str, params: tuple[Any, ...]) -> Row | None:
                 async with conn.execute(sql, params) as cur:
                     return await cur.fetchone()
 
@@ -236,7 +238,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
             return cur.rowcount == 1
 
     async def account_count(self) -> int:
-        return (await self.db.fetchone("SELECT COUNT(*) FROM accounts"))[0]
+        return int(await self.db.value("SELECT COUNT(*) FROM accounts"))
 
     async def revoke_account(
         self, account_id: int, *, reason: str, now: dt.datetime, only_if_active: bool = False
@@ -305,7 +307,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
         accounts belongs to all of them); one whose account was revoked moves to this one."""
         async with self.db.transaction() as conn:
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
-                before = (await cur.fetchone())[0]
+                before = int(single(await cur.fetchone()))
             await conn.executemany(
                 "INSERT INTO counters (id, account_id, name, site, time_zone, time_zone_offset, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name,"
@@ -317,7 +319,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                 [(c.id, account_id, to_ts(now)) for c in counters],
             )
             async with conn.execute("SELECT COUNT(*) FROM counters") as cur:
-                after = (await cur.fetchone())[0]
+                after = int(single(await cur.fetchone()))
             await _rehome(
                 conn,
                 f"id IN {self.db.dialect.ids(':ids')}",
@@ -354,7 +356,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
     ) -> list[CounterRow]:
         """Every counter (or this one, or these `ids`) with its account and live job, in
         account then counter order."""
-        where, params = "(:id IS NULL OR c.id = :id)", {"id": counter_id}
+        where, params = "(:id IS NULL OR c.id = :id)", dict[str, object](id=counter_id)
         if ids is not None:  # a few changed counters out of many: walk them by primary key
             where, params = f"c.id IN {self.db.dialect.ids(':ids')}", {"ids": json.dumps(sorted(ids))}
         rows = await self.db.fetchall(
@@ -458,7 +460,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                     *((None,) * 3 if decision.queue else (ts, 0, 0)),
                 ),
             )
-            run_id = (await run.fetchone())[0]
+            run_id = int(single(await run.fetchone()))
             await conn.executemany(  # a live job queued meanwhile by a retry or a revocation is kept
                 "INSERT INTO jobs (counter_id, account_id, login, cost, status, priority, run_after, planned_for,"
                 " trigger, created_at, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -508,7 +510,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
             return await self._login_days(conn.execute, now)
 
     @staticmethod
-    async def _login_days(execute, now: dt.datetime) -> dict[str, LoginDay]:
+    async def _login_days(execute: Callable[..., Any], now: dt.datetime) -> dict[str, LoginDay]:
         day, reset = quota_day(now)
         params = {"day": day, "reset": to_ts(reset)}
         found: dict[str, dict[str, Any]] = {}
@@ -575,9 +577,10 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
 
     async def planned_slots(self, schedule: str = "sync") -> list[tuple[str, str]]:
         """(slot, origin) of every planned slot: which process planned which tick."""
-        return await self.db.fetchall(
+        rows = await self.db.fetchall(
             "SELECT slot, origin FROM schedule_slots WHERE schedule = ? ORDER BY slot", (schedule,)
         )
+        return [(slot, origin) for slot, origin in rows]
 
     async def prune_history(self, *, now: dt.datetime, keep: dt.timedelta) -> int:
         """Forget finished jobs and sync runs older than `keep` (a year of hourly passes over
@@ -609,7 +612,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
             (),
         )
 
-    async def _jobs(self, where: str, params: tuple) -> list[JobRecord]:
+    async def _jobs(self, where: str, params: tuple[Any, ...]) -> list[JobRecord]:
         rows = await self.db.fetchall(
             "SELECT j.id, j.counter_id, j.account_id, j.status, j.attempts, j.trigger, j.created_at,"
             " j.started_at, j.finished_at, j.last_error, j.rows, c.name, j.lost"
@@ -624,7 +627,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                 JobStatus(r[3]),
                 r[4],
                 Trigger(r[5]),
-                from_ts(r[6]),
+                at(r[6]),
                 from_ts(r[7]),
                 from_ts(r[8]),
                 r[9],
@@ -652,9 +655,9 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
         return [MonthlyStat(dt.date.fromisoformat(r[0]), *r[1:]) for r in rows]
 
     async def raw_answer_count(self, counter_id: int) -> int:
-        return (await self.db.fetchone("SELECT COUNT(*) FROM raw_answers WHERE counter_id = ?", (counter_id,)))[0]
+        return int(await self.db.value("SELECT COUNT(*) FROM raw_answers WHERE counter_id = ?", (counter_id,)))
 
-    async def raw_answers(self, counter_id: int) -> list[tuple[str, dict]]:
+    async def raw_answers(self, counter_id: int) -> list[tuple[str, dict[str, Any]]]:
         """(kind, answer) of the counter's kept raw answers, oldest first, decompressed."""
         rows = await self.db.fetchall(
             "SELECT kind, body, encoding FROM raw_answers WHERE counter_id = ? ORDER BY id", (counter_id,)
@@ -671,7 +674,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
     async def table_counts(self) -> dict[str, int]:
         """Row counts of the main tables (for checks and the benchmarks)."""
         names = ("accounts", "counters", "jobs", "daily_stats", "monthly_stats", "raw_answers", "events")
-        return {n: (await self.db.fetchone(f"SELECT COUNT(*) FROM {n}"))[0] for n in names}
+        return {n: int(await self.db.value(f"SELECT COUNT(*) FROM {n}")) for n in names}
 
     # -- the shared event log ------------------------------------------------------------
     async def append_events(self, events: Iterable[Event]) -> None:
@@ -698,7 +701,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                 batch,
             )
             async with conn.execute("SELECT MAX(id) FROM events") as cur:
-                newest = (await cur.fetchone())[0] or 0
+                newest = single(await cur.fetchone()) or 0
             if newest % 1000 < len(batch):  # now and then, trim the log to its bound
                 await conn.execute("DELETE FROM events WHERE id <= ?", (newest - EVENT_LOG_ROWS,))
 
@@ -713,7 +716,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
                 Kind(r[2]),
                 r[4],
                 level=Level(r[3]),
-                ts=from_ts(r[1]),
+                ts=at(r[1]),
                 account_id=r[5],
                 counter_id=r[6],
                 job_id=r[7],
@@ -725,7 +728,7 @@ class Store(QueueStore, ExportStore, MonitoringStore, QuotaStore):
         ]
 
     async def last_event_id(self) -> int:
-        return (await self.db.fetchone("SELECT COALESCE(MAX(id), 0) FROM events"))[0]
+        return int(await self.db.value("SELECT COALESCE(MAX(id), 0) FROM events"))
 
 
 async def _rehome(conn: Any, where: str, params: dict[str, Any]) -> list[tuple[int, int]]:
@@ -737,7 +740,7 @@ async def _rehome(conn: Any, where: str, params: dict[str, Any]) -> list[tuple[i
         f" AND COALESCE(({_PREFERRED_ACCOUNT}), account_id) != account_id RETURNING id, account_id",
         params,
     ) as cur:
-        moved = [tuple(row) for row in await cur.fetchall()]
+        moved = [(row[0], row[1]) for row in await cur.fetchall()]
     await conn.executemany(
         "UPDATE jobs SET account_id = :account, login = (SELECT quota_login FROM accounts WHERE id = :account)"
         " WHERE counter_id = :counter AND status = 'queued'",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from metrika_tui.engine.contract import ConsoleRuntime
 
 
-def run_console(runtime: Any, *, read_only: bool = False) -> int:
+def run_console(runtime: ConsoleRuntime, *, read_only: bool = False) -> int:
     """Run the console on this terminal until the user quits; the exit code for the CLI."""
     from metrika_tui.tui.app import MetrikaApp
 

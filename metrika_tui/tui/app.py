@@ -7,15 +7,16 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
 
+from metrika_tui.engine.contract import ConsoleRuntime
 from metrika_tui.events import Event, Kind, Level
 from metrika_tui.stopping import STOP_GRACE_SECONDS, install_stop_signals, leave_terminal, signal_name
 from metrika_tui.text import visible
+from metrika_tui.tui.bridge import BridgeOptions
 from metrika_tui.tui.commands import ConsoleCommands
 from metrika_tui.tui.driver import HangupSafeDriver
 from metrika_tui.tui.operations import ConsoleOperations
@@ -25,8 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class MetrikaApp(App[int]):
-    """`runtime` provides: engine, start(), stop(), pause/resume_scheduler(), scheduler_state,
-    next_scheduled_sync_at, settings, describe_db (and optionally subscribe(callback))."""
+    """The console of one runtime (`engine.contract.ConsoleRuntime`: the real one, or a test's fake)."""
 
     TITLE = "metrika-tui"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
@@ -37,11 +37,11 @@ class MetrikaApp(App[int]):
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: ConsoleRuntime,
         *,
         read_only: bool = False,
         keys: Mapping[str, str] | None = None,
-        bridge_options: Mapping[str, float] | None = None,
+        bridge_options: BridgeOptions | None = None,
     ) -> None:
         super().__init__(driver_class=HangupSafeDriver)
         self.runtime = runtime
@@ -97,7 +97,7 @@ class MetrikaApp(App[int]):
         if signum == signal.SIGHUP:
             self.hang_up()
         elif self._quitting:
-            self._hurry()
+            self.runtime.hurry()
         else:
             self.run_worker(self._quit(f"{signal_name(signum)}: stopping"), group="quit")
 
@@ -108,7 +108,7 @@ class MetrikaApp(App[int]):
         hang-up while quitting for another reason hurries."""
         leave_terminal()
         if self._quitting and not self._hung_up:
-            self._hurry()
+            self.runtime.hurry()
         elif not self._quitting:
             self.run_worker(self._quit(None), group="quit")
         self._hung_up = True
@@ -116,11 +116,6 @@ class MetrikaApp(App[int]):
     def terminal_gone(self) -> None:
         """Textual could not write to the terminal: it hung up."""
         self.hang_up()
-
-    def _hurry(self) -> None:
-        hurry = getattr(self.runtime, "hurry", None)
-        if hurry is not None:
-            hurry()
 
     async def _quit(self, words: str | None) -> None:
         if self._quitting:

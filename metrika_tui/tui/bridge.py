@@ -22,16 +22,19 @@ slow timer re-reads anyway, should an event ever be missed.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict
 
+from textual.dom import DOMNode
 from textual.message import Message
-from textual.message_pump import MessagePump
 from textual.timer import Timer
 
+from metrika_tui.engine.contract import ConsoleRuntime
+from metrika_tui.engine.service import EngineSnapshot
 from metrika_tui.events import Event
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,15 @@ PARTIAL_LIMIT = 5_000
 BUFFER_LIMIT = 5_000
 
 
+class BridgeOptions(TypedDict, total=False):
+    """The bridge's pace, for tests and benchmarks (`EngineBridge`'s keywords)."""
+
+    flush_interval: float
+    ageing_interval: float
+    resync_interval: float
+    buffer_limit: int
+
+
 class EngineEvents(Message):
     """Engine events since the last delivery, oldest first."""
 
@@ -66,7 +78,7 @@ class Ageing(Message):
 class SnapshotArrived(Message):
     """A fresh `EngineSnapshot`: everything the main screen shows, taken at one moment."""
 
-    def __init__(self, snapshot: Any) -> None:
+    def __init__(self, snapshot: EngineSnapshot) -> None:
         super().__init__()
         self.snapshot = snapshot
 
@@ -82,8 +94,8 @@ class EngineBridge:
 
     def __init__(
         self,
-        runtime: Any,
-        target: MessagePump,
+        runtime: ConsoleRuntime,
+        target: DOMNode,
         *,
         flush_interval: float = FLUSH_INTERVAL,
         ageing_interval: float = AGEING_INTERVAL,
@@ -100,10 +112,10 @@ class EngineBridge:
         self._delivered = 0
         self._dirty = True
         self._changed: set[int] | None = None  # counters named since the last read; None: all
-        self._last: Any | None = None  # the last snapshot: what a partial read builds on
+        self._last: EngineSnapshot | None = None  # the last snapshot: what a partial read builds on
         self._fetching = False
         self._next_fetch_at = 0.0  # monotonic: spacing after a slow snapshot
-        self._clock_change_at = float("inf")  # monotonic: a state turns with no event then
+        self._clock_change_at: dt.datetime | None = None  # engine's time: a state turns with no event then
         self._unsubscribe: Callable[[], None] | None = None
         self._timers: list[Timer] = []
         self.snapshots_taken = 0
@@ -112,10 +124,7 @@ class EngineBridge:
     # -- wiring ----------------------------------------------------------------------------
     def subscribe(self) -> None:
         """Listen before the runtime starts, so no event of the start-up is missed."""
-        subscribe = getattr(self.runtime, "subscribe", None)
-        if subscribe is None:  # a bare engine-holder: its own bus only
-            subscribe = self.runtime.engine.bus.subscribe
-        self._unsubscribe = subscribe(self.receive)
+        self._unsubscribe = self.runtime.subscribe(self.receive)
 
     def start(self) -> None:
         self._timers = [
@@ -157,8 +166,9 @@ class EngineBridge:
         """Relative times move on; and if a state has turned with the clock, re-read."""
         self.ageing_ticks += 1
         self.target.post_message(Ageing())
-        if time.monotonic() >= self._clock_change_at:
-            self._clock_change_at = float("inf")
+        engine, change = self.runtime.engine, self._clock_change_at
+        if change is not None and engine is not None and engine.clock.now() >= change:
+            self._clock_change_at = None
             self.mark_dirty()
 
     # -- the UI side -------------------------------------------------------------------------
@@ -171,7 +181,7 @@ class EngineBridge:
             self._delivered = self._received
             self.target.post_message(EngineEvents(events, dropped))
         ready = not self._fetching and time.monotonic() >= self._next_fetch_at
-        if self._dirty and ready and getattr(self.runtime, "engine", None) is not None:
+        if self._dirty and ready and self.runtime.engine is not None:
             self._dirty = False
             self._fetching = True
             self.target.run_worker(self._fetch(), group="bridge-snapshot", exit_on_error=False)
@@ -180,7 +190,10 @@ class EngineBridge:
         started = time.monotonic()
         changed, self._changed = self._changed, set()
         try:
-            snapshot = await self.runtime.engine.snapshot(changed=changed, base=self._last)  # None: all
+            engine = self.runtime.engine
+            if engine is None:  # flush asks only once it is open; it is never closed under the console
+                raise RuntimeError("the engine is not open")
+            snapshot = await engine.snapshot(changed=changed, base=self._last)  # None: all
         except Exception as exc:  # the UI shows it; the engine keeps going
             log.debug("snapshot failed", exc_info=True)
             self._changed = None  # what changed is unknown now: read everything next time
@@ -188,8 +201,7 @@ class EngineBridge:
         else:
             self._last = snapshot
             self.snapshots_taken += 1
-            if (change := snapshot.clock_change_at) is not None:
-                self._clock_change_at = started + max(0.0, (change - snapshot.taken_at).total_seconds())
+            self._clock_change_at = snapshot.clock_change_at
             self.target.post_message(SnapshotArrived(snapshot))
         finally:
             self._fetching = False

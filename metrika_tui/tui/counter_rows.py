@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 
 from metrika_tui.engine.status import CounterState, CounterStatus
@@ -86,6 +87,7 @@ def row_cells(words: tuple[str, ...], state: CounterState, styles: ThemeStyles) 
     greyed = state in GREYED_STATES
     cells = []
     for key, word in zip(COLUMN_KEYS, words):
+        style: Style | str
         if key == "state":
             style = styles.states[state]
         elif greyed:

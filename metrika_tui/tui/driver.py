@@ -56,11 +56,12 @@ if LinuxDriver is not None:
 
         def __init__(self, app, **options) -> None:
             super().__init__(app, **options)
-            self._loop: asyncio.AbstractEventLoop | None = None
-            self._file = _HungUpSafe(self._file, self._hung_up)
+            self._app_loop: asyncio.AbstractEventLoop | None = None
+            if self._file is not None:  # Textual's stderr: only written and flushed, so a duck-typed file will do
+                self._file = _HungUpSafe(self._file, self._hung_up)  # type: ignore[assignment]
 
         def start_application_mode(self) -> None:
-            self._loop = asyncio.get_running_loop()
+            self._app_loop = asyncio.get_running_loop()
             super().start_application_mode()
 
         def disable_input(self) -> None:
@@ -71,8 +72,9 @@ if LinuxDriver is not None:
             """On the writer thread: the terminal is gone."""
             leave_terminal()
             hang_up = getattr(self._app, "terminal_gone", None)
-            if self._loop is not None and hang_up is not None and not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(hang_up)
+            loop = self._app_loop
+            if loop is not None and hang_up is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(hang_up)
 
 else:
     HangupSafeDriver = None  # type: ignore[assignment,misc]

@@ -7,8 +7,9 @@ enforced here, once, so no key can slip past it.
 
 from __future__ import annotations
 
-from typing import Any
-
+from metrika_tui.engine.contract import ConsoleEngine, ConsoleRuntime, JobRecord
+from metrika_tui.engine.login import DeviceLogin
+from metrika_tui.engine.service import CounterDetail
 from metrika_tui.jobs import Trigger
 
 
@@ -17,12 +18,12 @@ class Refused(Exception):
 
 
 class ConsoleOperations:
-    def __init__(self, runtime: Any, *, read_only: bool = False) -> None:
+    def __init__(self, runtime: ConsoleRuntime, *, read_only: bool = False) -> None:
         self.runtime = runtime
         self.read_only = read_only
 
     @property
-    def engine(self) -> Any:
+    def engine(self) -> ConsoleEngine:
         engine = self.runtime.engine
         if engine is None:
             raise Refused("the engine is still starting; try again in a moment")
@@ -34,7 +35,7 @@ class ConsoleOperations:
 
     async def add_account(self, raw_token: str, label: str) -> str:
         """Check the token against the API, store the account and discover its counters."""
-        from metrika_tui.engine.accounts import AccountRefused, add_account_or_refuse
+        from metrika_tui.engine.accounts import AccountRefused
         from metrika_tui.tokens import Token
 
         self.guard("adding an account")
@@ -43,7 +44,7 @@ class ConsoleOperations:
         except ValueError as exc:
             raise Refused(f"not a usable token: {exc}") from None
         try:
-            account, found = await add_account_or_refuse(self.engine, token, user_id=label or None)
+            account, found = await self.engine.add_account_or_refuse(token, user_id=label or None)
         except AccountRefused as exc:
             raise Refused(str(exc)) from None
         return f"account {account.user_id} added with {found} counter(s); press s to sync them now"
@@ -59,18 +60,17 @@ class ConsoleOperations:
 
         return NOT_CONFIGURED[0].upper() + NOT_CONFIGURED[1:] + ". Meanwhile, paste a token in the next tab."
 
-    async def start_login(self) -> Any:
+    async def start_login(self) -> DeviceLogin:
         """Ask Yandex ID for a code (`engine.login.DeviceLogin`); the screen shows its prompt."""
         from metrika_tui.engine.accounts import AccountRefused
-        from metrika_tui.engine.login import start_login_or_refuse
 
         self.guard("adding an account")
         try:
-            return await start_login_or_refuse(self.engine)
+            return await self.engine.start_login_or_refuse()
         except AccountRefused as exc:
             raise Refused(str(exc)) from None
 
-    async def finish_login(self, login: Any, label: str = "") -> str:
+    async def finish_login(self, login: DeviceLogin, label: str = "") -> str:
         """Wait for the user's confirmation, then store the account and discover its counters."""
         from metrika_tui.engine.accounts import AccountRefused
         from metrika_tui.engine.login import finish_login_or_refuse
@@ -123,8 +123,8 @@ class ConsoleOperations:
         self.runtime.pause_scheduler()
         return "scheduler paused: no new passes are planned (running jobs go on)"
 
-    async def counter_detail(self, counter_id: int) -> Any:
+    async def counter_detail(self, counter_id: int) -> CounterDetail:
         return await self.engine.counter_detail(counter_id)
 
-    async def failed_jobs(self) -> list[Any]:
+    async def failed_jobs(self) -> list[JobRecord]:
         return await self.engine.failed_jobs()

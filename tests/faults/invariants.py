@@ -30,6 +30,7 @@ from pathlib import Path
 
 import pytest
 
+from metrika_tui.jobs import JobStatus
 from metrika_tui.models import DailyStat, month_start
 from metrika_tui.simulator import World
 from metrika_tui.store import Store
@@ -138,7 +139,7 @@ async def _check(store: Store, world: World, passes: int, revoked: set[str], bac
         elif row.active:
             statuses = Counter(j.status for j in mine)
             assert statuses == Counter(done=passes), f"counter {row.id}: jobs {dict(statuses)}, want {passes} done"
-            assert [j.ok for j in await store.job_history(row.id, 100)] == [True] * passes
+            assert [j.status for j in await store.job_history(row.id, 100)] == [JobStatus.DONE] * passes
             assert row.last_error is None and row.last_fetched_at == done[-1].finished_at
         else:
             assert not mine, (row.id, mine)

@@ -19,7 +19,6 @@ UTC = dt.UTC
 def fake_engine(s: Settings, clock: ManualClock, slot_book: dict | None = None, name: str = "a") -> FakeEngine:
     """The shared fake engine (tests/tui/fake_engine.py), with no counters, keeping its events."""
     fake = FakeEngine(s, clock, slot_book=slot_book, name=name)
-    fake.events = []
     fake.bus.subscribe(fake.events.append)
     return fake
 

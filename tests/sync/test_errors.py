@@ -176,9 +176,9 @@ async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry
         assert len([e for e in events if e.kind is Kind.RETRYING]) == 2
         (failed,) = await engine.failed_jobs()
         assert (failed.counter_id, failed.status, failed.attempts) == (counter_id, "failed", 3)
-        assert kept in failed.error
+        assert failed.last_error is not None and kept in failed.last_error
         (status,) = (await engine.snapshot()).counters
-        assert status.state.value == "failed" and status.last_error == failed.error
+        assert status.state.value == "failed" and status.last_error == failed.last_error
         assert await engine.store.daily_stats(counter_id) == []
 
         r.sim.set_faults(FaultConfig())
@@ -188,7 +188,7 @@ async def test_transient_faults_back_off_then_fail_keeping_the_error_and_a_retry
         assert outcome.ok
         retried, gave_up = await engine.store.job_history(counter_id)
         assert (retried.status, retried.attempts, retried.trigger) == ("done", 0, "retry")
-        assert gave_up.id == failed.id and gave_up.error == failed.error  # the failure stays in the history
+        assert gave_up.id == failed.id and gave_up.last_error == failed.last_error  # the failure stays in the history
         assert await engine.failed_jobs() == []
         assert (await engine.store.counter_rows(counter_id))[0].last_error is None
         await assert_store_matches_world(engine.store, world, counter_id, r.clock.now())
@@ -210,7 +210,7 @@ async def test_access_denied_fails_that_counter_only_with_the_apis_message(tmp_p
         assert not outcomes[foreign].ok
         assert f"Access is denied to counter {foreign}" in outcomes[foreign].error
         (failed,) = await engine.failed_jobs()
-        assert (failed.counter_id, failed.attempts) == (foreign, 1) and failed.error == outcomes[foreign].error
+        assert (failed.counter_id, failed.attempts) == (foreign, 1) and failed.last_error == outcomes[foreign].error
         assert r.sim.stats.errors["access_denied"] == 1  # not retried: retrying changes nothing
         assert [a.revoked for a in await engine.store.accounts()] == [False]
         states = {c.counter_id: c.state.value for c in (await engine.snapshot()).counters}

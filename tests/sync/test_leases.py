@@ -172,7 +172,7 @@ async def test_a_job_whose_worker_died_max_lost_times_fails_saying_so(tmp_path):
 
         assert not outcome.ok and outcome.error == "its worker died 5 times"
         (record,) = await engine.store.job_history(counter_id)
-        assert (record.status, record.attempts, record.lost, record.error) == ("failed", 0, 5, outcome.error)
+        assert (record.status, record.attempts, record.lost, record.last_error) == ("failed", 0, 5, outcome.error)
         assert r.sim.stats.by_endpoint["data"] == 0  # it was not fetched once more
 
 

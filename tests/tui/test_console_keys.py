@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from metrika_tui.jobs import JobStatus
 from metrika_tui.tui.widgets.counter_table import CounterTable
 from metrika_tui.tui.widgets.log_pane import LogPane
 
@@ -94,7 +95,7 @@ async def test_failed_view_retries_one_then_all(runtime):
         assert "wrong parameter 'metrics'" in screen_text(app)
         await pilot.press("r")  # the first: 1005
         await wait_for(pilot, lambda: "Failed jobs: 1" in screen_text(app), "one retried")
-        assert runtime.engine.counters[1005].job == "queued"
+        assert runtime.engine.counters[1005].job is JobStatus.QUEUED
         await pilot.press("a")
         await wait_for(pilot, lambda: "No failed jobs" in screen_text(app), "all retried")
         await pilot.press("escape")

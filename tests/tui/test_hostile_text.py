@@ -18,7 +18,7 @@ from metrika_tui.tui.screens.failed_jobs import FailedJobsScreen
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
 from .conftest import console, screen_text, wait_for
-from .fake_engine import T0, Attempt, FakeEngine, FakeRuntime
+from .fake_engine import T0, FakeEngine, FakeRuntime, attempt
 
 WIPE = "\x1b[2J\x1b[31mRED"
 OSC52 = "osc52\x1b]52;c;ZXZpbA==\x07end"
@@ -53,9 +53,9 @@ def hostile_runtime() -> FakeRuntime:
     engine.add_counter(102, 1, OSC52, last_fetched_at=now - dt.timedelta(minutes=6))
     engine.add_counter(103, 1, MARKUP_NAME, last_fetched_at=now - dt.timedelta(minutes=7))
     failed = engine.add_counter(104, 1, C1, last_attempt_at=now, attempts=2, last_error=CLOSE_TAG)
-    failed.history.append(Attempt(now, now, False, CLOSE_TAG, None))
+    failed.history.append(attempt(104, now, error=CLOSE_TAG))
     other = engine.add_counter(105, 1, "line\nbreak", last_attempt_at=now, attempts=1, last_error=FORGED)
-    other.history.append(Attempt(now, now, False, FORGED, None))
+    other.history.append(attempt(105, now, error=FORGED))
     engine.counters[101].site = "x\x1b[8mhidden.example"
     return FakeRuntime(engine)
 

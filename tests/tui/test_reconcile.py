@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from metrika_tui.events import Kind
+from metrika_tui.jobs import JobStatus
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
 from .conftest import make_app, settled, wait_for
@@ -46,7 +47,7 @@ async def test_reconcile_keeps_the_cursor_on_its_counter_and_its_line():
         for counter_id in (1001, 1002):
             del engine.counters[counter_id]
         for counter in list(engine.counters.values())[::3]:
-            counter.job = "queued"
+            counter.job = JobStatus.QUEUED
         engine.bus.emit(Kind.PLANNED, "planned")
         await wait_for(pilot, lambda: t.row_count == 61 and t.words_of(900) is not None, "new rows shown")
         assert t.selected_counter.counter_id == 1040
@@ -65,7 +66,7 @@ async def test_an_unchanged_snapshot_touches_no_cell():
         snapshot = await runtime.engine.snapshot()
         stats = t.reconcile(snapshot.counters, snapshot.taken_at)
         assert (stats.added, stats.removed, stats.changed, stats.resorted) == (0, 0, 0, False)
-        runtime.engine.counters[1003].job = "queued"
+        runtime.engine.counters[1003].job = JobStatus.QUEUED
         snapshot = await runtime.engine.snapshot()
         stats = t.reconcile(snapshot.counters, snapshot.taken_at)
         assert stats.changed == 1

@@ -6,6 +6,7 @@ from rich.color import Color as RichColor
 from textual.color import Color
 
 from metrika_tui.engine.status import CounterState
+from metrika_tui.jobs import JobStatus
 from metrika_tui.tui.widgets.counter_table import CounterTable
 
 from .conftest import console, screen_text, wait_for
@@ -30,7 +31,7 @@ async def test_state_colours_follow_the_theme():
 async def test_no_color_still_reads_every_state(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     world = demo_world(accounts=3)
-    world.engine.counters[1001].job, world.engine.counters[1002].job = "queued", "running"
+    world.engine.counters[1001].job, world.engine.counters[1002].job = JobStatus.QUEUED, JobStatus.RUNNING
     async with console(world) as (app, pilot):
         assert app.no_color
         text = screen_text(app)

@@ -8,8 +8,6 @@ password field, never shown. The screen only shows: the login runs through
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -20,9 +18,10 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, Static, TabbedContent, TabPane
 
 from metrika_tui.bigtext import big_text
+from metrika_tui.engine.login import DeviceLogin
 from metrika_tui.text import visible
 from metrika_tui.timefmt import duration
-from metrika_tui.tui.operations import Refused
+from metrika_tui.tui.operations import ConsoleOperations, Refused
 
 #: what the screen dismisses with: ("token", token, label) to add, ("added", message) when
 #: the login stored the account, or None when cancelled
@@ -36,10 +35,10 @@ class AddAccountScreen(ModalScreen[Answer]):
         Binding("c", "copy_url", "Copy URL", id="add-account-copy-url"),
     ]
 
-    def __init__(self, operations: Any) -> None:
+    def __init__(self, operations: ConsoleOperations) -> None:
         super().__init__()
         self.operations = operations
-        self._login: Any | None = None
+        self._login: DeviceLogin | None = None
         self._countdown: Timer | None = None
         self._started = False
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -12,6 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from metrika_tui.engine.contract import JobRecord
 from metrika_tui.text import visible
 from metrika_tui.tui.operations import ConsoleOperations, Refused
 
@@ -55,7 +55,7 @@ class FailedJobsScreen(Screen[None]):
             return
         self.show_jobs(jobs)
 
-    def show_jobs(self, jobs: list[Any]) -> None:
+    def show_jobs(self, jobs: list[JobRecord]) -> None:
         table = self.query_one("#failed-table", DataTable)
         keep = table.cursor_row
         table.clear()  # a short list re-read on demand; the cursor row is restored below
@@ -63,10 +63,10 @@ class FailedJobsScreen(Screen[None]):
             # the name and the error are outside text: Text (never markup), controls made visible
             table.add_row(
                 str(job.counter_id),
-                Text(visible(job.name), no_wrap=True, overflow="ellipsis"),
+                Text(visible(job.counter_name), no_wrap=True, overflow="ellipsis"),
                 str(job.attempts),
-                job.failed_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M"),
-                Text(visible(job.error or ""), no_wrap=True, overflow="ellipsis"),
+                job.finished_at.astimezone(self.tz).strftime("%Y-%m-%d %H:%M") if job.finished_at else "",
+                Text(visible(job.last_error or ""), no_wrap=True, overflow="ellipsis"),
                 key=str(job.counter_id),
             )
         if jobs:
@@ -80,7 +80,8 @@ class FailedJobsScreen(Screen[None]):
         table = self.query_one("#failed-table", DataTable)
         if not table.row_count:
             return None
-        return int(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return None if key is None else int(key)
 
     def action_retry_one(self) -> None:
         counter_id = self._selected()

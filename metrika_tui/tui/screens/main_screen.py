@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,8 +19,11 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
+from metrika_tui.engine.contract import ConsoleRuntime
+from metrika_tui.engine.service import EngineSnapshot
+from metrika_tui.engine.status import CounterStatus
 from metrika_tui.events import Event, Kind, Level
-from metrika_tui.tui.bridge import Ageing, EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
+from metrika_tui.tui.bridge import Ageing, BridgeOptions, EngineBridge, EngineEvents, SnapshotArrived, SnapshotFailed
 from metrika_tui.tui.commands import screen_bindings
 from metrika_tui.tui.counter_rows import COLUMN_KEYS, row_as_text
 from metrika_tui.tui.operations import ConsoleOperations, Refused
@@ -49,17 +52,17 @@ class MainScreen(Screen[None]):
 
     def __init__(
         self,
-        runtime: Any,
+        runtime: ConsoleRuntime,
         operations: ConsoleOperations,
         keymap: Mapping[str, str],
         *,
-        bridge_options: Mapping[str, float] | None = None,
+        bridge_options: BridgeOptions | None = None,
     ) -> None:
         super().__init__(id="main")
         self.runtime = runtime
         self.operations = operations
         self.keymap = keymap
-        self.snapshot: Any | None = None
+        self.snapshot: EngineSnapshot | None = None
         self._snapshot_arrived = 0.0  # monotonic
         self.query_text = ""
         self.bridge = EngineBridge(runtime, self, **(bridge_options or {}))
@@ -67,7 +70,7 @@ class MainScreen(Screen[None]):
         self._detail_timer: Timer | None = None
 
     @property
-    def tz(self):
+    def tz(self) -> ZoneInfo:
         return self.runtime.settings.tz
 
     # -- layout ------------------------------------------------------------------------------
@@ -142,7 +145,10 @@ class MainScreen(Screen[None]):
             self.query_one(CounterTable).age(self.now())
 
     def now(self) -> dt.datetime:
-        """The snapshot's moment plus the time since it arrived (the engine's clock, moved on)."""
+        """The snapshot's moment plus the time since it arrived (the engine's clock, moved on);
+        before the first snapshot, this machine's clock."""
+        if self.snapshot is None:
+            return dt.datetime.now(dt.UTC)
         return self.snapshot.taken_at + dt.timedelta(seconds=time.monotonic() - self._snapshot_arrived)
 
     def _show_header(self) -> None:
@@ -223,7 +229,7 @@ class MainScreen(Screen[None]):
         self.bridge.mark_dirty()
         await self.bridge.flush()
 
-    def _selected_or_say(self) -> Any | None:
+    def _selected_or_say(self) -> CounterStatus | None:
         counter = self.query_one(CounterTable).selected_counter
         if counter is None:
             self.notify("no counter selected", severity="warning")

@@ -6,7 +6,6 @@ It is handed a `CounterDetail` (loaded by the screen in a worker) and only shows
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -14,6 +13,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Label, Sparkline, Static
 
+from metrika_tui.engine.contract import JobRecord
+from metrika_tui.engine.service import CounterDetail
+from metrika_tui.models import DailyStat
 from metrika_tui.text import visible
 from metrika_tui.timefmt import span
 from metrika_tui.tui.counter_rows import short_error
@@ -23,18 +25,23 @@ from metrika_tui.tui.theme_styles import state_text
 MAX_ATTEMPTS_SHOWN = 20
 
 
-def visits_series(daily: list[Any], today: dt.date, days: int = 90) -> list[float]:
+def visits_series(daily: list[DailyStat], today: dt.date, days: int = 90) -> list[float]:
     """Visits per day for the last `days` days, a gap-free series (missing days are 0)."""
     by_day = {row.date: row.visits for row in daily}
     start = today - dt.timedelta(days=days - 1)
     return [float(by_day.get(start + dt.timedelta(days=n), 0)) for n in range(days)]
 
 
-def attempt_row(attempt: Any, tz: ZoneInfo) -> tuple[str, str, str, Text]:
-    """Started, took, rows, outcome; the outcome (the API's words) as Text: never markup."""
-    started = attempt.started_at.astimezone(tz).strftime("%m-%d %H:%M")
-    took = span(attempt.finished_at - attempt.started_at) if attempt.finished_at else "…"
-    outcome = "✓ ok" if attempt.ok else ("✗ " + short_error(attempt.error, 60) if attempt.finished_at else "⟳")
+def attempt_row(attempt: JobRecord, tz: ZoneInfo) -> tuple[str, str, str, Text]:
+    """Started, took, rows, outcome; the outcome (the API's words) as Text: never markup.
+    `attempt` is a job that started (`Engine.counter_detail` lists only those)."""
+    began = attempt.started_at or attempt.created_at
+    started = began.astimezone(tz).strftime("%m-%d %H:%M")
+    took = span(attempt.finished_at - began) if attempt.finished_at else "…"
+    if attempt.status == "done":
+        outcome = "✓ ok"
+    else:
+        outcome = "✗ " + short_error(attempt.last_error, 60) if attempt.finished_at else "⟳"
     return started, took, str(attempt.rows if attempt.rows is not None else ""), Text(outcome, no_wrap=True)
 
 
@@ -63,7 +70,7 @@ class CounterDetailPane(VerticalScroll):
         self.query_one("#detail-months", DataTable).add_columns("Month", "Visits", "Users", "Views", "Bounce")
         self.query_one("#detail-attempts", DataTable).add_columns("Started", "Took", "Rows", "Outcome")
 
-    def show(self, detail: Any, today: dt.date) -> None:
+    def show(self, detail: CounterDetail, today: dt.date) -> None:
         status = detail.status
         self.counter_id = status.counter_id
         self.border_title = f"Details · {status.counter_id}"

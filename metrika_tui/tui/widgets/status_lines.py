@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from textual.widgets import Static
 
+from metrika_tui.engine.planner import Pace
+from metrika_tui.engine.service import EngineSnapshot
+from metrika_tui.engine.status import Summary
 from metrika_tui.text import visible
 from metrika_tui.timefmt import span, until
 from metrika_tui.tui.css import tcss_next_to
@@ -25,7 +27,7 @@ def header_text(
     db: str,
     scheduler_state: str,
     next_sync: dt.datetime | None,
-    snapshot: Any | None,
+    snapshot: EngineSnapshot | None,
     tz: ZoneInfo,
     now: dt.datetime | None = None,
 ) -> str:
@@ -44,7 +46,7 @@ def header_text(
     return " │ ".join(parts)
 
 
-def summary_text(summary: Any) -> str:
+def summary_text(summary: Summary) -> str:
     """The same figures as `sync-status`: total, in sync, pending, overdue, failed, percent."""
     text = (
         f"Total {summary.total} · in sync {summary.in_sync} · pending {summary.pending}"
@@ -55,17 +57,16 @@ def summary_text(summary: Any) -> str:
         text += f" · queued {summary.queued}{held} · syncing {summary.syncing}"
     if summary.disabled or summary.revoked:
         text += f" · disabled {summary.disabled} · revoked {summary.revoked}"
-    if getattr(summary, "sampled", 0):
+    if summary.sampled:
         text += f" · sampled ≈ {summary.sampled}"
     return text + f" · overall {summary.overall_percent}%"
 
 
-def accounts_text(snapshot: Any) -> str:
+def accounts_text(snapshot: EngineSnapshot) -> str:
     """Each account with its status, how many counters it has, and its login's day: the daily
     quota used (a small bar) and how often its counters are synced (`⚠` when the quota
     stretches the configured interval)."""
     counts = {key: len(list(group)) for key, group in itertools.groupby(snapshot.counters, key=lambda c: c.account_id)}
-    paces = getattr(snapshot, "paces", {}) or {}
     entries = []
     for account in snapshot.accounts:
         name = visible(account.login or account.user_id or f"#{account.id}")
@@ -73,19 +74,19 @@ def accounts_text(snapshot: Any) -> str:
             entries.append(f"{name} (⊘ revoked, {counts.get(account.id, 0)} counters)")
             continue
         warning = ""
-        if getattr(account, "token_warning", None):
+        if account.token_warning:
             warning = (
                 "⚠ log in again, "
                 if account.login_needed or "expired" in account.token_warning
                 else (f"⚠ token expires {account.token_expires_at:%Y-%m-%d}, ")
             )
-        pace = paces.get(getattr(account, "quota_login", ""))
+        pace = snapshot.paces.get(account.quota_login)
         quota = f", {quota_text(pace)}" if pace is not None else ""
         entries.append(f"{name} ({warning}{counts.get(account.id, 0)} counters{quota})")
     return "Accounts: " + " · ".join(entries) if entries else "Accounts: none"
 
 
-def quota_text(pace: Any) -> str:
+def quota_text(pace: Pace) -> str:
     """`▰▰▱▱▱ 2.3k/5k today, every 60m`; stretched: `… every 2h 32m ⚠`; spent: `… spent`."""
     share = min(1.0, (pace.used / pace.per_day) if pace.per_day else 1.0)
     filled = round(QUOTA_BAR * share)
