@@ -251,7 +251,7 @@ def _as_bytes(value: object) -> object:
     return value.encode() if isinstance(value, str) else value
 
 
-async def _batches(source: Store, table: Table, size: int) -> AsyncIterator[list[tuple[Any, ...]]]:
+async def _batches(source: Store, table: Table, size: int) -> AsyncIterator[list[Sequence[Any]]]:
     """The table's rows in key order, `size` at a time (keyset paging: each batch starts past
     the last key of the one before)."""
     key = ", ".join(table.key)
@@ -265,7 +265,7 @@ async def _batches(source: Store, table: Table, size: int) -> AsyncIterator[list
         )
         if not chunk:
             return
-        yield chunk
+        yield list(chunk)
         if len(chunk) < size:
             return
         after = tuple(chunk[-1][i] for i in positions)
