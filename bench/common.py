@@ -79,22 +79,46 @@ def latency_quantile_seconds(latency, q: float) -> float:
     return min(latency.median_ms * math.exp(latency.sigma * NormalDist().inv_cdf(q)), latency.max_ms) / 1000
 
 
-def _serve(seed: int, accounts: int, per_account: int, config, port: int) -> None:
-    from metrika_tui.simulator import World, run_forever
+#: the simulator's event loop is sampled this often for lag (`simulator(..., lag=True)`)
+LAG_SAMPLE = 0.01
+#: lag past this is more than the client's pacing margin (`metrika.client.RATE_MARGIN`): arrivals
+#: stamped that late can crowd 31 requests into the simulator's second
+LAG_MARGIN = 0.08
+
+
+def _serve(seed: int, accounts: int, per_account: int, config, port: int, lag=None) -> None:
+    from metrika_tui.simulator import Simulator, World, run_forever
 
     world = World.generate(seed=seed, accounts=accounts, counters_per_account=per_account)
-    run_forever("127.0.0.1", port, world, config)
+    if lag is None:
+        run_forever("127.0.0.1", port, world, config)
+        return
+    import asyncio
+
+    async def serve_and_sample() -> None:
+        loop = asyncio.get_running_loop()
+        async with Simulator(world, config).serve("127.0.0.1", port):
+            while True:
+                before = loop.time()
+                await asyncio.sleep(LAG_SAMPLE)
+                late = loop.time() - before - LAG_SAMPLE
+                lag[0] = max(lag[0], late)
+                lag[1] += late > LAG_MARGIN
+
+    asyncio.run(serve_and_sample())
 
 
 @contextlib.contextmanager
 def simulator(
-    seed: int, accounts: int, per_account: int, config, *, in_thread: bool = False
+    seed: int, accounts: int, per_account: int, config, *, in_thread: bool = False, lag: bool = False
 ) -> Iterator[tuple[str, Callable[[], dict]]]:
     """Serve `World.generate(seed, accounts, per_account)` on loopback; yields (base URL, stats).
 
     By default in a process of its own, like the real API: in a thread of the benchmark, the
     simulator's work would share the engine's interpreter lock, and its arrival times would
-    trail the engine's sends by the engine's own pauses. `stats()` is the simulator's snapshot.
+    trail the engine's sends by the engine's own pauses. `stats()` is the simulator's snapshot;
+    with `lag`, plus how far its event loop fell behind (`loop_lag_max_ms`, and
+    `loop_lags_over_margin`: the samples later than LAG_MARGIN, when arrivals are stamped late).
     """
     if in_thread:
         from metrika_tui.simulator import Simulator, World
@@ -106,14 +130,19 @@ def simulator(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    child = multiprocessing.get_context("spawn").Process(
-        target=_serve, args=(seed, accounts, per_account, config, port), name="bench-simulator", daemon=True
+    spawn = multiprocessing.get_context("spawn")
+    shared_lag = spawn.Array("d", 2, lock=False) if lag else None
+    child = spawn.Process(
+        target=_serve, args=(seed, accounts, per_account, config, port, shared_lag), name="bench-simulator", daemon=True
     )
     child.start()
     url = f"http://127.0.0.1:{port}"
 
     def stats() -> dict:
-        return httpx.get(f"{url}/simulator/stats", timeout=30).json()
+        snapshot = httpx.get(f"{url}/simulator/stats", timeout=30).json()
+        if shared_lag is not None:
+            snapshot |= {"loop_lag_max_ms": round(shared_lag[0] * 1000, 1), "loop_lags_over_margin": int(shared_lag[1])}
+        return snapshot
 
     try:
         deadline = time.monotonic() + 60

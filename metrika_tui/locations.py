@@ -35,7 +35,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("METRIKA_CACHE_DIR") or user_cache_path(APP, appauthor=False))
 
 
-def pace_file() -> Path:
-    """The request pace every metrika-tui process of this user on this host shares
-    (`metrika.host_pace`): the API's 30 requests/s are per address, not per process."""
-    return cache_dir() / "pace"
+def pace_file(source_address: str | None = None) -> Path:
+    """The request pace every metrika-tui process of this user sending from one address shares
+    (`metrika.host_pace`): the API's 30 requests/s are per address, not per process. Processes
+    bound to another local address (`[api] source_address`) are another host to the API: a
+    file of their own."""
+    if source_address is None:
+        return cache_dir() / "pace"
+    return cache_dir() / f"pace-{source_address.replace(':', '_')}"

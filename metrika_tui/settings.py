@@ -13,6 +13,7 @@ import ipaddress
 import math
 import os
 import re
+import socket
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -163,6 +164,7 @@ LOCATION = Kind(_location, "a path (SQLite, `~` expanded) or `postgresql://user:
 ZONE = Kind(_zone, "IANA time zone")
 URL = Kind(lambda raw, where: _api_url(str(raw), where), "http(s) URL, no user, query or fragment")
 ADDRESS = Kind(lambda raw, where: _address(str(raw), where), "IP address or host name")
+SOURCE = Kind(lambda raw, where: _source_address(str(raw), where), "IP address of this machine")
 CLIENT_ID = Kind(_client_id, "printable ASCII, no spaces")
 SECRET = Kind(_secret, "secret (never shown)")
 
@@ -257,6 +259,16 @@ class Settings:
         Whole(1, 1000),
         "running jobs per Yandex login (its accounts together), across every process",
         env="METRIKA_PER_TOKEN_JOBS",
+    )
+    source_address: str | None = setting(
+        None,
+        "api",
+        "source_address",
+        SOURCE,
+        "the local address requests leave from (one address a host: Metrika's 30 requests/s are"
+        " counted per address, and the request pace is shared by this address's processes)",
+        env="METRIKA_SOURCE_ADDRESS",
+        default_doc="the one the system picks",
     )
     per_token_requests: int = setting(
         3,
@@ -519,6 +531,24 @@ def _address(raw: str, where: str) -> str:
     ):
         raise SettingsError(f"{where} must be an IP address or a host name to listen on, not {raw!r}")
     return value
+
+
+def _source_address(raw: str, where: str) -> str:
+    """An IP address this machine can send from: checked by binding a socket to it, so a typo
+    stops the command instead of failing every request with a connection error."""
+    try:
+        address = ipaddress.ip_address(raw.strip())
+    except ValueError:
+        raise SettingsError(f"{where} must be an IP address of this machine, not {raw!r}") from None
+    if address.is_unspecified or address.is_multicast:
+        raise SettingsError(f"{where} must be one address of this machine, not {raw!r}")
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.bind((str(address), 0))
+    except OSError as exc:
+        raise SettingsError(f"{where}: {address} is not an address of this machine ({exc.strerror})") from None
+    return str(address)
 
 
 def _api_url(raw: str, where: str) -> str:

@@ -46,11 +46,23 @@ def test_priority_is_file_then_env_then_flags(tmp_path):
         ({"METRIKA_API_URL": "api.example"}, "http://"),
         ({"METRIKA_HEARTBEAT_SECONDS": "30"}, r"heartbeat-seconds \(30\) must be shorter than lease-seconds \(30\)"),
         ({"METRIKA_MAX_LOST": "0"}, "max-lost"),
+        (
+            {"METRIKA_SOURCE_ADDRESS": "host-2.example"},
+            r"source-address \(from \$METRIKA_SOURCE_ADDRESS\) must be an IP",
+        ),
+        ({"METRIKA_SOURCE_ADDRESS": "0.0.0.0"}, "must be one address of this machine"),
+        ({"METRIKA_SOURCE_ADDRESS": "192.0.2.7"}, "192.0.2.7 is not an address of this machine"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path, env, fragment):
     with pytest.raises(SettingsError, match=fragment):
         load_settings(environ=env, config_path=tmp_path / "none.toml")
+
+
+def test_a_source_address_of_this_machine_is_taken(tmp_path):
+    s = load_settings(environ={"METRIKA_SOURCE_ADDRESS": " 127.0.0.3 "}, config_path=tmp_path / "none.toml")
+    assert s.source_address == "127.0.0.3"
+    assert load_settings(environ={}, config_path=tmp_path / "none.toml").source_address is None
 
 
 def test_broken_config_file_is_a_clear_error(tmp_path):

@@ -59,6 +59,7 @@ def _dispatch(args) -> int:
         from metrika_tui.cli.simulator_cmd import run_simulator
 
         return run_simulator(args)
+
     if getattr(args, "config", None):
         os.environ["METRIKA_CONFIG"] = args.config
     flags = {s.name: getattr(args, s.name, None) for s in SETTINGS if s.flag}
@@ -106,6 +107,10 @@ def _dispatch(args) -> int:
         from metrika_tui.cli.export_cmd import run_export
 
         return run_export(settings, args)
+    if args.command == "db":
+        from metrika_tui.cli.db_cmd import run_db
+
+        return run_db(settings, args)
     if args.command == "paths":
         from metrika_tui.cli.paths_cmd import run_paths
 

@@ -226,6 +226,27 @@ def build_parser() -> argparse.ArgumentParser:
         help="write to FILE (via a temporary file renamed when complete) instead of stdout",
     )
 
+    p = sub.add_parser("db", help="database tools: copy one store into another")
+    _common(p, default=s)
+    dbs = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    d = dbs.add_parser(
+        "copy",
+        help="copy accounts, counters, statistics and history from one database into another",
+        description="Copy every table of user data (accounts, counters, statistics, raw answers, job "
+        "history, sync runs, the event log, the day's quota use) from SOURCE into DEST, with their ids. "
+        "Leases are not copied: a running job arrives queued. DEST is created if missing; one that "
+        "holds data is refused unless --replace. Stop the processes using either first.",
+    )
+    _common(d, default=s)
+    d.add_argument("source", metavar="SOURCE", help="the database to copy from")
+    d.add_argument(
+        "dest",
+        metavar="DEST",
+        nargs="?",
+        help="the database to copy into (default: the configured one: --db, METRIKA_DB, [database] path)",
+    )
+    d.add_argument("--replace", action="store_true", help="delete what DEST holds first")
+
     p = sub.add_parser("paths", help="print where config, data and logs live")
     _common(p, default=s)
     return parser

@@ -32,6 +32,7 @@ from metrika_tui.metrika.limits import (
 from metrika_tui.metrika.retry import RetryHook, RetryPolicy, retrying
 from metrika_tui.metrika.shared_budget import ReportLedger, SharedReportBudget
 from metrika_tui.metrika.stats import OUTCOMES, ClientStats, StatsKeeper, outcome_of
+from metrika_tui.metrika.transport import bound_transport
 from metrika_tui.models import DAILY_METRICS, Counter, Report, ReportRequest, month_end, month_start
 from metrika_tui.settings import DEFAULT_API_URL, Settings
 from metrika_tui.tokens import Token
@@ -59,10 +60,12 @@ class MetrikaClient:
     quotas (3 in flight, 200 reports per 5 minutes) per Yandex login, shared by every token
     of it: each call takes the token's `login`, and keeps to the limits of that login (of
     the token alone when none is given). The requests-a-second pace is
-    the host's: every client on the host talking to the same API address books its slots in
-    one file (`host_pace`, `pace_file`, default `locations.pace_file()`), so several processes
-    together keep to `max_rps`. `share_pace=False`, or a `transport` of the caller's (a mock,
-    an app in process: no shared address), paces this client alone.
+    the sending address's: every client on the host sending from it to the same API address
+    books its slots in one file (`host_pace`, `pace_file`, default
+    `locations.pace_file(source_address)`), so several processes together keep to `max_rps`.
+    `source_address` binds every connection to that local address (a host of its own to the
+    API). `share_pace=False`, or a `transport` of the caller's (a mock, an app in process: no
+    shared address), paces this client alone.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class MetrikaClient:
         on_retry: RetryHook | None = None,
         share_pace: bool = True,
         pace_file: Path | None = None,
+        source_address: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._clock = clock or SystemClock()
@@ -102,7 +106,7 @@ class MetrikaClient:
             max_rps,
             margin=RATE_MARGIN,
             address=address_of(self.base_url) if shared else None,
-            path=(pace_file or locations.pace_file()) if shared else None,
+            path=(pace_file or locations.pace_file(source_address)) if shared else None,
         )
         window = dt.timedelta(seconds=report_window_seconds)
         self._budget = ReportBudget(
@@ -115,11 +119,12 @@ class MetrikaClient:
         self._meter = RequestMeter()
         self._stats = StatsKeeper()
         pool = max(16, 4 * per_token_requests, int(max_rps * 2))
+        limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            transport=transport,
+            transport=transport or bound_transport(source_address, limits),
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
-            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            limits=limits,
             headers={"Accept": "application/json", "User-Agent": "metrika-tui"},
             follow_redirects=False,
         )
@@ -135,6 +140,7 @@ class MetrikaClient:
             timeout=settings.request_timeout,
             request_deadline=settings.request_deadline_seconds,
             max_answer_bytes=settings.max_answer_bytes,
+            source_address=settings.source_address,
         )
         options.update(overrides)
         return cls(**options)

@@ -3,8 +3,10 @@
 Metrika counts its 30 requests a second per client address, not per process: three
 `--headless` daemons and a cron `sync` on one host share those 30. So the pacer's book
 (`limits.PaceBook`: the next free slot, the sends of the last span) lives in a file every
-process opens (`locations.pace_file()`, mode 0600), one record per API address, and each
-booking is a read-change-write of that file under `fcntl.flock`:
+process sending from that address opens (`locations.pace_file(source_address)`, mode 0600;
+processes bound to another local address by `[api] source_address` are another host to the
+API and keep a file of their own), one record per API address, and each booking is a
+read-change-write of that file under `fcntl.flock`:
 
 - the critical section is a read, a few list operations and a write of a few hundred bytes
   (timed by bench/multi_process.py: docs/performance.md), three times a request; the event loop takes the lock only

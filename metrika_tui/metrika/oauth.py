@@ -23,6 +23,7 @@ import httpx
 
 from metrika_tui.metrika.errors import AuthError, MetrikaError, TransientError
 from metrika_tui.metrika.parse import decode_json
+from metrika_tui.metrika.transport import bound_transport
 from metrika_tui.settings import DEFAULT_LOGIN_URL, DEFAULT_OAUTH_URL
 from metrika_tui.tokens import OAuthApp, Token
 
@@ -120,11 +121,13 @@ class YandexIdClient:
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        source_address: str | None = None,
     ) -> None:
+        """`source_address`: the local address to send from (`[api] source_address`)."""
         self.oauth_url = oauth_url.rstrip("/")
         self.login_url = login_url.rstrip("/")
         self._http = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or bound_transport(source_address, httpx.Limits()),
             timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             headers={"Accept": "application/json", "User-Agent": "metrika-tui"},
             follow_redirects=False,
@@ -133,7 +136,10 @@ class YandexIdClient:
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> YandexIdClient:
         options: dict[str, Any] = dict(
-            oauth_url=settings.oauth_url, login_url=settings.login_url, timeout=settings.request_timeout
+            oauth_url=settings.oauth_url,
+            login_url=settings.login_url,
+            timeout=settings.request_timeout,
+            source_address=settings.source_address,
         )
         options.update(overrides)
         return cls(**options)

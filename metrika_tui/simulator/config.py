@@ -118,6 +118,8 @@ class SimulatorConfig:
     data_lag_seconds: int = 120
     hostile: HostileConfig = field(default_factory=HostileConfig)  # none of its tricks, by default
     oauth: OAuthConfig = field(default_factory=OAuthConfig)
+    #: the limits every request is judged against, enforced or not (`SimStats.violations`)
+    watch: QuotaConfig = field(default_factory=QuotaConfig)
 
     @classmethod
     def demo(cls) -> SimulatorConfig:

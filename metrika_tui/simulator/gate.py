@@ -75,7 +75,7 @@ class ApiGate:
         self.config = config
         self.clock = config.clock
         self.stats = stats
-        self.quotas = QuotaKeeper(config.quotas, config.clock)
+        self.quotas = QuotaKeeper(config.quotas, config.clock, watch=config.watch, on_breach=stats.note_violation)
         self.trouble = Trouble(config.latency, config.faults, config.seed)
         self.hostile = Hostility(config.hostile)
         self.revoked: set[str] = set()
@@ -95,7 +95,9 @@ class ApiGate:
     async def __call__(self, scope, receive, send) -> None:
         path = scope["path"]
         endpoint = endpoint_of(path)
-        self.stats.note_arrival(endpoint or "unknown", self.clock.now().timestamp())
+        client = scope.get("client")
+        address = client[0] if client else "unknown"  # request.client.host: the per-address quota's key
+        self.stats.note_arrival(endpoint or "unknown", self.clock.now().timestamp(), address)
         if endpoint is None:
             return await self._error(send, errors.not_found(path), None)
         if scope["method"] not in ("GET", "HEAD"):
@@ -103,15 +105,15 @@ class ApiGate:
         token = None
         report = endpoint in _REPORTS
         try:
-            client = scope.get("client")
-            self.quotas.admit_address(client[0] if client else "unknown")
+            self.quotas.admit_address(address)
             token = token_of(scope["headers"])
             account = self.token_account(token)
             if token in self.revoked or account is None or self.token_expired(token):
                 raise errors.invalid_token()
             login = account.login  # the per-user quotas are the login's, shared by its tokens
             params = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-            self.quotas.admit_user(login, report=report, counter_ids=parse_ids(params) if report else ())
+            counter_ids = parse_ids(params) if report else ()
+            self.quotas.admit_user(login, report=report, counter_ids=counter_ids, address=address)
         except ApiError as error:
             return await self._error(send, error, token)
         self.stats.in_flight += 1

@@ -227,8 +227,15 @@ class Simulator:
             thread.join(10)
 
 
+#: where a client reaches a server listening on every address
+_REACHED_AT = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
 def _base_url(server: uvicorn.Server) -> str:
+    """The URL to reach it at; one listening on every address (0.0.0.0) is reached on loopback,
+    where clients bound to 127.0.0.2, .3, ... (separate hosts to its per-address quota) reach it too."""
     host, port = server.servers[0].sockets[0].getsockname()[:2]
+    host = _REACHED_AT.get(host, host)
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{port}"
 

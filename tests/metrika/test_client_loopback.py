@@ -9,6 +9,7 @@ import datetime as dt
 import pytest
 
 from metrika_tui.metrika import AuthError, MetrikaClient, RequestError, RetryPolicy
+from metrika_tui.metrika.oauth import YandexIdClient
 from metrika_tui.models import DailyStat, MonthUsers, ReportRequest
 from metrika_tui.simulator import Simulator, SimulatorConfig, World
 from metrika_tui.simulator.config import LatencyConfig
@@ -116,3 +117,40 @@ async def test_many_concurrent_reports_stay_under_every_quota_yet_use_the_rate()
     assert len(reports) == 300 and all(len(r.rows) == 7 for r in reports)
     assert client_stats.quota_errors == 0 and client_stats.retries == 0
     print(stats)
+
+
+async def test_a_source_address_is_where_requests_leave_from_and_names_its_pace_file(world, tmp_path, monkeypatch):
+    """Bound to 127.0.0.3, the client is another host to the API (its per-address quota), and
+    paces through a file of that address's: processes on other addresses are not waited for."""
+    monkeypatch.setenv("METRIKA_CACHE_DIR", str(tmp_path))
+    sim = Simulator(world, SimulatorConfig())
+    with sim.serve_in_thread(host="127.0.0.1", port=0) as url:
+        async with MetrikaClient(url, retry=FAST_RETRY, source_address="127.0.0.3") as bound:
+            await bound.list_counters(Token(world.accounts[0].token))
+        async with MetrikaClient(url, retry=FAST_RETRY) as plain:
+            await plain.list_counters(Token(world.accounts[1].token))
+    assert sim.stats.by_address == {"127.0.0.3": 1, "127.0.0.1": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pace", "pace-127.0.0.3"]
+
+
+async def test_yandex_id_is_asked_from_the_source_address_too():
+    peers: list[str] = []
+    body = b'{"login": "alpha", "id": "4242"}'
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peers.append(writer.get_extra_info("peername")[0])
+        await reader.readuntil(b"\r\n\r\n")
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        writer.write(head.encode() + body)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with server:
+        yandex_id = YandexIdClient(url, url, source_address="127.0.0.4")
+        try:
+            who = await yandex_id.identity(Token("y0_a-token-of-alpha-1234"))
+        finally:
+            await yandex_id.aclose()
+    assert (who.login, peers) == ("alpha", ["127.0.0.4"])
