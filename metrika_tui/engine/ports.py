@@ -15,6 +15,7 @@ from metrika_tui.tokens import OAuthApp, Token
 
 if TYPE_CHECKING:  # the client's types, for annotations only: the engine loads the client when it opens one
     from metrika_tui.metrika.oauth import DeviceCode, Identity, TokenGrant
+    from metrika_tui.metrika.shared_budget import ReportLedger
     from metrika_tui.metrika.stats import ClientStats
 
 
@@ -65,6 +66,13 @@ class Measured(Protocol):
     """A client that keeps figures of its requests (the console's header, the metrics)."""
 
     def stats(self) -> ClientStats: ...
+
+
+@runtime_checkable
+class SharesReportBudget(Protocol):
+    """A client whose report budget can be kept in a store several hosts share (PostgreSQL)."""
+
+    def share_report_budget(self, ledger: ReportLedger) -> None: ...
 
 
 @runtime_checkable

@@ -34,9 +34,15 @@ from metrika_tui.store import StoreError
 log = logging.getLogger(__name__)
 
 SCHEDULE_NAME = "sync"
+
 #: how late a slot's tick may be before the watchdog calls the scheduler stalled
 STALL_GRACE = dt.timedelta(minutes=2)
 _JOB_ID = "metrika-sync-tick"
+
+
+def slot_key(slot: dt.datetime) -> str:
+    """How a schedule slot is named in the store: its moment in UTC, ISO 8601 (one row per slot)."""
+    return slot.astimezone(dt.UTC).isoformat()
 
 
 def grid_anchor(settings: Settings) -> dt.datetime:

@@ -26,9 +26,9 @@ from metrika_tui.engine.passes import (
     skipped,
 )
 from metrika_tui.engine.planner import Pace, PlanMode
-from metrika_tui.engine.ports import Closable, Measured, MetrikaApi, YandexIdApi
+from metrika_tui.engine.ports import Closable, Measured, MetrikaApi, SharesReportBudget, YandexIdApi
 from metrika_tui.engine.recorder import EventRecorder, UsageRecorder, listen_to_requests
-from metrika_tui.engine.scheduler import SCHEDULE_NAME, Scheduler, next_slot_after
+from metrika_tui.engine.scheduler import SCHEDULE_NAME, Scheduler, next_slot_after, slot_key
 from metrika_tui.engine.status import (
     CounterState,
     CounterStatus,
@@ -163,7 +163,7 @@ class Engine:
         self.bus.subscribe(self.recorder)
         self.usage = UsageRecorder(store, self.clock)
         listen_to_requests(client, self.usage)
-        if store.is_postgres and hasattr(client, "share_report_budget"):  # several hosts: one budget per login
+        if store.is_postgres and isinstance(client, SharesReportBudget):  # several hosts: one budget per login
             client.share_report_budget(store)
         self._told_paces: dict[str, Pace] = {}  # login -> the stretch last told
         self.pool = WorkerPool(
@@ -266,7 +266,7 @@ class Engine:
             priority=priority,
             boost=force and priority > 0,
             origin=ORIGIN,
-            slot=(SCHEDULE_NAME, slot.astimezone(dt.UTC).isoformat()) if slot else None,
+            slot=(SCHEDULE_NAME, slot_key(slot)) if slot else None,
         )
         if not rows.slot_taken:
             return PlanResult([], slot_taken=False)
@@ -638,7 +638,7 @@ class Engine:
         """Record that this process covers `slot` (its start-up's plan did), unless another
         process planned it already; True if this call recorded it."""
         return await self.store.note_slot(
-            schedule=SCHEDULE_NAME, slot=slot.astimezone(dt.UTC).isoformat(), now=self.clock.now(), origin=ORIGIN
+            schedule=SCHEDULE_NAME, slot=slot_key(slot), now=self.clock.now(), origin=ORIGIN
         )
 
     # -- accounts, for the console: the client's errors told as AccountRefused ------------

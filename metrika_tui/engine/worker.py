@@ -78,7 +78,7 @@ class WorkerPool:
         for i in range(len(self._tasks), len(self._tasks) + n):
             owner = f"{self.process.label}:w{i}"
             self._tasks.append(loop.create_task(self._work(owner), name=owner))
-        if self._listener is None and getattr(self.store, "is_postgres", False):
+        if self._listener is None and self.store.is_postgres:
             self._listener = loop.create_task(self._listen(), name=f"{self.process.label}:listen")
 
     async def _listen(self) -> None:

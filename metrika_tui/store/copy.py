@@ -134,8 +134,10 @@ TABLES: tuple[Table, ...] = (
             ("lease_owner", "NULL"),
             ("lease_expires_at", "NULL"),
             ("login_slot", "NULL"),  # one of its login's 3, while it runs
-            *((c, f"CASE WHEN {_LIVE} THEN NULL ELSE {c} END") for c in ("owner_host_id", "owner_pid")),
-            *((c, f"CASE WHEN {_LIVE} THEN NULL ELSE {c} END") for c in ("owner_started", "heartbeat_at")),
+            *(
+                (c, f"CASE WHEN {_LIVE} THEN NULL ELSE {c} END")
+                for c in ("owner_host_id", "owner_pid", "owner_started", "heartbeat_at")
+            ),
         ),
     ),
     Table(
@@ -198,12 +200,7 @@ class CopyReport:
 
 async def tables_with_rows(store: Store) -> list[str]:
     """The tables of user data that hold at least one row."""
-    found = []
-    for table in TABLES:
-        row = await store.db.fetchone(f"SELECT EXISTS (SELECT 1 FROM {table.name})")
-        if row is not None and row[0]:
-            found.append(table.name)
-    return found
+    return [t.name for t in TABLES if await store.db.value(f"SELECT EXISTS (SELECT 1 FROM {t.name})")]
 
 
 async def copy_store(
@@ -272,5 +269,4 @@ async def _batches(source: Store, table: Table, size: int) -> AsyncIterator[list
 
 
 async def _leases(source: Store) -> int:
-    row = await source.db.fetchone("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
-    return int(row[0]) if row else 0
+    return int(await source.db.value("SELECT COUNT(*) FROM jobs WHERE status = 'running'"))

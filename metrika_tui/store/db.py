@@ -159,7 +159,7 @@ class Database:
                 raise explain(exc, self.path) from None
 
     async def _one(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> Row | None:
-        async with self.conn.execute(sql, _params(params)) as cur:
+        async with self.conn.execute(sql, bound(params)) as cur:
             return await cur.fetchone()
 
     async def fetchone(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> Row | None:
@@ -176,7 +176,7 @@ class Database:
     async def fetchall(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> list[Row]:
         async with self.lock:
             try:
-                async with self.conn.execute(sql, _params(params)) as cur:
+                async with self.conn.execute(sql, bound(params)) as cur:
                     return list(await cur.fetchall())
             except sqlite3.Error as exc:
                 raise explain(exc, self.path) from None
@@ -186,7 +186,7 @@ class Database:
     ) -> AsyncGenerator[list[tuple[Any, ...]], None]:
         """The rows of one SELECT (one consistent read), `batch` at a time; the next batch is
         read (in aiosqlite's thread) while the caller handles this one."""
-        async with self.reading() as conn, conn.execute(sql, _params(params)) as cursor:
+        async with self.reading() as conn, conn.execute(sql, bound(params)) as cursor:
             ahead = asyncio.ensure_future(cursor.fetchmany(batch))
             try:
                 while rows := await ahead:
@@ -211,5 +211,6 @@ def _statements(script: str) -> list[str]:
     return [chunk.strip() for chunk in script.split(";") if has_code(chunk)]
 
 
-def _params(params: Iterable[Any] | Mapping[str, Any]) -> tuple[Any, ...] | Mapping[str, Any]:
+def bound(params: Iterable[Any] | Mapping[str, Any]) -> tuple[Any, ...] | Mapping[str, Any]:
+    """Parameters as both drivers take them: a mapping as it is, any other iterable as a tuple."""
     return params if isinstance(params, Mapping) else tuple(params)

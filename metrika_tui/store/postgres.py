@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
-from metrika_tui.store.db import SlotTaken, StoreError, single
+from metrika_tui.store.db import SlotTaken, StoreError, bound, single
 from metrika_tui.store.dialect import POSTGRES, WORK_CHANNEL, to_pyformat
 from metrika_tui.store.schema import PG_MIGRATIONS, SCHEMA_VERSION
 from metrika_tui.store_location import StoreLocation
@@ -82,11 +82,11 @@ class PgConnection:
 
     async def _execute(self, sql: str, params: Params) -> psycopg.AsyncClientCursor[Any]:
         cursor = psycopg.AsyncClientCursor(self.raw)
-        await cursor.execute(to_pyformat(sql), _params(params))
+        await cursor.execute(to_pyformat(sql), bound(params))
         return cursor
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
-        batch = [_params(p) for p in seq]
+        batch = [bound(p) for p in seq]
         if batch:
             async with psycopg.AsyncClientCursor(self.raw) as cursor:
                 await cursor.executemany(to_pyformat(sql), batch)
@@ -279,20 +279,16 @@ class PostgresDatabase:
             return StoreError(f"{where}: two processes waited for each other; this one's change was undone (retry)")
         if isinstance(exc, pg_errors.DiskFull):
             return StoreError(f"{where}: the server's disk is full; nothing was written")
-        if isinstance(exc, pg_errors.InvalidCatalogName):
-            return StoreError(f"{where}: the database {self.location.database!r} does not exist (create it first)")
-        if isinstance(exc, pg_errors.InvalidPassword | pg_errors.InvalidAuthorizationSpecification):
+        refused = "authentication failed" in detail or "no password supplied" in detail
+        if isinstance(exc, pg_errors.InvalidPassword | pg_errors.InvalidAuthorizationSpecification) or (
+            refused and isinstance(exc, psycopg.OperationalError)
+        ):
             return StoreError(f"{where}: the server refused the user or password ({detail})")
+        missing = "does not exist" in detail and "database" in detail
+        if isinstance(exc, pg_errors.InvalidCatalogName) or (missing and isinstance(exc, psycopg.OperationalError)):
+            return StoreError(f"{where}: the database {self.location.database!r} does not exist (create it first)")
         if isinstance(exc, pg_errors.InsufficientPrivilege):
             return StoreError(f"{where}: the user may not do this here ({detail})")
         if isinstance(exc, psycopg.OperationalError):
-            if "authentication failed" in detail or "no password supplied" in detail:
-                return StoreError(f"{where}: the server refused the user or password ({detail})")
-            if "does not exist" in detail and "database" in detail:
-                return StoreError(f"{where}: the database {self.location.database!r} does not exist (create it first)")
             return StoreError(f"{where}: cannot reach the PostgreSQL server ({detail})")
         return StoreError(f"{where}: {detail}")
-
-
-def _params(params: Params) -> Sequence[Any] | Mapping[str, Any]:
-    return params if isinstance(params, Mapping) else tuple(params)
