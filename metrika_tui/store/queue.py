@@ -26,6 +26,10 @@ from metrika_tui.tokens import Token
 #: so a claim at that same moment (`lease_expires_at < now`) already takes it
 LEASE_EPSILON = 0.001
 
+#: what a claim sets: the job running, under this worker's lease (every claim below)
+_TAKE = """status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
+       owner_host_id = :host_id, owner_pid = :pid, owner_started = :started, heartbeat_at = :now"""
+
 #: The most urgent runnable job of a login under its limit (Metrika's 3 in flight are the
 #: login's, shared by its accounts: jobs carry their account's quota login). Logins at their limit are
 #: found once (`full`), then each kind of runnable job is walked in claim order along the
@@ -34,7 +38,7 @@ LEASE_EPSILON = 0.001
 #: job, sorted afterwards, took ~10 ms per 10,000 queued jobs, under the write lock).
 #: Each `status IN ('queued', 'running')` repeats the partial index's own WHERE: SQLite uses
 #: a partial index only when the query implies that condition word for word.
-_CLAIM = """
+_CLAIM = f"""
 WITH full AS (
     SELECT login FROM jobs
      WHERE status IN ('queued', 'running') AND status = 'running' AND lease_expires_at >= :now
@@ -53,16 +57,13 @@ WITH full AS (
                     ORDER BY priority DESC, run_after, id LIMIT 1)
 )
 UPDATE jobs
-   SET status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
-       owner_host_id = :host_id, owner_pid = :pid, owner_started = :started, heartbeat_at = :now,
+   SET {_TAKE},
        lost = lost + (status = 'running')
  WHERE id = (SELECT id FROM runnable ORDER BY priority DESC, run_after, id LIMIT 1)
 RETURNING id, counter_id, account_id, attempts, trigger, login, deferrals, lost
 """
 
-#: PostgreSQL: what a claim sets and hands back (both claims below)
-_PG_TAKE = """status = 'running', lease_owner = :owner, lease_expires_at = :expires, started_at = :now,
-       owner_host_id = :host_id, owner_pid = :pid, owner_started = :started, heartbeat_at = :now"""
+#: PostgreSQL: what a claim hands back (both claims below)
 _PG_CLAIMED = (
     "jobs.id, jobs.counter_id, jobs.account_id, jobs.attempts, jobs.trigger, jobs.login, jobs.deferrals, jobs.lost"
 )
@@ -71,7 +72,7 @@ _PG_LIVE_ACCOUNT = "NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = j.account_
 #: PostgreSQL, first: a job whose lease ran out (its holder died: lost, not a try). It keeps the
 #: login slot it holds. Running jobs are few (workers x hosts): this is an index lookup.
 _PG_CLAIM_EXPIRED = f"""
-UPDATE jobs SET {_PG_TAKE}, lost = lost + 1
+UPDATE jobs SET {_TAKE}, lost = lost + 1
  WHERE id = (SELECT j.id FROM jobs j
               WHERE j.status IN ('queued', 'running') AND j.status = 'running' AND j.lease_expires_at < :now
                 AND {_PG_LIVE_ACCOUNT}
@@ -86,7 +87,7 @@ RETURNING {_PG_CLAIMED}
 #: login at once cannot both keep it: the unique index (login, login_slot) WHERE running
 #: refuses the second (`SlotTaken`), which claims again and sees the first.
 _PG_CLAIM_QUEUED = f"""
-UPDATE jobs SET {_PG_TAKE}, login_slot = c.slot
+UPDATE jobs SET {_TAKE}, login_slot = c.slot
   FROM (SELECT j.id, f.slot FROM jobs j
          CROSS JOIN LATERAL (SELECT s AS slot FROM generate_series(1, :limit) AS s
                               WHERE NOT EXISTS (SELECT 1 FROM jobs r WHERE r.status = 'running'
